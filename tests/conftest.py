@@ -1,0 +1,32 @@
+"""Shared fixtures: the offline dataset prepared once, subprocess helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(tmp_path_factory) -> str:
+  """A TFDS data_dir holding the generated `shapes` dataset."""
+  from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
+  images.prepare_shapes(path)
+  return path
+
+
+def run_module(module: str, *args: str, cwd: str = REPO,
+               env_extra: dict | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+  """Runs `python -m module args` and returns the completed process."""
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  env.update(env_extra or {})
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
+                        env=env, capture_output=True, text=True,
+                        timeout=timeout)

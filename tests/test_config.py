@@ -1,0 +1,119 @@
+"""Flags -> Config: every flagfile validates; each bad flag fails cleanly."""
+
+import glob
+import json
+import os
+
+from absl import flags
+import pytest
+
+from tests.conftest import REPO, run_module
+from tf_ttur import flags as _flags  # noqa: F401
+from tf_ttur.config import Config, ConfigError
+
+FLAGFILES = sorted(glob.glob(os.path.join(REPO, "configs", "*.flags")))
+
+
+def _parse(*args):
+  flag_values = flags.FLAGS
+  flag_values.unparse_flags()
+  flag_values(["prog", *args])
+  try:
+    return Config.from_flags(flag_values)
+  finally:
+    flag_values.unparse_flags()
+
+
+def test_there_is_a_flagfile_per_paper_row():
+  names = {os.path.basename(f) for f in FLAGFILES}
+  for row in ("svhn", "cifar10", "celeba", "lsun_bedroom"):
+    assert {f"{row}.flags", f"{row}_orig.flags"} <= names
+  assert {"demo.flags", "smoke.flags"} <= names
+
+
+@pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
+def test_flagfile_parses_and_validates(path, tmp_path):
+  config = _parse(f"--flagfile={path}", f"--workdir={tmp_path}/run")
+  config.validate()
+  with open(path) as f:
+    header = [line for line in f if line.startswith("#")]
+  assert any("Command: python -m tf_ttur.main --flagfile=configs/" in line
+             for line in header)
+  if "_orig" in path:
+    assert config.d_lr == config.g_lr
+  elif "demo" not in path and "smoke" not in path:
+    assert config.d_lr != config.g_lr
+    assert any("Expected: best FID" in line for line in header)
+
+
+def test_paper_learning_rates():
+  by_row = {os.path.basename(p)[:-6]: _parse(f"--flagfile={p}")
+            for p in FLAGFILES}
+  assert (by_row["svhn"].d_lr, by_row["svhn"].g_lr) == (1e-5, 1e-4)
+  assert (by_row["cifar10"].d_lr, by_row["cifar10"].g_lr) == (1e-4, 5e-4)
+  assert (by_row["celeba"].d_lr, by_row["celeba"].g_lr) == (1e-5, 5e-4)
+  assert (by_row["lsun_bedroom"].d_lr, by_row["lsun_bedroom"].g_lr) == (
+      1e-5, 1e-4)
+  assert by_row["celeba"].image_size == by_row["lsun_bedroom"].image_size == 64
+
+
+def test_later_flag_overrides_flagfile():
+  path = os.path.join(REPO, "configs", "svhn.flags")
+  assert _parse(f"--flagfile={path}", "--d_lr=3e-4").d_lr == 3e-4
+
+
+def test_config_round_trips_through_json():
+  config = Config(d_lr=2e-5, dataset="cifar10")
+  assert Config.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(dataset="imagenet"), "--dataset='imagenet' is unknown"),
+    (dict(d_lr=0.0), "--d_lr must be positive"),
+    (dict(g_lr=-1e-4), "--g_lr must be positive"),
+    (dict(batch_size=0), "--batch_size must be a positive integer"),
+    (dict(batch_size=1.5), "--batch_size must be a positive integer"),
+    (dict(image_size=48), "--image_size=48 is not supported"),
+    (dict(train_steps=150), "must be a multiple of --log_every"),
+])
+def test_validate_rejects(changes, message):
+  with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+    Config(workdir="/tmp/unused", **changes).validate()
+
+
+def test_unwritable_workdir(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  with pytest.raises(ConfigError, match="workdir"):
+    Config(workdir=str(blocker / "run")).validate()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--dataset=imagenet", "error: --dataset='imagenet' is unknown"),
+    ("--d_lr=0", "error: --d_lr must be positive"),
+    ("--batch_size=0", "error: --batch_size must be a positive integer"),
+    ("--batch_size=2.5", "--batch_size=2.5"),
+    ("UNWRITABLE", "error: --workdir="),
+])
+def test_bad_flag_fails_cleanly_and_writes_nothing(flag, message, tmp_path):
+  workdir = tmp_path / "run"
+  if flag == "UNWRITABLE":
+    (tmp_path / "file").write_text("")
+    workdir = tmp_path / "file" / "run"
+    flag = f"--workdir={workdir}"
+  before = sorted(os.listdir(tmp_path))
+  proc = run_module("tf_ttur.main", "--flagfile=configs/smoke.flags",
+                    f"--workdir={workdir}", flag)
+  assert proc.returncode != 0
+  assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
+  assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_dry_run_prints_config(tmp_path):
+  proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
+                    "--mode=dry_run", f"--workdir={tmp_path}/run")
+  assert proc.returncode == 0, proc.stderr
+  config = json.loads(proc.stdout)
+  assert config["dataset"] == "svhn_cropped" and config["d_lr"] == 1e-5
+  assert not os.path.exists(tmp_path / "run")

@@ -1,0 +1,93 @@
+"""Image pipelines: the offline TFDS builder, TFDS datasets, folders."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tf_ttur.data import images
+from tf_ttur.data import shapes
+
+
+def test_shapes_examples_are_deterministic_and_labelled():
+  a, label_a = shapes.make_example(7)
+  b, label_b = shapes.make_example(7)
+  np.testing.assert_array_equal(a, b)
+  assert label_a == label_b and a.shape == (32, 32, 3) and a.dtype == np.uint8
+  # Two colours per image: the background and the shape.
+  assert len(np.unique(a.reshape(-1, 3), axis=0)) == 2
+  labels = {shapes.make_example(i)[1] for i in range(200)}
+  assert labels == set(range(len(shapes.CLASS_NAMES)))
+
+
+def test_shapes_through_tfds(tfds_dir):
+  ds = tfds.load("shapes", split="train", data_dir=tfds_dir, download=False)
+  info = tfds.builder("shapes", data_dir=tfds_dir).info
+  assert info.splits["train"].num_examples == shapes.NUM_TRAIN
+  assert info.features["label"].names == list(shapes.CLASS_NAMES)
+  example = next(iter(ds))
+  assert example["image"].shape == (32, 32, 3)
+
+
+def test_pipeline_batches_in_unit_range(tfds_dir):
+  ds = images.make_pipeline(
+      images.load_images("shapes", 32, data_dir=tfds_dir), batch_size=16,
+      seed=0, shuffle_buffer=64)
+  assert ds.element_spec.shape == (16, 32, 32, 3)  # drop_remainder
+  batch = next(iter(ds)).numpy()
+  assert batch.dtype == np.float32
+  assert batch.min() >= -1.0 and batch.max() <= 1.0
+  assert batch.min() < -0.5 and batch.max() > 0.5
+
+
+def test_pipeline_resizes_shapes_to_64(tfds_dir):
+  ds = images.load_images("shapes", 64, data_dir=tfds_dir)
+  assert next(iter(ds)).shape == (64, 64, 3)
+
+
+def test_to_unit_range_matches_original_scaling():
+  x = tf.constant([0, 127, 255], tf.uint8)
+  np.testing.assert_allclose(images.to_unit_range(x).numpy(),
+                             np.array([0, 127, 255]) / 127.5 - 1, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, size", [
+    ("svhn_cropped", 32), ("cifar10", 32), ("celeb_a", 64),
+    ("lsun/bedroom", 64)])
+def test_tfds_datasets_with_mock_data(name, size):
+  with tfds.testing.mock_data(num_examples=4):
+    ds = images.load_images(name, size)
+    out = [x.numpy() for x in ds.take(4)]
+  assert len(out) == 4
+  for image in out:
+    assert image.shape == (size, size, 3) and image.dtype == np.uint8
+
+
+def test_celeba_center_crop_is_108_then_resize():
+  # A 218x178 image whose central 108x108 is white and the rest black:
+  # after the crop and resize, every pixel is white.
+  image = np.zeros((218, 178, 3), np.uint8)
+  top, left = (218 - 108) // 2, (178 - 108) // 2
+  image[top:top + 108, left:left + 108] = 255
+  out = images._crop_and_resize(tf.constant(image), "center108", 64).numpy()
+  assert out.shape == (64, 64, 3) and out.min() == 255
+
+
+def test_folder_dataset(tmp_path):
+  rng = np.random.default_rng(0)
+  for i, shape in enumerate([(40, 50, 3), (32, 32, 3), (20, 20, 4)]):
+    data = tf.io.encode_png(rng.integers(0, 255, shape, dtype=np.uint8))
+    (tmp_path / f"{i}.png").write_bytes(data.numpy())
+  (tmp_path / "notes.txt").write_text("not an image")
+  ds = images.load_images(f"folder:{tmp_path}", 32)
+  out = [x.numpy() for x in ds]
+  assert len(out) == 3 and all(x.shape == (32, 32, 3) for x in out)
+
+
+def test_folder_errors(tmp_path):
+  with pytest.raises(FileNotFoundError, match="image folder not found"):
+    images.load_images(f"folder:{tmp_path / 'missing'}", 32)
+  with pytest.raises(ValueError, match="no images"):
+    images.load_images(f"folder:{tmp_path}", 32)
+  with pytest.raises(ValueError, match="unknown dataset"):
+    images.load_images("mnist", 32)

@@ -1,0 +1,117 @@
+"""Keras callbacks of a run: progress log, metrics.jsonl, TensorBoard,
+sample grids at a fixed z, checkpoints.
+
+fit() runs one "epoch" per `log_every` steps, so the loss trackers average
+over exactly one logging interval, and every action happens at an epoch end
+where the step is a multiple of `log_every` (config validation ensures that
+the other intervals are multiples of it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_ttur import checkpointing
+from tf_ttur import grid as grid_lib
+
+
+def format_duration(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  hours, rest = divmod(seconds, 3600)
+  minutes, secs = divmod(rest, 60)
+  return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+class MetricsLogger(keras.callbacks.Callback):
+  """One log line per interval; metrics.jsonl and TensorBoard scalars."""
+
+  def __init__(self, workdir: str, total_steps: int,
+               writer: tf.summary.SummaryWriter):
+    super().__init__()
+    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.total_steps = total_steps
+    self.writer = writer
+
+  def on_train_begin(self, logs=None):
+    self._start = self._last_time = time.time()
+    self._last_step = int(self.model.step.numpy())
+    self._first_step = self._last_step
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    now = time.time()
+    steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
+    rate = (step - self._first_step) / max(now - self._start, 1e-9)
+    eta = (self.total_steps - step) / max(rate, 1e-9)
+    self._last_time, self._last_step = now, step
+    record = {"step": step, "time": now,
+              "elapsed_sec": now - self._start,
+              "steps_per_sec": steps_per_sec}
+    record.update({k: float(v) for k, v in (logs or {}).items()})
+    with open(self.path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    with self.writer.as_default(step=step):
+      for key, value in record.items():
+        if key not in ("step", "time"):
+          tf.summary.scalar(key, value)
+    losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
+    logging.info("step %d/%d %s | %.2f steps/s | elapsed %s | left %s", step,
+                 self.total_steps, losses, steps_per_sec,
+                 format_duration(now - self._start), format_duration(eta))
+
+
+class SampleGrid(keras.callbacks.Callback):
+  """PNG grids (and TensorBoard images) of the generator at a fixed z."""
+
+  def __init__(self, workdir: str, z: np.ndarray, every: int,
+               writer: tf.summary.SummaryWriter):
+    super().__init__()
+    self.directory = os.path.join(workdir, "samples")
+    self.z = z
+    self.every = every
+    self.writer = writer
+
+  def write(self, step: int) -> str:
+    images = self.model.generator(self.z, training=False)
+    images = checkpointing.to_uint8(images).numpy()
+    grid = grid_lib.make_grid(images)
+    os.makedirs(self.directory, exist_ok=True)
+    path = os.path.join(self.directory, f"step_{step:08d}.png")
+    grid_lib.write_png(grid, path)
+    with self.writer.as_default(step=step):
+      tf.summary.image("samples", grid[None])
+    return path
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    if step % self.every == 0:
+      self.write(step)
+
+
+class Checkpointer(keras.callbacks.Callback):
+  """Saves a checkpoint every `every` steps and at the end of training."""
+
+  def __init__(self, manager: tf.train.CheckpointManager, every: int):
+    super().__init__()
+    self.manager = manager
+    self.every = every
+
+  def save(self) -> None:
+    step = int(self.model.step.numpy())
+    latest = self.manager.latest_checkpoint
+    if latest is None or not latest.endswith(f"-{step}"):
+      self.manager.save(checkpoint_number=step)
+
+  def on_epoch_end(self, epoch, logs=None):
+    if int(self.model.step.numpy()) % self.every == 0:
+      self.save()
+
+  def on_train_end(self, logs=None):
+    self.save()

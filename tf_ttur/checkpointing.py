@@ -1,0 +1,113 @@
+"""Checkpoints (tf.train.CheckpointManager) and the generator's SavedModel.
+
+The checkpoint holds the generator, the discriminator, both optimizers and the
+step; the subclassed GAN itself is never `save()`d (keras-io #729). The export
+is a plain tf.Module around the generator saved with `tf.saved_model.save`, so
+every variable is stored once (`model.export` stores them twice, SPEC Part C)
+and the result loads with TensorFlow alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from absl import logging
+import tensorflow as tf
+
+from tf_ttur import gan as gan_lib
+
+
+def make_manager(model: gan_lib.GAN, directory: str,
+                 max_to_keep: int) -> tf.train.CheckpointManager:
+  checkpoint = tf.train.Checkpoint(
+      generator=model.generator, discriminator=model.discriminator,
+      g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer,
+      step=model.step)
+  return tf.train.CheckpointManager(checkpoint, directory,
+                                    max_to_keep=max_to_keep)
+
+
+def restore_or_initialize(manager: tf.train.CheckpointManager) -> int:
+  """Restores the latest checkpoint if there is one; returns the step.
+
+  The optimizers must already be built (GAN.compile does it), or their slot
+  variables would be silently skipped; assert_existing_objects_matched makes
+  a mismatch (another architecture in the same workdir) an error.
+  """
+  path = manager.latest_checkpoint
+  if path is None:
+    return 0
+  manager.checkpoint.restore(path).assert_existing_objects_matched()
+  step = int(manager.checkpoint.step.numpy())
+  logging.info("Resumed from %s at step %d.", path, step)
+  return step
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+  # [-1, 1] -> [0, 255], rounded and clipped (SPEC B.3 lists the choices).
+  images = (tf.cast(images, tf.float32) + 1.0) * 127.5
+  return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+
+
+class ExportedGenerator(tf.Module):
+  """What the SavedModel holds: the generator and two signatures."""
+
+  def __init__(self, generator: tf.keras.Model, z_dim: int,
+               z_distribution: str):
+    super().__init__(name="exported_generator")
+    self.generator = generator
+    self.z_dim = tf.constant(z_dim, tf.int32)
+    self.z_distribution = tf.constant(z_distribution)
+    self._uniform = z_distribution == "uniform"
+    self.serve = tf.function(
+        self._serve,
+        input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    self.sample = tf.function(
+        self._sample,
+        input_signature=[tf.TensorSpec([], tf.int32, name="num"),
+                         tf.TensorSpec([2], tf.int32, name="seed")])
+
+  def _serve(self, z):
+    return {"images": to_uint8(self.generator(z, training=False))}
+
+  def _sample(self, num, seed):
+    shape = tf.stack([num, self.z_dim])
+    if self._uniform:
+      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
+    else:
+      z = tf.random.stateless_normal(shape, seed)
+    return {"z": z, **self._serve(z)}
+
+
+def export_generator(generator: tf.keras.Model, z_dim: int,
+                     z_distribution: str, export_dir: str) -> str:
+  """Saves the generator as a SavedModel at export_dir, atomically.
+
+  Signatures: `serving_default` maps float32 z [None, z_dim] to uint8 images
+  [None, H, W, 3]; `sample` maps (num, seed[2]) to z and images. The model is
+  written to a temporary sibling folder and renamed into place, so a crash
+  never leaves a half-written export under export_dir.
+
+  Returns:
+    export_dir.
+  """
+  module = ExportedGenerator(generator, z_dim, z_distribution)
+  parent = os.path.dirname(os.path.abspath(export_dir))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  try:
+    tf.saved_model.save(module, tmp, signatures={
+        "serving_default": module.serve, "sample": module.sample})
+    old = None
+    if os.path.exists(export_dir):
+      old = tmp + ".old"
+      os.rename(export_dir, old)
+    os.rename(tmp, export_dir)
+    if old:
+      shutil.rmtree(old)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return export_dir

@@ -1,0 +1,143 @@
+"""One frozen, typed configuration per run, made from the flags.
+
+`Config.from_flags` reads absl FLAGS once (in main.py); everything below it
+receives this object. `validate()` runs before anything is written, and the
+config is saved as config.json in the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from tf_ttur.data import images
+from tf_ttur.networks import NETWORKS
+
+
+class ConfigError(ValueError):
+  """A configuration value that cannot run; the message names the flag."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+  """Every setting of a run (see flags.py for the meaning of each)."""
+  mode: str = "train"
+  workdir: str = "runs/default"
+  seed: int = 0
+  dataset: str = "shapes"
+  data_dir: str | None = None
+  image_size: int = 32
+  shuffle_buffer: int = 10_000
+  model: str = "dcgan"
+  z_dim: int = 100
+  width: int = 64
+  d_lr: float = 1e-4
+  g_lr: float = 5e-4
+  beta_1: float = 0.5
+  beta_2: float = 0.999
+  adam_epsilon: float = 1e-8
+  n_critic: int = 1
+  batch_size: int = 64
+  train_steps: int = 100_000
+  precision: str = "auto"
+  jit_compile: str = "auto"
+  log_every: int = 100
+  checkpoint_every: int = 1000
+  sample_every: int = 1000
+  keep_checkpoints: int = 3
+  grid_size: int = 8
+  export: bool = True
+
+  @classmethod
+  def from_flags(cls, flag_values: Any) -> "Config":
+    """Builds a Config from absl FlagValues (only fields of this class)."""
+    values = {f.name: getattr(flag_values, f.name)
+              for f in dataclasses.fields(cls)}
+    return cls(**values)
+
+  def replace(self, **changes: Any) -> "Config":
+    return dataclasses.replace(self, **changes)
+
+  def validate(self) -> "Config":
+    """Checks every value; raises ConfigError naming the first bad flag.
+
+    Nothing is created or written here: an unwritable workdir is detected
+    with os.access on the nearest existing ancestor.
+    """
+    self._check_types()
+    if not images.is_known(self.dataset):
+      raise ConfigError(
+          f"--dataset={self.dataset!r} is unknown; choose one of "
+          f"{', '.join(sorted(images.DATASETS))} or folder:PATH")
+    if self.model not in NETWORKS:
+      raise ConfigError(f"--model={self.model!r} is unknown; choose one of "
+                        f"{', '.join(sorted(NETWORKS))}")
+    if self.image_size not in NETWORKS[self.model].image_sizes:
+      raise ConfigError(
+          f"--image_size={self.image_size} is not supported by "
+          f"--model={self.model}; use one of "
+          f"{NETWORKS[self.model].image_sizes}")
+    for name in ("d_lr", "g_lr", "adam_epsilon"):
+      value = getattr(self, name)
+      if not value > 0:  # Also rejects NaN.
+        raise ConfigError(f"--{name} must be positive, got {value}")
+    for name in ("beta_1", "beta_2"):
+      value = getattr(self, name)
+      if not 0 <= value < 1:
+        raise ConfigError(f"--{name} must be in [0, 1), got {value}")
+    for name in ("batch_size", "z_dim", "width", "n_critic", "train_steps",
+                 "log_every", "checkpoint_every", "sample_every",
+                 "keep_checkpoints", "grid_size", "shuffle_buffer"):
+      value = getattr(self, name)
+      if value < 1:
+        raise ConfigError(f"--{name} must be a positive integer, got {value}")
+    for name in ("train_steps", "checkpoint_every", "sample_every"):
+      value = getattr(self, name)
+      if value % self.log_every:
+        raise ConfigError(f"--{name}={value} must be a multiple of "
+                          f"--log_every={self.log_every}")
+    if not self.workdir:
+      raise ConfigError("--workdir must not be empty")
+    if self.mode != "dry_run":
+      _check_writable(self.workdir)
+    return self
+
+  def _check_types(self) -> None:
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      expected = field.type
+      if expected == "int" and (isinstance(value, bool) or
+                                not isinstance(value, int)):
+        raise ConfigError(f"--{field.name} must be a positive integer, "
+                          f"got {value!r}")
+      if expected == "float" and (isinstance(value, bool) or
+                                  not isinstance(value, (int, float))):
+        raise ConfigError(f"--{field.name} must be a number, got {value!r}")
+
+  def to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  def to_json(self) -> str:
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> "Config":
+    return cls(**json.loads(text))
+
+
+def _check_writable(path: str) -> None:
+  """Raises ConfigError if `path` cannot be created or written, writing nothing."""
+  path = os.path.abspath(path)
+  probe = path
+  while not os.path.exists(probe):
+    parent = os.path.dirname(probe)
+    if parent == probe:
+      break
+    probe = parent
+  if not os.path.isdir(probe):
+    raise ConfigError(f"--workdir={path} is not usable: {probe} is a file")
+  if not os.access(probe, os.W_OK | os.X_OK):
+    raise ConfigError(f"--workdir={path} is not writable ({probe} is not "
+                      "writable)")

@@ -1,0 +1,1 @@
+"""Input pipelines: images (TFDS, folders, the offline `shapes`) and text."""

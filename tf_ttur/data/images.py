@@ -1,0 +1,162 @@
+"""Image datasets with the paper's preprocessing, as tf.data pipelines.
+
+Each loader returns a dataset of uint8 images [size, size, 3]; `make_pipeline`
+then shuffles, repeats, scales to [-1, 1], batches with drop_remainder and
+prefetches. Datasets are a plain dict registry (DATASETS) keyed by the names
+used in the flags; `folder:PATH` reads a local folder of images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tf_ttur.data import shapes
+
+FOLDER_PREFIX = "folder:"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  """How one named dataset is read and brought to the model's size.
+
+  Attributes:
+    tfds_name: the TFDS name (with config), or None for a folder.
+    split: the TFDS split the paper trained on.
+    native_size: the side the paper trained at.
+    crop: "center108" (CelebA, SPEC 3.1), "square" (center square) or "none".
+  """
+  tfds_name: str | None
+  split: str
+  native_size: int
+  crop: str
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "shapes": DatasetSpec("shapes", "train", 32, "none"),
+    "svhn_cropped": DatasetSpec("svhn_cropped", "train", 32, "none"),
+    "cifar10": DatasetSpec("cifar10", "train", 32, "none"),
+    # carpedm20's DCGAN center_crop: 108x108 from the 178x218 aligned image,
+    # then resized to 64x64; TTUR's CelebA statistics were made this way.
+    "celeb_a": DatasetSpec("celeb_a", "train", 64, "center108"),
+    "lsun/bedroom": DatasetSpec("lsun/bedroom", "train", 64, "square"),
+}
+
+
+def is_known(name: str) -> bool:
+  return name in DATASETS or (name.startswith(FOLDER_PREFIX) and
+                              len(name) > len(FOLDER_PREFIX))
+
+
+def _crop_and_resize(image: tf.Tensor, crop: str, size: int) -> tf.Tensor:
+  """Crops as the paper's data was cropped and resizes to size x size uint8."""
+  image = image[..., :3]
+  if crop == "center108":
+    image = tf.image.resize_with_crop_or_pad(image, 108, 108)
+  elif crop == "square":
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    image = tf.image.resize_with_crop_or_pad(image, side, side)
+  shape = tf.shape(image)
+
+  def resize():
+    # Antialiased bilinear, close to the PIL resize of the original scripts
+    # (SPEC B.3: non-antialiased downsampling aliases).
+    resized = tf.image.resize(image, (size, size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+  same = tf.logical_and(tf.equal(shape[0], size), tf.equal(shape[1], size))
+  image = tf.cond(same, lambda: tf.cast(image, tf.uint8), resize)
+  return tf.ensure_shape(image, (size, size, 3))
+
+
+def prepare_shapes(data_dir: str | None) -> None:
+  """Generates the offline `shapes` dataset into data_dir if not there yet."""
+  builder = shapes.Shapes(data_dir=data_dir)
+  builder.download_and_prepare()
+
+
+def _tfds_images(spec: DatasetSpec, data_dir: str | None,
+                 download: bool) -> tf.data.Dataset:
+  if spec.tfds_name == "shapes":
+    prepare_shapes(data_dir)
+    download = False
+  ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
+                 download=download, shuffle_files=True)
+  return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def list_image_files(folder: str) -> list[str]:
+  """Sorted image files directly inside `folder` (png, jpg, jpeg, bmp, gif)."""
+  if not os.path.isdir(folder):
+    raise FileNotFoundError(f"image folder not found: {folder}")
+  files = sorted(
+      os.path.join(folder, f) for f in os.listdir(folder)
+      if f.lower().endswith(IMAGE_EXTENSIONS))
+  if not files:
+    raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+  return files
+
+
+def _folder_images(folder: str) -> tf.data.Dataset:
+  files = list_image_files(folder)
+
+  def decode(path):
+    raw = tf.io.read_file(path)
+    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
+    return tf.ensure_shape(image, (None, None, 3))
+
+  ds = tf.data.Dataset.from_tensor_slices(files)
+  return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def load_images(name: str, image_size: int, data_dir: str | None = None,
+                download: bool = True) -> tf.data.Dataset:
+  """A dataset of uint8 [image_size, image_size, 3] images, unbatched.
+
+  Args:
+    name: a key of DATASETS or "folder:PATH".
+    image_size: the side the model trains at.
+    data_dir: TFDS data directory (None: the TFDS default).
+    download: let TFDS download a dataset that is not prepared yet.
+
+  Raises:
+    ValueError: for an unknown name.
+  """
+  if name.startswith(FOLDER_PREFIX):
+    ds = _folder_images(name[len(FOLDER_PREFIX):])
+    crop = "square"
+  elif name in DATASETS:
+    spec = DATASETS[name]
+    ds = _tfds_images(spec, data_dir, download)
+    crop = spec.crop
+  else:
+    raise ValueError(f"unknown dataset {name!r}; known: "
+                     f"{', '.join(sorted(DATASETS))} or folder:PATH")
+  return ds.map(lambda im: _crop_and_resize(im, crop, image_size),
+                num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def to_unit_range(images: tf.Tensor) -> tf.Tensor:
+  """uint8 [0, 255] -> float32 [-1, 1], as x / 127.5 - 1 in the original."""
+  return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def make_pipeline(images: tf.data.Dataset, batch_size: int, seed: int,
+                  shuffle_buffer: int = 10_000,
+                  cache: bool = False) -> tf.data.Dataset:
+  """Shuffle, repeat, scale to [-1, 1], batch (drop_remainder), prefetch."""
+  ds = images
+  if cache:
+    ds = ds.cache()
+  ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  ds = ds.repeat()
+  ds = ds.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+

@@ -1,0 +1,55 @@
+"""Every command-line flag of `python -m tf_ttur.main`, each with its default.
+
+The defaults are the paper's DCGAN settings (SPEC A.3.1); flagfiles under
+configs/ hold only what differs. Library code never reads FLAGS: main.py turns
+them into one frozen `config.Config`.
+"""
+
+from absl import flags
+
+flags.DEFINE_enum("mode", "train", ["train", "dry_run", "export"],
+                  "train: train (resuming from the run directory); dry_run: "
+                  "print the resolved config and exit; export: export the "
+                  "generator of the latest checkpoint.")
+flags.DEFINE_string("workdir", "runs/default", "Run directory.")
+flags.DEFINE_integer("seed", 0, "Seed of weights, noise and data order.")
+
+# Data.
+flags.DEFINE_string("dataset", "shapes",
+                    "shapes (offline, generated), svhn_cropped, cifar10, "
+                    "celeb_a, lsun/bedroom, or folder:PATH.")
+flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's).")
+flags.DEFINE_integer("image_size", 32, "Image side: 32 or 64.")
+flags.DEFINE_integer("shuffle_buffer", 10_000, "tf.data shuffle buffer.")
+
+# Model and losses.
+flags.DEFINE_string("model", "dcgan", "Network family.")
+flags.DEFINE_integer("z_dim", 100, "Latent dimension.")
+flags.DEFINE_integer("width", 64, "Base width (gf = df = 64 in the paper).")
+
+# TTUR: one Adam per network.
+flags.DEFINE_float("d_lr", 1e-4, "Discriminator learning rate (b).")
+flags.DEFINE_float("g_lr", 5e-4, "Generator learning rate (a).")
+flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
+flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
+flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon (TF1's default).")
+flags.DEFINE_integer("n_critic", 1,
+                     "Discriminator updates per generator update.")
+flags.DEFINE_integer("batch_size", 64, "Batch size per update.")
+flags.DEFINE_integer("train_steps", 100_000, "Generator updates in total.")
+
+# Speed.
+flags.DEFINE_enum("precision", "auto",
+                  ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                  "auto: mixed_float16 on a GPU, float32 elsewhere.")
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                  "XLA for the train step. auto: on for GPUs, off on CPU "
+                  "(11x slower there, SPEC Part C).")
+
+# Run directory.
+flags.DEFINE_integer("log_every", 100, "Steps between log lines and metrics.")
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids.")
+flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
+flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
+flags.DEFINE_bool("export", True, "Export the generator when training ends.")

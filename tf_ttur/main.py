@@ -1,0 +1,67 @@
+"""python -m tf_ttur.main --flagfile=configs/X.flags [--flag=value ...]
+
+The thin binary: flags -> one validated Config -> train / dry_run / export.
+A bad value prints one `error:` line and exits with code 2, before anything
+is written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tf_ttur import flags as _flags  # noqa: F401  (defines the flags)
+from tf_ttur.config import Config, ConfigError
+
+FLAGS = flags.FLAGS
+
+
+def fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def main(argv):
+  if len(argv) > 1:
+    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    config = Config.from_flags(FLAGS).validate()
+  except ConfigError as e:
+    fail(str(e))
+  if config.mode == "dry_run":
+    print(config.to_json())
+    return
+  # Imported here so that dry_run and bad flags answer without loading TF.
+  from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
+  if config.mode == "export":
+    _export_latest(config, train_lib)
+    return
+  try:
+    train_lib.train(config)
+  except (FileNotFoundError, ValueError) as e:
+    fail(str(e))
+
+
+def _export_latest(config: Config, train_lib) -> None:
+  from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
+  model = train_lib.build_model(config, train_lib.resolve_precision(
+      config.precision, train_lib.has_gpu()))
+  manager = checkpointing.make_manager(
+      model, os.path.join(config.workdir, "checkpoints"), 1)
+  if manager.latest_checkpoint is None:
+    fail(f"no checkpoint in {config.workdir}/checkpoints to export")
+  checkpointing.restore_or_initialize(manager)
+  train_lib.export(model, config.workdir)
+
+
+def run():
+  logging.set_verbosity(logging.INFO)
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()

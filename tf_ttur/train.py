@@ -1,0 +1,157 @@
+"""train(config): builds the run from a validated Config and calls fit()."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_ttur import callbacks as callbacks_lib
+from tf_ttur import checkpointing
+from tf_ttur import gan as gan_lib
+from tf_ttur.config import Config
+from tf_ttur.data import images as images_lib
+from tf_ttur.networks import NETWORKS
+
+EXPORT_DIR = "saved_model"
+
+
+def has_gpu() -> bool:
+  return bool(tf.config.list_physical_devices("GPU"))
+
+
+def resolve_precision(requested: str, gpu: bool) -> str:
+  """The dtype policy to use; says once in the log when it chose or fell back."""
+  if requested == "auto":
+    chosen = "mixed_float16" if gpu else "float32"
+    logging.info("precision=auto: %s (%s).", chosen,
+                 "GPU found" if gpu else "no GPU; pass "
+                 "--precision=mixed_bfloat16 for ~1.6x on CPU")
+    return chosen
+  if requested == "mixed_float16" and not gpu:
+    logging.warning("mixed_float16 on a machine without a GPU: it runs, with "
+                    "loss scaling, but ~6x slower than float32 (no float16 "
+                    "kernels on CPU); mixed_bfloat16 is the fast choice here.")
+  return requested
+
+
+def resolve_jit(requested: str, gpu: bool) -> bool:
+  if requested == "auto":
+    logging.info("jit_compile=auto: %s.", "XLA on (GPU)" if gpu else
+                 "XLA off (no GPU; XLA is ~11x slower on CPU for DCGAN)")
+    return gpu
+  if requested == "true" and not gpu:
+    logging.warning("XLA on CPU: it runs, but ~11x slower than plain graphs "
+                    "for DCGAN (conv2d_transpose).")
+  return requested == "true"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+  """Sets the global Keras dtype policy for the networks built inside."""
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
+
+
+def build_model(config: Config, precision: str,
+                jit_compile: bool = False) -> gan_lib.GAN:
+  """The compiled GAN of `config` (both optimizers built)."""
+  spec = NETWORKS[config.model]
+  with dtype_policy(precision):
+    generator = spec.make_generator(config.image_size, config.z_dim,
+                                    config.width, seed=config.seed)
+    discriminator = spec.make_discriminator(config.image_size, config.width,
+                                            seed=config.seed)
+  model = gan_lib.GAN(generator, discriminator, loss=spec.loss,
+                      z_dim=config.z_dim, z_distribution=spec.z_distribution,
+                      n_critic=config.n_critic, seed=config.seed)
+  loss_scaling = precision == "mixed_float16"
+  adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
+              epsilon=config.adam_epsilon, loss_scaling=loss_scaling)
+  model.compile(
+      d_optimizer=gan_lib.make_adam(config.d_lr, name="d_adam", **adam),
+      g_optimizer=gan_lib.make_adam(config.g_lr, name="g_adam", **adam),
+      jit_compile=jit_compile)
+  return model
+
+
+def make_dataset(config: Config) -> tf.data.Dataset:
+  images = images_lib.load_images(config.dataset, config.image_size,
+                                  data_dir=config.data_dir)
+  # Each train_step consumes n_critic discriminator batches.
+  return images_lib.make_pipeline(
+      images, config.batch_size * config.n_critic, seed=config.seed,
+      shuffle_buffer=config.shuffle_buffer,
+      cache=config.dataset == "shapes")
+
+
+def fixed_z(config: Config, distribution: str) -> np.ndarray:
+  rng = np.random.default_rng(config.seed)
+  shape = (config.grid_size**2, config.z_dim)
+  if distribution == "uniform":
+    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+  return rng.standard_normal(shape).astype(np.float32)
+
+
+def write_config(config: Config, workdir: str) -> None:
+  path = os.path.join(workdir, "config.json")
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(config.to_json() + "\n")
+  os.replace(tmp, path)
+
+
+def export(model: gan_lib.GAN, workdir: str) -> str:
+  path = checkpointing.export_generator(
+      model.generator, model.z_dim, model.z_distribution,
+      os.path.join(workdir, EXPORT_DIR))
+  logging.info("Exported the generator to %s", path)
+  return path
+
+
+def train(config: Config) -> gan_lib.GAN:
+  """Trains (or resumes) the run of `config` in config.workdir.
+
+  Returns:
+    The trained model, restored to the last step.
+  """
+  gpu = has_gpu()
+  precision = resolve_precision(config.precision, gpu)
+  jit_compile = resolve_jit(config.jit_compile, gpu)
+  keras.utils.set_random_seed(config.seed)
+  workdir = config.workdir
+  dataset = make_dataset(config)  # Fails early on missing data.
+  model = build_model(config, precision, jit_compile)
+  os.makedirs(workdir, exist_ok=True)
+  write_config(config, workdir)
+  manager = checkpointing.make_manager(
+      model, os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
+  step = checkpointing.restore_or_initialize(manager)
+  if step >= config.train_steps:
+    logging.info("Already at step %d of %d; nothing to train.", step,
+                 config.train_steps)
+  else:
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    spec = NETWORKS[config.model]
+    callbacks = [
+        callbacks_lib.MetricsLogger(workdir, config.train_steps, writer),
+        callbacks_lib.SampleGrid(workdir, fixed_z(config, spec.z_distribution),
+                                 config.sample_every, writer),
+        callbacks_lib.Checkpointer(manager, config.checkpoint_every),
+    ]
+    model.fit(dataset, epochs=config.train_steps // config.log_every,
+              initial_epoch=step // config.log_every,
+              steps_per_epoch=config.log_every, callbacks=callbacks, verbose=0,
+              shuffle=False)
+    writer.close()
+  if config.export:
+    export(model, workdir)
+  return model

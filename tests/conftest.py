@@ -21,6 +21,28 @@ def tfds_dir(tmp_path_factory) -> str:
   return path
 
 
+@pytest.fixture(scope="session")
+def inception_pb(tmp_path_factory) -> str:
+  """The synthetic replica of classify_image_graph_def.pb (random weights)."""
+  from fid import testing  # pylint: disable=g-import-not-at-top
+  path = tmp_path_factory.mktemp("inception") / "classify_image_graph_def.pb"
+  return testing.write_graph_def(str(path), seed=0)
+
+
+@pytest.fixture(scope="session")
+def graph_def(inception_pb):
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  return inception.load_graph_def(inception_pb)
+
+
+@pytest.fixture(scope="session")
+def extractors(graph_def):
+  """(reference, fast) extractors over the replica, built once."""
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  return (inception.ReferenceExtractor(graph_def),
+          inception.FastExtractor(graph_def, jit_compile=False))
+
+
 def run_module(module: str, *args: str, cwd: str = REPO,
                env_extra: dict | None = None,
                timeout: float = 600) -> subprocess.CompletedProcess:

@@ -1,0 +1,91 @@
+"""A paper-compatible FID for TensorFlow 2: TTUR's numbers, without TF1.
+
+Standalone: never imports tf_ttur. The names below follow TTUR's fid.py, so
+a script written for it ports by dropping its `tf.Session()` (pass nothing,
+or an extractor, where it passed `sess`):
+
+    import fid
+    fid.create_inception_graph(fid.check_or_download_inception(None))
+    mu, sigma = fid.calculate_activation_statistics(images)   # was (images, sess)
+    value = fid.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref)
+
+The command line is `python -m fid PATH1 PATH2`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fid import core
+from fid import inception
+from fid.frechet import calculate_frechet_distance
+from fid.inception import InceptionError, make_extractor
+from fid.stats import RunningStats, StatsError, load_stats, save_stats
+
+__all__ = [
+    "calculate_frechet_distance", "calculate_activation_statistics",
+    "get_activations", "check_or_download_inception", "create_inception_graph",
+    "calculate_fid_given_paths", "load_stats", "save_stats", "make_extractor",
+    "RunningStats", "StatsError", "InceptionError",
+]
+
+_default = {}  # The extractor of create_inception_graph, TTUR's global graph.
+
+
+def check_or_download_inception(inception_path: str | None = None) -> str:
+  """The path of classify_image_graph_def.pb (downloaded once, then cached).
+
+  Unlike TTUR, whose argument is a folder, a .pb or .tgz path is accepted and
+  None means the cache ($FID_CACHE_DIR or ~/.cache/tf_ttur_fid).
+  """
+  return inception.get_inception_graph(inception_path)
+
+
+def create_inception_graph(pth: str, kind: str = "fast"):
+  """Loads the graph at pth and makes it the default of the functions below."""
+  extractor = inception.EXTRACTORS[kind](inception.load_graph_def(pth))
+  _default["extractor"] = extractor
+  return extractor
+
+
+def _extractor(sess):
+  if callable(sess) and hasattr(sess, "name"):
+    return sess  # An extractor passed where TTUR passed the session.
+  if "extractor" not in _default:
+    create_inception_graph(check_or_download_inception(None))
+  return _default["extractor"]
+
+
+def get_activations(images, sess=None, batch_size: int = 50,
+                    verbose: bool = False) -> np.ndarray:
+  """float64 pool_3 features [N, 2048] of images [N, H, W, 3] in [0, 255].
+
+  All N images count (TTUR drops the last partial batch; slice images to
+  N // 50 * 50 to reproduce that).
+  """
+  extractor = _extractor(sess)
+  images = np.asarray(images)
+  out = [extractor(images[i:i + batch_size])[0]
+         for i in range(0, len(images), batch_size)]
+  if verbose:
+    print(f"fid: {len(images)} images")
+  return np.concatenate(out) if out else np.zeros((0, 2048))
+
+
+def calculate_activation_statistics(images, sess=None, batch_size: int = 50,
+                                    verbose: bool = False):
+  """(mu, sigma) of the pool_3 features: float64, sigma with ddof 1."""
+  extractor = _extractor(sess)
+  images = np.asarray(images)
+  result = core.run_pass(
+      (images[i:i + batch_size] for i in range(0, len(images), batch_size)),
+      extractor, progress=verbose, total=len(images))
+  return result.mu, result.sigma
+
+
+def calculate_fid_given_paths(paths, inception_path: str | None = None,
+                              batch_size: int = 50, **kwargs) -> float:
+  """The FID between two paths (folders, .npz statistics, arrays, tfds:)."""
+  from fid import __main__ as cli  # pylint: disable=g-import-not-at-top
+  return cli.compute(list(paths), inception_path=inception_path,
+                     batch_size=batch_size, **kwargs)["fid"]

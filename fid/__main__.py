@@ -1,0 +1,175 @@
+"""python -m fid PATH1 PATH2 [options] | python -m fid PATH --save_stats OUT.npz
+
+Each PATH is a folder of images (png, jpg, jpeg), a .npz of statistics (mu,
+sigma), a .npy/.npz array of images [N, H, W, 3] in [0, 255], or a TFDS split
+as tfds:NAME:SPLIT. Prints `FID: <value>`; --json prints FID, IS, KID and the
+image counts. Any bad input prints one `error:` line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from fid import core
+from fid import frechet
+from fid import inception
+from fid import metrics
+from fid import sources
+from fid import stats as stats_lib
+
+_EXPECTED = (sources.SourceError, stats_lib.StatsError,
+             inception.InceptionError, ValueError, OSError)
+
+
+def _resolve(path: str, recursive: bool, data_dir: str | None):
+  """('stats', (mu, sigma)) or ('images', list of files or array)."""
+  if path.startswith(sources.TFDS_PREFIX):
+    return "images", sources.load_tfds(path, data_dir)
+  if os.path.isdir(path):
+    return "images", sources.list_images(path, recursive)
+  if not os.path.isfile(path):
+    raise sources.SourceError(f"{path}: no such file or folder")
+  if path.endswith(".npz"):
+    try:
+      with np.load(path, allow_pickle=False) as data:
+        is_stats = "mu" in data.files or "sigma" in data.files
+    except (OSError, ValueError, EOFError) as e:
+      raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
+    if is_stats:
+      return "stats", stats_lib.load_stats(path)
+    return "images", sources.load_array(path)
+  if path.endswith(".npy"):
+    return "images", sources.load_array(path)
+  raise sources.SourceError(f"{path}: not a folder, .npz, .npy or "
+                            "tfds:NAME:SPLIT")
+
+
+def compute(paths: list[str], inception_path: str | None = None,
+            batch_size: int = 50, extractor: str = "fast",
+            method: str = "eigh", recursive: bool = False,
+            drop_last_partial_batch: bool = False, extra_metrics: bool = False,
+            save_stats: str | None = None, cache_dir: str | None = None,
+            data_dir: str | None = None, progress: bool = False) -> dict:
+  """Everything the CLI computes, as a dict (see main for the options)."""
+  if batch_size < 1:
+    raise ValueError(f"--batch_size must be positive, got {batch_size}")
+  if save_stats is not None and len(paths) != 1:
+    raise ValueError("--save_stats takes exactly one input PATH")
+  if save_stats is None and len(paths) != 2:
+    raise ValueError("expected two paths (or one with --save_stats)")
+  if save_stats is not None and not save_stats.endswith(".npz"):
+    raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
+  resolved = [_resolve(p, recursive, data_dir) for p in paths]
+  net = None
+  results = []
+  notes: dict = {}
+  for path, (kind, value) in zip(paths, resolved):
+    if kind == "stats":
+      if save_stats is not None:
+        raise ValueError(f"{path} already holds statistics")
+      results.append(core.Activations(value[0], value[1], count=0))
+      continue
+    if drop_last_partial_batch:
+      # TTUR's get_activations: n_batches = n // batch_size.
+      value = value[:len(value) // batch_size * batch_size]
+    if net is None:
+      net = inception.make_extractor(extractor, inception_path, cache_dir)
+    results.append(core.run_pass(
+        sources.iter_batches(value, batch_size, notes), net,
+        keep=extra_metrics, progress=progress, total=len(value)))
+  out: dict = {"counts": [r.count or None for r in results]}
+  if notes:
+    out["converted_to_rgb"] = notes
+  if save_stats is not None:
+    stats_lib.save_stats(save_stats, results[0].mu, results[0].sigma)
+    out["saved"] = save_stats
+    return out
+  a, b = results
+  out["fid"] = frechet.calculate_frechet_distance(a.mu, a.sigma, b.mu,
+                                                  b.sigma, method=method)
+  if extra_metrics:
+    out["inception_score"] = [
+        list(metrics.inception_score(r.logits)) if r.logits is not None
+        and len(r.logits) >= 10 else None for r in results]
+    out["kid"] = (list(metrics.kernel_inception_distance(a.features,
+                                                         b.features))
+                  if a.features is not None and b.features is not None
+                  else None)
+  return out
+
+
+def _parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="python -m fid", description=__doc__.split("\n\n")[1],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("paths", nargs="+", metavar="PATH")
+  p.add_argument("--inception", "-i", default=None,
+                 help="local classify_image_graph_def.pb or the .tgz")
+  p.add_argument("--cache_dir", default=None,
+                 help="where the graph is cached (default $FID_CACHE_DIR or "
+                 "~/.cache/tf_ttur_fid)")
+  p.add_argument("--batch_size", type=int, default=50)
+  p.add_argument("--extractor", choices=sorted(inception.EXTRACTORS),
+                 default="fast", help="fast: the Keras port (default, proven "
+                 "equal to the graph by the tests); reference: the graph "
+                 "itself in a tf.compat.v1.Session")
+  p.add_argument("--method", choices=frechet.METHODS, default="eigh",
+                 help="eigh (default, exact) or ttur (scipy sqrtm)")
+  p.add_argument("--save_stats", metavar="OUT.npz", default=None,
+                 help="save mu/sigma of the one PATH instead of an FID")
+  p.add_argument("--recursive", action="store_true",
+                 help="also read images in subfolders")
+  p.add_argument("--drop_last_partial_batch", action="store_true",
+                 help="drop the last partial batch as TTUR's fid.py does "
+                 "(only N // batch_size * batch_size images count)")
+  p.add_argument("--data_dir", default=None, help="TFDS data directory")
+  p.add_argument("--json", action="store_true",
+                 help="print FID, Inception Score, KID and counts as JSON")
+  p.add_argument("--quiet", action="store_true", help="no progress bar")
+  return p
+
+
+def _run(args) -> tuple[int, dict | Exception]:
+  try:
+    out = compute(args.paths, inception_path=args.inception,
+                  batch_size=args.batch_size, extractor=args.extractor,
+                  method=args.method, recursive=args.recursive,
+                  drop_last_partial_batch=args.drop_last_partial_batch,
+                  extra_metrics=args.json, save_stats=args.save_stats,
+                  cache_dir=args.cache_dir, data_dir=args.data_dir,
+                  progress=not args.quiet)
+  except _EXPECTED as e:
+    return 2, e
+  return 0, out
+
+
+def main(argv=None) -> int:
+  args = _parser().parse_args(argv)
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    code, out = _run(args)
+  for warning in caught:
+    print(f"warning: {warning.message}", file=sys.stderr)
+  if code:
+    print(f"error: {out}", file=sys.stderr)
+    return code
+  if "converted_to_rgb" in out:
+    modes = ", ".join(f"{k}: {v}" for k, v in out["converted_to_rgb"].items())
+    print(f"note: converted images to RGB ({modes})", file=sys.stderr)
+  if args.json:
+    print(json.dumps(out, indent=2))
+  elif args.save_stats:
+    print(f"saved statistics of {out['counts'][0]} images to {out['saved']}")
+  else:
+    print(f"FID: {out['fid']}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,80 @@
+"""From images to statistics and scores: the pass that feeds everything."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import warnings
+from typing import Iterable
+
+import numpy as np
+
+from fid import architecture
+from fid import stats as stats_lib
+
+MIN_FULL_RANK = architecture.FEATURE_DIM
+MIN_RECOMMENDED = 10_000
+
+
+@dataclasses.dataclass
+class Activations:
+  """What one pass over a set of images gives."""
+  mu: np.ndarray
+  sigma: np.ndarray
+  count: int
+  features: np.ndarray | None = None  # float32 [N, 2048], kept for KID
+  logits: np.ndarray | None = None  # float32 [N, 1008], kept for IS
+
+
+def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
+             progress: bool = False, total: int | None = None) -> Activations:
+  """Streams batches through the extractor into float64 statistics.
+
+  Args:
+    batches: float or uint8 image batches [n, H, W, 3] in [0, 255].
+    extractor: a callable images -> (features [n, 2048], logits [n, 1008]).
+    keep: also keep every feature and logit row (for KID and IS); memory
+      then grows with the number of images, otherwise it does not.
+    progress: show a progress bar on stderr.
+    total: the number of images, for the progress bar.
+  """
+  running = stats_lib.RunningStats(architecture.FEATURE_DIM)
+  kept_features, kept_logits = [], []
+  bar = None
+  if progress:
+    import tqdm  # pylint: disable=g-import-not-at-top
+    bar = tqdm.tqdm(total=total, unit="img", file=sys.stderr, leave=False)
+  try:
+    for batch in batches:
+      features, logits = extractor(batch)
+      running.update(features)
+      if keep:
+        kept_features.append(features.astype(np.float32))
+        kept_logits.append(logits.astype(np.float32))
+      if bar is not None:
+        bar.update(len(batch))
+  finally:
+    if bar is not None:
+      bar.close()
+  if running.count < 2:
+    raise stats_lib.StatsError(
+        f"need at least 2 images for the statistics, got {running.count}")
+  warn_sample_size(running.count)
+  return Activations(
+      running.mean, running.covariance(), running.count,
+      np.concatenate(kept_features) if keep else None,
+      np.concatenate(kept_logits) if keep else None)
+
+
+def warn_sample_size(count: int) -> None:
+  if count < MIN_FULL_RANK:
+    warnings.warn(
+        f"fid: {count} images < {MIN_FULL_RANK}: the covariance is rank "
+        "deficient, so the FID is unreliable and not comparable",
+        RuntimeWarning, stacklevel=3)
+  elif count < MIN_RECOMMENDED:
+    warnings.warn(
+        f"fid: {count} images < {MIN_RECOMMENDED}: the FID estimate is "
+        "biased by the small sample and not comparable to 50k-sample figures "
+        "(TTUR's README recommends at least 10,000)",
+        RuntimeWarning, stacklevel=3)

@@ -1,0 +1,406 @@
+"""The 2015 Inception graph: getting it, the reference path and the fast port.
+
+Both extractors take images NHWC, uint8 or float in [0, 255], any size, and
+return float64 pool_3 features [N, 2048] and the 1008 logits of the head
+computed without the bias (as the Inception Score code of improved-gan,
+OpenAI and torch-fidelity does).
+
+- `ReferenceExtractor` runs the original GraphDef untouched in a
+  `tf.compat.v1.Session` (its legacy BatchNormWithGlobalNormalization op does
+  not run under `wrap_function`), fed at `ExpandDims:0` through `input_map`
+  so any batch size works without TTUR's private-attribute shape hack.
+- `FastExtractor` is a Keras 3 rebuild of the same graph with weights read
+  from its constants by node name: the legacy ResizeBilinear (align_corners
+  and half_pixel_centers False), (x - 128) * 0.0078125, batch norm folded
+  into each convolution's kernel and bias, TF's average pools (padding
+  excluded), the max pool of mixed_10/tower_2, always float32, TF32 off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from typing import Iterable
+
+import numpy as np
+import tensorflow as tf
+
+from fid import architecture
+
+INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
+                 "inception-2015-12-05.tgz")
+ARCHIVE_NAME = "inception-2015-12-05.tgz"
+ARCHIVE_SIZE = 88_931_400
+PB_NAME = "classify_image_graph_def.pb"
+PB_SIZE = 95_673_916
+# MD5 of the .pb as pinned by a public benchmark protocol (SPEC B.1.1); the
+# same file is served by OpenAI's guided-diffusion evaluator.
+PB_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
+CACHE_ENV = "FID_CACHE_DIR"
+INPUT_TENSOR = "ExpandDims:0"
+FEATURE_TENSOR = "pool_3:0"
+LOGITS_MATMUL = "softmax/logits/MatMul"
+
+
+class InceptionError(RuntimeError):
+  """The Inception graph cannot be obtained or used; the message says how."""
+
+
+def default_cache_dir() -> str:
+  return os.environ.get(CACHE_ENV) or os.path.join(
+      os.path.expanduser("~"), ".cache", "tf_ttur_fid")
+
+
+def _md5(path: str) -> str:
+  digest = hashlib.md5()
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
+               size: int | None = PB_SIZE) -> str:
+  """Extracts only classify_image_graph_def.pb from archive, checked, atomically."""
+  try:
+    with tarfile.open(archive, "r:gz") as tar:
+      member = next((m for m in tar.getmembers()
+                     if os.path.basename(m.name) == PB_NAME and m.isfile()),
+                    None)
+      if member is None:
+        raise InceptionError(f"{archive} holds no {PB_NAME}")
+      source = tar.extractfile(member)
+      os.makedirs(os.path.dirname(os.path.abspath(destination)),
+                  exist_ok=True)
+      fd, tmp = tempfile.mkstemp(prefix=".pb-", dir=os.path.dirname(
+          os.path.abspath(destination)))
+      with os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(source, out)
+  except (tarfile.TarError, OSError, EOFError) as e:
+    raise InceptionError(f"{archive} is not a readable .tgz ({e})") from None
+  try:
+    _check_pb(tmp, md5, size, what=f"{PB_NAME} in {archive}")
+    os.replace(tmp, destination)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+  return destination
+
+
+def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
+  if size is not None and os.path.getsize(path) != size:
+    raise InceptionError(f"{what} has {os.path.getsize(path)} bytes, expected "
+                         f"{size}: not the 2015-12-05 Inception graph")
+  if md5 is not None and _md5(path) != md5:
+    raise InceptionError(f"{what} has MD5 {_md5(path)}, expected {md5}: not "
+                         "the 2015-12-05 Inception graph")
+
+
+def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
+                        url: str = INCEPTION_URL, md5: str | None = PB_MD5,
+                        pb_size: int | None = PB_SIZE,
+                        archive_size: int | None = ARCHIVE_SIZE) -> str:
+  """The path of classify_image_graph_def.pb, downloading it if needed.
+
+  Args:
+    path: a local .pb (used as is) or .tgz (the .pb is extracted into the
+      cache); None to use the cache, downloading into it on first use.
+    cache_dir: where the .pb is kept (default: $FID_CACHE_DIR or
+      ~/.cache/tf_ttur_fid).
+    url: where the archive is downloaded from.
+    md5, pb_size, archive_size: the checks of the extracted .pb and the
+      archive; the defaults are the real files' (SPEC B.1.1).
+
+  Raises:
+    InceptionError: with the URL and the place to put the file, when it
+      cannot be downloaded, or when a file fails its checks.
+  """
+  cache_dir = cache_dir or default_cache_dir()
+  if path is not None:
+    if not os.path.isfile(path):
+      raise InceptionError(f"--inception={path}: no such file")
+    if path.endswith((".tgz", ".tar.gz")):
+      return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
+    return path
+  cached = os.path.join(cache_dir, PB_NAME)
+  if os.path.isfile(cached) and (pb_size is None or
+                                 os.path.getsize(cached) == pb_size):
+    return cached
+  import keras  # pylint: disable=g-import-not-at-top
+  # get_file silently falls back to /tmp/.keras when cache_dir is missing.
+  os.makedirs(cache_dir, exist_ok=True)
+  try:
+    archive = keras.utils.get_file(ARCHIVE_NAME, origin=url,
+                                   cache_dir=cache_dir, cache_subdir=".")
+  except Exception as e:  # get_file raises plain Exception on URL errors.
+    raise InceptionError(
+        f"cannot download the Inception graph from {url} ({e}). Download "
+        f"it elsewhere and put {ARCHIVE_NAME} or {PB_NAME} into {cache_dir} "
+        "(or set $FID_CACHE_DIR), or pass --inception=PATH.") from None
+  try:
+    if archive_size is not None and os.path.getsize(archive) != archive_size:
+      raise InceptionError(
+          f"{url} gave {os.path.getsize(archive)} bytes, expected "
+          f"{archive_size}; the partial or wrong file was removed")
+    return extract_pb(archive, cached, md5, pb_size)
+  finally:
+    if os.path.exists(archive):
+      os.remove(archive)  # Only the .pb is kept.
+
+
+def load_graph_def(pb_path: str) -> tf.compat.v1.GraphDef:
+  graph_def = tf.compat.v1.GraphDef()
+  try:
+    with open(pb_path, "rb") as f:
+      graph_def.ParseFromString(f.read())
+  except Exception as e:  # DecodeError and friends.
+    raise InceptionError(f"{pb_path} is not a GraphDef ({e})") from None
+  names = {n.name for n in graph_def.node}
+  for needed in (INPUT_TENSOR[:-2], FEATURE_TENSOR[:-2], LOGITS_MATMUL):
+    if needed not in names:
+      raise InceptionError(f"{pb_path} has no node {needed!r}: not the "
+                           "2015 Inception graph")
+  return graph_def
+
+
+def graph_constants(graph_def: tf.compat.v1.GraphDef) -> dict[str, np.ndarray]:
+  return {n.name: tf.make_ndarray(n.attr["value"].tensor)
+          for n in graph_def.node if n.op == "Const"}
+
+
+def logits_weights(graph_def: tf.compat.v1.GraphDef,
+                   constants: dict[str, np.ndarray]) -> np.ndarray:
+  """W of the head, the second input of softmax/logits/MatMul [2048, 1008]."""
+  matmul = next(n for n in graph_def.node if n.name == LOGITS_MATMUL)
+  return constants[matmul.input[1]]
+
+
+def _as_float_batch(images) -> np.ndarray:
+  images = np.asarray(images)
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
+  return images.astype(np.float32, copy=False)
+
+
+class ReferenceExtractor:
+  """The original GraphDef, run untouched in a tf.compat.v1.Session."""
+
+  name = "reference"
+
+  def __init__(self, graph_def: tf.compat.v1.GraphDef):
+    constants = graph_constants(graph_def)
+    self._weights = logits_weights(graph_def, constants).astype(np.float64)
+    self._graph = tf.Graph()
+    with self._graph.as_default():
+      self._images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+      (self._pool3,) = tf.graph_util.import_graph_def(
+          graph_def, input_map={INPUT_TENSOR: self._images},
+          return_elements=[FEATURE_TENSOR], name="FID_Inception_Net")
+    self._session = tf.compat.v1.Session(graph=self._graph)
+
+  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+    pool3 = self._session.run(self._pool3,
+                              {self._images: _as_float_batch(images)})
+    features = pool3.reshape(pool3.shape[0], -1).astype(np.float64)
+    return features, features @ self._weights
+
+  def close(self) -> None:
+    self._session.close()
+
+
+class _KerasBuilder:
+  """Builds the Keras port layer by layer from the GraphDef's constants."""
+
+  def __init__(self, constants: dict[str, np.ndarray], attrs: dict,
+               fold_bn: bool):
+    import keras  # pylint: disable=g-import-not-at-top
+    self.keras = keras
+    self.fold_bn = fold_bn
+    self.constants = constants
+    self.attrs = attrs
+
+  def conv(self, scope, x, kernel, filters, stride=1, padding="SAME"):
+    layers = self.keras.layers
+    bn = f"{scope}/batchnorm"
+    epsilon, scale_after = self.attrs.get(
+        bn, (architecture.BN_EPSILON, True))
+    c = self.constants
+    layer = layers.Conv2D(filters, kernel, strides=stride,
+                          padding=padding.lower(), use_bias=False,
+                          dtype="float32", name=scope.replace("/", "__"))
+    y = layer(x)
+    layer.set_weights([c[f"{scope}/conv2d_params"]])
+    if self.fold_bn:
+      # BN(conv(x, W)) = conv(x, W) * s + (beta - mean * s), s from float64.
+      scale = 1.0 / np.sqrt(c[f"{bn}/moving_variance"].astype(np.float64)
+                            + epsilon)
+      if scale_after:
+        scale = scale * c[f"{bn}/gamma"]
+      mul = scale.astype(np.float32)
+      add = (c[f"{bn}/beta"] - c[f"{bn}/moving_mean"] * scale).astype(
+          np.float32)
+      fn = lambda t: tf.nn.relu(t * mul + add)
+    else:
+      # The kernel's own order: (t - mean) * (rsqrt(var + eps) * gamma) + beta.
+      scale = tf.math.rsqrt(tf.constant(c[f"{bn}/moving_variance"]) +
+                            np.float32(epsilon))
+      if scale_after:
+        scale = scale * c[f"{bn}/gamma"]
+      mean, beta = c[f"{bn}/moving_mean"], c[f"{bn}/beta"]
+      scale = scale.numpy()
+      fn = lambda t: tf.nn.relu((t - mean) * scale + beta)
+    return layers.Lambda(fn, dtype="float32",
+                         name=f"{scope.replace('/', '__')}__bn_relu")(y)
+
+  def pool(self, name, x, kind, size, stride, padding):
+    cls = (self.keras.layers.MaxPooling2D if kind == "max" else
+           self.keras.layers.AveragePooling2D)
+    # Keras on TensorFlow averages over the valid cells only, like the graph.
+    return cls(size, stride, padding=padding.lower(), dtype="float32",
+               name=name.replace("/", "__"))(x)
+
+  def concat(self, name, xs):
+    return self.keras.layers.Concatenate(axis=-1, dtype="float32",
+                                         name=name.replace("/", "__"))(xs)
+
+
+def _bn_attrs(graph_def) -> dict:
+  return {n.name: (n.attr["variance_epsilon"].f,
+                   n.attr["scale_after_normalization"].b)
+          for n in graph_def.node if n.op == "BatchNormWithGlobalNormalization"}
+
+
+def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False):
+  """The Keras 3 port: images [N, H, W, 3] in [0, 255] -> (pool_3, logits)."""
+  import keras  # pylint: disable=g-import-not-at-top
+  constants = graph_constants(graph_def)
+  check_graph(graph_def, constants)
+  images = keras.Input((None, None, 3), dtype="float32", name="images")
+
+  def preprocess(x):
+    size = architecture.IMAGE_SIZE
+    # The graph's own legacy op: align_corners=False, half_pixel_centers=False.
+    x = tf.raw_ops.ResizeBilinear(images=x, size=[size, size],
+                                  align_corners=False, half_pixel_centers=False)
+    return (x - 128.0) * 0.0078125
+
+  x = keras.layers.Lambda(preprocess, dtype="float32", name="preprocess")(
+      images)
+  x = architecture.inception_2015(
+      _KerasBuilder(constants, _bn_attrs(graph_def), fold_bn), x)
+  pool3 = keras.layers.GlobalAveragePooling2D(dtype="float32", name="pool_3")(x)
+  head = keras.layers.Dense(architecture.NUM_CLASSES, use_bias=False,
+                            dtype="float32", name="logits_unbiased")
+  logits = head(pool3)
+  head.set_weights([logits_weights(graph_def, constants)])
+  return keras.Model(images, [pool3, logits], name="inception_2015")
+
+
+class _ShapeChecker:
+  """A builder that only compares the description with a real GraphDef."""
+
+  def __init__(self, graph_def, constants):
+    self.constants = constants
+    self.by_input = {}
+    self.by_name = {n.name: n for n in graph_def.node}
+    for n in graph_def.node:
+      for i in n.input:
+        self.by_input.setdefault(i, []).append(n)
+    self.channels = {"input": 3}
+    self.errors = []
+
+  def conv(self, scope, x, kernel, filters, stride=1, padding="SAME"):
+    name = f"{scope}/conv2d_params"
+    expected = (*kernel, self.channels[x], filters)
+    if name not in self.constants:
+      self.errors.append(f"missing constant {name}")
+    elif tuple(self.constants[name].shape) != expected:
+      self.errors.append(f"{name}: shape {self.constants[name].shape}, "
+                         f"expected {expected}")
+    for op in self.by_input.get(name, []):
+      if op.op == "Conv2D":
+        strides = list(op.attr["strides"].list.i)
+        pad = op.attr["padding"].s.decode()
+        if strides != [1, stride, stride, 1] or (
+            pad != padding and max(kernel) > 1):
+          self.errors.append(f"{op.name}: strides {strides} padding {pad}, "
+                             f"expected {stride} {padding}")
+    for part in ("beta", "gamma", "moving_mean", "moving_variance"):
+      key = f"{scope}/batchnorm/{part}"
+      if key not in self.constants or self.constants[key].shape != (filters,):
+        self.errors.append(f"missing or misshapen constant {key}")
+    self.channels[scope] = filters
+    return scope
+
+  def pool(self, name, x, kind, size, stride, padding):
+    node = self.by_name.get(name)
+    op = "MaxPool" if kind == "max" else "AvgPool"
+    if node is not None and (node.op != op or list(
+        node.attr["ksize"].list.i) != [1, size, size, 1]):
+      self.errors.append(f"{name}: {node.op} {list(node.attr['ksize'].list.i)}"
+                         f", expected {op} {size}x{size}")
+    self.channels[name] = self.channels[x]
+    return name
+
+  def concat(self, name, xs):
+    self.channels[name] = sum(self.channels[x] for x in xs)
+    return name
+
+
+def check_graph(graph_def, constants=None) -> None:
+  """Raises InceptionError if the GraphDef differs from architecture.py."""
+  constants = constants if constants is not None else graph_constants(
+      graph_def)
+  checker = _ShapeChecker(graph_def, constants)
+  top = architecture.inception_2015(checker, "input")
+  if checker.channels[top] != architecture.FEATURE_DIM:
+    checker.errors.append(f"{top} has {checker.channels[top]} channels")
+  if checker.errors:
+    raise InceptionError("the GraphDef does not match the 2015 Inception "
+                         "architecture: " + "; ".join(checker.errors[:5]))
+
+
+class FastExtractor:
+  """The Keras port, compiled once per input shape (XLA where it pays)."""
+
+  name = "fast"
+
+  def __init__(self, graph_def: tf.compat.v1.GraphDef,
+               jit_compile: bool | None = None):
+    # FID numbers must not depend on the GPU generation (SPEC B.0.4).
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    self.model = build_keras_model(graph_def)
+    if jit_compile is None:
+      jit_compile = bool(tf.config.list_physical_devices("GPU"))
+    self.jit_compile = jit_compile
+    self._fn = tf.function(lambda x: self.model(x, training=False),
+                           jit_compile=jit_compile, reduce_retracing=True)
+
+  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+    pool3, logits = self._fn(tf.constant(_as_float_batch(images)))
+    return (pool3.numpy().astype(np.float64),
+            logits.numpy().astype(np.float64))
+
+  def close(self) -> None:
+    pass
+
+
+EXTRACTORS = {"fast": FastExtractor, "reference": ReferenceExtractor}
+
+
+def make_extractor(kind: str = "fast", inception: str | None = None,
+                   cache_dir: str | None = None, **kwargs):
+  """An extractor of the given kind over the (downloaded if needed) graph."""
+  if kind not in EXTRACTORS:
+    raise ValueError(f"unknown extractor {kind!r}; use one of "
+                     f"{sorted(EXTRACTORS)}")
+  graph_def = load_graph_def(get_inception_graph(inception, cache_dir))
+  return EXTRACTORS[kind](graph_def, **kwargs)
+
+
+def batches(images, batch_size: int) -> Iterable[np.ndarray]:
+  for start in range(0, len(images), batch_size):
+    yield images[start:start + batch_size]

@@ -1,0 +1,128 @@
+"""Where images come from: folders, .npy/.npz arrays, TFDS splits.
+
+Every source becomes a list of "items" that `iter_batches` turns into
+float32 batches [n, H, W, 3] in [0, 255], each batch of one image size (the
+extractor resizes any size to 299 itself, so folders with mixed sizes work).
+Image files are decoded with Pillow, as TTUR's imageio did.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+TFDS_PREFIX = "tfds:"
+
+
+class SourceError(ValueError):
+  """An input that cannot be read as images; the message names the file."""
+
+
+def list_images(folder: str, recursive: bool = False) -> list[str]:
+  """Sorted image files in folder (png, jpg, jpeg; any case)."""
+  if not os.path.isdir(folder):
+    raise SourceError(f"{folder}: not a folder")
+  files = []
+  if recursive:
+    # followlinks=False: a symlink loop cannot make this walk forever.
+    for root, dirs, names in os.walk(folder, followlinks=False):
+      dirs.sort()
+      files.extend(os.path.join(root, n) for n in names
+                   if n.lower().endswith(IMAGE_EXTENSIONS))
+  else:
+    files = [os.path.join(folder, n) for n in os.listdir(folder)
+             if n.lower().endswith(IMAGE_EXTENSIONS)]
+  files = sorted(f for f in files if os.path.isfile(f))
+  if not files:
+    raise SourceError(f"{folder}: no .png, .jpg or .jpeg images"
+                      + ("" if recursive else " (--recursive looks deeper)"))
+  return files
+
+
+def read_image(path: str, notes: dict | None = None) -> np.ndarray:
+  """float32 [H, W, 3] in [0, 255]; grayscale, RGBA, palette, 16-bit -> RGB."""
+  try:
+    with Image.open(path) as image:
+      image.load()
+      mode = image.mode
+      if mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grayscale: scale 0..65535 to 0..255, then to three channels.
+        array = np.asarray(image, np.float32) / 257.0
+        array = np.repeat(array[..., None], 3, axis=-1)
+      else:
+        if mode != "RGB":
+          image = image.convert("RGB")
+        array = np.asarray(image, np.float32)
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise SourceError(f"{path}: cannot read the image ({e})") from None
+  if mode != "RGB" and notes is not None:
+    notes[mode] = notes.get(mode, 0) + 1
+  if array.ndim != 3 or array.shape[-1] != 3 or 0 in array.shape:
+    raise SourceError(f"{path}: unusable image shape {array.shape}")
+  return array
+
+
+def load_array(path: str) -> np.ndarray:
+  """Images [N, H, W, 3] from a .npy, or from an .npz's single image array."""
+  try:
+    data = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError) as e:
+    raise SourceError(f"{path}: not a readable .npy/.npz ({e})") from None
+  if isinstance(data, np.lib.npyio.NpzFile):
+    with data:
+      keys = [k for k in data.files if data[k].ndim == 4]
+      if len(keys) != 1:
+        raise SourceError(
+            f"{path}: expected 'mu' and 'sigma' (statistics) or one image "
+            f"array [N, H, W, 3]; found keys {', '.join(data.files) or 'none'}")
+      data = data[keys[0]]
+  if data.ndim != 4 or data.shape[-1] != 3:
+    raise SourceError(f"{path}: expected images [N, H, W, 3], got "
+                      f"{data.shape}")
+  if not (np.issubdtype(data.dtype, np.integer) or
+          np.issubdtype(data.dtype, np.floating)):
+    raise SourceError(f"{path}: images must be numeric, got {data.dtype}")
+  if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
+    raise SourceError(f"{path}: images contain NaN or infinite values")
+  return data
+
+
+def load_tfds(spec: str, data_dir: str | None = None) -> np.ndarray:
+  """Images of a TFDS split given as tfds:NAME:SPLIT (e.g. tfds:cifar10:train)."""
+  parts = spec[len(TFDS_PREFIX):].rsplit(":", 1)
+  if len(parts) != 2 or not all(parts):
+    raise SourceError(f"{spec}: expected tfds:NAME:SPLIT, e.g. "
+                      "tfds:cifar10:train")
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  name, split = parts
+  try:
+    ds = tfds.load(name, split=split, data_dir=data_dir)
+  except Exception as e:  # Unknown names, no network, missing splits.
+    raise SourceError(f"{spec}: cannot load from TFDS ({e})") from None
+  images = [np.asarray(ex["image"]) for ex in tfds.as_numpy(ds)]
+  if not images:
+    raise SourceError(f"{spec}: the split is empty")
+  return np.stack(images)
+
+
+def iter_batches(items: Sequence, batch_size: int,
+                 notes: dict | None = None) -> Iterator[np.ndarray]:
+  """Batches of one image size from file paths or an image array."""
+  if isinstance(items, np.ndarray):
+    for start in range(0, len(items), batch_size):
+      yield items[start:start + batch_size].astype(np.float32)
+    return
+  pending: dict[tuple, list] = {}
+  for path in items:
+    image = read_image(path, notes)
+    group = pending.setdefault(image.shape, [])
+    group.append(image)
+    if len(group) == batch_size:
+      yield np.stack(group)
+      del pending[image.shape]
+  for group in pending.values():
+    yield np.stack(group)

@@ -1,0 +1,110 @@
+"""Streaming float64 mean and covariance, and TTUR-compatible .npz files.
+
+`RunningStats` merges batches with Chan et al.'s parallel update (exact in
+float64, memory O(D^2) whatever the number of images); `covariance()` uses
+ddof = 1 like `np.cov(rowvar=False)` in TTUR. Statistics files are
+`np.savez_compressed(path, mu=[D], sigma=[D, D])`, as TTUR's published
+`fid_stats_*.npz`, pytorch-fid's `--save-stats` and clean-fid.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+
+class StatsError(ValueError):
+  """A statistics file or array that cannot be used; the message says why."""
+
+
+class RunningStats:
+  """Mean and covariance of feature rows, accumulated batch by batch."""
+
+  def __init__(self, dim: int):
+    self.dim = dim
+    self.count = 0
+    self.mean = np.zeros(dim, np.float64)
+    self._m2 = np.zeros((dim, dim), np.float64)
+
+  def update(self, features) -> None:
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != self.dim:
+      raise ValueError(f"expected features [N, {self.dim}], got {x.shape}")
+    n = x.shape[0]
+    if n == 0:
+      return
+    batch_mean = x.mean(axis=0)
+    centred = x - batch_mean
+    batch_m2 = centred.T @ centred
+    total = self.count + n
+    delta = batch_mean - self.mean
+    self._m2 += batch_m2 + np.outer(delta, delta) * (self.count * n / total)
+    self.mean = self.mean + delta * (n / total)
+    self.count = total
+
+  def merge(self, other: "RunningStats") -> None:
+    """Adds another accumulator's images (e.g. from another replica)."""
+    if other.count == 0:
+      return
+    total = self.count + other.count
+    delta = other.mean - self.mean
+    self._m2 += other._m2 + np.outer(delta, delta) * (
+        self.count * other.count / total)
+    self.mean = self.mean + delta * (other.count / total)
+    self.count = total
+
+  def covariance(self) -> np.ndarray:
+    if self.count < 2:
+      raise StatsError(f"need at least 2 images for a covariance, got "
+                       f"{self.count}")
+    return self._m2 / (self.count - 1)
+
+
+def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray) -> None:
+  """Writes mu and sigma with np.savez_compressed, atomically."""
+  mu = np.asarray(mu, np.float64)
+  sigma = np.asarray(sigma, np.float64)
+  _validate(mu, sigma, path)
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=directory)
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez_compressed(f, mu=mu, sigma=sigma)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
+  """Reads (mu, sigma) from a TTUR-style .npz; StatsError if unusable."""
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      missing = [k for k in ("mu", "sigma") if k not in data.files]
+      if missing:
+        raise StatsError(f"{path}: no {' or '.join(missing)} in the file "
+                         f"(keys: {', '.join(data.files) or 'none'}); a "
+                         "statistics file needs 'mu' and 'sigma'")
+      mu, sigma = data["mu"], data["sigma"]
+  except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    if isinstance(e, StatsError):
+      raise
+    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+  _validate(mu, sigma, path)
+  return mu.astype(np.float64), sigma.astype(np.float64)
+
+
+def _validate(mu: np.ndarray, sigma: np.ndarray, path: str) -> None:
+  if not (np.issubdtype(mu.dtype, np.floating) and
+          np.issubdtype(sigma.dtype, np.floating)):
+    raise StatsError(f"{path}: mu and sigma must be floating point, got "
+                     f"{mu.dtype} and {sigma.dtype}")
+  if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+    raise StatsError(f"{path}: mu must be [D] and sigma [D, D], got "
+                     f"{mu.shape} and {sigma.shape}")
+  if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
+    raise StatsError(f"{path}: mu or sigma contains NaN or infinite values")

@@ -1,0 +1,175 @@
+"""python -m fid end to end on folders of PNGs with the synthetic graph,
+and every bad input: one error line, exit code 2, nothing written."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fid import __main__ as cli
+from fid import stats
+from tests.conftest import run_module
+
+
+def _write_folder(folder, n, seed, size=32, mode="RGB"):
+  folder.mkdir(parents=True, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  for i in range(n):
+    array = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    Image.fromarray(array).convert(mode).save(folder / f"{i:03d}.png")
+  return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+  root = tmp_path_factory.mktemp("images")
+  return (_write_folder(root / "a", 12, 0), _write_folder(root / "b", 11, 1))
+
+
+def _cli(capsys, *args):
+  code = cli.main([*args, "--quiet"])
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def test_cli_fid_between_folders_matches_api(folders, inception_pb, capsys,
+                                             extractors):
+  a, b = folders
+  code, out, err = _cli(capsys, str(a), str(b), f"--inception={inception_pb}")
+  assert code == 0, err
+  assert out.startswith("FID: ")
+  value = float(out.split()[1])
+  assert "rank deficient" in err  # 12 images < 2048
+  # Same number from the reference extractor and numpy statistics.
+  reference, _ = extractors
+  feats = []
+  for folder in (a, b):
+    images = np.stack([np.asarray(Image.open(p), np.float32)
+                       for p in sorted(folder.iterdir())])
+    feats.append(reference(images)[0])
+  from fid import frechet  # pylint: disable=g-import-not-at-top
+  expected = frechet.calculate_frechet_distance(
+      feats[0].mean(0), np.cov(feats[0], rowvar=False), feats[1].mean(0),
+      np.cov(feats[1], rowvar=False))
+  assert value == pytest.approx(expected, rel=1e-4)
+
+
+def test_cli_save_stats_then_use_them(folders, inception_pb, tmp_path, capsys):
+  a, b = folders
+  out_path = tmp_path / "a_stats.npz"
+  code, out, err = _cli(capsys, str(a), f"--save_stats={out_path}",
+                        f"--inception={inception_pb}")
+  assert code == 0, err
+  assert "saved statistics of 12 images" in out
+  mu, sigma = stats.load_stats(str(out_path))
+  assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
+  code, out_direct, _ = _cli(capsys, str(a), str(b),
+                             f"--inception={inception_pb}")
+  code2, out_stats, _ = _cli(capsys, str(out_path), str(b),
+                             f"--inception={inception_pb}")
+  assert code == code2 == 0
+  assert float(out_stats.split()[1]) == pytest.approx(
+      float(out_direct.split()[1]), rel=1e-9)
+
+
+def test_cli_json_reports_is_kid_and_counts(folders, inception_pb, capsys):
+  a, b = folders
+  code, out, err = _cli(capsys, str(a), str(b), f"--inception={inception_pb}",
+                        "--json", "--batch_size=5")
+  assert code == 0, err
+  result = json.loads(out)
+  assert result["counts"] == [12, 11]
+  assert result["fid"] > 0
+  assert len(result["inception_score"][0]) == 2
+  assert result["inception_score"][0][0] >= 1.0
+  assert len(result["kid"]) == 2
+
+
+def test_cli_drop_last_partial_batch(folders, inception_pb, capsys):
+  a, b = folders
+  code, out, _ = _cli(capsys, str(a), str(b), f"--inception={inception_pb}",
+                      "--json", "--batch_size=5", "--drop_last_partial_batch")
+  assert code == 0
+  assert json.loads(out)["counts"] == [10, 10]
+
+
+def test_cli_arrays_mixed_sizes_and_modes(tmp_path, inception_pb, capsys):
+  mixed = tmp_path / "mixed"
+  _write_folder(mixed, 3, 2, size=32)
+  _write_folder(mixed / "gray", 2, 3, size=40, mode="L")
+  for i, mode in enumerate(["RGBA", "P"]):
+    Image.fromarray(np.full((24, 24, 3), 80 * i, np.uint8)).convert(mode).save(
+        mixed / f"x{i}.png")
+  sixteen = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)
+  Image.fromarray(sixteen).save(mixed / "deep.png")
+  array = np.random.default_rng(0).integers(0, 256, (5, 16, 16, 3), np.uint8)
+  np.save(tmp_path / "images.npy", array)
+  code, out, err = _cli(capsys, str(mixed), str(tmp_path / "images.npy"),
+                        f"--inception={inception_pb}", "--recursive", "--json")
+  assert code == 0, err
+  assert json.loads(out)["counts"] == [8, 5]
+  assert "note: converted images to RGB" in err and "RGBA: 1" in err
+
+
+def test_read_image_16_bit_scales_to_255(tmp_path):
+  from fid import sources  # pylint: disable=g-import-not-at-top
+  Image.fromarray(np.array([[0, 65535]], np.uint16)).save(tmp_path / "d.png")
+  image = sources.read_image(str(tmp_path / "d.png"))
+  np.testing.assert_allclose(image[0, :, 0], [0.0, 255.0])
+  assert image.shape == (1, 2, 3)
+
+
+def _bad_inputs(tmp_path):
+  """(name, args, expected message) for each bad input."""
+  good = _write_folder(tmp_path / "good", 3, 0)
+  corrupt = _write_folder(tmp_path / "corrupt", 2, 1)
+  (corrupt / "000.png").write_bytes((corrupt / "000.png").read_bytes()[:60])
+  empty_file = _write_folder(tmp_path / "zero", 2, 1)
+  (empty_file / "001.png").write_bytes(b"")
+  one = _write_folder(tmp_path / "one", 1, 2)
+  (tmp_path / "empty").mkdir()
+  np.savez(tmp_path / "no_mu.npz", sigma=np.eye(2048))
+  np.savez(tmp_path / "small.npz", mu=np.zeros(64), sigma=np.eye(64))
+  np.savez(tmp_path / "ok.npz", mu=np.zeros(2048), sigma=np.eye(2048))
+  (tmp_path / "notes.txt").write_text("hello")
+  return [
+      ("corrupt image", [corrupt, good], "cannot read the image"),
+      ("zero-byte image", [empty_file, good], "cannot read the image"),
+      ("one image", [one, good], "at least 2 images"),
+      ("empty folder", [tmp_path / "empty", good], "no .png, .jpg or .jpeg"),
+      ("npz without mu", [tmp_path / "no_mu.npz", good], "no mu"),
+      ("dimension mismatch", [tmp_path / "small.npz", tmp_path / "ok.npz"],
+       "different"),
+      ("missing path", [tmp_path / "nope", good], "no such file"),
+      ("text file", [tmp_path / "notes.txt", good], "not a folder, .npz"),
+      ("bad tfds spec", ["tfds:cifar10", good], "tfds:NAME:SPLIT"),
+  ]
+
+
+def test_bad_inputs_give_one_error_and_exit_2(tmp_path, inception_pb, capsys):
+  for name, paths, message in _bad_inputs(tmp_path):
+    out_path = tmp_path / f"{name.replace(' ', '_')}.npz"
+    code, out, err = _cli(capsys, *map(str, paths),
+                          f"--inception={inception_pb}")
+    assert code == 2, name
+    assert f"error: " in err and message in err, (name, err)
+    assert "Traceback" not in err
+    # And --save_stats never leaves a file behind on failure.
+    code, _, _ = _cli(capsys, str(paths[0]), f"--save_stats={out_path}",
+                      f"--inception={inception_pb}")
+    assert code == 2 and not out_path.exists(), name
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".stats-")]
+
+
+def test_missing_graph_offline_names_url_and_place(tmp_path, folders):
+  a, b = folders
+  proc = run_module("fid", str(a), str(b), "--quiet",
+                    f"--cache_dir={tmp_path / 'cache'}",
+                    env_extra={"http_proxy": "http://127.0.0.1:9",
+                               "HTTP_PROXY": "http://127.0.0.1:9"})
+  assert proc.returncode == 2
+  assert "inception-2015-12-05.tgz" in proc.stderr
+  assert str(tmp_path / "cache") in proc.stderr
+  assert "Traceback" not in proc.stderr

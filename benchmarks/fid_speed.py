@@ -50,10 +50,12 @@ def main(argv):
           inception.ReferenceExtractor(graph_def),
       "fast (Keras port)": inception.FastExtractor(graph_def,
                                                    jit_compile=False),
+      "fast, fold_bn": inception.FastExtractor(graph_def, jit_compile=False,
+                                               fold_bn=True),
   }
   if FLAGS.xla:
-    extractors["fast (Keras port, XLA)"] = inception.FastExtractor(
-        graph_def, jit_compile=True)
+    extractors["fast, XLA"] = inception.FastExtractor(graph_def,
+                                                       jit_compile=True)
   print(f"{platform.machine()}, {len(tf.config.list_physical_devices('GPU'))}"
         f" GPU(s), TF {tf.__version__}; {FLAGS.image_size}x"
         f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n")

@@ -54,9 +54,18 @@ def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
 
 
 def trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-  """tr((S1 S2)^(1/2)) from two symmetric eigendecompositions."""
-  root = _sqrt_psd(sigma1)
-  middle = root @ sigma2 @ root
+  """tr((S1 S2)^(1/2)) = sum sqrt(eig(F^T S2 F)) for any F with F F^T = S1.
+
+  F is the Cholesky factor when S1 is positive definite (the usual case with
+  more than 2048 samples; ~3x cheaper than a full eigendecomposition), and
+  the symmetric square root from eigh otherwise. S1 S2 = F F^T S2 is similar
+  to F^T S2 F, which is symmetric, so eigvalsh gives its eigenvalues exactly.
+  """
+  try:
+    factor = np.linalg.cholesky(sigma1)
+  except np.linalg.LinAlgError:  # Singular S1: fewer samples than dimensions.
+    factor = _sqrt_psd(sigma1)
+  middle = factor.T @ sigma2 @ factor
   middle = (middle + middle.T) / 2.0  # Exact symmetry for eigvalsh.
   values = np.linalg.eigvalsh(middle)
   return float(np.sum(np.sqrt(np.clip(values, 0.0, None))))

@@ -11,9 +11,10 @@ OpenAI and torch-fidelity does).
   so any batch size works without TTUR's private-attribute shape hack.
 - `FastExtractor` is a Keras 3 rebuild of the same graph with weights read
   from its constants by node name: the legacy ResizeBilinear (align_corners
-  and half_pixel_centers False), (x - 128) * 0.0078125, batch norm folded
-  into each convolution's kernel and bias, TF's average pools (padding
-  excluded), the max pool of mixed_10/tower_2, always float32, TF32 off.
+  and half_pixel_centers False), (x - 128) * 0.0078125, the legacy batch
+  norm's arithmetic (or, optionally, batch norm folded into each
+  convolution), TF's average pools (padding excluded), the max pool of
+  mixed_10/tower_2, always float32, TF32 off.
 """
 
 from __future__ import annotations
@@ -223,37 +224,43 @@ class _KerasBuilder:
     self.attrs = attrs
 
   def conv(self, scope, x, kernel, filters, stride=1, padding="SAME"):
-    layers = self.keras.layers
     bn = f"{scope}/batchnorm"
     epsilon, scale_after = self.attrs.get(
         bn, (architecture.BN_EPSILON, True))
     c = self.constants
-    layer = layers.Conv2D(filters, kernel, strides=stride,
-                          padding=padding.lower(), use_bias=False,
-                          dtype="float32", name=scope.replace("/", "__"))
-    y = layer(x)
-    layer.set_weights([c[f"{scope}/conv2d_params"]])
+    weights = c[f"{scope}/conv2d_params"]
+    name = scope.replace("/", "__")
     if self.fold_bn:
-      # BN(conv(x, W)) = conv(x, W) * s + (beta - mean * s), s from float64.
+      # BN(conv(x, W)) = conv(x, W * s) + (beta - mean * s), made in float64;
+      # one Conv2D + BiasAdd + Relu, which grappler fuses into one kernel.
       scale = 1.0 / np.sqrt(c[f"{bn}/moving_variance"].astype(np.float64)
                             + epsilon)
       if scale_after:
         scale = scale * c[f"{bn}/gamma"]
-      mul = scale.astype(np.float32)
-      add = (c[f"{bn}/beta"] - c[f"{bn}/moving_mean"] * scale).astype(
-          np.float32)
-      fn = lambda t: tf.nn.relu(t * mul + add)
-    else:
-      # The kernel's own order: (t - mean) * (rsqrt(var + eps) * gamma) + beta.
-      scale = tf.math.rsqrt(tf.constant(c[f"{bn}/moving_variance"]) +
-                            np.float32(epsilon))
-      if scale_after:
-        scale = scale * c[f"{bn}/gamma"]
-      mean, beta = c[f"{bn}/moving_mean"], c[f"{bn}/beta"]
-      scale = scale.numpy()
-      fn = lambda t: tf.nn.relu((t - mean) * scale + beta)
-    return layers.Lambda(fn, dtype="float32",
-                         name=f"{scope.replace('/', '__')}__bn_relu")(y)
+      layer = self.keras.layers.Conv2D(
+          filters, kernel, strides=stride, padding=padding.lower(),
+          activation="relu", dtype="float32", name=name)
+      y = layer(x)
+      layer.set_weights([
+          (weights * scale).astype(np.float32),
+          (c[f"{bn}/beta"] - c[f"{bn}/moving_mean"] * scale).astype(
+              np.float32)])
+      return y
+    layer = self.keras.layers.Conv2D(
+        filters, kernel, strides=stride, padding=padding.lower(),
+        use_bias=False, dtype="float32", name=name)
+    y = layer(x)
+    layer.set_weights([weights])
+    # The legacy kernel's own order and rounding:
+    # (t - mean) * (rsqrt(var + eps) * gamma) + beta, all float32.
+    scale = tf.math.rsqrt(tf.constant(c[f"{bn}/moving_variance"]) +
+                          np.float32(epsilon))
+    if scale_after:
+      scale = scale * c[f"{bn}/gamma"]
+    mean, beta, scale = c[f"{bn}/moving_mean"], c[f"{bn}/beta"], scale.numpy()
+    return self.keras.layers.Lambda(
+        lambda t: tf.nn.relu((t - mean) * scale + beta), dtype="float32",
+        name=f"{name}__batchnorm_relu")(y)
 
   def pool(self, name, x, kind, size, stride, padding):
     cls = (self.keras.layers.MaxPooling2D if kind == "max" else
@@ -364,15 +371,20 @@ def check_graph(graph_def, constants=None) -> None:
 
 
 class FastExtractor:
-  """The Keras port, compiled once per input shape (XLA where it pays)."""
+  """The Keras port, compiled once per input shape (XLA where it pays).
+
+  fold_bn=False (the default) keeps the legacy batch norm's own order of
+  operations, which matches the graph to ~2e-7 relative; fold_bn=True folds
+  it into fused conv + bias + relu kernels, ~15% faster on CPU and ~6e-7.
+  """
 
   name = "fast"
 
   def __init__(self, graph_def: tf.compat.v1.GraphDef,
-               jit_compile: bool | None = None):
+               jit_compile: bool | None = None, fold_bn: bool = False):
     # FID numbers must not depend on the GPU generation (SPEC B.0.4).
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    self.model = build_keras_model(graph_def)
+    self.model = build_keras_model(graph_def, fold_bn=fold_bn)
     if jit_compile is None:
       jit_compile = bool(tf.config.list_physical_devices("GPU"))
     self.jit_compile = jit_compile

@@ -5,6 +5,7 @@ import json
 import os
 
 from absl import flags
+import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_module
@@ -26,14 +27,27 @@ def _parse(*args):
 
 def test_there_is_a_flagfile_per_paper_row():
   names = {os.path.basename(f) for f in FLAGFILES}
-  for row in ("svhn", "cifar10", "celeba", "lsun_bedroom"):
+  for row in ("svhn", "cifar10", "celeba", "lsun_bedroom", "cifar10_wgangp",
+              "lsun_bedroom_wgangp", "celeba_began", "lsun_bedroom_began"):
     assert {f"{row}.flags", f"{row}_orig.flags"} <= names
   assert {"demo.flags", "smoke.flags"} <= names
+
+
+def _stats_file(tmp_path):
+  path = str(tmp_path / "stats.npz")
+  np.savez(path, mu=np.zeros(2048), sigma=np.eye(2048))
+  return path
 
 
 @pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
 def test_flagfile_parses_and_validates(path, tmp_path):
   config = _parse(f"--flagfile={path}", f"--workdir={tmp_path}/run")
+  if config.fid_every:
+    # The reference statistics are downloaded by the user; stand in for them.
+    with pytest.raises(ConfigError, match="--fid_stats="):
+      config.validate()
+    assert config.fid_samples == 50_000
+    config = config.replace(fid_stats=_stats_file(tmp_path))
   config.validate()
   with open(path) as f:
     header = [line for line in f if line.startswith("#")]
@@ -43,7 +57,9 @@ def test_flagfile_parses_and_validates(path, tmp_path):
     assert config.d_lr == config.g_lr
   elif "demo" not in path and "smoke" not in path:
     assert config.d_lr != config.g_lr
-    assert any("Expected: best FID" in line for line in header)
+    # BEGAN left the paper before publication: its header says so instead.
+    assert any("Expected: best FID" in line or
+               "no final FID is published" in line for line in header)
 
 
 def test_paper_learning_rates():
@@ -55,6 +71,14 @@ def test_paper_learning_rates():
   assert (by_row["lsun_bedroom"].d_lr, by_row["lsun_bedroom"].g_lr) == (
       1e-5, 1e-4)
   assert by_row["celeba"].image_size == by_row["lsun_bedroom"].image_size == 64
+  for row in ("cifar10_wgangp", "lsun_bedroom_wgangp"):
+    ttur, orig = by_row[row], by_row[f"{row}_orig"]
+    assert (ttur.d_lr, ttur.g_lr, ttur.n_critic) == (3e-4, 1e-4, 1)
+    assert (orig.d_lr, orig.g_lr, orig.n_critic) == (1e-4, 1e-4, 5)
+    assert (ttur.beta_1, ttur.beta_2, ttur.model) == (0.0, 0.9, "wgan_gp")
+  assert (by_row["celeba_began"].d_lr, by_row["celeba_began"].g_lr) == (
+      6e-5, 4e-5)
+  assert by_row["celeba_began"].lr_halve_every == 100_000
 
 
 def test_later_flag_overrides_flagfile():
@@ -79,6 +103,19 @@ def test_config_round_trips_through_json():
 def test_validate_rejects(changes, message):
   with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
     Config(workdir="/tmp/unused", **changes).validate()
+
+
+def test_fid_reference_is_checked_at_start(tmp_path):
+  base = Config(workdir=str(tmp_path / "run"), fid_every=100)
+  with pytest.raises(ConfigError, match="needs --fid_stats"):
+    base.validate()
+  bad = tmp_path / "bad.npz"
+  np.savez(bad, mean=np.zeros(3))
+  with pytest.raises(ConfigError, match="no mu or sigma"):
+    base.replace(fid_stats=str(bad)).validate()
+  with pytest.raises(ConfigError, match="multiple of --log_every"):
+    base.replace(fid_every=150, fid_stats=_stats_file(tmp_path)).validate()
+  base.replace(fid_stats=_stats_file(tmp_path)).validate()
 
 
 def test_unwritable_workdir(tmp_path):
@@ -112,8 +149,15 @@ def test_bad_flag_fails_cleanly_and_writes_nothing(flag, message, tmp_path):
 
 def test_dry_run_prints_config(tmp_path):
   proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
-                    "--mode=dry_run", f"--workdir={tmp_path}/run")
+                    "--mode=dry_run", f"--workdir={tmp_path}/run",
+                    f"--fid_stats={_stats_file(tmp_path)}")
   assert proc.returncode == 0, proc.stderr
   config = json.loads(proc.stdout)
   assert config["dataset"] == "svhn_cropped" and config["d_lr"] == 1e-5
   assert not os.path.exists(tmp_path / "run")
+  # The reference statistics are checked by a dry run too.
+  proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
+                    "--mode=dry_run", f"--workdir={tmp_path}/run")
+  assert proc.returncode == 2
+  assert "error: --fid_stats=fid_stats_svhn_train.npz: no such file" in (
+      proc.stderr)

@@ -91,3 +91,13 @@ def test_folder_errors(tmp_path):
     images.load_images(f"folder:{tmp_path}", 32)
   with pytest.raises(ValueError, match="unknown dataset"):
     images.load_images("mnist", 32)
+
+
+def test_unavailable_tfds_dataset_is_one_clear_error(monkeypatch, tmp_path):
+  def offline(*args, **kwargs):
+    raise ConnectionError("no route to host")
+  monkeypatch.setattr(images.tfds, "load", offline)
+  with pytest.raises(images.DatasetError, match="--data_dir") as error:
+    images.load_images("svhn_cropped", 32, data_dir=str(tmp_path))
+  assert "svhn_cropped" in str(error.value) and "ConnectionError" in str(
+      error.value)

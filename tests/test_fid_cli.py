@@ -173,3 +173,11 @@ def test_missing_graph_offline_names_url_and_place(tmp_path, folders):
   assert "inception-2015-12-05.tgz" in proc.stderr
   assert str(tmp_path / "cache") in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_verify_command_on_the_replica(inception_pb, capsys):
+  from fid import verify  # pylint: disable=g-import-not-at-top
+  code = verify.main([f"--inception={inception_pb}", "--num=4"])
+  out = capsys.readouterr().out
+  assert code == 0, out
+  assert "OK: features" in out and "synthetic 299x299" in out

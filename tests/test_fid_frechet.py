@@ -37,6 +37,17 @@ def test_equal_covariances_give_squared_mean_difference(method):
   assert value == pytest.approx(np.sum((mu1 - mu2) ** 2), rel=1e-8)
 
 
+def test_eigh_falls_back_for_singular_covariance():
+  rng = np.random.default_rng(7)
+  mu1, s1 = _random_stats(rng, 20, 64)  # rank 19: no Cholesky factor
+  mu2, s2 = _random_stats(rng, 500, 64)
+  with pytest.raises(np.linalg.LinAlgError):
+    np.linalg.cholesky(s1)
+  expected = _scipy_fid(mu1, s1, mu2, s2)
+  assert frechet.calculate_frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
+      expected, rel=1e-6)
+
+
 def test_diagonal_case_closed_form():
   mu1, mu2 = np.zeros(3), np.ones(3)
   s1, s2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 1.0])
@@ -47,11 +58,12 @@ def test_diagonal_case_closed_form():
         mu1, s1, mu2, s2, method=method) == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_eigh_agrees_with_scipy_sqrtm(seed):
+@pytest.mark.parametrize("seed, n", [(0, 400), (1, 400), (2, 66)])
+def test_eigh_agrees_with_scipy_sqrtm(seed, n):
+  # n = 66 > 64 dimensions: barely full rank, the hard case for Cholesky.
   rng = np.random.default_rng(seed)
-  mu1, s1 = _random_stats(rng, 400, 64)
-  mu2, s2 = _random_stats(rng, 400, 64)
+  mu1, s1 = _random_stats(rng, n, 64)
+  mu2, s2 = _random_stats(rng, n, 64)
   expected = _scipy_fid(mu1, s1, mu2, s2)
   for method in frechet.METHODS:
     value = frechet.calculate_frechet_distance(mu1, s1, mu2, s2,

@@ -93,7 +93,10 @@ def test_fast_is_float32_under_mixed_precision(graph_def):
     model = inception.build_keras_model(graph_def)
   finally:
     keras.mixed_precision.set_dtype_policy("float32")
-  assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+  assert {layer.compute_dtype for layer in model.layers
+          if not isinstance(layer, keras.layers.InputLayer)} == {"float32"}
+  assert model.inputs[0].dtype == "float32"
+  assert [t.dtype for t in model.outputs] == ["float32", "float32"]
 
 
 def test_scale_after_normalization_false_is_honoured(tmp_path):
@@ -113,3 +116,17 @@ def test_check_graph_rejects_a_different_network(graph_def):
   with pytest.raises(inception.InceptionError, match="expected MaxPool"):
     inception.check_graph(broken)
   assert architecture.FEATURE_DIM == 2048
+
+
+def test_folded_batch_norm_variant_is_close(graph_def, extractors):
+  reference, _ = extractors
+  folded = inception.FastExtractor(graph_def, jit_compile=False, fold_bn=True)
+  images = _images(6, 4, 32)
+  assert _relative(folded(images)[0], reference(images)[0]) < 1e-4
+
+
+def test_xla_path_equals_reference(graph_def, extractors):
+  reference, _ = extractors
+  xla = inception.FastExtractor(graph_def, jit_compile=True)
+  images = _images(7, 2, 32)
+  assert _relative(xla(images)[0], reference(images)[0]) < 1e-4

@@ -97,7 +97,8 @@ def test_export_stores_each_variable_once(tmp_path):
                                                  "variables"))
   stored = [k for k in reader.get_variable_to_shape_map()
             if not k.startswith("_CHECKPOINTABLE") and "OBJECT_GRAPH" not in k]
-  assert len(stored) == len(model.generator.variables)
+  # The generator's variables once each, plus z_dim and z_distribution.
+  assert len(stored) == len(model.generator.variables) + 2
   loaded = tf.saved_model.load(path)
   out = loaded.signatures["sample"](num=tf.constant(3),
                                     seed=tf.constant([0, 0]))
@@ -123,3 +124,16 @@ def test_sample_cli_grid_and_folder(tmp_path):
   assert files == [f"{i:06d}.png" for i in range(5)]
   proc = run_module("tf_ttur.sample", f"--saved_model={tmp_path}", "--num=1")
   assert proc.returncode == 2 and "error: no SavedModel" in proc.stderr
+
+
+def test_shipped_demo_generator_loads_and_samples():
+  path = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
+  model = tf.saved_model.load(path)
+  assert int(model.z_dim) == 100
+  assert model.z_distribution.numpy() == b"uniform"
+  out = model.signatures["sample"](num=tf.constant(4), seed=tf.constant([1, 2]))
+  images = out["images"].numpy()
+  assert images.dtype == np.uint8 and images.shape == (4, 32, 32, 3)
+  again = model.signatures["serving_default"](z=out["z"])["images"].numpy()
+  np.testing.assert_array_equal(images, again)
+  assert images.std() > 10  # a trained generator, not a constant image

@@ -58,8 +58,12 @@ class ExportedGenerator(tf.Module):
                z_distribution: str):
     super().__init__(name="exported_generator")
     self.generator = generator
-    self.z_dim = tf.constant(z_dim, tf.int32)
-    self.z_distribution = tf.constant(z_distribution)
+    # Variables, so that they are saved: what a user needs to draw z.
+    self.z_dim = tf.Variable(z_dim, dtype=tf.int32, trainable=False,
+                             name="z_dim")
+    self.z_distribution = tf.Variable(z_distribution, dtype=tf.string,
+                                      trainable=False, name="z_distribution")
+    self._z_dim = z_dim
     self._uniform = z_distribution == "uniform"
     self.serve = tf.function(
         self._serve,
@@ -73,7 +77,7 @@ class ExportedGenerator(tf.Module):
     return {"images": to_uint8(self.generator(z, training=False))}
 
   def _sample(self, num, seed):
-    shape = tf.stack([num, self.z_dim])
+    shape = tf.stack([num, self._z_dim])
     if self._uniform:
       z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
     else:

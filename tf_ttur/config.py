@@ -39,6 +39,7 @@ class Config:
   beta_2: float = 0.999
   adam_epsilon: float = 1e-8
   n_critic: int = 1
+  lr_halve_every: int = 0
   batch_size: int = 64
   train_steps: int = 100_000
   precision: str = "auto"
@@ -49,6 +50,12 @@ class Config:
   keep_checkpoints: int = 3
   grid_size: int = 8
   export: bool = True
+  fid_every: int = 0
+  fid_samples: int = 50_000
+  fid_stats: str | None = None
+  fid_inception: str | None = None
+  fid_extractor: str = "fast"
+  fid_batch_size: int = 100
 
   @classmethod
   def from_flags(cls, flag_values: Any) -> "Config":
@@ -89,20 +96,46 @@ class Config:
         raise ConfigError(f"--{name} must be in [0, 1), got {value}")
     for name in ("batch_size", "z_dim", "width", "n_critic", "train_steps",
                  "log_every", "checkpoint_every", "sample_every",
-                 "keep_checkpoints", "grid_size", "shuffle_buffer"):
+                 "keep_checkpoints", "grid_size", "shuffle_buffer",
+                 "fid_batch_size"):
       value = getattr(self, name)
       if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
-    for name in ("train_steps", "checkpoint_every", "sample_every"):
+    for name in ("lr_halve_every", "fid_every"):
+      if getattr(self, name) < 0:
+        raise ConfigError(f"--{name} must be 0 (off) or positive, got "
+                          f"{getattr(self, name)}")
+    for name in ("train_steps", "checkpoint_every", "sample_every",
+                 "fid_every"):
       value = getattr(self, name)
       if value % self.log_every:
         raise ConfigError(f"--{name}={value} must be a multiple of "
                           f"--log_every={self.log_every}")
+    if self.fid_every:
+      self._check_fid()
     if not self.workdir:
       raise ConfigError("--workdir must not be empty")
     if self.mode != "dry_run":
       _check_writable(self.workdir)
     return self
+
+  def _check_fid(self) -> None:
+    """The FID reference must be usable now, not after hours of training."""
+    from fid import stats as fid_stats  # pylint: disable=g-import-not-at-top
+    if self.fid_samples < 2:
+      raise ConfigError(f"--fid_samples must be at least 2, got "
+                        f"{self.fid_samples}")
+    if not self.fid_stats:
+      raise ConfigError("--fid_every needs --fid_stats (make one with "
+                        "python -m fid DATA --save_stats OUT.npz)")
+    if not os.path.isfile(self.fid_stats):
+      raise ConfigError(f"--fid_stats={self.fid_stats}: no such file")
+    try:
+      fid_stats.load_stats(self.fid_stats)
+    except fid_stats.StatsError as e:
+      raise ConfigError(f"--fid_stats: {e}") from None
+    if self.fid_inception and not os.path.isfile(self.fid_inception):
+      raise ConfigError(f"--fid_inception={self.fid_inception}: no such file")
 
   def _check_types(self) -> None:
     for field in dataclasses.fields(self):

@@ -35,6 +35,9 @@ flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
 flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon (TF1's default).")
 flags.DEFINE_integer("n_critic", 1,
                      "Discriminator updates per generator update.")
+flags.DEFINE_integer("lr_halve_every", 0,
+                     "Halve both learning rates every N updates (BEGAN: "
+                     "100000); 0: constant, as DCGAN and WGAN-GP.")
 flags.DEFINE_integer("batch_size", 64, "Batch size per update.")
 flags.DEFINE_integer("train_steps", 100_000, "Generator updates in total.")
 
@@ -53,3 +56,16 @@ flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids.")
 flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
 flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
 flags.DEFINE_bool("export", True, "Export the generator when training ends.")
+
+# FID during training (SPEC A.3): every fid_every steps, fid_samples samples
+# against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,
+# or TTUR's published fid_stats_*.npz).
+flags.DEFINE_integer("fid_every", 0, "Steps between FID evaluations; 0: off.")
+flags.DEFINE_integer("fid_samples", 50_000, "Generated samples per FID.")
+flags.DEFINE_string("fid_stats", None, "Reference statistics (.npz, mu/sigma).")
+flags.DEFINE_string("fid_inception", None,
+                    "classify_image_graph_def.pb or the .tgz (default: the "
+                    "fid package's cache, downloaded on first use).")
+flags.DEFINE_enum("fid_extractor", "fast", ["fast", "reference"],
+                  "Inception path: the Keras port or the graph itself.")
+flags.DEFINE_integer("fid_batch_size", 100, "Inception batch size.")

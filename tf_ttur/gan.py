@@ -17,9 +17,16 @@ from tf_ttur import losses as losses_lib
 
 
 def make_adam(learning_rate: float, beta_1: float, beta_2: float,
-              epsilon: float, name: str, loss_scaling: bool
-              ) -> keras.optimizers.Optimizer:
-  """An Adam, wrapped in a LossScaleOptimizer when loss_scaling (float16)."""
+              epsilon: float, name: str, loss_scaling: bool,
+              halve_every: int = 0) -> keras.optimizers.Optimizer:
+  """An Adam, wrapped in a LossScaleOptimizer when loss_scaling (float16).
+
+  halve_every > 0 halves the learning rate every that many of this
+  optimizer's own updates (BEGAN: every 100k steps).
+  """
+  if halve_every > 0:
+    learning_rate = keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, halve_every, 0.5, staircase=True)
   adam = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
                                beta_2=beta_2, epsilon=epsilon, name=name)
   if loss_scaling:
@@ -34,7 +41,10 @@ class GAN(keras.Model):
   Each train_step does `n_critic` discriminator updates, each on its own slice
   of the real batch (the pipeline delivers n_critic * batch_size images), then
   one generator update with the same z as the last discriminator update
-  (DCGAN_FID_batched).
+  (DCGAN_FID_batched). WGAN-GP's original order, G then n_critic critic
+  steps with G skipped at iteration 0, is the same sequence of updates. A
+  `simultaneous` family (BEGAN) updates both networks from one forward pass
+  and then its k_t.
   """
 
   def __init__(self, generator: keras.Model, discriminator: keras.Model,
@@ -48,9 +58,12 @@ class GAN(keras.Model):
     self.z_distribution = z_distribution
     self.n_critic = n_critic
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-    self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+    self.trackers = [keras.metrics.Mean(name=n) for n in
+                     ("d_loss", "g_loss", *self.loss_family.d_metrics)]
     self.step = keras.Variable(0, dtype="int64", trainable=False, name="step")
+    # BEGAN's equilibrium control k_t; checkpointed with the step.
+    self.k_t = keras.Variable(0.0, dtype="float32", trainable=False,
+                              name="k_t")
 
   def compile(self, d_optimizer: keras.optimizers.Optimizer,
               g_optimizer: keras.optimizers.Optimizer,
@@ -63,7 +76,7 @@ class GAN(keras.Model):
 
   @property
   def metrics(self):
-    return [self.d_loss_tracker, self.g_loss_tracker]
+    return self.trackers
 
   def sample_z(self, batch_size) -> tf.Tensor:
     shape = (batch_size, self.z_dim)
@@ -83,6 +96,17 @@ class GAN(keras.Model):
 
   def train_step(self, data):
     real = data[0] if isinstance(data, (tuple, list)) else data
+    if self.loss_family.simultaneous:
+      logs = self._simultaneous_step(real)
+    else:
+      logs = self._alternating_step(real)
+    self.step.assign_add(1)
+    for tracker in self.trackers:
+      tracker.update_state(logs[tracker.name])
+    return {m.name: m.result() for m in self.metrics}
+
+  def _alternating_step(self, real):
+    family = self.loss_family
     real_batches = tf.split(real, self.n_critic, axis=0)
     batch_size = tf.shape(real_batches[0])[0]
     d_vars = self.discriminator.trainable_variables
@@ -91,20 +115,30 @@ class GAN(keras.Model):
       z = self.sample_z(batch_size)
       with tf.GradientTape() as tape:
         fake = self.generator(z, training=True)
-        # D sees the real and the fake batch in separate calls, so its batch
-        # norm uses each batch's own statistics, as in the original.
-        real_logits = self.discriminator(real_batch, training=True)
-        fake_logits = self.discriminator(fake, training=True)
-        d_loss = self.loss_family.d_loss(real_logits, fake_logits)
+        d_loss, extra = family.d_loss(self, real_batch, fake)
         scaled = self.d_optimizer.scale_loss(d_loss)
       self._update(self.d_optimizer, tape, scaled, d_vars)
     with tf.GradientTape() as tape:
       fake = self.generator(z, training=True)
-      fake_logits = self.discriminator(fake, training=True)
-      g_loss = self.loss_family.g_loss(fake_logits)
+      g_loss = family.g_loss(self, fake)
       scaled = self.g_optimizer.scale_loss(g_loss)
     self._update(self.g_optimizer, tape, scaled, g_vars)
-    self.step.assign_add(1)
-    self.d_loss_tracker.update_state(d_loss)
-    self.g_loss_tracker.update_state(g_loss)
-    return {m.name: m.result() for m in self.metrics}
+    return {"d_loss": d_loss, "g_loss": g_loss, **extra}
+
+  def _simultaneous_step(self, real):
+    z = self.sample_z(tf.shape(real)[0])
+    d_vars = self.discriminator.trainable_variables
+    g_vars = self.generator.trainable_variables
+    with tf.GradientTape(persistent=True) as tape:
+      fake = self.generator(z, training=True)
+      d_loss, g_loss, extra = self.loss_family.joint(self, real, fake)
+      d_scaled = self.d_optimizer.scale_loss(d_loss)
+      g_scaled = self.g_optimizer.scale_loss(g_loss)
+    d_grads = tape.gradient(d_scaled, d_vars)
+    g_grads = tape.gradient(g_scaled, g_vars)
+    del tape
+    self.d_optimizer.apply(d_grads, d_vars)
+    self.g_optimizer.apply(g_grads, g_vars)
+    self.k_t.assign(losses_lib.began_k_update(
+        self.k_t, extra["loss_real"], extra["loss_fake"]))
+    return {"d_loss": d_loss, "g_loss": g_loss, **extra}

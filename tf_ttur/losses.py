@@ -1,14 +1,23 @@
-"""GAN losses as pure functions of discriminator outputs.
+"""GAN losses: pure functions of network outputs, and the three families.
 
-Inputs are float32 logits of shape [B, 1] (the networks' last layers are float32 under mixed precision).
-LOSSES maps the family name used by networks.NETWORKS to its functions.
+The pure functions check shapes and cite the formula; a `LossFamily` says
+how a train step uses them (which network outputs, which extra scalars are
+logged, whether D and G update from one forward pass). LOSSES maps the
+family name used by networks.NETWORKS to its family.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import dataclasses
+from typing import Callable
 
+import keras
 import tensorflow as tf
+
+GP_WEIGHT = 10.0  # lambda of WGAN-GP
+GP_EPSILON = 1e-10  # inside the norm: its gradient is finite at 0
+BEGAN_GAMMA = 0.5
+BEGAN_LAMBDA_K = 0.001
 
 
 def _check_logits(*logits: tf.Tensor) -> None:
@@ -37,11 +46,122 @@ def dcgan_g_loss(fake_logits: tf.Tensor) -> tf.Tensor:
   return _bce(fake_logits, 1.0)
 
 
-class LossFamily(NamedTuple):
-  d_loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-  g_loss: Callable[[tf.Tensor], tf.Tensor]
+def wasserstein_d_loss(real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
+  """mean D(G(z)) - mean D(x), the critic's part of WGAN-GP (SPEC 3.2)."""
+  _check_logits(real_out, fake_out)
+  return tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)
+
+
+def wasserstein_g_loss(fake_out: tf.Tensor) -> tf.Tensor:
+  """-mean D(G(z))."""
+  _check_logits(fake_out)
+  return -tf.reduce_mean(fake_out)
+
+
+def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor],
+                     real: tf.Tensor, fake: tf.Tensor,
+                     alpha: tf.Tensor) -> tf.Tensor:
+  """mean((||grad D(x_hat)||_2 - 1)^2), x_hat = x + alpha (G(z) - x).
+
+  Args:
+    critic: the critic, images -> [B, 1].
+    real, fake: image batches of one shape [B, ...].
+    alpha: interpolation weights [B], one per sample, from U(0, 1).
+
+  The norm is over each sample's flattened input, with GP_EPSILON inside
+  the square root so that a zero gradient does not give NaN gradients.
+  """
+  real = tf.cast(real, tf.float32)
+  fake = tf.cast(fake, tf.float32)
+  alpha = tf.reshape(tf.cast(alpha, tf.float32),
+                     [-1] + [1] * (real.shape.rank - 1))
+  interpolates = real + alpha * (fake - real)
+  with tf.GradientTape() as tape:
+    tape.watch(interpolates)
+    out = tf.cast(critic(interpolates), tf.float32)
+  grads = tape.gradient(out, interpolates)
+  axes = list(range(1, grads.shape.rank))
+  norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + GP_EPSILON)
+  return tf.reduce_mean(tf.square(norm - 1.0))
+
+
+def l1_reconstruction(reconstruction: tf.Tensor, images: tf.Tensor
+                      ) -> tf.Tensor:
+  """BEGAN's L(v) = mean |AE(v) - v|."""
+  return tf.reduce_mean(tf.abs(tf.cast(reconstruction, tf.float32) -
+                               tf.cast(images, tf.float32)))
+
+
+def began_k_update(k: tf.Tensor, loss_real: tf.Tensor, loss_fake: tf.Tensor,
+                   gamma: float = BEGAN_GAMMA,
+                   lambda_k: float = BEGAN_LAMBDA_K) -> tf.Tensor:
+  """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)."""
+  return tf.clip_by_value(k + lambda_k * (gamma * loss_real - loss_fake),
+                          0.0, 1.0)
+
+
+def began_convergence(loss_real: tf.Tensor, loss_fake: tf.Tensor,
+                      gamma: float = BEGAN_GAMMA) -> tf.Tensor:
+  """M_global = L(x) + |gamma L(x) - L(G(z))|."""
+  return loss_real + tf.abs(gamma * loss_real - loss_fake)
+
+
+@dataclasses.dataclass(frozen=True)
+class LossFamily:
+  """How a train step computes and logs one family's losses.
+
+  d_loss(model, real, fake) -> (loss, {metric: value});
+  g_loss(model, fake) -> loss. With simultaneous=True (BEGAN) both come
+  from one forward pass via joint(model, real, fake) -> (d_loss, g_loss,
+  metrics), and both networks update together, as in the original's single
+  session.run.
+  """
+  d_metrics: tuple[str, ...] = ()
+  d_loss: Callable | None = None
+  g_loss: Callable | None = None
+  joint: Callable | None = None
+
+  @property
+  def simultaneous(self) -> bool:
+    return self.joint is not None
+
+
+def _dcgan_d(model, real, fake):
+  real_logits = model.discriminator(real, training=True)
+  fake_logits = model.discriminator(fake, training=True)
+  return dcgan_d_loss(real_logits, fake_logits), {}
+
+
+def _dcgan_g(model, fake):
+  return dcgan_g_loss(model.discriminator(fake, training=True))
+
+
+def _wgan_d(model, real, fake):
+  critic = lambda x: model.discriminator(x, training=True)
+  wasserstein = wasserstein_d_loss(critic(real), critic(fake))
+  alpha = keras.random.uniform((tf.shape(real)[0],), 0.0, 1.0,
+                               seed=model.seed_generator)
+  gp = gradient_penalty(critic, real, fake, alpha)
+  return wasserstein + GP_WEIGHT * gp, {"wasserstein": -wasserstein, "gp": gp}
+
+
+def _wgan_g(model, fake):
+  return wasserstein_g_loss(model.discriminator(fake, training=True))
+
+
+def _began_joint(model, real, fake):
+  loss_real = l1_reconstruction(model.discriminator(real, training=True), real)
+  loss_fake = l1_reconstruction(model.discriminator(fake, training=True), fake)
+  k = tf.cast(model.k_t, tf.float32)
+  d_loss = loss_real - k * loss_fake
+  metrics = {"m_global": began_convergence(loss_real, loss_fake),
+             "k_t": k, "loss_real": loss_real, "loss_fake": loss_fake}
+  return d_loss, loss_fake, metrics
 
 
 LOSSES: dict[str, LossFamily] = {
-    "dcgan": LossFamily(dcgan_d_loss, dcgan_g_loss),
+    "dcgan": LossFamily((), _dcgan_d, _dcgan_g),
+    "wgan_gp": LossFamily(("wasserstein", "gp"), _wgan_d, _wgan_g),
+    "began": LossFamily(("m_global", "k_t", "loss_real", "loss_fake"),
+                        joint=_began_joint),
 }

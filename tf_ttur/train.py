@@ -69,13 +69,14 @@ def build_model(config: Config, precision: str,
     generator = spec.make_generator(config.image_size, config.z_dim,
                                     config.width, seed=config.seed)
     discriminator = spec.make_discriminator(config.image_size, config.width,
-                                            seed=config.seed)
+                                            config.z_dim, seed=config.seed)
   model = gan_lib.GAN(generator, discriminator, loss=spec.loss,
                       z_dim=config.z_dim, z_distribution=spec.z_distribution,
                       n_critic=config.n_critic, seed=config.seed)
   loss_scaling = precision == "mixed_float16"
   adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
-              epsilon=config.adam_epsilon, loss_scaling=loss_scaling)
+              epsilon=config.adam_epsilon, loss_scaling=loss_scaling,
+              halve_every=config.lr_halve_every)
   model.compile(
       d_optimizer=gan_lib.make_adam(config.d_lr, name="d_adam", **adam),
       g_optimizer=gan_lib.make_adam(config.g_lr, name="g_adam", **adam),
@@ -147,6 +148,11 @@ def train(config: Config) -> gan_lib.GAN:
                                  config.sample_every, writer),
         callbacks_lib.Checkpointer(manager, config.checkpoint_every),
     ]
+    if config.fid_every:
+      from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+      callbacks.append(evaluation.FIDCallback(
+          evaluation.FIDEvaluator(config, spec.fid_pixels), workdir,
+          config.fid_every, writer, manager))
     model.fit(dataset, epochs=config.train_steps // config.log_every,
               initial_epoch=step // config.log_every,
               steps_per_epoch=config.log_every, callbacks=callbacks, verbose=0,

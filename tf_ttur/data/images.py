@@ -47,6 +47,10 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+class DatasetError(ValueError):
+  """A dataset that cannot be loaded; the message says what to do."""
+
+
 def is_known(name: str) -> bool:
   return name in DATASETS or (name.startswith(FOLDER_PREFIX) and
                               len(name) > len(FOLDER_PREFIX))
@@ -85,8 +89,15 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
   if spec.tfds_name == "shapes":
     prepare_shapes(data_dir)
     download = False
-  ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
-                 download=download, shuffle_files=True)
+  try:
+    ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
+                   download=download, shuffle_files=True)
+  except Exception as e:  # Network, missing files, manual-download datasets.
+    raise DatasetError(
+        f"cannot load the TFDS dataset {spec.tfds_name!r} "
+        f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
+        "It is downloaded on first use; without internet, prepare it on a "
+        "machine that has it and pass its folder as --data_dir.") from None
   return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
 
 

@@ -1,0 +1,132 @@
+"""FID during training, measured the paper's way, through the fid package.
+
+Every `fid_every` steps: `fid_samples` samples from the generator, in
+batches, mapped to [0, 255] as the original did for that family (DCGAN kept
+floats, WGAN-GP truncated to uint8, BEGAN clipped), through the Inception
+graph, against the reference statistics. Each value goes to metrics.jsonl
+and TensorBoard with its step and checkpoint; the best generator so far is
+exported to saved_model_best/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+import fid
+from fid import core as fid_core
+from fid import frechet
+from tf_ttur import checkpointing
+from tf_ttur.config import Config
+
+BEST_DIR = "saved_model_best"
+BEST_FILE = "best_fid.json"
+GENERATION_BATCH = 1000  # The original generated 1000 samples at a time.
+
+
+def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
+  """Generator output in [-1, 1] -> [0, 255] as the original FID code did."""
+  pixels = (np.asarray(images, np.float32) + 1.0) * 127.5
+  if mode == "float":
+    return pixels
+  if mode == "truncate":
+    # ((x + 1) * 127.5).astype(uint8): wraps outside [0, 256) in numpy, but
+    # tanh keeps it inside; clip first so a rounding excess cannot wrap.
+    return np.clip(pixels, 0, 255).astype(np.uint8).astype(np.float32)
+  if mode == "clip":
+    return np.clip(pixels, 0.0, 255.0)
+  raise ValueError(f"unknown pixel mapping {mode!r}")
+
+
+class FIDEvaluator:
+  """Holds the reference statistics and the Inception extractor."""
+
+  def __init__(self, config: Config, pixels: str):
+    self.config = config
+    self.pixels = pixels
+    self.mu, self.sigma = fid.load_stats(config.fid_stats)
+    self.extractor = fid.make_extractor(config.fid_extractor,
+                                        config.fid_inception)
+
+  def __call__(self, model, step: int = 0) -> float:
+    """The FID of model's generator over fid_samples fresh samples.
+
+    z is drawn from numpy with the seed (config.seed, step), so evaluation
+    neither consumes the training noise stream nor depends on when it runs.
+    """
+    config = self.config
+    remaining = config.fid_samples
+    rng = np.random.default_rng([config.seed, step])
+
+    def sample_z(n):
+      shape = (n, model.z_dim)
+      if model.z_distribution == "uniform":
+        return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+      return rng.standard_normal(shape).astype(np.float32)
+
+    def batches():
+      nonlocal remaining
+      while remaining > 0:
+        n = min(GENERATION_BATCH, remaining)
+        remaining -= n
+        # Batch norm in inference mode for DCGAN; the WGAN-GP generator's
+        # batch norm ignores the flag and always uses batch statistics.
+        images = model.generator(sample_z(n), training=False)
+        pixels = to_pixels(keras.ops.convert_to_numpy(images), self.pixels)
+        for start in range(0, n, config.fid_batch_size):
+          yield pixels[start:start + config.fid_batch_size]
+
+    stats = fid_core.run_pass(batches(), self.extractor)
+    return frechet.calculate_frechet_distance(stats.mu, stats.sigma,
+                                              self.mu, self.sigma)
+
+
+class FIDCallback(keras.callbacks.Callback):
+  """Evaluates, logs, and exports the best generator."""
+
+  def __init__(self, evaluator: FIDEvaluator, workdir: str, every: int,
+               writer: tf.summary.SummaryWriter,
+               manager: tf.train.CheckpointManager):
+    super().__init__()
+    self.evaluator = evaluator
+    self.workdir = workdir
+    self.every = every
+    self.writer = writer
+    self.manager = manager
+    self.best_path = os.path.join(workdir, BEST_FILE)
+    self.best = None
+    if os.path.exists(self.best_path):
+      with open(self.best_path) as f:
+        self.best = json.load(f)["fid"]
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    if step % self.every:
+      return
+    if (self.manager.latest_checkpoint is None or
+        not self.manager.latest_checkpoint.endswith(f"-{step}")):
+      self.manager.save(checkpoint_number=step)
+    value = self.evaluator(self.model, step)
+    record = {"step": step, "fid": value,
+              "fid_samples": self.evaluator.config.fid_samples,
+              "checkpoint": os.path.basename(self.manager.latest_checkpoint)}
+    with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:
+      f.write(json.dumps(record) + "\n")
+    with self.writer.as_default(step=step):
+      tf.summary.scalar("fid", value)
+    logging.info("step %d FID %.4f (%d samples)", step, value,
+                 record["fid_samples"])
+    if self.best is None or value < self.best:
+      self.best = value
+      checkpointing.export_generator(
+          self.model.generator, self.model.z_dim, self.model.z_distribution,
+          os.path.join(self.workdir, BEST_DIR))
+      tmp = self.best_path + ".tmp"
+      with open(tmp, "w") as f:
+        json.dump(record, f)
+      os.replace(tmp, self.best_path)

@@ -95,6 +95,29 @@ class SampleGrid(keras.callbacks.Callback):
       self.write(step)
 
 
+class TextSamples(keras.callbacks.Callback):
+  """Text files of the language generator's lines at a fixed z."""
+
+  def __init__(self, workdir: str, z: np.ndarray, every: int, vocab):
+    super().__init__()
+    self.directory = os.path.join(workdir, "samples")
+    self.z = z
+    self.every = every
+    self.vocab = vocab
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    if step % self.every:
+      return
+    probs = keras.ops.convert_to_numpy(self.model.generator(self.z))
+    lines = ["".join(self.vocab.decode(row)) for row in probs.argmax(-1)]
+    os.makedirs(self.directory, exist_ok=True)
+    path = os.path.join(self.directory, f"step_{step:08d}.txt")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+
+
 class Checkpointer(keras.callbacks.Callback):
   """Saves a checkpoint every `every` steps and at the end of training."""
 

@@ -76,6 +76,26 @@ class ExportedGenerator(tf.Module):
   def _serve(self, z):
     return {"images": to_uint8(self.generator(z, training=False))}
 
+
+class ExportedTextGenerator(ExportedGenerator):
+  """A language generator: z -> strings (argmax per position, decoded)."""
+
+  def __init__(self, generator, z_dim: int, z_distribution: str,
+               vocabulary: list[str]):
+    # The table the serving function decodes with; saved with the model.
+    # The unknown token (id 0, "unk") decodes to U+FFFD, so that every
+    # position is one character and every line has exactly 32.
+    table = ["\ufffd"] + list(vocabulary[1:])
+    self.vocabulary = tf.Variable(table, dtype=tf.string, trainable=False,
+                                  name="vocabulary")
+    super().__init__(generator, z_dim, z_distribution)
+
+  def _serve(self, z):
+    probs = self.generator(z, training=False)
+    ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
+    chars = tf.gather(self.vocabulary, ids)
+    return {"text": tf.strings.reduce_join(chars, axis=-1), "ids": ids}
+
   def _sample(self, num, seed):
     shape = tf.stack([num, self._z_dim])
     if self._uniform:
@@ -86,18 +106,25 @@ class ExportedGenerator(tf.Module):
 
 
 def export_generator(generator: tf.keras.Model, z_dim: int,
-                     z_distribution: str, export_dir: str) -> str:
+                     z_distribution: str, export_dir: str,
+                     vocabulary: list[str] | None = None) -> str:
   """Saves the generator as a SavedModel at export_dir, atomically.
 
   Signatures: `serving_default` maps float32 z [None, z_dim] to uint8 images
   [None, H, W, 3]; `sample` maps (num, seed[2]) to z and images. The model is
   written to a temporary sibling folder and renamed into place, so a crash
-  never leaves a half-written export under export_dir.
+  never leaves a half-written export under export_dir. With a vocabulary
+  (the language model) the outputs are `text` (strings of 32 characters,
+  padding included) and `ids` instead of `images`.
 
   Returns:
     export_dir.
   """
-  module = ExportedGenerator(generator, z_dim, z_distribution)
+  if vocabulary is None:
+    module = ExportedGenerator(generator, z_dim, z_distribution)
+  else:
+    module = ExportedTextGenerator(generator, z_dim, z_distribution,
+                                   vocabulary)
   parent = os.path.dirname(os.path.abspath(export_dir))
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)

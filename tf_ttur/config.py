@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from tf_ttur.data import images
+from tf_ttur.data import text
 from tf_ttur.networks import NETWORKS
 
 
@@ -56,6 +57,9 @@ class Config:
   fid_inception: str | None = None
   fid_extractor: str = "fast"
   fid_batch_size: int = 100
+  max_lines: int = 10_000_000
+  jsd_every: int = 0
+  jsd_samples: int = 640
 
   @classmethod
   def from_flags(cls, flag_values: Any) -> "Config":
@@ -74,14 +78,22 @@ class Config:
     with os.access on the nearest existing ancestor.
     """
     self._check_types()
-    if not images.is_known(self.dataset):
+    if not (images.is_known(self.dataset) or
+            text.is_text_dataset(self.dataset)):
       raise ConfigError(
           f"--dataset={self.dataset!r} is unknown; choose one of "
-          f"{', '.join(sorted(images.DATASETS))} or folder:PATH")
+          f"{', '.join(sorted(images.DATASETS))}, folder:PATH, or for "
+          f"--model=language {', '.join(text.TEXT_DATASETS)}, textfile:PATH")
     if self.model not in NETWORKS:
       raise ConfigError(f"--model={self.model!r} is unknown; choose one of "
                         f"{', '.join(sorted(NETWORKS))}")
-    if self.image_size not in NETWORKS[self.model].image_sizes:
+    is_text = NETWORKS[self.model].kind == "text"
+    if is_text != text.is_text_dataset(self.dataset):
+      raise ConfigError(
+          f"--dataset={self.dataset} does not fit --model={self.model}: "
+          "--model=language takes text (english, lm1b, textfile:PATH), the "
+          "image models take images")
+    if not is_text and self.image_size not in NETWORKS[self.model].image_sizes:
       raise ConfigError(
           f"--image_size={self.image_size} is not supported by "
           f"--model={self.model}; use one of "
@@ -97,20 +109,23 @@ class Config:
     for name in ("batch_size", "z_dim", "width", "n_critic", "train_steps",
                  "log_every", "checkpoint_every", "sample_every",
                  "keep_checkpoints", "grid_size", "shuffle_buffer",
-                 "fid_batch_size"):
+                 "fid_batch_size", "max_lines", "jsd_samples"):
       value = getattr(self, name)
       if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
-    for name in ("lr_halve_every", "fid_every"):
+    for name in ("lr_halve_every", "fid_every", "jsd_every"):
       if getattr(self, name) < 0:
         raise ConfigError(f"--{name} must be 0 (off) or positive, got "
                           f"{getattr(self, name)}")
     for name in ("train_steps", "checkpoint_every", "sample_every",
-                 "fid_every"):
+                 "fid_every", "jsd_every"):
       value = getattr(self, name)
       if value % self.log_every:
         raise ConfigError(f"--{name}={value} must be a multiple of "
                           f"--log_every={self.log_every}")
+    if self.fid_every and is_text:
+      raise ConfigError("--fid_every is for image models; the language "
+                        "model is scored with --jsd_every")
     if self.fid_every:
       self._check_fid()
     if not self.workdir:

@@ -130,3 +130,46 @@ class FIDCallback(keras.callbacks.Callback):
       with open(tmp, "w") as f:
         json.dump(record, f)
       os.replace(tmp, self.best_path)
+
+
+class JSDCallback(keras.callbacks.Callback):
+  """The paper's language metric every `jsd_every` steps (SPEC A.4).
+
+  jsd_samples lines (640 in the paper) are generated from fresh z, decoded
+  by argmax, and compared with the corpus's n-gram models for n = 1..6,
+  which are computed once per run (the real lines do not change).
+  """
+
+  def __init__(self, padded_lines, vocab, config: Config, workdir: str,
+               writer: tf.summary.SummaryWriter):
+    super().__init__()
+    from tf_ttur import jsd  # pylint: disable=g-import-not-at-top
+    # The reference sees lines as the model does: unknown characters mapped.
+    known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
+    self.reference = jsd.ReferenceModels(known)
+    self.vocab = vocab
+    self.config = config
+    self.workdir = workdir
+    self.writer = writer
+
+  def generated_lines(self, step: int) -> list[list[str]]:
+    rng = np.random.default_rng([self.config.seed, step])
+    z = rng.standard_normal((self.config.jsd_samples,
+                             self.model.z_dim)).astype(np.float32)
+    probs = keras.ops.convert_to_numpy(self.model.generator(z))
+    return [self.vocab.decode(row) for row in probs.argmax(-1)]
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    if step % self.config.jsd_every:
+      return
+    values = self.reference.jsd(self.generated_lines(step))
+    record = {"step": step, "jsd_samples": self.config.jsd_samples,
+              **{f"jsd_{n}": v for n, v in values.items()}}
+    with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:
+      f.write(json.dumps(record) + "\n")
+    with self.writer.as_default(step=step):
+      for n, v in values.items():
+        tf.summary.scalar(f"jsd_{n}", v)
+    logging.info("step %d JSD 4-gram %.4f 6-gram %.4f", step, values[4],
+                 values[6])

@@ -17,13 +17,16 @@ flags.DEFINE_integer("seed", 0, "Seed of weights, noise and data order.")
 # Data.
 flags.DEFINE_string("dataset", "shapes",
                     "shapes (offline, generated), svhn_cropped, cifar10, "
-                    "celeb_a, lsun/bedroom, or folder:PATH.")
+                    "celeb_a, lsun/bedroom, or folder:PATH; for "
+                    "--model=language: english (offline, shipped), lm1b, "
+                    "or textfile:PATH.")
 flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's).")
 flags.DEFINE_integer("image_size", 32, "Image side: 32 or 64.")
 flags.DEFINE_integer("shuffle_buffer", 10_000, "tf.data shuffle buffer.")
 
 # Model and losses.
-flags.DEFINE_string("model", "dcgan", "Network family.")
+flags.DEFINE_string("model", "dcgan",
+                    "Network family: dcgan, wgan_gp, began, language.")
 flags.DEFINE_integer("z_dim", 100, "Latent dimension.")
 flags.DEFINE_integer("width", 64, "Base width (gf = df = 64 in the paper).")
 
@@ -69,3 +72,12 @@ flags.DEFINE_string("fid_inception", None,
 flags.DEFINE_enum("fid_extractor", "fast", ["fast", "reference"],
                   "Inception path: the Keras port or the graph itself.")
 flags.DEFINE_integer("fid_batch_size", 100, "Inception batch size.")
+
+# The language model (SPEC A.4).
+flags.DEFINE_integer("max_lines", 10_000_000,
+                     "Text lines read, in order, from the corpus.")
+flags.DEFINE_integer("jsd_every", 0,
+                     "Steps between n-gram JSD evaluations; 0: off.")
+flags.DEFINE_integer("jsd_samples", 640,
+                     "Generated lines per JSD (640 in the paper; the values "
+                     "depend on it).")

@@ -48,14 +48,20 @@ def main(argv):
 
 def _export_latest(config: Config, train_lib) -> None:
   from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
-  model = train_lib.build_model(config, train_lib.resolve_precision(
-      config.precision, train_lib.has_gpu()))
+  from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
+  vocabulary = None
+  if NETWORKS[config.model].kind == "text":
+    vocabulary = train_lib.load_vocabulary(config.workdir).chars
+  model = train_lib.build_model(
+      config, train_lib.resolve_precision(config.precision,
+                                          train_lib.has_gpu()),
+      vocab_size=len(vocabulary) if vocabulary else None)
   manager = checkpointing.make_manager(
       model, os.path.join(config.workdir, "checkpoints"), 1)
   if manager.latest_checkpoint is None:
     fail(f"no checkpoint in {config.workdir}/checkpoints to export")
   checkpointing.restore_or_initialize(manager)
-  train_lib.export(model, config.workdir)
+  train_lib.export(model, config.workdir, vocabulary)
 
 
 def run():

@@ -1,8 +1,10 @@
-"""python -m tf_ttur.sample --saved_model=DIR --num=N --out=grid.png|FOLDER
+"""python -m tf_ttur.sample --saved_model=DIR --num=N [--out=grid.png|FOLDER]
 
 Draws N samples from an exported generator (only TensorFlow is needed to load
-it). An --out ending in .png gets one grid; any other --out is a folder that
-receives N single PNGs named 000000.png, ..., the input of FID on samples.
+it). For an image generator, an --out ending in .png gets one grid; any
+other --out is a folder that receives N single PNGs named 000000.png, ...,
+the input of FID on samples. A language generator prints N lines (the
+backtick padding removed) to standard output, or writes them to --out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from absl import flags
 
 flags.DEFINE_string("saved_model", None, "Exported generator directory.")
 flags.DEFINE_integer("num", 64, "Number of samples.", lower_bound=1)
-flags.DEFINE_string("out", "samples.png", "A .png grid or a folder.")
+flags.DEFINE_string("out", None, "A .png grid or a folder (images; default "
+                    "samples.png), or a text file (language; default: print).")
 flags.DEFINE_integer("seed", 0, "Seed of z.")
 flags.DEFINE_integer("batch_size", 256, "Samples per generator call.",
                      lower_bound=1)
@@ -32,7 +35,7 @@ def generate(saved_model_dir: str, num: int, seed: int, batch_size: int):
   while done < num:
     n = min(batch_size, num - done)
     out = sample(num=tf.constant(n), seed=tf.constant([seed, done]))
-    yield out["images"].numpy()
+    yield out["text"].numpy() if "text" in out else out["images"].numpy()
     done += n
 
 
@@ -42,20 +45,33 @@ def main(argv):
     print(f"error: no SavedModel in {FLAGS.saved_model}", file=sys.stderr)
     sys.exit(2)
   from tf_ttur import grid  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
   batches = generate(FLAGS.saved_model, FLAGS.num, FLAGS.seed,
                      FLAGS.batch_size)
-  if FLAGS.out.lower().endswith(".png"):
-    import numpy as np  # pylint: disable=g-import-not-at-top
-    grid.write_png(grid.make_grid(np.concatenate(list(batches))), FLAGS.out)
-    print(f"wrote a grid of {FLAGS.num} samples to {FLAGS.out}")
+  first = next(batches)
+  batches = iter([first, *batches])
+  if first.dtype == object:  # Strings: a language generator.
+    lines = [t.decode("utf-8", errors="replace").rstrip("`")
+             for batch in batches for t in batch]
+    if FLAGS.out:
+      with open(FLAGS.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+      print(f"wrote {len(lines)} lines to {FLAGS.out}")
+    else:
+      print("\n".join(lines))
     return
-  os.makedirs(FLAGS.out, exist_ok=True)
+  out = FLAGS.out or "samples.png"
+  if out.lower().endswith(".png"):
+    grid.write_png(grid.make_grid(np.concatenate(list(batches))), out)
+    print(f"wrote a grid of {FLAGS.num} samples to {out}")
+    return
+  os.makedirs(out, exist_ok=True)
   index = 0
   for batch in batches:
     for image in batch:
-      grid.write_png(image, os.path.join(FLAGS.out, f"{index:06d}.png"))
+      grid.write_png(image, os.path.join(out, f"{index:06d}.png"))
       index += 1
-  print(f"wrote {index} samples to {FLAGS.out}/")
+  print(f"wrote {index} samples to {out}/")
 
 
 if __name__ == "__main__":

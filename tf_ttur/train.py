@@ -15,9 +15,11 @@ from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
+from tf_ttur.data import text as text_lib
 from tf_ttur.networks import NETWORKS
 
 EXPORT_DIR = "saved_model"
+VOCAB_FILE = "vocab.json"
 
 
 def has_gpu() -> bool:
@@ -61,14 +63,20 @@ def dtype_policy(name: str):
     keras.mixed_precision.set_dtype_policy(previous)
 
 
-def build_model(config: Config, precision: str,
-                jit_compile: bool = False) -> gan_lib.GAN:
-  """The compiled GAN of `config` (both optimizers built)."""
+def build_model(config: Config, precision: str, jit_compile: bool = False,
+                vocab_size: int | None = None) -> gan_lib.GAN:
+  """The compiled GAN of `config` (both optimizers built).
+
+  vocab_size is required for text models (their first dimension).
+  """
   spec = NETWORKS[config.model]
+  first = vocab_size if spec.kind == "text" else config.image_size
+  if first is None:
+    raise ValueError("a text model needs the vocabulary size")
   with dtype_policy(precision):
-    generator = spec.make_generator(config.image_size, config.z_dim,
-                                    config.width, seed=config.seed)
-    discriminator = spec.make_discriminator(config.image_size, config.width,
+    generator = spec.make_generator(first, config.z_dim, config.width,
+                                    seed=config.seed)
+    discriminator = spec.make_discriminator(first, config.width,
                                             config.z_dim, seed=config.seed)
   model = gan_lib.GAN(generator, discriminator, loss=spec.loss,
                       z_dim=config.z_dim, z_distribution=spec.z_distribution,
@@ -94,6 +102,24 @@ def make_dataset(config: Config) -> tf.data.Dataset:
       cache=config.dataset == "shapes")
 
 
+def load_vocabulary(workdir: str) -> text_lib.Vocabulary:
+  with open(os.path.join(workdir, VOCAB_FILE), encoding="utf-8") as f:
+    return text_lib.Vocabulary.from_json(f.read())
+
+
+def _write_vocabulary(vocab: text_lib.Vocabulary, workdir: str) -> None:
+  path = os.path.join(workdir, VOCAB_FILE)
+  if os.path.exists(path):
+    if load_vocabulary(workdir).chars != vocab.chars:
+      raise ValueError(f"{path} differs from the vocabulary of this corpus: "
+                       "the run directory belongs to another dataset")
+    return
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8") as f:
+    f.write(vocab.to_json())
+  os.replace(tmp, path)
+
+
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
   rng = np.random.default_rng(config.seed)
   shape = (config.grid_size**2, config.z_dim)
@@ -110,10 +136,12 @@ def write_config(config: Config, workdir: str) -> None:
   os.replace(tmp, path)
 
 
-def export(model: gan_lib.GAN, workdir: str) -> str:
+def export(model: gan_lib.GAN, workdir: str,
+           vocabulary: list[str] | None = None) -> str:
+  """Exports the generator to workdir/saved_model (text: with vocabulary)."""
   path = checkpointing.export_generator(
       model.generator, model.z_dim, model.z_distribution,
-      os.path.join(workdir, EXPORT_DIR))
+      os.path.join(workdir, EXPORT_DIR), vocabulary=vocabulary)
   logging.info("Exported the generator to %s", path)
   return path
 
@@ -129,10 +157,22 @@ def train(config: Config) -> gan_lib.GAN:
   jit_compile = resolve_jit(config.jit_compile, gpu)
   keras.utils.set_random_seed(config.seed)
   workdir = config.workdir
-  dataset = make_dataset(config)  # Fails early on missing data.
-  model = build_model(config, precision, jit_compile)
+  spec = NETWORKS[config.model]
+  vocab = padded = None
+  # Data first: a missing dataset fails before anything is written.
+  if spec.kind == "text":
+    ids, vocab, padded = text_lib.load_corpus(
+        config.dataset, config.max_lines, config.seed, config.data_dir)
+    dataset = text_lib.make_pipeline(
+        ids, len(vocab), config.batch_size * config.n_critic, config.seed)
+  else:
+    dataset = make_dataset(config)
+  model = build_model(config, precision, jit_compile,
+                      vocab_size=len(vocab) if vocab else None)
   os.makedirs(workdir, exist_ok=True)
   write_config(config, workdir)
+  if vocab is not None:
+    _write_vocabulary(vocab, workdir)
   manager = checkpointing.make_manager(
       model, os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   step = checkpointing.restore_or_initialize(manager)
@@ -141,23 +181,28 @@ def train(config: Config) -> gan_lib.GAN:
                  config.train_steps)
   else:
     writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
-    spec = NETWORKS[config.model]
+    z = fixed_z(config, spec.z_distribution)
     callbacks = [
         callbacks_lib.MetricsLogger(workdir, config.train_steps, writer),
-        callbacks_lib.SampleGrid(workdir, fixed_z(config, spec.z_distribution),
-                                 config.sample_every, writer),
+        (callbacks_lib.TextSamples(workdir, z, config.sample_every, vocab)
+         if vocab is not None else
+         callbacks_lib.SampleGrid(workdir, z, config.sample_every, writer)),
         callbacks_lib.Checkpointer(manager, config.checkpoint_every),
     ]
-    if config.fid_every:
+    if config.fid_every or config.jsd_every:
       from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
-      callbacks.append(evaluation.FIDCallback(
-          evaluation.FIDEvaluator(config, spec.fid_pixels), workdir,
-          config.fid_every, writer, manager))
+      if config.fid_every:
+        callbacks.append(evaluation.FIDCallback(
+            evaluation.FIDEvaluator(config, spec.fid_pixels), workdir,
+            config.fid_every, writer, manager))
+      if config.jsd_every:
+        callbacks.append(evaluation.JSDCallback(
+            padded, vocab, config, workdir, writer))
     model.fit(dataset, epochs=config.train_steps // config.log_every,
               initial_epoch=step // config.log_every,
               steps_per_epoch=config.log_every, callbacks=callbacks, verbose=0,
               shuffle=False)
     writer.close()
   if config.export:
-    export(model, workdir)
+    export(model, workdir, vocab.chars if vocab is not None else None)
   return model

@@ -9,6 +9,7 @@ import keras
 
 from tf_ttur.networks import began
 from tf_ttur.networks import dcgan
+from tf_ttur.networks import language
 from tf_ttur.networks import wgangp_resnet
 
 
@@ -25,6 +26,8 @@ class NetworkSpec:
     fid_pixels: how the original mapped samples to [0, 255] for its FID:
       "float" ((x + 1) * 127.5, no rounding: DCGAN), "truncate" (then cast
       to uint8: WGAN-GP), "clip" (clipped to [0, 255]: BEGAN).
+    kind: "image", or "text" (the first argument of both builders is then
+      the vocabulary size instead of the image side).
   """
   make_generator: Callable[..., keras.Model]
   make_discriminator: Callable[..., keras.Model]
@@ -32,6 +35,7 @@ class NetworkSpec:
   z_distribution: str
   loss: str
   fid_pixels: str
+  kind: str = "image"
 
 
 NETWORKS: dict[str, NetworkSpec] = {
@@ -50,4 +54,9 @@ NETWORKS: dict[str, NetworkSpec] = {
         lambda size, width, z_dim, seed=None: began.make_discriminator(
             size, width, seed=seed, z_dim=z_dim),
         (64,), "uniform", "began", "clip"),
+    "language": NetworkSpec(
+        language.make_generator,
+        lambda vocab, width, z_dim, seed=None: language.make_discriminator(
+            vocab, width, seed=seed),
+        (), "normal", "wgan_gp", "none", kind="text"),
 }

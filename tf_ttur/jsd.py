@@ -1,0 +1,65 @@
+"""The paper's language metric: Jensen-Shannon divergence of character
+n-gram models, exactly as `language_helpers.py` (SPEC A.4).
+
+Every contiguous n-gram inside each padded 32-character line counts, padding
+and unknown included (32 - n + 1 per line); p(g) = count / total. With
+m = (p + q) / 2 computed in log space, KL(p || m) sums over the n-grams of
+the real model and KL(q || m) over those of the generated one, and
+JSD = (KL(p || m) + KL(q || m)) / 2 / ln 2, in bits, in [0, 1]. The values
+depend on the number of generated lines (640 in the paper).
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Iterable, Sequence
+
+
+def ngram_counts(lines: Iterable[Sequence[str]], n: int) -> collections.Counter:
+  counts = collections.Counter()
+  for line in lines:
+    line = tuple(line)
+    for i in range(len(line) - n + 1):
+      counts[line[i:i + n]] += 1
+  return counts
+
+
+def log_probabilities(counts: collections.Counter) -> dict:
+  total = sum(counts.values())
+  if total == 0:
+    raise ValueError("no n-grams: lines shorter than n?")
+  log_total = math.log(total)
+  return {g: math.log(c) - log_total for g, c in counts.items()}
+
+
+def _kl_to_mixture(log_p: dict, log_q: dict) -> float:
+  """sum over p's n-grams of p (log p - log m), m = (p + q) / 2."""
+  kl = 0.0
+  for g, lp in log_p.items():
+    lq = log_q.get(g)
+    if lq is None:
+      log_m = lp - math.log(2.0)
+    else:
+      hi, lo = max(lp, lq), min(lp, lq)
+      log_m = hi + math.log1p(math.exp(lo - hi)) - math.log(2.0)
+    kl += math.exp(lp) * (lp - log_m)
+  return kl
+
+
+def js_divergence(log_p: dict, log_q: dict) -> float:
+  """The normalised JSD of two n-gram models, in bits."""
+  return 0.5 * (_kl_to_mixture(log_p, log_q) +
+                _kl_to_mixture(log_q, log_p)) / math.log(2.0)
+
+
+class ReferenceModels:
+  """The real corpus's n-gram models for n = 1..max_n, computed once."""
+
+  def __init__(self, lines: Sequence[Sequence[str]], max_n: int = 6):
+    self.models = {n: log_probabilities(ngram_counts(lines, n))
+                   for n in range(1, max_n + 1)}
+
+  def jsd(self, generated: Sequence[Sequence[str]]) -> dict[int, float]:
+    return {n: js_divergence(model, log_probabilities(
+        ngram_counts(generated, n))) for n, model in self.models.items()}

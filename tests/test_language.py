@@ -93,7 +93,8 @@ def test_language_networks_match_spec():
   np.testing.assert_allclose(np.sum(probs, -1), 1.0, rtol=1e-5)
 
 
-def test_train_log_jsd_export_and_sample(tmp_path):
+def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
+  monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
   workdir = str(tmp_path / "run")
   config = Config(
       workdir=workdir, model="language", dataset="english", z_dim=16,
@@ -128,3 +129,14 @@ def test_text_model_rejects_image_data_and_fid():
   with pytest.raises(Exception, match="--jsd_every"):
     Config(workdir="/tmp/x", model="language", dataset="english",
            fid_every=100, fid_stats="x.npz").validate()
+
+
+def test_reference_models_are_cached_per_corpus(tmp_path):
+  lines = [text.pad_line(s) for s in ["one line", "another line"]]
+  first = jsd.cached_reference(lines, cache_dir=str(tmp_path))
+  files = os.listdir(tmp_path)
+  assert len(files) == 1
+  again = jsd.cached_reference(lines, cache_dir=str(tmp_path))
+  assert again.models == first.models and os.listdir(tmp_path) == files
+  jsd.cached_reference(lines[:1], cache_dir=str(tmp_path))
+  assert len(os.listdir(tmp_path)) == 2  # another corpus, another file

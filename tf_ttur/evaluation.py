@@ -137,7 +137,7 @@ class JSDCallback(keras.callbacks.Callback):
 
   jsd_samples lines (640 in the paper) are generated from fresh z, decoded
   by argmax, and compared with the corpus's n-gram models for n = 1..6,
-  which are computed once per run (the real lines do not change).
+  which are computed once per corpus and cached on disk (jsd.py).
   """
 
   def __init__(self, padded_lines, vocab, config: Config, workdir: str,
@@ -146,7 +146,7 @@ class JSDCallback(keras.callbacks.Callback):
     from tf_ttur import jsd  # pylint: disable=g-import-not-at-top
     # The reference sees lines as the model does: unknown characters mapped.
     known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
-    self.reference = jsd.ReferenceModels(known)
+    self.reference = jsd.cached_reference(known)
     self.vocab = vocab
     self.config = config
     self.workdir = workdir

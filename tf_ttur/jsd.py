@@ -12,7 +12,11 @@ depend on the number of generated lines (640 in the paper).
 from __future__ import annotations
 
 import collections
+import hashlib
 import math
+import os
+import pickle
+import tempfile
 from typing import Iterable, Sequence
 
 
@@ -63,3 +67,38 @@ class ReferenceModels:
   def jsd(self, generated: Sequence[Sequence[str]]) -> dict[int, float]:
     return {n: js_divergence(model, log_probabilities(
         ngram_counts(generated, n))) for n, model in self.models.items()}
+
+
+def default_cache_dir() -> str:
+  return os.environ.get("TF_TTUR_CACHE_DIR") or os.path.join(
+      os.path.expanduser("~"), ".cache", "tf_ttur")
+
+
+def cached_reference(lines: Sequence[Sequence[str]], max_n: int = 6,
+                     cache_dir: str | None = None) -> ReferenceModels:
+  """ReferenceModels of lines, computed once per corpus and kept on disk.
+
+  The key is a SHA-256 of the padded lines in order, so the same corpus
+  (same source, max_lines and vocabulary mapping) reuses the file and any
+  other corpus gets its own; 10M lines take minutes to count in Python.
+  """
+  digest = hashlib.sha256()
+  for line in lines:
+    digest.update("\x00".join(line).encode("utf-8"))
+    digest.update(b"\x01")
+  cache_dir = cache_dir or default_cache_dir()
+  path = os.path.join(cache_dir, f"jsd_reference_{max_n}_"
+                      f"{digest.hexdigest()[:32]}.pkl")
+  if os.path.exists(path):
+    try:
+      with open(path, "rb") as f:
+        return pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError):
+      pass  # A damaged cache file is recomputed and replaced.
+  reference = ReferenceModels(lines, max_n)
+  os.makedirs(cache_dir, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=".jsd-", dir=cache_dir)
+  with os.fdopen(fd, "wb") as f:
+    pickle.dump(reference, f)
+  os.replace(tmp, path)
+  return reference

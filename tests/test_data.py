@@ -33,11 +33,32 @@ def test_pipeline_batches_in_unit_range(tfds_dir):
   ds = images.make_pipeline(
       images.load_images("shapes", 32, data_dir=tfds_dir), batch_size=16,
       seed=0, shuffle_buffer=64)
-  assert ds.element_spec.shape == (16, 32, 32, 3)  # drop_remainder
+  assert ds.element_spec.shape == (16, 1, 32, 32, 3)  # drop_remainder
   batch = next(iter(ds)).numpy()
   assert batch.dtype == np.float32
   assert batch.min() >= -1.0 and batch.max() <= 1.0
   assert batch.min() < -0.5 and batch.max() > 0.5
+
+
+def test_pipeline_groups_critic_batches_per_example(tfds_dir):
+  ds = images.make_pipeline(
+      images.load_images("shapes", 32, data_dir=tfds_dir), batch_size=4,
+      seed=0, shuffle_buffer=64, n_critic=3)
+  assert ds.element_spec.shape == (4, 3, 32, 32, 3)
+
+
+def test_noise_is_keyed_by_step_and_comes_with_the_data():
+  from tf_ttur.data import noise  # pylint: disable=g-import-not-at-top
+  real = tf.data.Dataset.from_tensors(tf.zeros((4, 2, 8, 8, 3))).repeat()
+  first = list(noise.attach_noise(real, 5, "uniform", seed=1).take(3))
+  resumed = list(noise.attach_noise(real, 5, "uniform", seed=1,
+                                    start_step=2).take(1))
+  assert first[0]["z"].shape == (4, 2, 5) and first[0]["alpha"].shape == (4, 2)
+  np.testing.assert_array_equal(first[2]["z"], resumed[0]["z"])
+  assert not np.array_equal(first[0]["z"], first[1]["z"])
+  assert float(tf.reduce_max(tf.abs(first[0]["z"]))) <= 1.0
+  normal = next(iter(noise.attach_noise(real, 5, "normal", seed=1)))
+  assert not np.array_equal(normal["z"], first[0]["z"])
 
 
 def test_pipeline_resizes_shapes_to_64(tfds_dir):

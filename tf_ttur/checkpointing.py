@@ -77,6 +77,15 @@ class ExportedGenerator(tf.Module):
     return {"images": to_uint8(self.generator(z, training=False))}
 
 
+  def _sample(self, num, seed):
+    shape = tf.stack([num, self._z_dim])
+    if self._uniform:
+      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
+    else:
+      z = tf.random.stateless_normal(shape, seed)
+    return {"z": z, **self._serve(z)}
+
+
 class ExportedTextGenerator(ExportedGenerator):
   """A language generator: z -> strings (argmax per position, decoded)."""
 
@@ -95,14 +104,6 @@ class ExportedTextGenerator(ExportedGenerator):
     ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
     chars = tf.gather(self.vocabulary, ids)
     return {"text": tf.strings.reduce_join(chars, axis=-1), "ids": ids}
-
-  def _sample(self, num, seed):
-    shape = tf.stack([num, self._z_dim])
-    if self._uniform:
-      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
-    else:
-      z = tf.random.stateless_normal(shape, seed)
-    return {"z": z, **self._serve(z)}
 
 
 def export_generator(generator: tf.keras.Model, z_dim: int,

@@ -43,6 +43,7 @@ class Config:
   lr_halve_every: int = 0
   batch_size: int = 64
   train_steps: int = 100_000
+  strategy: str = "default"
   precision: str = "auto"
   jit_compile: str = "auto"
   log_every: int = 100
@@ -123,6 +124,14 @@ class Config:
       if value % self.log_every:
         raise ConfigError(f"--{name}={value} must be a multiple of "
                           f"--log_every={self.log_every}")
+    if self.strategy not in ("default", "mirrored", "multi_worker"):
+      raise ConfigError(f"--strategy={self.strategy!r} is unknown")
+    if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
+      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
+                        "environment variable (cluster and task)")
+    if NETWORKS[self.model].loss == "began" and self.n_critic != 1:
+      raise ConfigError("--model=began updates both networks together: "
+                        "--n_critic must be 1")
     if self.fid_every and is_text:
       raise ConfigError("--fid_every is for image models; the language "
                         "model is scored with --jsd_every")

@@ -48,6 +48,10 @@ flags.DEFINE_integer("train_steps", 100_000, "Generator updates in total.")
 flags.DEFINE_enum("precision", "auto",
                   ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
                   "auto: mixed_float16 on a GPU, float32 elsewhere.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
+                                          "multi_worker"],
+                  "tf.distribute: default (one device), mirrored (all local "
+                  "GPUs), multi_worker (TF_CONFIG).")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "XLA for the train step. auto: on for GPUs, off on CPU "
                   "(11x slower there, SPEC Part C).")

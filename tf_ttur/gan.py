@@ -60,10 +60,16 @@ class GAN(keras.Model):
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.trackers = [keras.metrics.Mean(name=n) for n in
                      ("d_loss", "g_loss", *self.loss_family.d_metrics)]
-    self.step = keras.Variable(0, dtype="int64", trainable=False, name="step")
+    # Updated in replica context: one replica's increment counts, and k_t
+    # takes the replicas' mean (exact for its linear update before clipping).
+    self.step = keras.Variable(0, dtype="int64", trainable=False, name="step",
+                               aggregation="only_first_replica")
     # BEGAN's equilibrium control k_t; checkpointed with the step.
     self.k_t = keras.Variable(0.0, dtype="float32", trainable=False,
-                              name="k_t")
+                              name="k_t", aggregation="mean")
+    # Both networks are built; without this, fit() under a distribution
+    # strategy would trace call() on a training batch to build the model.
+    self.built = True
 
   def compile(self, d_optimizer: keras.optimizers.Optimizer,
               g_optimizer: keras.optimizers.Optimizer,
@@ -79,6 +85,7 @@ class GAN(keras.Model):
     return self.trackers
 
   def sample_z(self, batch_size) -> tf.Tensor:
+    """z from the model's seed generator (the pipeline normally brings z)."""
     shape = (batch_size, self.z_dim)
     if self.z_distribution == "uniform":
       return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
@@ -94,46 +101,63 @@ class GAN(keras.Model):
     # plain Adam scale_loss is the identity.
     optimizer.apply(tape.gradient(scaled_loss, variables), variables)
 
-  def train_step(self, data):
+  def _unpack(self, data):
+    """(real [B, n, ...], z [B, n, z_dim], alpha [B, n]) from a batch.
+
+    The pipeline's dicts carry their own noise (data/noise.py); a plain
+    tensor of n_critic * B images (tests, benchmarks) gets noise from the
+    model's seed generator.
+    """
+    if isinstance(data, dict):
+      return data["real"], data["z"], data["alpha"]
     real = data[0] if isinstance(data, (tuple, list)) else data
+    real = tf.stack(tf.split(real, self.n_critic, axis=0), axis=1)
+    batch_size = tf.shape(real)[0]
+    z = tf.reshape(self.sample_z(batch_size * self.n_critic),
+                   [batch_size, self.n_critic, self.z_dim])
+    alpha = keras.random.uniform((batch_size, self.n_critic),
+                                 seed=self.seed_generator)
+    return real, z, alpha
+
+  def train_step(self, data):
+    real, z, alpha = self._unpack(data)
+    # Gradients are summed over replicas: each replica's mean loss is
+    # divided by their number, so the update is that of the global batch.
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
     if self.loss_family.simultaneous:
-      logs = self._simultaneous_step(real)
+      logs = self._simultaneous_step(real[:, 0], z[:, 0], replicas)
     else:
-      logs = self._alternating_step(real)
+      logs = self._alternating_step(real, z, alpha, replicas)
     self.step.assign_add(1)
     for tracker in self.trackers:
       tracker.update_state(logs[tracker.name])
     return {m.name: m.result() for m in self.metrics}
 
-  def _alternating_step(self, real):
+  def _alternating_step(self, real, z, alpha, replicas):
     family = self.loss_family
-    real_batches = tf.split(real, self.n_critic, axis=0)
-    batch_size = tf.shape(real_batches[0])[0]
     d_vars = self.discriminator.trainable_variables
     g_vars = self.generator.trainable_variables
-    for real_batch in real_batches:
-      z = self.sample_z(batch_size)
+    for i in range(self.n_critic):
       with tf.GradientTape() as tape:
-        fake = self.generator(z, training=True)
-        d_loss, extra = family.d_loss(self, real_batch, fake)
-        scaled = self.d_optimizer.scale_loss(d_loss)
+        fake = self.generator(z[:, i], training=True)
+        d_loss, extra = family.d_loss(self, real[:, i], fake, alpha[:, i])
+        scaled = self.d_optimizer.scale_loss(d_loss / replicas)
       self._update(self.d_optimizer, tape, scaled, d_vars)
     with tf.GradientTape() as tape:
-      fake = self.generator(z, training=True)
+      fake = self.generator(z[:, -1], training=True)
       g_loss = family.g_loss(self, fake)
-      scaled = self.g_optimizer.scale_loss(g_loss)
+      scaled = self.g_optimizer.scale_loss(g_loss / replicas)
     self._update(self.g_optimizer, tape, scaled, g_vars)
     return {"d_loss": d_loss, "g_loss": g_loss, **extra}
 
-  def _simultaneous_step(self, real):
-    z = self.sample_z(tf.shape(real)[0])
+  def _simultaneous_step(self, real, z, replicas):
     d_vars = self.discriminator.trainable_variables
     g_vars = self.generator.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
       fake = self.generator(z, training=True)
       d_loss, g_loss, extra = self.loss_family.joint(self, real, fake)
-      d_scaled = self.d_optimizer.scale_loss(d_loss)
-      g_scaled = self.g_optimizer.scale_loss(g_loss)
+      d_scaled = self.d_optimizer.scale_loss(d_loss / replicas)
+      g_scaled = self.g_optimizer.scale_loss(g_loss / replicas)
     d_grads = tape.gradient(d_scaled, d_vars)
     g_grads = tape.gradient(g_scaled, g_vars)
     del tape

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import keras
 import tensorflow as tf
 
 GP_WEIGHT = 10.0  # lambda of WGAN-GP
@@ -110,7 +109,8 @@ def began_convergence(loss_real: tf.Tensor, loss_fake: tf.Tensor,
 class LossFamily:
   """How a train step computes and logs one family's losses.
 
-  d_loss(model, real, fake) -> (loss, {metric: value});
+  d_loss(model, real, fake, alpha) -> (loss, {metric: value}), alpha being
+  the per-sample interpolation weights that only WGAN-GP uses;
   g_loss(model, fake) -> loss. With simultaneous=True (BEGAN) both come
   from one forward pass via joint(model, real, fake) -> (d_loss, g_loss,
   metrics), and both networks update together, as in the original's single
@@ -126,7 +126,8 @@ class LossFamily:
     return self.joint is not None
 
 
-def _dcgan_d(model, real, fake):
+def _dcgan_d(model, real, fake, alpha):
+  del alpha
   real_logits = model.discriminator(real, training=True)
   fake_logits = model.discriminator(fake, training=True)
   return dcgan_d_loss(real_logits, fake_logits), {}
@@ -136,11 +137,9 @@ def _dcgan_g(model, fake):
   return dcgan_g_loss(model.discriminator(fake, training=True))
 
 
-def _wgan_d(model, real, fake):
+def _wgan_d(model, real, fake, alpha):
   critic = lambda x: model.discriminator(x, training=True)
   wasserstein = wasserstein_d_loss(critic(real), critic(fake))
-  alpha = keras.random.uniform((tf.shape(real)[0],), 0.0, 1.0,
-                               seed=model.seed_generator)
   gp = gradient_penalty(critic, real, fake, alpha)
   return wasserstein + GP_WEIGHT * gp, {"wasserstein": -wasserstein, "gp": gp}
 

@@ -15,6 +15,7 @@ from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
+from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
 from tf_ttur.networks import NETWORKS
 
@@ -63,11 +64,39 @@ def dtype_policy(name: str):
     keras.mixed_precision.set_dtype_policy(previous)
 
 
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """The tf.distribute strategy of --strategy; ValueError if not possible.
+
+  mirrored: all local GPUs, or, without GPUs, all logical CPU devices (how
+  the tests run it); it needs at least two. multi_worker: TF_CONFIG's
+  cluster with MultiWorkerMirroredStrategy.
+  """
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "mirrored":
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    if len(devices) < 2:
+      raise ValueError(
+          "--strategy=mirrored needs at least two devices; this machine has "
+          f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
+          "--strategy=default here.")
+    return tf.distribute.MirroredStrategy([d.name for d in devices])
+  if name == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise ValueError("--strategy=multi_worker needs the TF_CONFIG "
+                       "environment variable (cluster and task)")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  raise ValueError(f"unknown strategy {name!r}")
+
+
 def build_model(config: Config, precision: str, jit_compile: bool = False,
-                vocab_size: int | None = None) -> gan_lib.GAN:
+                vocab_size: int | None = None,
+                sync_batch_norm: bool = False) -> gan_lib.GAN:
   """The compiled GAN of `config` (both optimizers built).
 
   vocab_size is required for text models (their first dimension).
+  sync_batch_norm makes batch norm use the global batch's statistics under
+  a multi-replica strategy, so that the step equals the one-device step.
   """
   spec = NETWORKS[config.model]
   first = vocab_size if spec.kind == "text" else config.image_size
@@ -78,6 +107,10 @@ def build_model(config: Config, precision: str, jit_compile: bool = False,
                                     seed=config.seed)
     discriminator = spec.make_discriminator(first, config.width,
                                             config.z_dim, seed=config.seed)
+  if sync_batch_norm:
+    for layer in generator.layers + discriminator.layers:
+      if isinstance(layer, keras.layers.BatchNormalization):
+        layer.synchronized = True
   model = gan_lib.GAN(generator, discriminator, loss=spec.loss,
                       z_dim=config.z_dim, z_distribution=spec.z_distribution,
                       n_critic=config.n_critic, seed=config.seed)
@@ -93,13 +126,13 @@ def build_model(config: Config, precision: str, jit_compile: bool = False,
 
 
 def make_dataset(config: Config) -> tf.data.Dataset:
+  """Batches [batch_size, n_critic, H, W, 3] of real images (no noise yet)."""
   images = images_lib.load_images(config.dataset, config.image_size,
                                   data_dir=config.data_dir)
-  # Each train_step consumes n_critic discriminator batches.
   return images_lib.make_pipeline(
-      images, config.batch_size * config.n_critic, seed=config.seed,
+      images, config.batch_size, seed=config.seed,
       shuffle_buffer=config.shuffle_buffer,
-      cache=config.dataset == "shapes")
+      cache=config.dataset == "shapes", n_critic=config.n_critic)
 
 
 def load_vocabulary(workdir: str) -> text_lib.Vocabulary:
@@ -163,19 +196,24 @@ def train(config: Config) -> gan_lib.GAN:
   if spec.kind == "text":
     ids, vocab, padded = text_lib.load_corpus(
         config.dataset, config.max_lines, config.seed, config.data_dir)
-    dataset = text_lib.make_pipeline(
-        ids, len(vocab), config.batch_size * config.n_critic, config.seed)
+    dataset = text_lib.make_pipeline(ids, len(vocab), config.batch_size,
+                                     config.seed, n_critic=config.n_critic)
   else:
     dataset = make_dataset(config)
-  model = build_model(config, precision, jit_compile,
-                      vocab_size=len(vocab) if vocab else None)
+  strategy = make_strategy(config.strategy)
+  with strategy.scope():
+    model = build_model(config, precision, jit_compile,
+                        vocab_size=len(vocab) if vocab else None,
+                        sync_batch_norm=strategy.num_replicas_in_sync > 1)
+    manager = checkpointing.make_manager(
+        model, os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   os.makedirs(workdir, exist_ok=True)
   write_config(config, workdir)
   if vocab is not None:
     _write_vocabulary(vocab, workdir)
-  manager = checkpointing.make_manager(
-      model, os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
   step = checkpointing.restore_or_initialize(manager)
+  dataset = noise_lib.attach_noise(dataset, config.z_dim, spec.z_distribution,
+                                   config.seed, start_step=step)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
                  config.train_steps)

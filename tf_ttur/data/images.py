@@ -158,15 +158,21 @@ def to_unit_range(images: tf.Tensor) -> tf.Tensor:
 
 
 def make_pipeline(images: tf.data.Dataset, batch_size: int, seed: int,
-                  shuffle_buffer: int = 10_000,
-                  cache: bool = False) -> tf.data.Dataset:
-  """Shuffle, repeat, scale to [-1, 1], batch (drop_remainder), prefetch."""
+                  shuffle_buffer: int = 10_000, cache: bool = False,
+                  n_critic: int = 1) -> tf.data.Dataset:
+  """Shuffle, repeat, scale to [-1, 1], batch (drop_remainder), prefetch.
+
+  Batches are [batch_size, n_critic, H, W, 3]: the i-th discriminator update
+  of a step takes [:, i], so splitting the first axis across replicas keeps
+  every update's examples the same as on one device.
+  """
   ds = images
   if cache:
     ds = ds.cache()
   ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   ds = ds.repeat()
   ds = ds.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(n_critic, drop_remainder=True)
   ds = ds.batch(batch_size, drop_remainder=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 

@@ -122,12 +122,13 @@ def load_corpus(name: str, max_lines: int, seed: int,
 
 
 def make_pipeline(ids: np.ndarray, vocab_size: int, batch_size: int,
-                  seed: int):
-  """Shuffle, repeat, one-hot [B, 32, V] float32, batch, prefetch."""
+                  seed: int, n_critic: int = 1):
+  """Shuffle, repeat, one-hot [B, n_critic, 32, V] float32, batch, prefetch."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   ds = tf.data.Dataset.from_tensor_slices(ids).cache()
   ds = ds.shuffle(min(len(ids), 100_000), seed=seed,
                   reshuffle_each_iteration=True).repeat()
+  ds = ds.batch(n_critic, drop_remainder=True)
   ds = ds.batch(batch_size, drop_remainder=True)
   ds = ds.map(lambda x: tf.one_hot(x, vocab_size, dtype=tf.float32),
               num_parallel_calls=tf.data.AUTOTUNE)

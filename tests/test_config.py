@@ -30,7 +30,8 @@ def test_there_is_a_flagfile_per_paper_row():
   for row in ("svhn", "cifar10", "celeba", "lsun_bedroom", "cifar10_wgangp",
               "lsun_bedroom_wgangp", "celeba_began", "lsun_bedroom_began"):
     assert {f"{row}.flags", f"{row}_orig.flags"} <= names
-  assert {"demo.flags", "smoke.flags"} <= names
+  assert {"demo.flags", "smoke.flags", "lm1b.flags", "lm1b_orig.flags",
+          "demo_text.flags"} <= names
 
 
 def _stats_file(tmp_path):
@@ -58,8 +59,8 @@ def test_flagfile_parses_and_validates(path, tmp_path):
   elif "demo" not in path and "smoke" not in path:
     assert config.d_lr != config.g_lr
     # BEGAN left the paper before publication: its header says so instead.
-    assert any("Expected: best FID" in line or
-               "no final FID is published" in line for line in header)
+    assert any("Expected: best FID" in line or "Expected: best JSD" in line
+               or "no final FID is published" in line for line in header)
 
 
 def test_paper_learning_rates():
@@ -79,6 +80,9 @@ def test_paper_learning_rates():
   assert (by_row["celeba_began"].d_lr, by_row["celeba_began"].g_lr) == (
       6e-5, 4e-5)
   assert by_row["celeba_began"].lr_halve_every == 100_000
+  assert (by_row["lm1b"].d_lr, by_row["lm1b"].g_lr, by_row["lm1b"].n_critic,
+          by_row["lm1b"].jsd_samples) == (3e-4, 1e-4, 1, 640)
+  assert (by_row["lm1b_orig"].d_lr, by_row["lm1b_orig"].n_critic) == (1e-4, 10)
 
 
 def test_later_flag_overrides_flagfile():

@@ -16,6 +16,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_ttur.networks.seeds import Seeds
+
 REPEAT = 4
 
 
@@ -24,16 +26,6 @@ def _conv(filters, seeds, name, stride=1, activation="elu", dtype=None):
                        activation=activation, dtype=dtype,
                        kernel_initializer=keras.initializers.GlorotUniform(
                            seed=seeds()), name=name)
-
-
-class _Seeds:
-
-  def __init__(self, seed, offset):
-    self.seed, self.count = seed, offset
-
-  def __call__(self):
-    self.count += 1
-    return None if self.seed is None else self.seed * 1000 + self.count
 
 
 def _decoder(h, width, seeds, prefix):
@@ -53,7 +45,7 @@ def make_generator(image_size: int = 64, z_dim: int = 64, width: int = 128,
   """z [B, z_dim] -> images [B, 64, 64, 3], linear output (about [-1, 1])."""
   del image_size  # 64 only: 8 * 2^(REPEAT - 1).
   z = keras.Input((z_dim,), name="z")
-  images = _decoder(z, width, _Seeds(seed, 0), "g")
+  images = _decoder(z, width, Seeds(seed, 0), "g")
   return keras.Model(z, images, name="generator")
 
 
@@ -61,7 +53,7 @@ def make_discriminator(image_size: int = 64, width: int = 128,
                        seed: int | None = None, z_dim: int = 64
                        ) -> keras.Model:
   """The autoencoder D: images [B, 64, 64, 3] -> reconstructions, same shape."""
-  seeds = _Seeds(seed, 500)
+  seeds = Seeds(seed, 500)
   images = keras.Input((image_size, image_size, 3), name="images")
   x = _conv(width, seeds, "d_enc_in")(images)
   for idx in range(REPEAT):

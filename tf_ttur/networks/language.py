@@ -15,19 +15,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_ttur.networks.seeds import Seeds
+
 SEQ_LEN = 32
 BLOCKS = 5
 RESIDUAL_SCALE = 0.3
-
-
-class _Seeds:
-
-  def __init__(self, seed, offset):
-    self.seed, self.count = seed, offset
-
-  def __call__(self):
-    self.count += 1
-    return None if self.seed is None else self.seed * 1000 + self.count
 
 
 def _conv(filters, kernel, seeds, name, dtype=None):
@@ -48,7 +40,7 @@ def _res_block(x, width, seeds, name):
 def make_generator(vocab_size: int, z_dim: int = 128, width: int = 512,
                    seed: int | None = None) -> keras.Model:
   """z [B, z_dim] -> per-position character distributions [B, 32, V]."""
-  seeds = _Seeds(seed, 0)
+  seeds = Seeds(seed, 0)
   z = keras.Input((z_dim,), name="z")
   x = layers.Dense(SEQ_LEN * width, kernel_initializer=keras.initializers
                    .GlorotUniform(seed=seeds()), name="g_input")(z)
@@ -63,7 +55,7 @@ def make_generator(vocab_size: int, z_dim: int = 128, width: int = 512,
 def make_discriminator(vocab_size: int, width: int = 512,
                        seed: int | None = None) -> keras.Model:
   """One-hot (or soft) text [B, 32, V] -> critic values [B, 1]."""
-  seeds = _Seeds(seed, 500)
+  seeds = Seeds(seed, 500)
   text = keras.Input((SEQ_LEN, vocab_size), name="text")
   x = _conv(width, 1, seeds, "d_input")(text)
   for i in range(BLOCKS):

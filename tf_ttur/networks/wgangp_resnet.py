@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import keras
 from keras import layers
+
+from tf_ttur.networks.seeds import Seeds
 from keras import ops
 
 BN_EPSILON = 1e-5
@@ -32,17 +34,6 @@ def _he(seed):
 
 def _glorot(seed):
   return keras.initializers.GlorotUniform(seed=seed)
-
-
-class _Seeds:
-  """Distinct, reproducible initializer seeds for every layer of a network."""
-
-  def __init__(self, seed):
-    self.seed, self.count = seed, 0
-
-  def __call__(self):
-    self.count += 1
-    return None if self.seed is None else self.seed * 1000 + self.count
 
 
 class TrainingBatchNorm(layers.BatchNormalization):
@@ -124,7 +115,7 @@ def _up_widths(image_size, width):
 def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
                    seed: int | None = None) -> keras.Model:
   """z [B, z_dim] -> images [B, s, s, 3] in [-1, 1]; s = 32 or 64."""
-  seeds = _Seeds(seed)
+  seeds = Seeds(seed)
   widths = _up_widths(image_size, width)
   z = keras.Input((z_dim,), name="z")
   x = layers.Dense(4 * 4 * widths[0], kernel_initializer=_glorot(seeds()),
@@ -143,7 +134,7 @@ def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
 def make_discriminator(image_size: int, width: int = 64,
                        seed: int | None = None) -> keras.Model:
   """images [B, s, s, 3] -> critic values [B, 1]; 4 down blocks."""
-  seeds = _Seeds(seed)
+  seeds = Seeds(seed, 500)
   widths = [width, 2 * width, 4 * width, 8 * width, 8 * width]
   images = keras.Input((image_size, image_size, 3), name="images")
   x = layers.Conv2D(width, 3, padding="same",

@@ -154,7 +154,7 @@ def test_bad_inputs_give_one_error_and_exit_2(tmp_path, inception_pb, capsys):
     code, out, err = _cli(capsys, *map(str, paths),
                           f"--inception={inception_pb}")
     assert code == 2, name
-    assert f"error: " in err and message in err, (name, err)
+    assert "error: " in err and message in err, (name, err)
     assert "Traceback" not in err
     # And --save_stats never leaves a file behind on failure.
     code, _, _ = _cli(capsys, str(paths[0]), f"--save_stats={out_path}",

@@ -74,7 +74,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
-    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    devices = (tf.config.list_logical_devices("GPU") or
+               tf.config.list_logical_devices("CPU"))
     if len(devices) < 2:
       raise ValueError(
           "--strategy=mirrored needs at least two devices; this machine has "

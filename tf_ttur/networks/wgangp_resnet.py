@@ -74,7 +74,7 @@ def _mean_pool(x):
   return layers.AveragePooling2D(2)(x)
 
 
-def _up_block(x, c_in, c_out, seeds, name):
+def _up_block(x, c_out, seeds, name):
   shortcut = layers.UpSampling2D(2)(x)
   shortcut = layers.Conv2D(c_out, 1, kernel_initializer=_glorot(seeds()),
                            name=f"{name}_shortcut")(shortcut)
@@ -87,7 +87,6 @@ def _up_block(x, c_in, c_out, seeds, name):
   y = layers.ReLU()(y)
   y = layers.Conv2D(c_out, 3, padding="same", kernel_initializer=_he(seeds()),
                     name=f"{name}_conv2")(y)
-  del c_in
   return layers.Add()([shortcut, y])
 
 
@@ -121,8 +120,8 @@ def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
   x = layers.Dense(4 * 4 * widths[0], kernel_initializer=_glorot(seeds()),
                    name="g_input")(z)
   x = layers.Reshape((4, 4, widths[0]))(x)
-  for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
-    x = _up_block(x, c_in, c_out, seeds, f"g_res{i}")
+  for i, c_out in enumerate(widths[1:], start=1):
+    x = _up_block(x, c_out, seeds, f"g_res{i}")
   x = TrainingBatchNorm(epsilon=BN_EPSILON, name="g_out_bn")(x)
   x = layers.ReLU()(x)
   x = layers.Conv2D(3, 3, padding="same", kernel_initializer=_he(seeds()),

@@ -35,7 +35,7 @@ def main(argv):
   if config.mode == "dry_run":
     print(config.to_json())
     return
-  # Imported here so that dry_run and bad flags answer without loading TF.
+  # The training stack is only needed past validation and dry_run.
   from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
   if config.mode == "export":
     _export_latest(config, train_lib)

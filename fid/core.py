@@ -38,7 +38,12 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
     progress: show a progress bar on stderr.
     total: the number of images, for the progress bar.
   """
-  running = stats_lib.RunningStats(architecture.FEATURE_DIM)
+  replicas = getattr(getattr(extractor, "strategy", None),
+                     "num_replicas_in_sync", 1)
+  # One float64 accumulator per replica, merged at the end: the statistics
+  # equal the one-device ones whatever the number of replicas.
+  accumulators = [stats_lib.RunningStats(architecture.FEATURE_DIM)
+                  for _ in range(replicas)]
   kept_features, kept_logits = [], []
   bar = None
   if progress:
@@ -46,16 +51,23 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
     bar = tqdm.tqdm(total=total, unit="img", file=sys.stderr, leave=False)
   try:
     for batch in batches:
-      features, logits = extractor(batch)
-      running.update(features)
-      if keep:
-        kept_features.append(features.astype(np.float32))
-        kept_logits.append(logits.astype(np.float32))
+      if replicas > 1:
+        results = extractor.per_replica(batch)
+      else:
+        results = [extractor(batch)]
+      for accumulator, (features, logits) in zip(accumulators, results):
+        accumulator.update(features)
+        if keep:
+          kept_features.append(features.astype(np.float32))
+          kept_logits.append(logits.astype(np.float32))
       if bar is not None:
         bar.update(len(batch))
   finally:
     if bar is not None:
       bar.close()
+  running = accumulators[0]
+  for other in accumulators[1:]:
+    running.merge(other)
   if running.count < 2:
     raise stats_lib.StatsError(
         f"need at least 2 images for the statistics, got {running.count}")

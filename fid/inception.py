@@ -381,10 +381,13 @@ class FastExtractor:
   name = "fast"
 
   def __init__(self, graph_def: tf.compat.v1.GraphDef,
-               jit_compile: bool | None = None, fold_bn: bool = False):
+               jit_compile: bool | None = None, fold_bn: bool = False,
+               strategy: tf.distribute.Strategy | None = None):
     # FID numbers must not depend on the GPU generation (SPEC B.0.4).
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    self.model = build_keras_model(graph_def, fold_bn=fold_bn)
+    self.strategy = strategy or tf.distribute.get_strategy()
+    with self.strategy.scope():
+      self.model = build_keras_model(graph_def, fold_bn=fold_bn)
     if jit_compile is None:
       jit_compile = bool(tf.config.list_physical_devices("GPU"))
     self.jit_compile = jit_compile
@@ -395,6 +398,19 @@ class FastExtractor:
     pool3, logits = self._fn(tf.constant(_as_float_batch(images)))
     return (pool3.numpy().astype(np.float64),
             logits.numpy().astype(np.float64))
+
+  def per_replica(self, images) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The batch split across the strategy's replicas: one result each.
+
+    Each replica's features can feed its own float64 RunningStats; merging
+    them gives the one-device statistics (fid.core.run_pass does this).
+    """
+    batch = tf.data.Dataset.from_tensors(_as_float_batch(images))
+    (shard,) = list(self.strategy.experimental_distribute_dataset(batch))
+    pool3, logits = self.strategy.run(self._fn, args=(shard,))
+    return [(p.numpy().astype(np.float64), l.numpy().astype(np.float64))
+            for p, l in zip(self.strategy.experimental_local_results(pool3),
+                            self.strategy.experimental_local_results(logits))]
 
   def close(self) -> None:
     pass

@@ -52,3 +52,21 @@ def test_strategy_flag_error_through_main(tmp_path, tfds_dir):
   assert proc.returncode == 2
   assert "error: --strategy=mirrored needs at least two devices" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_fid_statistics_under_mirrored_equal_single_device():
+  # 11 images in batches of 4, 4, 3, each split over 2 replicas, each
+  # replica with its own float64 accumulator, merged at the end. Features
+  # are float32 from convolutions on other batch sizes, hence the tolerance.
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  proc = subprocess.run(
+      [sys.executable, os.path.join(REPO, "tests", "scripts",
+                                    "mirrored_fid.py")],
+      cwd=REPO, capture_output=True, text=True, timeout=900,
+      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  result = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert result["replicas"] == 2 and result["counts"] == [11, 11]
+  assert result["mu_rel"] < 1e-6, result
+  assert result["sigma_rel"] < 1e-5, result

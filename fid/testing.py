@@ -13,7 +13,6 @@ op itself.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 
 import numpy as np
@@ -179,6 +178,3 @@ def write_archive(path: str, pb_path: str) -> str:
     tar.addfile(info, io.BytesIO(text))
   return path
 
-
-def file_size(path: str) -> int:
-  return os.path.getsize(path)

@@ -127,10 +127,7 @@ class Checkpointer(keras.callbacks.Callback):
     self.every = every
 
   def save(self) -> None:
-    step = int(self.model.step.numpy())
-    latest = self.manager.latest_checkpoint
-    if latest is None or not latest.endswith(f"-{step}"):
-      self.manager.save(checkpoint_number=step)
+    checkpointing.save_step(self.manager, int(self.model.step.numpy()))
 
   def on_epoch_end(self, epoch, logs=None):
     if int(self.model.step.numpy()) % self.every == 0:

@@ -45,6 +45,14 @@ def restore_or_initialize(manager: tf.train.CheckpointManager) -> int:
   return step
 
 
+def save_step(manager: tf.train.CheckpointManager, step: int) -> str:
+  """Saves checkpoint `step` unless it is already the latest; returns its path."""
+  latest = manager.latest_checkpoint
+  if latest is None or not latest.endswith(f"-{step}"):
+    latest = manager.save(checkpoint_number=step)
+  return latest
+
+
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
   # [-1, 1] -> [0, 255], rounded and clipped (SPEC B.3 lists the choices).
   images = (tf.cast(images, tf.float32) + 1.0) * 127.5

@@ -23,6 +23,7 @@ from fid import core as fid_core
 from fid import frechet
 from tf_ttur import checkpointing
 from tf_ttur.config import Config
+from tf_ttur.data import noise
 
 BEST_DIR = "saved_model_best"
 BEST_FILE = "best_fid.json"
@@ -63,12 +64,6 @@ class FIDEvaluator:
     remaining = config.fid_samples
     rng = np.random.default_rng([config.seed, step])
 
-    def sample_z(n):
-      shape = (n, model.z_dim)
-      if model.z_distribution == "uniform":
-        return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
-      return rng.standard_normal(shape).astype(np.float32)
-
     def batches():
       nonlocal remaining
       while remaining > 0:
@@ -76,7 +71,9 @@ class FIDEvaluator:
         remaining -= n
         # Batch norm in inference mode for DCGAN; the WGAN-GP generator's
         # batch norm ignores the flag and always uses batch statistics.
-        images = model.generator(sample_z(n), training=False)
+        images = model.generator(
+            noise.draw_z(rng, n, model.z_dim, model.z_distribution),
+            training=False)
         pixels = to_pixels(keras.ops.convert_to_numpy(images), self.pixels)
         for start in range(0, n, config.fid_batch_size):
           yield pixels[start:start + config.fid_batch_size]
@@ -108,13 +105,11 @@ class FIDCallback(keras.callbacks.Callback):
     step = int(self.model.step.numpy())
     if step % self.every:
       return
-    if (self.manager.latest_checkpoint is None or
-        not self.manager.latest_checkpoint.endswith(f"-{step}")):
-      self.manager.save(checkpoint_number=step)
+    checkpoint = checkpointing.save_step(self.manager, step)
     value = self.evaluator(self.model, step)
     record = {"step": step, "fid": value,
               "fid_samples": self.evaluator.config.fid_samples,
-              "checkpoint": os.path.basename(self.manager.latest_checkpoint)}
+              "checkpoint": os.path.basename(checkpoint)}
     with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:
       f.write(json.dumps(record) + "\n")
     with self.writer.as_default(step=step):
@@ -154,8 +149,8 @@ class JSDCallback(keras.callbacks.Callback):
 
   def generated_lines(self, step: int) -> list[list[str]]:
     rng = np.random.default_rng([self.config.seed, step])
-    z = rng.standard_normal((self.config.jsd_samples,
-                             self.model.z_dim)).astype(np.float32)
+    z = noise.draw_z(rng, self.config.jsd_samples, self.model.z_dim,
+                     self.model.z_distribution)
     probs = keras.ops.convert_to_numpy(self.model.generator(z))
     return [self.vocab.decode(row) for row in probs.argmax(-1)]
 

@@ -155,11 +155,8 @@ def _write_vocabulary(vocab: text_lib.Vocabulary, workdir: str) -> None:
 
 
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
-  rng = np.random.default_rng(config.seed)
-  shape = (config.grid_size**2, config.z_dim)
-  if distribution == "uniform":
-    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
-  return rng.standard_normal(shape).astype(np.float32)
+  return noise_lib.draw_z(np.random.default_rng(config.seed),
+                          config.grid_size**2, config.z_dim, distribution)
 
 
 def write_config(config: Config, workdir: str) -> None:

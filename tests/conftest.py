@@ -52,3 +52,14 @@ def run_module(module: str, *args: str, cwd: str = REPO,
   return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
                         env=env, capture_output=True, text=True,
                         timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def stats_file(tmp_path_factory) -> str:
+  """Reference FID statistics (random, 2048-d) for FID during training."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path_factory.mktemp("stats") / "ref.npz")
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(64, 2048)) * 0.1
+  np.savez_compressed(path, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+  return path

@@ -70,3 +70,124 @@ def test_fid_statistics_under_mirrored_equal_single_device():
   assert result["replicas"] == 2 and result["counts"] == [11, 11]
   assert result["mu_rel"] < 1e-6, result
   assert result["sigma_rel"] < 1e-5, result
+
+
+# Two steps of the smoke DCGAN through `python -m tf_ttur.main` (fit(), the
+# input pipeline, the checkpoint and an FID on the synthetic Inception graph
+# included) under each strategy, compared with the one-device run. Adam's epsilon is 1e-3 for the reason given in
+# tests/scripts/mirrored_step.py.
+TWO_STEPS = ("--flagfile=configs/smoke.flags", "--train_steps=2",
+             "--log_every=2", "--checkpoint_every=2", "--sample_every=2",
+             "--adam_epsilon=1e-3")
+
+
+def checkpoint_difference(dir_a: str, dir_b: str) -> float:
+  """Largest difference over the weights and batch-norm statistics of two
+  checkpoints (not Adam's moments: those of a bias followed by batch norm,
+  whose exact gradient is zero, hold rounding noise only)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  a = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_a))
+  b = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_b))
+  names = set(a.get_variable_to_shape_map())
+  assert names == set(b.get_variable_to_shape_map())
+  worst = 0.0
+  for name in names:
+    x = a.get_tensor(name)
+    if "optimizer/_variables/" in name:  # Adam's moments
+      continue
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+      worst = max(worst, float(np.max(np.abs(x - b.get_tensor(name)))))
+  return worst
+
+
+@pytest.fixture(scope="module")
+def two_steps(tfds_dir, inception_pb, stats_file) -> tuple[str, ...]:
+  return TWO_STEPS + (f"--data_dir={tfds_dir}", "--fid_every=2",
+                      "--fid_samples=6", "--fid_batch_size=3",
+                      f"--fid_stats={stats_file}",
+                      f"--fid_inception={inception_pb}")
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def one_device_run(tmp_path_factory, two_steps) -> str:
+  workdir = str(tmp_path_factory.mktemp("one_device") / "run")
+  proc = run_module("tf_ttur.main", *two_steps, f"--workdir={workdir}")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def assert_same_run(workdir: str, reference: str) -> None:
+  """Same weights and same FID as the one-device run."""
+  diff = checkpoint_difference(os.path.join(workdir, "checkpoints"),
+                               os.path.join(reference, "checkpoints"))
+  assert diff < 1e-5, diff
+  (fid,) = [r["fid"] for r in read_metrics(workdir) if "fid" in r]
+  (expected,) = [r["fid"] for r in read_metrics(reference) if "fid" in r]
+  assert fid == pytest.approx(expected, rel=1e-5)
+
+
+def test_mirrored_training_run_equals_one_device_run(tmp_path, two_steps,
+                                                     one_device_run):
+  # The FID pass runs over the two replicas too (FastExtractor(strategy=)).
+  workdir = str(tmp_path / "run")
+  proc = run_module("tf_ttur.main", *two_steps, f"--workdir={workdir}",
+                    "--strategy=mirrored", "--cpu_replicas=2")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert_same_run(workdir, one_device_run)
+
+
+def _free_ports(n: int) -> list[int]:
+  import socket  # pylint: disable=g-import-not-at-top
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / "run")
+  cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2",
+               TF_CONFIG=json.dumps({"cluster": cluster, "task": {
+                   "type": "worker", "index": index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "tf_ttur.main", *two_steps,
+         f"--workdir={workdir}", "--strategy=multi_worker"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True))
+  try:
+    results = [p.communicate(timeout=600) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
+  errors = [err for _, err in results]
+  if any(p.returncode for p in procs) and any(
+      s in err for err in errors for s in ("Address already in use",
+                                           "Permission denied",
+                                           "Operation not permitted")):
+    pytest.skip("the platform refused the workers' sockets on 127.0.0.1")
+  for p, err in zip(procs, errors):
+    assert p.returncode == 0, err[-3000:]
+  # The chief (worker 0) wrote one checkpoint, at step 2, and the FID;
+  # worker 1's scratch folder is gone; weights and FID are the one-process
+  # run's.
+  checkpoints = os.path.join(workdir, "checkpoints")
+  index_files = sorted(f for f in os.listdir(checkpoints)
+                       if f.endswith(".index"))
+  assert index_files == ["ckpt-2.index"]
+  assert not [f for f in os.listdir(workdir) if f.startswith(".scratch")]
+  assert [r["step"] for r in read_metrics(workdir)] == [2, 2]  # loss, FID
+  assert_same_run(workdir, one_device_run)

@@ -11,15 +11,6 @@ from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
 
-@pytest.fixture(scope="module")
-def stats_file(tmp_path_factory):
-  path = str(tmp_path_factory.mktemp("stats") / "ref.npz")
-  rng = np.random.default_rng(0)
-  x = rng.normal(size=(64, 2048)) * 0.1
-  np.savez_compressed(path, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
-  return path
-
-
 FAMILIES = {
     "dcgan": dict(model="dcgan", image_size=32, z_dim=16, width=4),
     "wgan_gp": dict(model="wgan_gp", image_size=32, z_dim=16, width=4,

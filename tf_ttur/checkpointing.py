@@ -29,14 +29,19 @@ def make_manager(model: gan_lib.GAN, directory: str,
                                     max_to_keep=max_to_keep)
 
 
-def restore_or_initialize(manager: tf.train.CheckpointManager) -> int:
+def restore_or_initialize(manager: tf.train.CheckpointManager,
+                          directory: str | None = None) -> int:
   """Restores the latest checkpoint if there is one; returns the step.
+
+  directory: where to look (default: the manager's own); multi-worker
+  workers other than the chief read the chief's checkpoints.
 
   The optimizers must already be built (GAN.compile does it), or their slot
   variables would be silently skipped; assert_existing_objects_matched makes
   a mismatch (another architecture in the same workdir) an error.
   """
-  path = manager.latest_checkpoint
+  path = (manager.latest_checkpoint if directory is None else
+          tf.train.latest_checkpoint(directory))
   if path is None:
     return 0
   manager.checkpoint.restore(path).assert_existing_objects_matched()

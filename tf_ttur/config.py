@@ -13,12 +13,9 @@ import os
 from typing import Any
 
 from tf_ttur.data import images
+from tf_ttur.errors import ConfigError, DatasetError  # noqa: F401  (re-exported)
 from tf_ttur.data import text
 from tf_ttur.networks import NETWORKS
-
-
-class ConfigError(ValueError):
-  """A configuration value that cannot run; the message names the flag."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +41,7 @@ class Config:
   batch_size: int = 64
   train_steps: int = 100_000
   strategy: str = "default"
+  cpu_replicas: int = 0
   precision: str = "auto"
   jit_compile: str = "auto"
   log_every: int = 100
@@ -126,6 +124,14 @@ class Config:
                           f"--log_every={self.log_every}")
     if self.strategy not in ("default", "mirrored", "multi_worker"):
       raise ConfigError(f"--strategy={self.strategy!r} is unknown")
+    if self.cpu_replicas:
+      if self.strategy != "mirrored" or self.cpu_replicas < 2:
+        raise ConfigError("--cpu_replicas is for --strategy=mirrored and "
+                          f"needs at least 2 devices, got {self.cpu_replicas} "
+                          f"with --strategy={self.strategy}")
+      if self.batch_size % self.cpu_replicas:
+        raise ConfigError(f"--batch_size={self.batch_size} does not split "
+                          f"over --cpu_replicas={self.cpu_replicas}")
     if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
       raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
                         "environment variable (cluster and task)")

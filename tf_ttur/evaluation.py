@@ -47,12 +47,18 @@ def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
 class FIDEvaluator:
   """Holds the reference statistics and the Inception extractor."""
 
-  def __init__(self, config: Config, pixels: str):
+  def __init__(self, config: Config, pixels: str,
+               strategy: tf.distribute.Strategy | None = None):
     self.config = config
     self.pixels = pixels
     self.mu, self.sigma = fid.load_stats(config.fid_stats)
+    # The feature pass over several local replicas (fast extractor only; the
+    # reference one is a TF1 Session on one device).
+    kwargs = ({"strategy": strategy}
+              if strategy is not None and config.fid_extractor == "fast"
+              else {})
     self.extractor = fid.make_extractor(config.fid_extractor,
-                                        config.fid_inception)
+                                        config.fid_inception, **kwargs)
 
   def __call__(self, model, step: int = 0) -> float:
     """The FID of model's generator over fid_samples fresh samples.
@@ -84,7 +90,11 @@ class FIDEvaluator:
 
 
 class FIDCallback(keras.callbacks.Callback):
-  """Evaluates, logs, and exports the best generator."""
+  """Evaluates, logs, and exports the best generator.
+
+  evaluator None: a multi-worker worker other than the chief, which only
+  saves the checkpoint at the same steps as the chief.
+  """
 
   def __init__(self, evaluator: FIDEvaluator, workdir: str, every: int,
                writer: tf.summary.SummaryWriter,
@@ -106,6 +116,8 @@ class FIDCallback(keras.callbacks.Callback):
     if step % self.every:
       return
     checkpoint = checkpointing.save_step(self.manager, step)
+    if self.evaluator is None:
+      return
     value = self.evaluator(self.model, step)
     record = {"step": step, "fid": value,
               "fid_samples": self.evaluator.config.fid_samples,

@@ -52,6 +52,10 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
                                           "multi_worker"],
                   "tf.distribute: default (one device), mirrored (all local "
                   "GPUs), multi_worker (TF_CONFIG).")
+flags.DEFINE_integer("cpu_replicas", 0,
+                     "Split the CPU into this many logical devices, so that "
+                     "--strategy=mirrored runs without GPUs (to check the "
+                     "distributed logic on CPU; no faster). 0: no split.")
 flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                   "XLA for the train step. auto: on for GPUs, off on CPU "
                   "(11x slower there, SPEC Part C).")

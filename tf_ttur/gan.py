@@ -80,6 +80,15 @@ class GAN(keras.Model):
     self.d_optimizer.build(self.discriminator.trainable_variables)
     self.g_optimizer.build(self.generator.trainable_variables)
 
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    # Keras (3.15, TF backend) builds a model created under a strategy by
+    # pulling one batch from fit()'s iterator, which would shift the data
+    # stream by one batch against the default strategy, and by reducing it
+    # across replicas, which fails for a dict batch under
+    # MultiWorkerMirroredStrategy. Both networks and both optimizers are
+    # built by compile(), so there is nothing left to build.
+    del iterator, data_batch
+
   @property
   def metrics(self):
     return self.trackers
@@ -131,7 +140,14 @@ class GAN(keras.Model):
     self.step.assign_add(1)
     for tracker in self.trackers:
       tracker.update_state(logs[tracker.name])
-    return {m.name: m.result() for m in self.metrics}
+    results = {m.name: m.result() for m in self.metrics}
+    if isinstance(tf.distribute.get_strategy(),
+                  tf.distribute.MultiWorkerMirroredStrategy):
+      # Keras 3.15 reduces fit()'s step outputs under multi-worker with
+      # strategy.reduce("MEAN", value, axis=0), which needs an axis to
+      # reduce: give each scalar one (the mean of equal values is the value).
+      results = {name: value[None] for name, value in results.items()}
+    return results
 
   def _alternating_step(self, real, z, alpha, replicas):
     family = self.loss_family

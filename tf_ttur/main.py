@@ -15,7 +15,8 @@ from absl import flags
 from absl import logging
 
 from tf_ttur import flags as _flags  # noqa: F401  (defines the flags)
-from tf_ttur.config import Config, ConfigError
+from fid.stats import StatsError
+from tf_ttur.config import Config, ConfigError, DatasetError
 
 FLAGS = flags.FLAGS
 
@@ -42,7 +43,8 @@ def main(argv):
     return
   try:
     train_lib.train(config)
-  except (FileNotFoundError, ValueError) as e:
+  except (ConfigError, DatasetError, StatsError, FileNotFoundError) as e:
+    # What a user can fix; anything else is a bug and keeps its traceback.
     fail(str(e))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 
 from absl import logging
 import keras
@@ -13,7 +14,7 @@ import tensorflow as tf
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
-from tf_ttur.config import Config
+from tf_ttur.config import Config, ConfigError
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
@@ -64,6 +65,16 @@ def dtype_policy(name: str):
     keras.mixed_precision.set_dtype_policy(previous)
 
 
+def split_cpu(n: int) -> None:
+  """Makes the first CPU n logical devices (before TensorFlow starts)."""
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+  except RuntimeError as e:
+    raise ConfigError(f"--cpu_replicas={n}: {e}") from e
+
+
 def make_strategy(name: str) -> tf.distribute.Strategy:
   """The tf.distribute strategy of --strategy; ValueError if not possible.
 
@@ -77,17 +88,34 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     devices = (tf.config.list_logical_devices("GPU") or
                tf.config.list_logical_devices("CPU"))
     if len(devices) < 2:
-      raise ValueError(
+      raise ConfigError(
           "--strategy=mirrored needs at least two devices; this machine has "
           f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
           "--strategy=default here.")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
   if name == "multi_worker":
     if "TF_CONFIG" not in os.environ:
-      raise ValueError("--strategy=multi_worker needs the TF_CONFIG "
+      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
                        "environment variable (cluster and task)")
     return tf.distribute.MultiWorkerMirroredStrategy()
-  raise ValueError(f"unknown strategy {name!r}")
+  raise ConfigError(f"unknown strategy {name!r}")
+
+
+def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
+  """(is_chief, name) of this process; one process without multi-worker.
+
+  Under MultiWorkerMirroredStrategy the chief is task "chief", or worker 0
+  of a cluster without one (TensorFlow's convention).
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or (
+      resolver is None):
+    return True, "chief"
+  task_type, task_id = resolver.task_type, resolver.task_id
+  has_chief = "chief" in resolver.cluster_spec().as_dict()
+  chief = task_type == "chief" or (not has_chief and task_type == "worker"
+                                   and task_id == 0)
+  return chief, f"{task_type}-{task_id}"
 
 
 def build_model(config: Config, precision: str, jit_compile: bool = False,
@@ -145,7 +173,7 @@ def _write_vocabulary(vocab: text_lib.Vocabulary, workdir: str) -> None:
   path = os.path.join(workdir, VOCAB_FILE)
   if os.path.exists(path):
     if load_vocabulary(workdir).chars != vocab.chars:
-      raise ValueError(f"{path} differs from the vocabulary of this corpus: "
+      raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
                        "the run directory belongs to another dataset")
     return
   tmp = path + ".tmp"
@@ -186,6 +214,11 @@ def train(config: Config) -> gan_lib.GAN:
   gpu = has_gpu()
   precision = resolve_precision(config.precision, gpu)
   jit_compile = resolve_jit(config.jit_compile, gpu)
+  # The strategy first: multi-worker collectives must be configured before
+  # TensorFlow runs anything.
+  if config.cpu_replicas:
+    split_cpu(config.cpu_replicas)
+  strategy = make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
   workdir = config.workdir
   spec = NETWORKS[config.model]
@@ -198,40 +231,58 @@ def train(config: Config) -> gan_lib.GAN:
                                      config.seed, n_critic=config.n_critic)
   else:
     dataset = make_dataset(config)
-  strategy = make_strategy(config.strategy)
+  chief, role = worker_role(strategy)
+  # Every worker runs the same steps and saves at the same steps (saving may
+  # use collectives); only the chief writes into the workdir, the others
+  # into a scratch folder removed at the end (TensorFlow's multi-worker
+  # convention). All restore from the chief's checkpoints.
+  write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
   with strategy.scope():
     model = build_model(config, precision, jit_compile,
                         vocab_size=len(vocab) if vocab else None,
                         sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
-        model, os.path.join(workdir, "checkpoints"), config.keep_checkpoints)
-  os.makedirs(workdir, exist_ok=True)
-  write_config(config, workdir)
-  if vocab is not None:
-    _write_vocabulary(vocab, workdir)
-  step = checkpointing.restore_or_initialize(manager)
+        model, os.path.join(write_dir, "checkpoints"), config.keep_checkpoints)
+  os.makedirs(write_dir, exist_ok=True)
+  if chief:
+    write_config(config, workdir)
+    if vocab is not None:
+      _write_vocabulary(vocab, workdir)
+  step = checkpointing.restore_or_initialize(
+      manager, os.path.join(workdir, "checkpoints"))
   dataset = noise_lib.attach_noise(dataset, config.z_dim, spec.z_distribution,
                                    config.seed, start_step=step)
+  # Every worker builds the same stream and keeps its part of each global
+  # batch (the sources are not files that could be split between workers).
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  dataset = dataset.with_options(options)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
                  config.train_steps)
   else:
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "tensorboard"))
+    writer = tf.summary.create_file_writer(
+        os.path.join(write_dir, "tensorboard"))
     z = fixed_z(config, spec.z_distribution)
     callbacks = [
-        callbacks_lib.MetricsLogger(workdir, config.train_steps, writer),
-        (callbacks_lib.TextSamples(workdir, z, config.sample_every, vocab)
+        callbacks_lib.MetricsLogger(write_dir, config.train_steps, writer),
+        (callbacks_lib.TextSamples(write_dir, z, config.sample_every, vocab)
          if vocab is not None else
-         callbacks_lib.SampleGrid(workdir, z, config.sample_every, writer)),
+         callbacks_lib.SampleGrid(write_dir, z, config.sample_every, writer)),
         callbacks_lib.Checkpointer(manager, config.checkpoint_every),
     ]
     if config.fid_every or config.jsd_every:
       from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
       if config.fid_every:
+        # The FID is computed by the chief alone (over the local replicas
+        # under mirrored); the other workers only save at the same steps.
+        evaluator = (evaluation.FIDEvaluator(config, spec.fid_pixels,
+                                             strategy=_fid_strategy(strategy))
+                     if chief else None)
         callbacks.append(evaluation.FIDCallback(
-            evaluation.FIDEvaluator(config, spec.fid_pixels), workdir,
-            config.fid_every, writer, manager))
-      if config.jsd_every:
+            evaluator, write_dir, config.fid_every, writer, manager))
+      if config.jsd_every and chief:
         callbacks.append(evaluation.JSDCallback(
             padded, vocab, config, workdir, writer))
     model.fit(dataset, epochs=config.train_steps // config.log_every,
@@ -240,5 +291,14 @@ def train(config: Config) -> gan_lib.GAN:
               shuffle=False)
     writer.close()
   if config.export:
-    export(model, workdir, vocab.chars if vocab is not None else None)
+    export(model, write_dir, vocab.chars if vocab is not None else None)
+  if not chief:
+    shutil.rmtree(write_dir, ignore_errors=True)
   return model
+
+
+def _fid_strategy(strategy: tf.distribute.Strategy):
+  """The strategy the FID pass runs under: the local replicas, if several."""
+  if isinstance(strategy, tf.distribute.MirroredStrategy):
+    return strategy
+  return None

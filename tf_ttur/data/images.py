@@ -14,6 +14,7 @@ import os
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tf_ttur.errors import DatasetError
 from tf_ttur.data import shapes
 
 FOLDER_PREFIX = "folder:"
@@ -45,10 +46,6 @@ DATASETS: dict[str, DatasetSpec] = {
     "celeb_a": DatasetSpec("celeb_a", "train", 64, "center108"),
     "lsun/bedroom": DatasetSpec("lsun/bedroom", "train", 64, "square"),
 }
-
-
-class DatasetError(ValueError):
-  """A dataset that cannot be loaded; the message says what to do."""
 
 
 def is_known(name: str) -> bool:
@@ -109,7 +106,7 @@ def list_image_files(folder: str) -> list[str]:
       os.path.join(folder, f) for f in os.listdir(folder)
       if f.lower().endswith(IMAGE_EXTENSIONS))
   if not files:
-    raise ValueError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    raise DatasetError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
   return files
 
 
@@ -146,7 +143,7 @@ def load_images(name: str, image_size: int, data_dir: str | None = None,
     ds = _tfds_images(spec, data_dir, download)
     crop = spec.crop
   else:
-    raise ValueError(f"unknown dataset {name!r}; known: "
+    raise DatasetError(f"unknown dataset {name!r}; known: "
                      f"{', '.join(sorted(DATASETS))} or folder:PATH")
   return ds.map(lambda im: _crop_and_resize(im, crop, image_size),
                 num_parallel_calls=tf.data.AUTOTUNE)

@@ -19,6 +19,8 @@ import re
 
 import numpy as np
 
+from tf_ttur.errors import DatasetError
+
 SEQ_LEN = 32
 PAD = "`"
 UNK = "unk"
@@ -58,7 +60,7 @@ def read_lines(name: str, max_lines: int, data_dir: str | None = None
         if len(lines) >= max_lines:
           break
     if not lines:
-      raise ValueError(f"{path} holds no lines")
+      raise DatasetError(f"{path} holds no lines")
     return lines
   if name == "lm1b":
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
@@ -70,7 +72,7 @@ def read_lines(name: str, max_lines: int, data_dir: str | None = None
       if len(lines) >= max_lines:
         break
     return lines
-  raise ValueError(f"unknown text dataset {name!r}")
+  raise DatasetError(f"unknown text dataset {name!r}")
 
 
 class Vocabulary:
@@ -114,7 +116,7 @@ def load_corpus(name: str, max_lines: int, seed: int,
   """(ids [N, 32] int32 shuffled, vocabulary, padded lines in file order)."""
   padded = [pad_line(line) for line in read_lines(name, max_lines, data_dir)]
   if len(padded) < 2:
-    raise ValueError(f"{name}: need at least 2 lines, got {len(padded)}")
+    raise DatasetError(f"{name}: need at least 2 lines, got {len(padded)}")
   vocab = Vocabulary.from_lines(padded)
   ids = np.array([vocab.encode(line) for line in padded], np.int32)
   np.random.default_rng(seed).shuffle(ids)

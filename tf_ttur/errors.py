@@ -1,0 +1,9 @@
+"""The errors a user can fix: main prints their message and exits 2."""
+
+
+class DatasetError(ValueError):
+  """A dataset that cannot be loaded; the message says what to do."""
+
+
+class ConfigError(ValueError):
+  """A configuration value that cannot run; the message names the flag."""

@@ -11,15 +11,11 @@ Median of `repeats` timed calls after one warm-up. Prints markdown tables.
 
 from __future__ import annotations
 
-import platform
-import statistics
-import time
-
 from absl import app
 from absl import flags
 import numpy as np
-import tensorflow as tf
 
+from benchmarks.common import machine, median_seconds
 from fid import frechet
 from fid import inception
 from fid import testing
@@ -30,16 +26,6 @@ flags.DEFINE_integer("image_size", 32, "Input side.")
 flags.DEFINE_bool("xla", False, "Also time the fast path with XLA.")
 flags.DEFINE_integer("fd_samples", 5000, "Samples behind each covariance.")
 FLAGS = flags.FLAGS
-
-
-def _median_seconds(fn, repeats: int) -> float:
-  fn()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def main(argv):
@@ -56,8 +42,7 @@ def main(argv):
   if FLAGS.xla:
     extractors["fast, XLA"] = inception.FastExtractor(graph_def,
                                                        jit_compile=True)
-  print(f"{platform.machine()}, {len(tf.config.list_physical_devices('GPU'))}"
-        f" GPU(s), TF {tf.__version__}; {FLAGS.image_size}x"
+  print(f"{machine()}; {FLAGS.image_size}x"
         f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n")
   print("| batch | " + " | ".join(extractors) + " | fast / reference |")
   print("|---" * (len(extractors) + 2) + "|")
@@ -65,7 +50,7 @@ def main(argv):
   for batch in map(int, FLAGS.batches):
     images = rng.integers(0, 256, (batch, FLAGS.image_size,
                                    FLAGS.image_size, 3)).astype(np.float32)
-    rates = [batch / _median_seconds(lambda e=e: e(images), FLAGS.repeats)
+    rates = [batch / median_seconds(lambda e=e: e(images), FLAGS.repeats)
              for e in extractors.values()]
     print(f"| {batch} | " + " | ".join(f"{r:.1f} img/s" for r in rates) +
           f" | {rates[1] / rates[0]:.2f}x |", flush=True)
@@ -84,7 +69,7 @@ def main(argv):
           mu1, s1, mu2, s2, method="ttur"),
   }
   values = {k: f() for k, f in timings.items()}
-  seconds = {k: _median_seconds(f, 1) for k, f in timings.items()}
+  seconds = {k: median_seconds(f, 1) for k, f in timings.items()}
   print(f"\nOne {d}-d Frechet distance ({FLAGS.fd_samples} samples each):\n")
   print("| method | seconds | FID |")
   print("|---|---|---|")

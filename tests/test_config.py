@@ -4,25 +4,17 @@ import glob
 import json
 import os
 
-from absl import flags
 import numpy as np
 import pytest
 
 from tests.conftest import REPO, run_module
-from tf_ttur import flags as _flags  # noqa: F401
 from tf_ttur.config import Config, ConfigError
 
 FLAGFILES = sorted(glob.glob(os.path.join(REPO, "configs", "*.flags")))
 
 
 def _parse(*args):
-  flag_values = flags.FLAGS
-  flag_values.unparse_flags()
-  flag_values(["prog", *args])
-  try:
-    return Config.from_flags(flag_values)
-  finally:
-    flag_values.unparse_flags()
+  return Config.from_args(*args)
 
 
 def test_there_is_a_flagfile_per_paper_row():

@@ -27,6 +27,7 @@ class Config:
   dataset: str = "shapes"
   data_dir: str | None = None
   image_size: int = 32
+  cache_mb: int = 4096
   shuffle_buffer: int = 10_000
   model: str = "dcgan"
   z_dim: int = 100
@@ -66,6 +67,23 @@ class Config:
     values = {f.name: getattr(flag_values, f.name)
               for f in dataclasses.fields(cls)}
     return cls(**values)
+
+  @classmethod
+  def from_args(cls, *args: str) -> "Config":
+    """The Config of `python -m tf_ttur.main args...` (not validated),
+    parsed on a FlagValues of its own (absl's FLAGS is left alone)."""
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    from tf_ttur import flags as tf_ttur_flags  # pylint: disable=g-import-not-at-top
+    flag_values = tf_ttur_flags.define(flags.FlagValues())
+    try:
+      flag_values(["tf_ttur", *args])
+    except flags.Error as e:
+      raise ConfigError(str(e)) from None
+    return cls.from_flags(flag_values)
+
+  @classmethod
+  def from_flagfile(cls, path: str, *overrides: str) -> "Config":
+    return cls.from_args(f"--flagfile={path}", *overrides)
 
   def replace(self, **changes: Any) -> "Config":
     return dataclasses.replace(self, **changes)
@@ -112,7 +130,8 @@ class Config:
       value = getattr(self, name)
       if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
-    for name in ("lr_halve_every", "fid_every", "jsd_every"):
+    for name in ("lr_halve_every", "fid_every", "jsd_every", "cache_mb",
+                 "cpu_replicas"):
       if getattr(self, name) < 0:
         raise ConfigError(f"--{name} must be 0 (off) or positive, got "
                           f"{getattr(self, name)}")

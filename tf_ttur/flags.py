@@ -5,87 +5,109 @@ configs/ hold only what differs. Library code never reads FLAGS: main.py turns
 them into one frozen `config.Config`.
 """
 
-from absl import flags
+import functools
 
-flags.DEFINE_enum("mode", "train", ["train", "dry_run", "export"],
-                  "train: train (resuming from the run directory); dry_run: "
-                  "print the resolved config and exit; export: export the "
-                  "generator of the latest checkpoint.")
-flags.DEFINE_string("workdir", "runs/default", "Run directory.")
-flags.DEFINE_integer("seed", 0, "Seed of weights, noise and data order.")
+from absl import flags as absl_flags
 
-# Data.
-flags.DEFINE_string("dataset", "shapes",
-                    "shapes (offline, generated), svhn_cropped, cifar10, "
-                    "celeb_a, lsun/bedroom, or folder:PATH; for "
-                    "--model=language: english (offline, shipped), lm1b, "
-                    "or textfile:PATH.")
-flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's).")
-flags.DEFINE_integer("image_size", 32, "Image side: 32 or 64.")
-flags.DEFINE_integer("shuffle_buffer", 10_000, "tf.data shuffle buffer.")
 
-# Model and losses.
-flags.DEFINE_string("model", "dcgan",
-                    "Network family: dcgan, wgan_gp, began, language.")
-flags.DEFINE_integer("z_dim", 100, "Latent dimension.")
-flags.DEFINE_integer("width", 64, "Base width (gf = df = 64 in the paper).")
+class _On:
+  """absl's DEFINE_* functions, bound to one FlagValues."""
 
-# TTUR: one Adam per network.
-flags.DEFINE_float("d_lr", 1e-4, "Discriminator learning rate (b).")
-flags.DEFINE_float("g_lr", 5e-4, "Generator learning rate (a).")
-flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
-flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
-flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon (TF1's default).")
-flags.DEFINE_integer("n_critic", 1,
-                     "Discriminator updates per generator update.")
-flags.DEFINE_integer("lr_halve_every", 0,
-                     "Halve both learning rates every N updates (BEGAN: "
-                     "100000); 0: constant, as DCGAN and WGAN-GP.")
-flags.DEFINE_integer("batch_size", 64, "Batch size per update.")
-flags.DEFINE_integer("train_steps", 100_000, "Generator updates in total.")
+  def __init__(self, flag_values: absl_flags.FlagValues):
+    self.flag_values = flag_values
 
-# Speed.
-flags.DEFINE_enum("precision", "auto",
-                  ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
-                  "auto: mixed_float16 on a GPU, float32 elsewhere.")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
-                                          "multi_worker"],
-                  "tf.distribute: default (one device), mirrored (all local "
-                  "GPUs), multi_worker (TF_CONFIG).")
-flags.DEFINE_integer("cpu_replicas", 0,
-                     "Split the CPU into this many logical devices, so that "
-                     "--strategy=mirrored runs without GPUs (to check the "
-                     "distributed logic on CPU; no faster). 0: no split.")
-flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
-                  "XLA for the train step. auto: on for GPUs, off on CPU "
-                  "(11x slower there, SPEC Part C).")
+  def __getattr__(self, name):
+    return functools.partial(getattr(absl_flags, name),
+                             flag_values=self.flag_values)
 
-# Run directory.
-flags.DEFINE_integer("log_every", 100, "Steps between log lines and metrics.")
-flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
-flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids.")
-flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
-flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
-flags.DEFINE_bool("export", True, "Export the generator when training ends.")
 
-# FID during training (SPEC A.3): every fid_every steps, fid_samples samples
-# against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,
-# or TTUR's published fid_stats_*.npz).
-flags.DEFINE_integer("fid_every", 0, "Steps between FID evaluations; 0: off.")
-flags.DEFINE_integer("fid_samples", 50_000, "Generated samples per FID.")
-flags.DEFINE_string("fid_stats", None, "Reference statistics (.npz, mu/sigma).")
-flags.DEFINE_string("fid_inception", None,
-                    "classify_image_graph_def.pb or the .tgz (default: the "
-                    "fid package's cache, downloaded on first use).")
-flags.DEFINE_enum("fid_extractor", "fast", ["fast", "reference"],
-                  "Inception path: the Keras port or the graph itself.")
-flags.DEFINE_integer("fid_batch_size", 100, "Inception batch size.")
+def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
+  """Defines every flag on flag_values (absl's FLAGS for the program)."""
+  flags = _On(flag_values)
+  flags.DEFINE_enum("mode", "train", ["train", "dry_run", "export"],
+                    "train: train (resuming from the run directory); dry_run: "
+                    "print the resolved config and exit; export: export the "
+                    "generator of the latest checkpoint.")
+  flags.DEFINE_string("workdir", "runs/default", "Run directory.")
+  flags.DEFINE_integer("seed", 0, "Seed of weights, noise and data order.")
 
-# The language model (SPEC A.4).
-flags.DEFINE_integer("max_lines", 10_000_000,
-                     "Text lines read, in order, from the corpus.")
-flags.DEFINE_integer("jsd_every", 0,
-                     "Steps between n-gram JSD evaluations; 0: off.")
-flags.DEFINE_integer("jsd_samples", 640,
-                     "Generated lines per JSD (640 in the paper; the values "
-                     "depend on it).")
+  # Data.
+  flags.DEFINE_string("dataset", "shapes",
+                      "shapes (offline, generated), svhn_cropped, cifar10, "
+                      "celeb_a, lsun/bedroom, or folder:PATH; for "
+                      "--model=language: english (offline, shipped), lm1b, "
+                      "or textfile:PATH.")
+  flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's).")
+  flags.DEFINE_integer("image_size", 32, "Image side: 32 or 64.")
+  flags.DEFINE_integer("shuffle_buffer", 10_000, "tf.data shuffle buffer.")
+  flags.DEFINE_integer("cache_mb", 4096,
+                       "Cache the decoded, resized images in memory when they "
+                       "take at most this many MB (CelebA-64: 2,500; LSUN "
+                       "Bedroom: 37,000); 0: never.")
+
+  # Model and losses.
+  flags.DEFINE_string("model", "dcgan",
+                      "Network family: dcgan, wgan_gp, began, language.")
+  flags.DEFINE_integer("z_dim", 100, "Latent dimension.")
+  flags.DEFINE_integer("width", 64, "Base width (gf = df = 64 in the paper).")
+
+  # TTUR: one Adam per network.
+  flags.DEFINE_float("d_lr", 1e-4, "Discriminator learning rate (b).")
+  flags.DEFINE_float("g_lr", 5e-4, "Generator learning rate (a).")
+  flags.DEFINE_float("beta_1", 0.5, "Adam beta_1 of both optimizers.")
+  flags.DEFINE_float("beta_2", 0.999, "Adam beta_2 of both optimizers.")
+  flags.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon (TF1's default).")
+  flags.DEFINE_integer("n_critic", 1,
+                       "Discriminator updates per generator update.")
+  flags.DEFINE_integer("lr_halve_every", 0,
+                       "Halve both learning rates every N updates (BEGAN: "
+                       "100000); 0: constant, as DCGAN and WGAN-GP.")
+  flags.DEFINE_integer("batch_size", 64, "Batch size per update.")
+  flags.DEFINE_integer("train_steps", 100_000, "Generator updates in total.")
+
+  # Speed.
+  flags.DEFINE_enum("precision", "auto",
+                    ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
+                    "auto: mixed_float16 on a GPU, float32 elsewhere.")
+  flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
+                                            "multi_worker"],
+                    "tf.distribute: default (one device), mirrored (all local "
+                    "GPUs), multi_worker (TF_CONFIG).")
+  flags.DEFINE_integer("cpu_replicas", 0,
+                       "Split the CPU into this many logical devices, so that "
+                       "--strategy=mirrored runs without GPUs (to check the "
+                       "distributed logic on CPU; no faster). 0: no split.")
+  flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                    "XLA for the train step. auto: on for GPUs, off on CPU "
+                    "(11x slower there, SPEC Part C).")
+
+  # Run directory.
+  flags.DEFINE_integer("log_every", 100, "Steps between log lines and metrics.")
+  flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.")
+  flags.DEFINE_integer("sample_every", 1000, "Steps between sample grids.")
+  flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
+  flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
+  flags.DEFINE_bool("export", True, "Export the generator when training ends.")
+
+  # FID during training (SPEC A.3): every fid_every steps, fid_samples samples
+  # against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,
+  # or TTUR's published fid_stats_*.npz).
+  flags.DEFINE_integer("fid_every", 0, "Steps between FID evaluations; 0: off.")
+  flags.DEFINE_integer("fid_samples", 50_000, "Generated samples per FID.")
+  flags.DEFINE_string("fid_stats", None, "Reference statistics (.npz, mu/sigma).")
+  flags.DEFINE_string("fid_inception", None,
+                      "classify_image_graph_def.pb or the .tgz (default: the "
+                      "fid package's cache, downloaded on first use).")
+  flags.DEFINE_enum("fid_extractor", "fast", ["fast", "reference"],
+                    "Inception path: the Keras port or the graph itself.")
+  flags.DEFINE_integer("fid_batch_size", 100, "Inception batch size.")
+
+  # The language model (SPEC A.4).
+  flags.DEFINE_integer("max_lines", 10_000_000,
+                       "Text lines read, in order, from the corpus.")
+  flags.DEFINE_integer("jsd_every", 0,
+                       "Steps between n-gram JSD evaluations; 0: off.")
+  flags.DEFINE_integer("jsd_samples", 640,
+                       "Generated lines per JSD (640 in the paper; the values "
+                       "depend on it).")
+  return flag_values

@@ -14,11 +14,11 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tf_ttur import flags as _flags  # noqa: F401  (defines the flags)
+from tf_ttur import flags as tf_ttur_flags
 from fid.stats import StatsError
 from tf_ttur.config import Config, ConfigError, DatasetError
 
-FLAGS = flags.FLAGS
+FLAGS = tf_ttur_flags.define(flags.FLAGS)
 
 
 def fail(message: str) -> None:

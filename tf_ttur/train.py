@@ -158,10 +158,15 @@ def make_dataset(config: Config) -> tf.data.Dataset:
   """Batches [batch_size, n_critic, H, W, 3] of real images (no noise yet)."""
   images = images_lib.load_images(config.dataset, config.image_size,
                                   data_dir=config.data_dir)
+  cache = images_lib.fits_in_memory(images, config.image_size,
+                                    config.cache_mb)
+  logging.info("Input pipeline: %s the decoded images in memory "
+               "(--cache_mb=%d).", "caching" if cache else "not caching",
+               config.cache_mb)
   return images_lib.make_pipeline(
       images, config.batch_size, seed=config.seed,
-      shuffle_buffer=config.shuffle_buffer,
-      cache=config.dataset == "shapes", n_critic=config.n_critic)
+      shuffle_buffer=config.shuffle_buffer, cache=cache,
+      n_critic=config.n_critic)
 
 
 def load_vocabulary(workdir: str) -> text_lib.Vocabulary:

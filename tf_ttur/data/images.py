@@ -165,12 +165,27 @@ def make_pipeline(images: tf.data.Dataset, batch_size: int, seed: int,
   """
   ds = images
   if cache:
+    # The decoded, cropped, resized uint8 images: later epochs skip decoding.
     ds = ds.cache()
   ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   ds = ds.repeat()
-  ds = ds.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(n_critic, drop_remainder=True)
   ds = ds.batch(batch_size, drop_remainder=True)
+  # Scaled per batch (one op instead of one per image).
+  ds = ds.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def fits_in_memory(images: tf.data.Dataset, image_size: int,
+                   budget_mb: int) -> bool:
+  """Whether the uint8 images of `images` take at most budget_mb MB.
+
+  At 64x64: SVHN 73,257 images 0.9 GB, CIFAR-10 50,000 0.6 GB, CelebA
+  202,599 2.5 GB, LSUN Bedroom 3,033,042 37 GB; at 32x32 a quarter.
+  """
+  count = int(images.cardinality())
+  if count < 0:  # Unknown or infinite.
+    return False
+  return count * image_size * image_size * 3 <= budget_mb * 2**20
 
 

@@ -1,0 +1,120 @@
+"""The performance record: train steps/s of every image model of the paper
+(with and without XLA and mixed precision), FID images/s, and the input
+pipeline's images/s, on the machine it runs on, as markdown tables.
+
+Usage: python -m benchmarks.performance [--models=dcgan32,...]
+       [--precisions=float32,mixed_bfloat16] [--xla=false,true] [--steps=3]
+       [--batch_size=0] [--fid_batch=100]
+
+Each model is built from its paper flagfile (configs/), at the paper's
+batch size unless --batch_size is given; one step is the model's
+train_step (n_critic discriminator updates and one generator update) on
+random in-memory images, median of --steps timed steps after 2 warm-up
+steps. The FID rows time the Inception feature pass on the synthetic
+replica of the 2015 graph (same ops and shapes as the real one, so no
+download is needed). The pipeline rows read the offline `shapes` dataset
+through the training input pipeline. On a GPU the default precisions add
+mixed_float16.
+"""
+
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.common import images_per_second
+from benchmarks.common import machine
+from benchmarks.common import median_seconds
+from benchmarks.common import seconds_per_step
+from fid import inception
+from fid import testing
+from tf_ttur.config import Config
+from tf_ttur.data import images as images_lib
+
+MODELS = {
+    "dcgan32": "configs/svhn.flags",
+    "dcgan64": "configs/celeba.flags",
+    "wgan_gp32": "configs/cifar10_wgangp.flags",
+    "wgan_gp64": "configs/lsun_bedroom_wgangp.flags",
+    "began64": "configs/celeba_began.flags",
+}
+
+flags.DEFINE_list("models", list(MODELS), f"Some of {', '.join(MODELS)}.")
+flags.DEFINE_list("precisions", [], "Dtype policies (default: float32 and "
+                  "mixed_bfloat16, plus mixed_float16 on a GPU).")
+flags.DEFINE_list("xla", ["false", "true"], "jit_compile values.")
+flags.DEFINE_integer("steps", 3, "Timed steps per setting.", lower_bound=1)
+flags.DEFINE_integer("batch_size", 0, "0: each flagfile's (paper's) batch.")
+flags.DEFINE_integer("fid_batch", 100, "Images per FID call.")
+flags.DEFINE_integer("fid_repeats", 3, "Timed FID calls.", lower_bound=1)
+flags.DEFINE_string("data_dir", None, "TFDS data_dir for `shapes`.")
+FLAGS = flags.FLAGS
+
+
+def train_rows(precisions: list[str]) -> None:
+  print("| model | batch | precision | XLA | steps/s | s/step | images/s |")
+  print("|---|---|---|---|---|---|---|")
+  for name in FLAGS.models:
+    if name not in MODELS:
+      raise app.UsageError(f"unknown model {name!r}; use {', '.join(MODELS)}")
+    overrides = ([f"--batch_size={FLAGS.batch_size}"]
+                 if FLAGS.batch_size else [])
+    config = Config.from_flagfile(MODELS[name], *overrides)
+    for precision in precisions:
+      for xla in FLAGS.xla:
+        seconds = seconds_per_step(config, precision, xla == "true",
+                                   FLAGS.steps)
+        rate = config.batch_size * config.n_critic / seconds
+        print(f"| {name} | {config.batch_size} | {precision} | {xla} | "
+              f"{1 / seconds:.2f} | {seconds:.2f} | {rate:.0f} |", flush=True)
+
+
+def fid_rows() -> None:
+  graph_def = testing.make_graph_def(seed=0)
+  extractors = {
+      "reference (GraphDef in a Session)":
+          inception.ReferenceExtractor(graph_def),
+      "fast (Keras port)": inception.FastExtractor(graph_def,
+                                                   jit_compile=False),
+      "fast, XLA": inception.FastExtractor(graph_def, jit_compile=True),
+  }
+  images = np.random.default_rng(0).integers(
+      0, 256, (FLAGS.fid_batch, 32, 32, 3)).astype(np.float32)
+  print(f"\nFID feature pass, batches of {FLAGS.fid_batch} 32x32 images "
+        f"(resized to 299 in the graph), median of {FLAGS.fid_repeats}:\n")
+  print("| extractor | images/s |")
+  print("|---|---|")
+  for name, extractor in extractors.items():
+    seconds = median_seconds(lambda e=extractor: e(images), FLAGS.fid_repeats)
+    print(f"| {name} | {FLAGS.fid_batch / seconds:.1f} |", flush=True)
+
+
+def pipeline_rows() -> None:
+  print("\nInput pipeline (`shapes`, 12,000 images, batch 64, after one "
+        "epoch so the cache is filled):\n")
+  print("| image size | cache | images/s |")
+  print("|---|---|---|")
+  for size in (32, 64):
+    for cache in (True, False):
+      images = images_lib.load_images("shapes", size, data_dir=FLAGS.data_dir)
+      ds = images_lib.make_pipeline(images, 64, seed=0, cache=cache)
+      rate = images_per_second(ds, batches=200, warmup=12_000 // 64 + 1)
+      print(f"| {size} | {'memory' if cache else 'none'} | {rate:.0f} |",
+            flush=True)
+
+
+def main(argv):
+  del argv
+  gpu = bool(tf.config.list_physical_devices("GPU"))
+  precisions = FLAGS.precisions or (
+      ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpu else []))
+  print(f"{machine()}; {FLAGS.steps} timed steps per row\n")
+  train_rows(precisions)
+  fid_rows()
+  pipeline_rows()
+
+
+if __name__ == "__main__":
+  app.run(main)

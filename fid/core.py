@@ -32,7 +32,9 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
 
   Args:
     batches: float or uint8 image batches [n, H, W, 3] in [0, 255].
-    extractor: a callable images -> (features [n, 2048], logits [n, 1008]).
+    extractor: a callable images -> (features [n, d], logits [n, k]): the
+      2015 Inception graph's (d = 2048, k = 1008) for the FID, or any other
+      (fid.saved_model.SavedModelExtractor) with a `feature_dim` attribute.
     keep: also keep every feature and logit row (for KID and IS); memory
       then grows with the number of images, otherwise it does not.
     progress: show a progress bar on stderr.
@@ -42,8 +44,8 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
                      "num_replicas_in_sync", 1)
   # One float64 accumulator per replica, merged at the end: the statistics
   # equal the one-device ones whatever the number of replicas.
-  accumulators = [stats_lib.RunningStats(architecture.FEATURE_DIM)
-                  for _ in range(replicas)]
+  dim = getattr(extractor, "feature_dim", architecture.FEATURE_DIM)
+  accumulators = [stats_lib.RunningStats(dim) for _ in range(replicas)]
   kept_features, kept_logits = [], []
   bar = None
   if progress:
@@ -71,7 +73,11 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   if running.count < 2:
     raise stats_lib.StatsError(
         f"need at least 2 images for the statistics, got {running.count}")
-  warn_sample_size(running.count)
+  if dim == architecture.FEATURE_DIM:
+    warn_sample_size(running.count)
+  elif running.count < dim:
+    warnings.warn(f"fid: {running.count} images < {dim} features: the "
+                  "covariance is rank deficient", RuntimeWarning, stacklevel=2)
   return Activations(
       running.mean, running.covariance(), running.count,
       np.concatenate(kept_features) if keep else None,

@@ -9,7 +9,6 @@ the other intervals are multiples of it).
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -20,6 +19,8 @@ import tensorflow as tf
 
 from tf_ttur import checkpointing
 from tf_ttur import grid as grid_lib
+from tf_ttur import records
+from tf_ttur.errors import NonFiniteLossError, StorageError
 
 
 def format_duration(seconds: float) -> str:
@@ -35,7 +36,7 @@ class MetricsLogger(keras.callbacks.Callback):
   def __init__(self, workdir: str, total_steps: int,
                writer: tf.summary.SummaryWriter):
     super().__init__()
-    self.path = os.path.join(workdir, "metrics.jsonl")
+    self.workdir = workdir
     self.total_steps = total_steps
     self.writer = writer
 
@@ -55,8 +56,7 @@ class MetricsLogger(keras.callbacks.Callback):
               "elapsed_sec": now - self._start,
               "steps_per_sec": steps_per_sec}
     record.update({k: float(v) for k, v in (logs or {}).items()})
-    with open(self.path, "a") as f:
-      f.write(json.dumps(record) + "\n")
+    records.append(self.workdir, record)
     with self.writer.as_default(step=step):
       for key, value in record.items():
         if key not in ("step", "time"):
@@ -82,7 +82,10 @@ class SampleGrid(keras.callbacks.Callback):
     images = self.model.generator(self.z, training=False)
     images = checkpointing.to_uint8(images).numpy()
     grid = grid_lib.make_grid(images)
-    os.makedirs(self.directory, exist_ok=True)
+    try:
+      os.makedirs(self.directory, exist_ok=True)
+    except OSError as e:
+      raise StorageError(f"cannot create {self.directory}: {e}") from None
     path = os.path.join(self.directory, f"step_{step:08d}.png")
     grid_lib.write_png(grid, path)
     with self.writer.as_default(step=step):
@@ -111,11 +114,14 @@ class TextSamples(keras.callbacks.Callback):
       return
     probs = keras.ops.convert_to_numpy(self.model.generator(self.z))
     lines = ["".join(self.vocab.decode(row)) for row in probs.argmax(-1)]
-    os.makedirs(self.directory, exist_ok=True)
     path = os.path.join(self.directory, f"step_{step:08d}.txt")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      f.write("\n".join(lines) + "\n")
-    os.replace(path + ".tmp", path)
+    try:
+      os.makedirs(self.directory, exist_ok=True)
+      with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+      os.replace(path + ".tmp", path)
+    except OSError as e:
+      raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -135,3 +141,25 @@ class Checkpointer(keras.callbacks.Callback):
 
   def on_train_end(self, logs=None):
     self.save()
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+  """Stops training at the end of an interval in which a loss was NaN or
+  infinite, before anything of that interval is logged or saved (it must
+  come first in the callback list)."""
+
+  def __init__(self, manager: tf.train.CheckpointManager):
+    super().__init__()
+    self.manager = manager
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.nonfinite_step.numpy())
+    if step < 0:
+      return
+    losses = ", ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
+    raise NonFiniteLossError(
+        f"non-finite loss at step {step} ({losses}). The last good "
+        f"checkpoint is {self.manager.latest_checkpoint or 'none (no step saved yet)'}; "
+        "nothing after it was saved. Rerun to resume from it, or pass "
+        "--on_nonfinite=restore to restore it and continue with a fresh "
+        "noise seed.")

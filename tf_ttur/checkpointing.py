@@ -9,6 +9,7 @@ and the result loads with TensorFlow alone.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from absl import logging
 import tensorflow as tf
 
 from tf_ttur import gan as gan_lib
+from tf_ttur.errors import StorageError
 
 
 def make_manager(model: gan_lib.GAN, directory: str,
@@ -51,11 +53,44 @@ def restore_or_initialize(manager: tf.train.CheckpointManager,
 
 
 def save_step(manager: tf.train.CheckpointManager, step: int) -> str:
-  """Saves checkpoint `step` unless it is already the latest; returns its path."""
+  """Saves checkpoint `step` unless it is already the latest; returns its path.
+
+  Raises:
+    StorageError: the checkpoint could not be written (disk full, read-only
+      or vanished directory). TensorFlow writes a checkpoint under temporary
+      names and updates the `checkpoint` index file last, so the earlier
+      checkpoints stay intact and the latest one stays the latest.
+  """
   latest = manager.latest_checkpoint
   if latest is None or not latest.endswith(f"-{step}"):
-    latest = manager.save(checkpoint_number=step)
+    try:
+      latest = manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as e:
+      message = getattr(e, "message", None) or str(e)
+      raise StorageError(
+          f"cannot write checkpoint {step} in {manager.directory}: "
+          f"{message.splitlines()[0] if message else type(e).__name__}. "
+          f"The earlier checkpoints are intact (latest: "
+          f"{manager.latest_checkpoint or 'none'}); free space or fix the "
+          "permissions and rerun to resume.") from None
   return latest
+
+
+def remove_leftovers(workdir: str) -> list[str]:
+  """Deletes what a killed run can leave half-written: temporary exports,
+  files being renamed into place, TensorFlow's temporary checkpoint
+  folders. None of them is ever read; returns what was removed."""
+  patterns = [".export-*", "*.tmp", "*.tmp[0-9]*", "samples/*.tmp*",
+              "checkpoints/*_temp*", ".classifier-*"]
+  removed = []
+  for pattern in patterns:
+    for path in glob.glob(os.path.join(workdir, pattern)):
+      if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        os.remove(path)
+      removed.append(path)
+  return removed
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -140,8 +175,11 @@ def export_generator(generator: tf.keras.Model, z_dim: int,
     module = ExportedTextGenerator(generator, z_dim, z_distribution,
                                    vocabulary)
   parent = os.path.dirname(os.path.abspath(export_dir))
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  try:
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  except OSError as e:
+    raise StorageError(f"cannot export to {export_dir}: {e}") from None
   try:
     tf.saved_model.save(module, tmp, signatures={
         "serving_default": module.serve, "sample": module.sample})
@@ -152,6 +190,10 @@ def export_generator(generator: tf.keras.Model, z_dim: int,
     os.rename(tmp, export_dir)
     if old:
       shutil.rmtree(old)
+  except (OSError, tf.errors.OpError) as e:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise StorageError(f"cannot export to {export_dir}: "
+                       f"{getattr(e, 'message', None) or e}") from None
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise

@@ -13,9 +13,15 @@ import os
 from typing import Any
 
 from tf_ttur.data import images
-from tf_ttur.errors import ConfigError, DatasetError  # noqa: F401  (re-exported)
 from tf_ttur.data import text
+from tf_ttur.errors import ConfigError
 from tf_ttur.networks import NETWORKS
+
+
+# saved_models/shapes_classifier of this repository (tf_ttur.quality).
+DEFAULT_QUALITY_MODEL = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "saved_models", "shapes_classifier")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +65,11 @@ class Config:
   fid_batch_size: int = 100
   max_lines: int = 10_000_000
   jsd_every: int = 0
+  quality_every: int = 0
+  quality_samples: int = 2000
+  quality_model: str = ""
+  on_nonfinite: str = "stop"
+  debug_nan_at_step: int = 0
   jsd_samples: int = 640
 
   @classmethod
@@ -126,17 +137,18 @@ class Config:
     for name in ("batch_size", "z_dim", "width", "n_critic", "train_steps",
                  "log_every", "checkpoint_every", "sample_every",
                  "keep_checkpoints", "grid_size", "shuffle_buffer",
-                 "fid_batch_size", "max_lines", "jsd_samples"):
+                 "fid_batch_size", "max_lines", "jsd_samples",
+                 "quality_samples"):
       value = getattr(self, name)
       if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
     for name in ("lr_halve_every", "fid_every", "jsd_every", "cache_mb",
-                 "cpu_replicas"):
+                 "cpu_replicas", "quality_every", "debug_nan_at_step"):
       if getattr(self, name) < 0:
         raise ConfigError(f"--{name} must be 0 (off) or positive, got "
                           f"{getattr(self, name)}")
     for name in ("train_steps", "checkpoint_every", "sample_every",
-                 "fid_every", "jsd_every"):
+                 "fid_every", "jsd_every", "quality_every"):
       value = getattr(self, name)
       if value % self.log_every:
         raise ConfigError(f"--{name}={value} must be a multiple of "
@@ -162,6 +174,11 @@ class Config:
                         "model is scored with --jsd_every")
     if self.fid_every:
       self._check_fid()
+    if self.quality_every:
+      self._check_quality(is_text)
+    if self.on_nonfinite not in ("stop", "restore"):
+      raise ConfigError(f"--on_nonfinite={self.on_nonfinite!r}: use stop or "
+                        "restore")
     if not self.workdir:
       raise ConfigError("--workdir must not be empty")
     if self.mode != "dry_run":
@@ -185,6 +202,21 @@ class Config:
       raise ConfigError(f"--fid_stats: {e}") from None
     if self.fid_inception and not os.path.isfile(self.fid_inception):
       raise ConfigError(f"--fid_inception={self.fid_inception}: no such file")
+
+  def _check_quality(self, is_text: bool) -> None:
+    if is_text:
+      raise ConfigError("--quality_every is for image models")
+    if self.quality_samples < 2:
+      raise ConfigError(f"--quality_samples must be at least 2, got "
+                        f"{self.quality_samples}")
+    model = self.quality_model or DEFAULT_QUALITY_MODEL
+    if not os.path.isfile(os.path.join(model, "saved_model.pb")):
+      raise ConfigError(f"--quality_model={model}: no SavedModel there "
+                        "(train one with python -m tf_ttur.quality)")
+
+  @property
+  def quality_model_path(self) -> str:
+    return self.quality_model or DEFAULT_QUALITY_MODEL
 
   def _check_types(self) -> None:
     for field in dataclasses.fields(self):
@@ -223,3 +255,4 @@ def _check_writable(path: str) -> None:
   if not os.access(probe, os.W_OK | os.X_OK):
     raise ConfigError(f"--workdir={path} is not writable ({probe} is not "
                       "writable)")
+

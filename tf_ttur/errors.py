@@ -7,3 +7,12 @@ class DatasetError(ValueError):
 
 class ConfigError(ValueError):
   """A configuration value that cannot run; the message names the flag."""
+
+
+class StorageError(OSError):
+  """A file of the run could not be written (disk full, read-only, gone);
+  the message names it. Earlier checkpoints are intact."""
+
+
+class NonFiniteLossError(RuntimeError):
+  """A loss became NaN or infinite; the message names the step."""

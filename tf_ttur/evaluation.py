@@ -22,6 +22,8 @@ import fid
 from fid import core as fid_core
 from fid import frechet
 from tf_ttur import checkpointing
+from tf_ttur import quality
+from tf_ttur import records
 from tf_ttur.config import Config
 from tf_ttur.data import noise
 
@@ -44,31 +46,29 @@ def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
   raise ValueError(f"unknown pixel mapping {mode!r}")
 
 
-class FIDEvaluator:
-  """Holds the reference statistics and the Inception extractor."""
+class FrechetEvaluator:
+  """A Frechet distance of generated samples against reference statistics,
+  in the feature space of `extractor` (the FID with the Inception one)."""
 
-  def __init__(self, config: Config, pixels: str,
-               strategy: tf.distribute.Strategy | None = None):
-    self.config = config
+  metric = "fid"
+
+  def __init__(self, extractor, mu: np.ndarray, sigma: np.ndarray,
+               samples: int, batch_size: int, pixels: str, seed: int):
+    self.extractor = extractor
+    self.mu, self.sigma = mu, sigma
+    self.samples = samples
+    self.batch_size = batch_size
     self.pixels = pixels
-    self.mu, self.sigma = fid.load_stats(config.fid_stats)
-    # The feature pass over several local replicas (fast extractor only; the
-    # reference one is a TF1 Session on one device).
-    kwargs = ({"strategy": strategy}
-              if strategy is not None and config.fid_extractor == "fast"
-              else {})
-    self.extractor = fid.make_extractor(config.fid_extractor,
-                                        config.fid_inception, **kwargs)
+    self.seed = seed
 
   def __call__(self, model, step: int = 0) -> float:
-    """The FID of model's generator over fid_samples fresh samples.
+    """The distance of model's generator over `samples` fresh samples.
 
-    z is drawn from numpy with the seed (config.seed, step), so evaluation
-    neither consumes the training noise stream nor depends on when it runs.
+    z is drawn from numpy with the seed (seed, step), so evaluation neither
+    consumes the training noise stream nor depends on when it runs.
     """
-    config = self.config
-    remaining = config.fid_samples
-    rng = np.random.default_rng([config.seed, step])
+    remaining = self.samples
+    rng = np.random.default_rng([self.seed, step])
 
     def batches():
       nonlocal remaining
@@ -81,33 +81,69 @@ class FIDEvaluator:
             noise.draw_z(rng, n, model.z_dim, model.z_distribution),
             training=False)
         pixels = to_pixels(keras.ops.convert_to_numpy(images), self.pixels)
-        for start in range(0, n, config.fid_batch_size):
-          yield pixels[start:start + config.fid_batch_size]
+        for start in range(0, n, self.batch_size):
+          yield pixels[start:start + self.batch_size]
 
     stats = fid_core.run_pass(batches(), self.extractor)
     return frechet.calculate_frechet_distance(stats.mu, stats.sigma,
                                               self.mu, self.sigma)
 
 
+class FIDEvaluator(FrechetEvaluator):
+  """The FID: the Inception extractor and the reference statistics file."""
+
+  def __init__(self, config: Config, pixels: str,
+               strategy: tf.distribute.Strategy | None = None):
+    mu, sigma = fid.load_stats(config.fid_stats)
+    # The feature pass over several local replicas (fast extractor only; the
+    # reference one is a TF1 Session on one device).
+    kwargs = ({"strategy": strategy}
+              if strategy is not None and config.fid_extractor == "fast"
+              else {})
+    extractor = fid.make_extractor(config.fid_extractor, config.fid_inception,
+                                   **kwargs)
+    super().__init__(extractor, mu, sigma, config.fid_samples,
+                     config.fid_batch_size, pixels, config.seed)
+
+
+class ShapesEvaluator(FrechetEvaluator):
+  """The offline measure (tf_ttur.quality): the Frechet distance in the
+  shapes classifier's feature space, against the training images'
+  statistics. Logged as `fd_shapes`, never as the FID."""
+
+  metric = quality.METRIC
+
+  def __init__(self, config: Config, pixels: str,
+               real_images: tf.data.Dataset):
+    from fid.saved_model import SavedModelExtractor  # pylint: disable=g-import-not-at-top
+    extractor = SavedModelExtractor(config.quality_model_path)
+    batches = (keras.ops.convert_to_numpy(b).astype(np.float32) for b in
+               real_images.take(config.quality_samples).batch(500))
+    reference = fid_core.run_pass(batches, extractor)
+    super().__init__(extractor, reference.mu, reference.sigma,
+                     config.quality_samples, 500, pixels, config.seed)
+
+
 class FIDCallback(keras.callbacks.Callback):
-  """Evaluates, logs, and exports the best generator.
+  """Evaluates, logs, and (for the FID) exports the best generator.
 
   evaluator None: a multi-worker worker other than the chief, which only
   saves the checkpoint at the same steps as the chief.
   """
 
-  def __init__(self, evaluator: FIDEvaluator, workdir: str, every: int,
-               writer: tf.summary.SummaryWriter,
-               manager: tf.train.CheckpointManager):
+  def __init__(self, evaluator: FrechetEvaluator | None, workdir: str,
+               every: int, writer: tf.summary.SummaryWriter,
+               manager: tf.train.CheckpointManager, metric: str = "fid"):
     super().__init__()
     self.evaluator = evaluator
+    self.metric = metric
     self.workdir = workdir
     self.every = every
     self.writer = writer
     self.manager = manager
     self.best_path = os.path.join(workdir, BEST_FILE)
     self.best = None
-    if os.path.exists(self.best_path):
+    if metric == "fid" and os.path.exists(self.best_path):
       with open(self.best_path) as f:
         self.best = json.load(f)["fid"]
 
@@ -119,15 +155,18 @@ class FIDCallback(keras.callbacks.Callback):
     if self.evaluator is None:
       return
     value = self.evaluator(self.model, step)
-    record = {"step": step, "fid": value,
-              "fid_samples": self.evaluator.config.fid_samples,
+    name = self.metric
+    record = {"step": step, name: value,
+              f"{name}_samples": self.evaluator.samples,
               "checkpoint": os.path.basename(checkpoint)}
-    with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:
-      f.write(json.dumps(record) + "\n")
+    records.append(self.workdir, record)
     with self.writer.as_default(step=step):
-      tf.summary.scalar("fid", value)
-    logging.info("step %d FID %.4f (%d samples)", step, value,
-                 record["fid_samples"])
+      tf.summary.scalar(name, value)
+    logging.info("step %d %s %.4f (%d samples)", step,
+                 "FID" if name == "fid" else name, value,
+                 self.evaluator.samples)
+    if name != "fid":
+      return
     if self.best is None or value < self.best:
       self.best = value
       checkpointing.export_generator(
@@ -173,8 +212,7 @@ class JSDCallback(keras.callbacks.Callback):
     values = self.reference.jsd(self.generated_lines(step))
     record = {"step": step, "jsd_samples": self.config.jsd_samples,
               **{f"jsd_{n}": v for n, v in values.items()}}
-    with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:
-      f.write(json.dumps(record) + "\n")
+    records.append(self.workdir, record)
     with self.writer.as_default(step=step):
       for n, v in values.items():
         tf.summary.scalar(f"jsd_{n}", v)

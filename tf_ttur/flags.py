@@ -102,6 +102,26 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                     "Inception path: the Keras port or the graph itself.")
   flags.DEFINE_integer("fid_batch_size", 100, "Inception batch size.")
 
+  # The offline quality measure (tf_ttur.quality): not the FID.
+  flags.DEFINE_integer("quality_every", 0,
+                       "Steps between evaluations of fd_shapes, the Frechet "
+                       "distance in the shapes classifier's feature space "
+                       "(offline; NOT the FID); 0: off.")
+  flags.DEFINE_integer("quality_samples", 2000,
+                       "Generated (and real) samples per fd_shapes value.")
+  flags.DEFINE_string("quality_model", "",
+                      "The classifier SavedModel (default: "
+                      "saved_models/shapes_classifier).")
+
+  # Hardening.
+  flags.DEFINE_enum("on_nonfinite", "stop", ["stop", "restore"],
+                    "A NaN or infinite loss: stop (exit 3, the last good "
+                    "checkpoint kept) or restore the last checkpoint and "
+                    "continue with a fresh noise seed (at most 3 times).")
+  flags.DEFINE_integer("debug_nan_at_step", 0,
+                       "Test hook: make the losses of this step NaN once. "
+                       "0: off.")
+
   # The language model (SPEC A.4).
   flags.DEFINE_integer("max_lines", 10_000_000,
                        "Text lines read, in order, from the corpus.")

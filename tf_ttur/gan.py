@@ -67,6 +67,15 @@ class GAN(keras.Model):
     # BEGAN's equilibrium control k_t; checkpointed with the step.
     self.k_t = keras.Variable(0.0, dtype="float32", trainable=False,
                               name="k_t", aggregation="mean")
+    # The first step whose losses were not finite (-1: none yet), read by
+    # the NonFiniteGuard callback once per logging interval; not saved.
+    self.nonfinite_step = keras.Variable(-1, dtype="int64", trainable=False,
+                                         name="nonfinite_step",
+                                         aggregation="only_first_replica")
+    # Test hook (--debug_nan_at_step): that step's real images become NaN.
+    self.debug_nan_at_step = keras.Variable(
+        0, dtype="int64", trainable=False, name="debug_nan_at_step",
+        aggregation="only_first_replica")
     # Both networks are built; without this, fit() under a distribution
     # strategy would trace call() on a training batch to build the model.
     self.built = True
@@ -130,6 +139,10 @@ class GAN(keras.Model):
 
   def train_step(self, data):
     real, z, alpha = self._unpack(data)
+    this_step = self.step + 1
+    poison = tf.where(tf.equal(this_step, self.debug_nan_at_step),
+                      float("nan"), 1.0)
+    real = real * tf.cast(poison, real.dtype)
     # Gradients are summed over replicas: each replica's mean loss is
     # divided by their number, so the update is that of the global batch.
     replicas = tf.distribute.get_replica_context().num_replicas_in_sync
@@ -137,6 +150,11 @@ class GAN(keras.Model):
       logs = self._simultaneous_step(real[:, 0], z[:, 0], replicas)
     else:
       logs = self._alternating_step(real, z, alpha, replicas)
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(
+        tf.cast(v, tf.float32))) for v in logs.values()])
+    self.nonfinite_step.assign(tf.where(
+        tf.logical_or(finite, self.nonfinite_step >= 0),
+        self.nonfinite_step, this_step))
     self.step.assign_add(1)
     for tracker in self.trackers:
       tracker.update_state(logs[tracker.name])

@@ -8,6 +8,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tf_ttur.errors import StorageError
+
 
 def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
   """Tiles uint8 images [N, H, W, 3] into one [rows*H, columns*W, 3] image."""
@@ -26,6 +28,11 @@ def write_png(image: np.ndarray, path: str) -> None:
   """Writes a uint8 [H, W, 3] image to path via a temporary name + rename."""
   data = tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
   tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "wb") as f:
+      f.write(data)
+    os.replace(tmp, path)
+  except OSError as e:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise StorageError(f"cannot write {path}: {e.strerror or e}") from None

@@ -2,7 +2,11 @@
 
 The thin binary: flags -> one validated Config -> train / dry_run / export.
 A bad value prints one `error:` line and exits with code 2, before anything
-is written.
+is written; so does a missing dataset or a file that cannot be written
+(disk full, read-only workdir; the earlier checkpoints stay intact). A NaN
+or infinite loss prints one `error:` line naming the step and the last good
+checkpoint and exits with code 3 (or, with --on_nonfinite=restore, training
+goes on from that checkpoint with a fresh noise seed).
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from tf_ttur import flags as tf_ttur_flags
 from fid.stats import StatsError
-from tf_ttur.config import Config, ConfigError, DatasetError
+from tf_ttur import flags as tf_ttur_flags
+from tf_ttur.config import Config
+from tf_ttur.errors import ConfigError, DatasetError, NonFiniteLossError
+from tf_ttur.errors import StorageError
 
 FLAGS = tf_ttur_flags.define(flags.FLAGS)
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 2) -> None:
   print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+  sys.exit(code)
 
 
 def main(argv):
@@ -43,9 +49,12 @@ def main(argv):
     return
   try:
     train_lib.train(config)
-  except (ConfigError, DatasetError, StatsError, FileNotFoundError) as e:
+  except (ConfigError, DatasetError, StatsError, FileNotFoundError,
+          StorageError) as e:
     # What a user can fix; anything else is a bug and keeps its traceback.
     fail(str(e))
+  except NonFiniteLossError as e:
+    fail(str(e), code=3)
 
 
 def _export_latest(config: Config, train_lib) -> None:

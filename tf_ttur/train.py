@@ -14,7 +14,9 @@ import tensorflow as tf
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
+from tf_ttur import records
 from tf_ttur.config import Config, ConfigError
+from tf_ttur.errors import NonFiniteLossError
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
@@ -250,19 +252,14 @@ def train(config: Config) -> gan_lib.GAN:
         model, os.path.join(write_dir, "checkpoints"), config.keep_checkpoints)
   os.makedirs(write_dir, exist_ok=True)
   if chief:
+    for path in checkpointing.remove_leftovers(workdir):
+      logging.info("Removed %s (left by an interrupted run).", path)
     write_config(config, workdir)
     if vocab is not None:
       _write_vocabulary(vocab, workdir)
+  model.debug_nan_at_step.assign(config.debug_nan_at_step)
   step = checkpointing.restore_or_initialize(
       manager, os.path.join(workdir, "checkpoints"))
-  dataset = noise_lib.attach_noise(dataset, config.z_dim, spec.z_distribution,
-                                   config.seed, start_step=step)
-  # Every worker builds the same stream and keeps its part of each global
-  # batch (the sources are not files that could be split between workers).
-  options = tf.data.Options()
-  options.experimental_distribute.auto_shard_policy = (
-      tf.data.experimental.AutoShardPolicy.DATA)
-  dataset = dataset.with_options(options)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
                  config.train_steps)
@@ -271,13 +268,14 @@ def train(config: Config) -> gan_lib.GAN:
         os.path.join(write_dir, "tensorboard"))
     z = fixed_z(config, spec.z_distribution)
     callbacks = [
+        callbacks_lib.NonFiniteGuard(manager),
         callbacks_lib.MetricsLogger(write_dir, config.train_steps, writer),
         (callbacks_lib.TextSamples(write_dir, z, config.sample_every, vocab)
          if vocab is not None else
          callbacks_lib.SampleGrid(write_dir, z, config.sample_every, writer)),
         callbacks_lib.Checkpointer(manager, config.checkpoint_every),
     ]
-    if config.fid_every or config.jsd_every:
+    if config.fid_every or config.jsd_every or config.quality_every:
       from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
       if config.fid_every:
         # The FID is computed by the chief alone (over the local replicas
@@ -287,19 +285,70 @@ def train(config: Config) -> gan_lib.GAN:
                      if chief else None)
         callbacks.append(evaluation.FIDCallback(
             evaluator, write_dir, config.fid_every, writer, manager))
+      if config.quality_every:
+        evaluator = (evaluation.ShapesEvaluator(
+            config, spec.fid_pixels,
+            images_lib.load_images(config.dataset, config.image_size,
+                                   data_dir=config.data_dir))
+                     if chief else None)
+        callbacks.append(evaluation.FIDCallback(
+            evaluator, write_dir, config.quality_every, writer, manager,
+            metric=evaluation.ShapesEvaluator.metric))
       if config.jsd_every and chief:
         callbacks.append(evaluation.JSDCallback(
             padded, vocab, config, workdir, writer))
-    model.fit(dataset, epochs=config.train_steps // config.log_every,
-              initial_epoch=step // config.log_every,
-              steps_per_epoch=config.log_every, callbacks=callbacks, verbose=0,
-              shuffle=False)
+    _fit(model, manager, dataset, callbacks, config, spec.z_distribution,
+         step, chief)
     writer.close()
   if config.export:
     export(model, write_dir, vocab.chars if vocab is not None else None)
   if not chief:
     shutil.rmtree(write_dir, ignore_errors=True)
   return model
+
+
+MAX_RESTORES = 3
+RESEED = 1_000_003  # Noise seed offset per restore after a non-finite loss.
+
+
+def _fit(model, manager, dataset, callbacks, config: Config,
+         z_distribution: str, step: int, chief: bool) -> None:
+  """fit() from `step`; after a non-finite loss, stops, or (with
+  --on_nonfinite=restore) restores the last checkpoint and continues with
+  a fresh noise seed, at most MAX_RESTORES times."""
+  for attempt in range(MAX_RESTORES + 1):
+    if chief:
+      # Records of steps after the checkpoint will be logged again.
+      dropped = records.truncate_after(config.workdir, step)
+      if dropped:
+        logging.info("metrics.jsonl: dropped %d records after step %d.",
+                     dropped, step)
+    noisy = noise_lib.attach_noise(dataset, config.z_dim, z_distribution,
+                                   config.seed + attempt * RESEED,
+                                   start_step=step)
+    # Every worker builds the same stream and keeps its part of each global
+    # batch (the sources are not files that could be split between workers).
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    try:
+      model.fit(noisy.with_options(options),
+                epochs=config.train_steps // config.log_every,
+                initial_epoch=step // config.log_every,
+                steps_per_epoch=config.log_every, callbacks=callbacks,
+                verbose=0, shuffle=False)
+      return
+    except NonFiniteLossError as e:
+      if (config.on_nonfinite == "stop" or attempt == MAX_RESTORES or
+          manager.latest_checkpoint is None):
+        raise
+      logging.warning("%s Restoring %s with noise seed %d (restore %d of "
+                      "%d).", e, manager.latest_checkpoint,
+                      config.seed + (attempt + 1) * RESEED, attempt + 1,
+                      MAX_RESTORES)
+      step = checkpointing.restore_or_initialize(manager)
+      model.nonfinite_step.assign(-1)
+      model.debug_nan_at_step.assign(0)  # The test hook fires once.
 
 
 def _fid_strategy(strategy: tf.distribute.Strategy):

@@ -1,0 +1,37 @@
+"""A feature extractor from any SavedModel, for Frechet distances in another
+feature space than Inception's (which is what the FID is, and stays the
+default everywhere).
+
+The SavedModel needs a signature taking float32 `images` [n, H, W, 3] in
+[0, 255] and returning `features` [n, d] (and optionally `logits`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+
+class SavedModelExtractor:
+  """images -> (features float64 [n, d], logits [n, k] or [n, 0])."""
+
+  def __init__(self, path: str, signature: str = "features"):
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+      raise FileNotFoundError(f"no SavedModel at {path}")
+    self._module = tf.saved_model.load(path)
+    self._fn = getattr(self._module, signature, None)
+    if self._fn is None:
+      raise ValueError(f"{path} has no `{signature}` function")
+    probe = self._fn(tf.zeros([1, 8, 8, 3], tf.float32))
+    if "features" not in probe:
+      raise ValueError(f"{path}: `{signature}` returns no `features`")
+    self.feature_dim = int(probe["features"].shape[-1])
+
+  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+    out = self._fn(tf.convert_to_tensor(np.asarray(images, np.float32)))
+    features = out["features"].numpy().astype(np.float64)
+    logits = (out["logits"].numpy() if "logits" in out else
+              np.zeros((len(features), 0), np.float32))
+    return features, logits

@@ -1,0 +1,64 @@
+"""metrics.jsonl: one JSON record per line, appended as training goes.
+
+A run killed mid-write can leave a partial last line, and records of steps
+after its last checkpoint, which the resumed run will log again. On resume,
+`truncate_after` keeps exactly the whole records up to the restored step,
+rewriting the file through a temporary name so that a kill during the
+rewrite loses nothing either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tf_ttur.errors import StorageError
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def append(workdir: str, record: dict) -> None:
+  """Appends one record (one line, flushed) to workdir/metrics.jsonl."""
+  path = os.path.join(workdir, METRICS_FILE)
+  try:
+    with open(path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+      f.flush()
+  except OSError as e:
+    raise StorageError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def read(workdir: str) -> list[dict]:
+  """The whole records of workdir/metrics.jsonl (a partial last line is
+  skipped); [] if there is no file."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return []
+  records = []
+  with open(path) as f:
+    for line in f:
+      if not line.endswith("\n"):
+        break  # Cut short by a kill.
+      try:
+        records.append(json.loads(line))
+      except json.JSONDecodeError:
+        break
+  return records
+
+
+def truncate_after(workdir: str, step: int) -> int:
+  """Keeps the whole records with step <= `step`; returns how many were
+  dropped (records after the checkpoint, a partial line)."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if not os.path.exists(path):
+    return 0
+  with open(path) as f:
+    total = sum(1 for _ in f)
+  kept = [r for r in read(workdir) if r.get("step", 0) <= step]
+  if len(kept) == total:
+    return 0
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in kept)
+  os.replace(tmp, path)
+  return total - len(kept)

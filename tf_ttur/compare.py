@@ -1,0 +1,235 @@
+"""Runs several configurations over several seeds and draws them the way
+the paper's figures do: one curve per configuration, the mean over seeds
+with a min-max band, against updates or training minutes.
+
+    python -m tf_ttur.compare \
+        --flagfiles=configs/demo.flags,configs/demo_orig.flags --seeds=3
+
+trains each flagfile with seeds 0..N-1 into OUT/<flagfile name>/seed_<k>
+(`python -m tf_ttur.main`, one process per run), reusing every run that is
+already finished and resuming any that is not, then writes OUT/compare.png
+(the figure), OUT/compare.md (the best value per configuration) and
+OUT/compare.json (the curves). The metric is the first of fid, fd_shapes
+and jsd_4 that the runs logged, or --metric. With GPUs and the datasets,
+the paper's flagfiles (configs/cifar10.flags,configs/cifar10_orig.flags,
+...) give the paper's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from tf_ttur import records
+from tf_ttur.config import Config
+from tf_ttur.errors import ConfigError
+
+METRICS = ("fid", "fd_shapes", "jsd_4")
+LOWER_IS_BETTER = True  # All of METRICS.
+
+
+def run_name(flagfile: str) -> str:
+  return os.path.splitext(os.path.basename(flagfile))[0]
+
+
+def final_step(workdir: str) -> int:
+  """The step of the run's latest checkpoint (0 if none), read from the
+  `checkpoint` index file without TensorFlow."""
+  path = os.path.join(workdir, "checkpoints", "checkpoint")
+  if not os.path.exists(path):
+    return 0
+  with open(path) as f:
+    for line in f:
+      if line.startswith("model_checkpoint_path:"):
+        return int(line.split('"')[1].rsplit("-", 1)[1])
+  return 0
+
+
+def ensure_run(flagfile: str, seed: int, workdir: str,
+               overrides: list[str], log=print) -> bool:
+  """Trains (or resumes) one run unless it is finished; True if it trained."""
+  args = [f"--flagfile={flagfile}", *overrides, f"--seed={seed}",
+          f"--workdir={workdir}"]
+  config = Config.from_args(*args)
+  if final_step(workdir) >= config.train_steps:
+    log(f"reused   {workdir} (step {config.train_steps})")
+    return False
+  log(f"training {workdir} ...")
+  proc = subprocess.run([sys.executable, "-m", "tf_ttur.main", *args],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True)
+  if proc.returncode:
+    tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+    raise RuntimeError(f"{workdir}: training failed (exit "
+                       f"{proc.returncode}):\n{tail}")
+  return True
+
+
+def curve(workdir: str, metric: str) -> tuple[np.ndarray, ...]:
+  """(steps, minutes, values) of one run's metric; minutes count training
+  time only (the loss records' intervals), not evaluation or restarts."""
+  logged = records.read(workdir)
+  steps, values, minutes = [], [], []
+  elapsed, last_step, at_step = 0.0, 0, {0: 0.0}
+  for r in logged:
+    if "steps_per_sec" in r and r["steps_per_sec"] > 0:
+      elapsed += (r["step"] - last_step) / r["steps_per_sec"] / 60
+      last_step = r["step"]
+      at_step[r["step"]] = elapsed
+  for r in logged:
+    if metric in r:
+      steps.append(r["step"])
+      values.append(r[metric])
+      minutes.append(at_step.get(r["step"], np.nan))
+  return np.array(steps), np.array(minutes), np.array(values, np.float64)
+
+
+def pick_metric(workdirs: list[str]) -> str:
+  for metric in METRICS:
+    if all(any(metric in r for r in records.read(w)) for w in workdirs):
+      return metric
+  raise ValueError("the runs logged none of " + ", ".join(METRICS) +
+                   " (turn on --fid_every, --quality_every or --jsd_every)")
+
+
+def summarize(name: str, workdirs: list[str], metric: str) -> dict:
+  """Mean / min / max over seeds at the steps every seed logged."""
+  curves = [curve(w, metric) for w in workdirs]
+  common = sorted(set.intersection(*(set(s.tolist()) for s, _, _ in curves)))
+  if not common:
+    raise ValueError(f"{name}: the seeds logged {metric} at no common step")
+  values = np.array([[v[list(s).index(step)] for step in common]
+                     for s, _, v in curves])
+  minutes = np.array([[m[list(s).index(step)] for step in common]
+                      for s, m, _ in curves])
+  best_per_seed = values.min(axis=1)
+  mean = values.mean(axis=0)
+  return {
+      "name": name, "seeds": len(workdirs), "metric": metric,
+      "steps": common, "minutes": np.nanmean(minutes, axis=0).tolist(),
+      "mean": mean.tolist(), "min": values.min(axis=0).tolist(),
+      "max": values.max(axis=0).tolist(),
+      "best_mean": float(best_per_seed.mean()),
+      "best_min": float(best_per_seed.min()),
+      "best_max": float(best_per_seed.max()),
+      "final_mean": float(mean[-1]),
+      "best_step_of_mean": int(common[int(np.argmin(mean))]),
+  }
+
+
+def write_figure(summaries: list[dict], path: str, x: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+  for s in summaries:
+    xs = s["steps"] if x == "step" else s["minutes"]
+    label = f"{s['name']} ({s['lr']})" if s.get("lr") else s["name"]
+    (line,) = ax.plot(xs, s["mean"], label=label, lw=1.8)
+    ax.fill_between(xs, s["min"], s["max"], color=line.get_color(),
+                    alpha=0.2, lw=0)
+  metric = summaries[0]["metric"]
+  ax.set_xlabel("generator updates" if x == "step" else
+                "training minutes (evaluations excluded)")
+  ax.set_ylabel(metric + ("" if metric == "fid" else " (not the FID)"
+                          if metric == "fd_shapes" else ""))
+  seeds = sorted({s["seeds"] for s in summaries})
+  ax.set_title(f"{metric}: mean and min-max over "
+               f"{'/'.join(map(str, seeds))} seeds")
+  ax.grid(alpha=0.3)
+  ax.legend()
+  fig.tight_layout()
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp)
+  plt.close(fig)
+  os.replace(tmp, path)
+
+
+def write_table(summaries: list[dict], path: str) -> str:
+  metric = summaries[0]["metric"]
+  lines = [f"| configuration | learning rates (d, g) | seeds | best {metric} "
+           "(mean of seeds) | best, min-max over seeds | final (mean) | "
+           "step of best mean |", "|---|---|---|---|---|---|---|"]
+  for s in summaries:
+    lines.append(f"| {s['name']} | {s.get('lr', '')} | {s['seeds']} | "
+                 f"{s['best_mean']:.2f} | {s['best_min']:.2f}-"
+                 f"{s['best_max']:.2f} | {s['final_mean']:.2f} | "
+                 f"{s['best_step_of_mean']} |")
+  table = "\n".join(lines) + "\n"
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(table)
+  os.replace(tmp, path)
+  return table
+
+
+def compare(flagfiles: list[str], seeds: int, out: str,
+            overrides: list[str], metric: str | None = None,
+            x: str = "step", log=print) -> list[dict]:
+  """Trains what is missing, then writes the figure, table and curves."""
+  if seeds < 1:
+    raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+  names = [run_name(f) for f in flagfiles]
+  if len(set(names)) != len(names):
+    raise ConfigError(f"two flagfiles share a name: {', '.join(names)}")
+  for flagfile in flagfiles:
+    if not os.path.isfile(flagfile):
+      raise ConfigError(f"--flagfiles: {flagfile}: no such file")
+  runs = {name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
+          for name in names}
+  for flagfile, name in zip(flagfiles, names):
+    for seed, workdir in enumerate(runs[name]):
+      ensure_run(flagfile, seed, workdir, overrides, log)
+  all_dirs = [w for ws in runs.values() for w in ws]
+  metric = metric or pick_metric(all_dirs)
+  summaries = []
+  for flagfile, name in zip(flagfiles, names):
+    summary = summarize(name, runs[name], metric)
+    config = Config.from_args(f"--flagfile={flagfile}", *overrides)
+    summary["lr"] = f"{config.d_lr:g}, {config.g_lr:g}"
+    summaries.append(summary)
+  write_figure(summaries, os.path.join(out, "compare.png"), x)
+  table = write_table(summaries, os.path.join(out, "compare.md"))
+  tmp = os.path.join(out, "compare.json.tmp")
+  with open(tmp, "w") as f:
+    json.dump({"flagfiles": flagfiles, "overrides": overrides,
+               "summaries": summaries}, f, indent=1)
+  os.replace(tmp, os.path.join(out, "compare.json"))
+  log(table)
+  return summaries
+
+
+def main(argv):
+  if len(argv) > 1:
+    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    compare(FLAGS.flagfiles, FLAGS.seeds, FLAGS.out, FLAGS.override,
+            FLAGS.metric, FLAGS.x)
+  except (ConfigError, ValueError, RuntimeError) as e:
+    _fail(str(e))
+
+
+def _fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_list("flagfiles", None, "Flagfiles to compare.")
+  flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1 per flagfile.")
+  flags.DEFINE_string("out", "runs/compare", "Output folder.")
+  flags.DEFINE_multi_string("override", [],
+                            "A flag given to every run after its flagfile, "
+                            "e.g. --override=--train_steps=500 (repeatable).")
+  flags.DEFINE_enum("metric", None, list(METRICS),
+                    "Default: the first of fid, fd_shapes, jsd_4 logged.")
+  flags.DEFINE_enum("x", "step", ["step", "minutes"], "The x-axis.")
+  flags.mark_flag_as_required("flagfiles")
+  FLAGS = flags.FLAGS
+  app.run(main)

@@ -232,4 +232,11 @@ if __name__ == "__main__":
   flags.DEFINE_enum("x", "step", ["step", "minutes"], "The x-axis.")
   flags.mark_flag_as_required("flagfiles")
   FLAGS = flags.FLAGS
-  app.run(main)
+
+  def _parse(argv):
+    try:
+      return FLAGS(argv)
+    except flags.Error as e:
+      _fail(str(e))
+
+  app.run(main, flags_parser=_parse)

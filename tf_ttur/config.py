@@ -128,8 +128,9 @@ class Config:
           f"{NETWORKS[self.model].image_sizes}")
     for name in ("d_lr", "g_lr", "adam_epsilon"):
       value = getattr(self, name)
-      if not value > 0:  # Also rejects NaN.
-        raise ConfigError(f"--{name} must be positive, got {value}")
+      if not 0 < value < float("inf"):  # Also rejects NaN.
+        raise ConfigError(f"--{name} must be positive and finite, got "
+                          f"{value}")
     for name in ("beta_1", "beta_2"):
       value = getattr(self, name)
       if not 0 <= value < 1:

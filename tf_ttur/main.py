@@ -75,9 +75,17 @@ def _export_latest(config: Config, train_lib) -> None:
   train_lib.export(model, config.workdir, vocabulary)
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing with our error convention: one line, exit code 2."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    fail(f"{e} (--helpfull lists the flags)")
+
+
 def run():
   logging.set_verbosity(logging.INFO)
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == "__main__":

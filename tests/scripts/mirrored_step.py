@@ -25,9 +25,10 @@ from tf_ttur.config import Config  # pylint: disable=wrong-import-position
 
 MODELS = {
     "dcgan": dict(model="dcgan", n_critic=1),
-    # n_critic=1: with 2 critic steps the second step's weights differed by
-    # up to 1.2e-5 for one initialisation (3.6e-7 for another); open in
-    # issue 6 until explained.
+    # One critic step by default. With 2, the weights can differ by up to
+    # 1.2e-5 (seed 0): the same jump that a 2-ulp perturbation of the
+    # starting weights gives on one device (rounding_sensitivity.py), so a
+    # property of the training step, not of the strategy.
     "wgan_gp": dict(model="wgan_gp", n_critic=1, beta_1=0.0, beta_2=0.9,
                     d_lr=3e-4, g_lr=1e-4),
 }
@@ -38,10 +39,13 @@ def weights(model):
           model.discriminator.weights]
 
 
-def main(names):
+def main(names, n_critic=None):
   for name in names:
+    overrides = dict(MODELS[name])
+    if n_critic is not None:
+      overrides["n_critic"] = n_critic
     config = Config(image_size=32, z_dim=8, width=4, batch_size=8,
-                    adam_epsilon=1e-3, **MODELS[name])
+                    adam_epsilon=1e-3, **overrides)
     rng = np.random.default_rng(0)
     n = config.n_critic
     batch = {
@@ -78,4 +82,8 @@ def main(names):
 
 
 if __name__ == "__main__":
-  main(sys.argv[1:] or sorted(MODELS))
+  # Usage: mirrored_step.py [dcgan] [wgan_gp] [--n_critic=N]
+  args = [a for a in sys.argv[1:] if not a.startswith("--n_critic=")]
+  critic = [int(a.split("=")[1]) for a in sys.argv[1:]
+            if a.startswith("--n_critic=")]
+  main(args or sorted(MODELS), *critic)

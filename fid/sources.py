@@ -9,6 +9,7 @@ Image files are decoded with Pillow, as TTUR's imageio did.
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -28,7 +29,8 @@ def list_images(folder: str, recursive: bool = False) -> list[str]:
     raise SourceError(f"{folder}: not a folder")
   files = []
   if recursive:
-    # followlinks=False: a symlink loop cannot make this walk forever.
+    # followlinks=False: a symlink loop cannot make this walk forever;
+    # linked folders are not entered (linked files are read).
     for root, dirs, names in os.walk(folder, followlinks=False):
       dirs.sort()
       files.extend(os.path.join(root, n) for n in names
@@ -36,7 +38,10 @@ def list_images(folder: str, recursive: bool = False) -> list[str]:
   else:
     files = [os.path.join(folder, n) for n in os.listdir(folder)
              if n.lower().endswith(IMAGE_EXTENSIONS)]
-  files = sorted(f for f in files if os.path.isfile(f))
+  files = sorted(f for f in files if not os.path.isdir(f))
+  for f in files:
+    if not os.path.isfile(f):  # os.path.isfile follows links
+      raise SourceError(f"{f}: a broken symbolic link or a symlink loop")
   if not files:
     raise SourceError(f"{folder}: no .png, .jpg or .jpeg images"
                       + ("" if recursive else " (--recursive looks deeper)"))
@@ -70,7 +75,7 @@ def load_array(path: str) -> np.ndarray:
   """Images [N, H, W, 3] from a .npy, or from an .npz's single image array."""
   try:
     data = np.load(path, allow_pickle=False)
-  except (OSError, ValueError, EOFError) as e:
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
     raise SourceError(f"{path}: not a readable .npy/.npz ({e})") from None
   if isinstance(data, np.lib.npyio.NpzFile):
     with data:

@@ -3,6 +3,8 @@ and every bad input: one error line, exit code 2, nothing written."""
 
 import json
 import os
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -121,6 +123,27 @@ def test_read_image_16_bit_scales_to_255(tmp_path):
   assert image.shape == (1, 2, 3)
 
 
+def test_recursive_walk_does_not_follow_folder_links(tmp_path):
+  # A folder symlink loop (sub/back -> ..) is listed once, not forever;
+  # linked files are read like files.
+  from fid import sources  # pylint: disable=g-import-not-at-top
+  root = _write_folder(tmp_path / "root", 2, 0)
+  _write_folder(root / "sub", 3, 1)
+  os.symlink(root, root / "sub" / "back")
+  os.symlink(root / "000.png", root / "sub" / "linked.png")
+  files = sources.list_images(str(root), recursive=True)
+  assert [os.path.relpath(f, root) for f in files] == [
+      "000.png", "001.png", "sub/000.png", "sub/001.png", "sub/002.png",
+      "sub/linked.png"]
+
+
+def _png_with_size(png: bytes, width: int, height: int) -> bytes:
+  """The PNG with its IHDR claiming width x height (CRC recomputed)."""
+  assert png[12:16] == b"IHDR"
+  ihdr = b"IHDR" + struct.pack(">II", width, height) + png[24:29]
+  return png[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + png[33:]
+
+
 def _bad_inputs(tmp_path):
   """(name, args, expected message) for each bad input."""
   good = _write_folder(tmp_path / "good", 3, 0)
@@ -134,7 +157,40 @@ def _bad_inputs(tmp_path):
   np.savez(tmp_path / "small.npz", mu=np.zeros(64), sigma=np.eye(64))
   np.savez(tmp_path / "ok.npz", mu=np.zeros(2048), sigma=np.eye(2048))
   (tmp_path / "notes.txt").write_text("hello")
+  jpeg = tmp_path / "jpeg"
+  jpeg.mkdir()
+  Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(jpeg / "a.jpg")
+  data = (jpeg / "a.jpg").read_bytes()
+  (jpeg / "a.jpg").write_bytes(data[:len(data) // 2])
+  huge = _write_folder(tmp_path / "huge", 2, 3)
+  (huge / "000.png").write_bytes(_png_with_size(
+      (huge / "000.png").read_bytes(), 40_000, 40_000))
+  loop = _write_folder(tmp_path / "loop", 2, 4)
+  os.symlink(loop / "y.png", loop / "x.png")
+  os.symlink(loop / "x.png", loop / "y.png")
+  np.savez(tmp_path / "mu_2d.npz", mu=np.zeros((1, 2048)), sigma=np.eye(2048))
+  np.savez(tmp_path / "sigma_1d.npz", mu=np.zeros(2048), sigma=np.ones(2048))
+  np.savez(tmp_path / "strings.npz", mu=np.array(["a"] * 4),
+           sigma=np.array([["a"] * 4] * 4))
+  np.savez(tmp_path / "ints.npz", mu=np.zeros(4, np.int64),
+           sigma=np.eye(4, dtype=np.int64))
+  sigma_nan = np.eye(2048)
+  sigma_nan[3, 5] = np.nan
+  np.savez(tmp_path / "nan.npz", mu=np.zeros(2048), sigma=sigma_nan)
+  (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
   return [
+      ("truncated jpeg", [jpeg, good], "cannot read the image"),
+      ("huge dimensions", [huge, good], "cannot read the image"),
+      ("symlink loop", [loop, good], "symlink loop"),
+      ("mu not a vector", [tmp_path / "mu_2d.npz", good], "mu must be [D]"),
+      ("sigma not a matrix", [tmp_path / "sigma_1d.npz", good],
+       "sigma [D, D]"),
+      ("string statistics", [tmp_path / "strings.npz", good],
+       "must be floating point"),
+      ("integer statistics", [tmp_path / "ints.npz", good],
+       "must be floating point"),
+      ("nan in sigma", [tmp_path / "nan.npz", good], "NaN"),
+      ("garbage npz", [tmp_path / "garbage.npz", good], "not a readable"),
       ("corrupt image", [corrupt, good], "cannot read the image"),
       ("zero-byte image", [empty_file, good], "cannot read the image"),
       ("one image", [one, good], "at least 2 images"),

@@ -164,3 +164,24 @@ def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
   assert len(error_lines) == 1 and message in error_lines[0], proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
   assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  folder = tmp_path / "images"
+  folder.mkdir()
+  rng = np.random.default_rng(0)
+  for i in range(20):
+    Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save(
+        folder / f"{i:02d}.png")
+  data = (folder / "07.png").read_bytes()
+  (folder / "07.png").write_bytes(data[:len(data) // 2])
+  workdir = tmp_path / "run"
+  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
+                    f"--dataset=folder:{folder}", "--train_steps=4")
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  assert len(error_lines) == 1, proc.stderr[-3000:]
+  assert str(folder / "07.png") in error_lines[0]
+  assert "cannot decode the image" in error_lines[0]
+  assert "Traceback" not in proc.stderr

@@ -16,7 +16,7 @@ from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
 from tf_ttur import records
 from tf_ttur.config import Config, ConfigError
-from tf_ttur.errors import NonFiniteLossError
+from tf_ttur.errors import DatasetError, NonFiniteLossError
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
@@ -338,6 +338,9 @@ def _fit(model, manager, dataset, callbacks, config: Config,
                 steps_per_epoch=config.log_every, callbacks=callbacks,
                 verbose=0, shuffle=False)
       return
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+      _raise_if_unreadable_image(config, manager, e)
+      raise
     except NonFiniteLossError as e:
       if (config.on_nonfinite == "stop" or attempt == MAX_RESTORES or
           manager.latest_checkpoint is None):
@@ -349,6 +352,24 @@ def _fit(model, manager, dataset, callbacks, config: Config,
       step = checkpointing.restore_or_initialize(manager)
       model.nonfinite_step.assign(-1)
       model.debug_nan_at_step.assign(0)  # The test hook fires once.
+
+
+def _raise_if_unreadable_image(config: Config, manager, error) -> None:
+  """A DatasetError naming the file, if `error` came from a corrupt image of
+  a folder dataset (the pipeline's own error names no file)."""
+  if not config.dataset.startswith(images_lib.FOLDER_PREFIX):
+    return
+  found = images_lib.first_unreadable(
+      config.dataset[len(images_lib.FOLDER_PREFIX):])
+  if found is None:
+    return
+  path, reason = found
+  latest = manager.latest_checkpoint
+  kept = (f"the last checkpoint ({latest}) is intact" if latest else
+          "no checkpoint was written yet")
+  raise DatasetError(
+      f"{path}: cannot decode the image ({reason.splitlines()[0]}); remove "
+      f"or replace it and rerun the same command; {kept}") from error
 
 
 def _fid_strategy(strategy: tf.distribute.Strategy):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -110,16 +111,34 @@ def list_image_files(folder: str) -> list[str]:
   return files
 
 
+def _decode(raw: tf.Tensor) -> tf.Tensor:
+  image = tf.io.decode_image(raw, channels=3, expand_animations=False)
+  return tf.ensure_shape(image, (None, None, 3))
+
+
+def first_unreadable(folder: str) -> tuple[str, str] | None:
+  """(file, reason) of the first image in `folder` that does not decode.
+
+  For the error message after the pipeline failed: tf.data's decode error
+  does not name the file. Decodes file by file, so only called then.
+  """
+  for path in list_image_files(folder):
+    try:
+      _decode(tf.io.read_file(path))
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+            tf.errors.NotFoundError, ValueError) as e:
+      reason = e.message if hasattr(e, "message") else str(e)
+      # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
+      reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
+      return path, reason
+  return None
+
+
 def _folder_images(folder: str) -> tf.data.Dataset:
   files = list_image_files(folder)
-
-  def decode(path):
-    raw = tf.io.read_file(path)
-    image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-    return tf.ensure_shape(image, (None, None, 3))
-
   ds = tf.data.Dataset.from_tensor_slices(files)
-  return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.map(lambda path: _decode(tf.io.read_file(path)),
+                num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def load_images(name: str, image_size: int, data_dir: str | None = None,

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fid import inception
+from fid import testing
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
@@ -80,3 +82,23 @@ def images_per_second(dataset: tf.data.Dataset, batches: int,
   for _ in range(batches):
     count += int(tf.shape(tf.nest.flatten(next(iterator))[0])[0])
   return count / (time.perf_counter() - start)
+
+
+def fid_extractors(fold_bn: bool = False, xla: bool = False) -> dict:
+  """{row name: extractor} on the synthetic replica of the 2015 graph (same
+  ops and shapes as the real one, so no download): the reference path,
+  the fast Keras port and, if asked, its fold_bn and XLA variants."""
+  graph_def = testing.make_graph_def(seed=0)
+  extractors = {
+      "reference (GraphDef in a Session)":
+          inception.ReferenceExtractor(graph_def),
+      "fast (Keras port)": inception.FastExtractor(graph_def,
+                                                   jit_compile=False),
+  }
+  if fold_bn:
+    extractors["fast, fold_bn"] = inception.FastExtractor(
+        graph_def, jit_compile=False, fold_bn=True)
+  if xla:
+    extractors["fast, XLA"] = inception.FastExtractor(graph_def,
+                                                       jit_compile=True)
+  return extractors

@@ -15,10 +15,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from benchmarks.common import machine, median_seconds
+from benchmarks.common import fid_extractors, machine, median_seconds
 from fid import frechet
-from fid import inception
-from fid import testing
 
 flags.DEFINE_list("batches", ["50", "100", "200"], "Batch sizes.")
 flags.DEFINE_integer("repeats", 3, "Timed calls per setting.", lower_bound=1)
@@ -30,18 +28,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
   del argv
-  graph_def = testing.make_graph_def(seed=0)
-  extractors = {
-      "reference (GraphDef in a Session)":
-          inception.ReferenceExtractor(graph_def),
-      "fast (Keras port)": inception.FastExtractor(graph_def,
-                                                   jit_compile=False),
-      "fast, fold_bn": inception.FastExtractor(graph_def, jit_compile=False,
-                                               fold_bn=True),
-  }
-  if FLAGS.xla:
-    extractors["fast, XLA"] = inception.FastExtractor(graph_def,
-                                                       jit_compile=True)
+  extractors = fid_extractors(fold_bn=True, xla=FLAGS.xla)
   print(f"{machine()}; {FLAGS.image_size}x"
         f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n")
   print("| batch | " + " | ".join(extractors) + " | fast / reference |")

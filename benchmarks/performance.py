@@ -24,12 +24,11 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.common import fid_extractors
 from benchmarks.common import images_per_second
 from benchmarks.common import machine
 from benchmarks.common import median_seconds
 from benchmarks.common import seconds_per_step
-from fid import inception
-from fid import testing
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
 
@@ -72,14 +71,7 @@ def train_rows(precisions: list[str]) -> None:
 
 
 def fid_rows() -> None:
-  graph_def = testing.make_graph_def(seed=0)
-  extractors = {
-      "reference (GraphDef in a Session)":
-          inception.ReferenceExtractor(graph_def),
-      "fast (Keras port)": inception.FastExtractor(graph_def,
-                                                   jit_compile=False),
-      "fast, XLA": inception.FastExtractor(graph_def, jit_compile=True),
-  }
+  extractors = fid_extractors(xla=True)
   images = np.random.default_rng(0).integers(
       0, 256, (FLAGS.fid_batch, 32, 32, 3)).astype(np.float32)
   print(f"\nFID feature pass, batches of {FLAGS.fid_batch} 32x32 images "

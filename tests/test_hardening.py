@@ -39,6 +39,14 @@ def _assert_checkpoints_whole(workdir):
       reader.get_tensor(name)  # Raises on a truncated or missing shard.
 
 
+def _wait_for_records(workdir, count, proc, timeout=300):
+  """Until metrics.jsonl holds `count` whole records or proc has ended."""
+  deadline = time.monotonic() + timeout
+  while (len(records.read(workdir)) < count and proc.poll() is None and
+         time.monotonic() < deadline):
+    time.sleep(0.1)
+
+
 def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
   args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
@@ -47,10 +55,17 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
   rng = random.Random(0)
   resumed_at = []
-  for _ in range(10):
+  for attempt in range(10):
+    before = len(records.read(workdir))
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(rng.uniform(3.0, 12.0))  # Import, build, steps, saves.
+    if attempt % 3 == 0:
+      time.sleep(rng.uniform(0.5, 6.0))  # Anywhere: import, build, restore.
+    else:
+      # Once this process trains (however slow the machine), within the
+      # next steps, saves and sample grids.
+      _wait_for_records(workdir, before + 1, proc)
+      time.sleep(rng.uniform(0.0, 1.5))
     proc.send_signal(signal.SIGKILL)
     _, err = proc.communicate()
     match = re.search(r"Resumed from \S+ at step (\d+)", err)

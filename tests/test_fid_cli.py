@@ -180,7 +180,7 @@ def _bad_inputs(tmp_path):
   (tmp_path / "garbage.npz").write_bytes(b"PK\x03\x04 not really a zip")
   return [
       ("truncated jpeg", [jpeg, good], "cannot read the image"),
-      ("huge dimensions", [huge, good], "cannot read the image"),
+      ("huge dimensions", [huge, good], "decompression bomb"),
       ("symlink loop", [loop, good], "symlink loop"),
       ("mu not a vector", [tmp_path / "mu_2d.npz", good], "mu must be [D]"),
       ("sigma not a matrix", [tmp_path / "sigma_1d.npz", good],

@@ -13,7 +13,6 @@ import json
 import os
 import sys
 import warnings
-import zipfile
 
 import numpy as np
 
@@ -40,7 +39,7 @@ def _resolve(path: str, recursive: bool, data_dir: str | None):
     try:
       with np.load(path, allow_pickle=False) as data:
         is_stats = "mu" in data.files or "sigma" in data.files
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except stats_lib.NPZ_READ_ERRORS as e:
       raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
     if is_stats:
       return "stats", stats_lib.load_stats(path)

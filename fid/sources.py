@@ -9,11 +9,12 @@ Image files are decoded with Pillow, as TTUR's imageio did.
 from __future__ import annotations
 
 import os
-import zipfile
 from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
+
+from fid import stats as stats_lib
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 TFDS_PREFIX = "tfds:"
@@ -75,7 +76,7 @@ def load_array(path: str) -> np.ndarray:
   """Images [N, H, W, 3] from a .npy, or from an .npz's single image array."""
   try:
     data = np.load(path, allow_pickle=False)
-  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+  except stats_lib.NPZ_READ_ERRORS as e:
     raise SourceError(f"{path}: not a readable .npy/.npz ({e})") from None
   if isinstance(data, np.lib.npyio.NpzFile):
     with data:

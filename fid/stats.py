@@ -16,6 +16,12 @@ import zipfile
 import numpy as np
 
 
+# What np.load raises for a file that is not a readable .npy/.npz (a
+# truncated or non-zip .npz raises BadZipFile, which is neither of the
+# others). Every reader of user-given arrays catches exactly these.
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+
+
 class StatsError(ValueError):
   """A statistics file or array that cannot be used; the message says why."""
 
@@ -90,7 +96,7 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
                          f"(keys: {', '.join(data.files) or 'none'}); a "
                          "statistics file needs 'mu' and 'sigma'")
       mu, sigma = data["mu"], data["sigma"]
-  except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+  except NPZ_READ_ERRORS as e:
     if isinstance(e, StatsError):
       raise
     raise StatsError(f"{path}: not a readable .npz file ({e})") from None

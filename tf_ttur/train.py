@@ -368,7 +368,7 @@ def _raise_if_unreadable_image(config: Config, manager, error) -> None:
   kept = (f"the last checkpoint ({latest}) is intact" if latest else
           "no checkpoint was written yet")
   raise DatasetError(
-      f"{path}: cannot decode the image ({reason.splitlines()[0]}); remove "
+      f"{path}: cannot decode the image ({reason}); remove "
       f"or replace it and rerun the same command; {kept}") from error
 
 

@@ -117,7 +117,8 @@ def _decode(raw: tf.Tensor) -> tf.Tensor:
 
 
 def first_unreadable(folder: str) -> tuple[str, str] | None:
-  """(file, reason) of the first image in `folder` that does not decode.
+  """(file, one-line reason) of the first image in `folder` that does not
+  decode.
 
   For the error message after the pipeline failed: tf.data's decode error
   does not name the file. Decodes file by file, so only called then.
@@ -130,7 +131,7 @@ def first_unreadable(folder: str) -> tuple[str, str] | None:
       reason = e.message if hasattr(e, "message") else str(e)
       # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
       reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
-      return path, reason
+      return path, (reason.splitlines() or [type(e).__name__])[0]
   return None
 
 

@@ -12,20 +12,17 @@ import tensorflow as tf
 
 from fid import inception
 from fid import testing
+from tf_ttur import hardware
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
 
 def machine() -> str:
-  """One line naming what the numbers were measured on."""
-  gpus = tf.config.list_physical_devices("GPU")
-  try:
-    import os  # pylint: disable=g-import-not-at-top
-    cores = len(os.sched_getaffinity(0))
-  except AttributeError:
-    cores = None
-  return (f"{platform.machine()}, {cores} cores, {len(gpus)} GPU(s), "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+  """What the numbers were measured on: CPU model and the flags that matter
+  (AVX2, AVX-512, AVX512_BF16, AMX), GPU name and compute capability."""
+  return (f"{hardware.detect().describe()}; TensorFlow {tf.__version__}, "
+          f"Keras {keras.__version__}, {platform.python_implementation()} "
+          f"{platform.python_version()}")
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -43,32 +40,35 @@ class _StepTimer(keras.callbacks.Callback):
 
   def __init__(self):
     super().__init__()
-    self.seconds = []
-
-  def on_train_batch_begin(self, batch, logs=None):
-    self._start = time.perf_counter()
+    self.ends = []
 
   def on_train_batch_end(self, batch, logs=None):
-    self.seconds.append(time.perf_counter() - self._start)
+    self.ends.append(time.perf_counter())
 
 
-def seconds_per_step(config: Config, precision: str, xla: bool, steps: int,
-                     warmup: int = 2) -> float:
-  """Median seconds of one train step through fit(), after warm-up steps.
+def time_steps(config: Config, precision: str, xla: bool, steps: int,
+               warmup: int = 2) -> tuple[float, float]:
+  """(seconds from building the model to the end of its first train step,
+  compilation included; median seconds of one step after `warmup` steps),
+  through fit().
 
   One step is what the model's train_step does: n_critic discriminator
   updates and one generator update (both together for BEGAN). Images are
-  random and in memory, so only the model is timed.
+  random and in memory, so only the model is timed; a step's time is the
+  interval between the ends of consecutive steps, so the timer itself never
+  waits for the step.
   """
-  model = train_lib.build_model(config, precision, jit_compile=xla)
   n = config.batch_size * config.n_critic
   images = np.random.default_rng(0).uniform(
       -1, 1, (n, config.image_size, config.image_size, 3)).astype(np.float32)
   ds = tf.data.Dataset.from_tensors(images).repeat()
+  start = time.perf_counter()
+  model = train_lib.build_model(config, precision, jit_compile=xla)
   timer = _StepTimer()
-  model.fit(ds, steps_per_epoch=steps + warmup, epochs=1, verbose=0,
+  model.fit(ds, steps_per_epoch=steps + warmup + 1, epochs=1, verbose=0,
             shuffle=False, callbacks=[timer])
-  return statistics.median(timer.seconds[warmup:])
+  intervals = np.diff(timer.ends)[warmup:]
+  return timer.ends[0] - start, statistics.median(intervals)
 
 
 def images_per_second(dataset: tf.data.Dataset, batches: int,

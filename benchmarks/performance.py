@@ -10,7 +10,10 @@ Each model is built from its paper flagfile (configs/), at the paper's
 batch size unless --batch_size is given; one step is the model's
 train_step (n_critic discriminator updates and one generator update) on
 random in-memory images, median of --steps timed steps after 2 warm-up
-steps. The FID rows time the Inception feature pass on the synthetic
+steps, and the seconds from building the model to the end of its first
+step (tracing and, with XLA, compilation: the wait before training starts).
+The header names the machine (CPU model and flags, GPU and compute
+capability) and what --precision=auto picks there. The FID rows time the Inception feature pass on the synthetic
 replica of the 2015 graph (same ops and shapes as the real one, so no
 download is needed). The pipeline rows read the offline `shapes` dataset
 through the training input pipeline. On a GPU the default precisions add
@@ -28,7 +31,8 @@ from benchmarks.common import fid_extractors
 from benchmarks.common import images_per_second
 from benchmarks.common import machine
 from benchmarks.common import median_seconds
-from benchmarks.common import seconds_per_step
+from benchmarks.common import time_steps
+from tf_ttur import hardware
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
 
@@ -53,8 +57,9 @@ FLAGS = flags.FLAGS
 
 
 def train_rows(precisions: list[str]) -> None:
-  print("| model | batch | precision | XLA | steps/s | s/step | images/s |")
-  print("|---|---|---|---|---|---|---|")
+  print("| model | batch | precision | XLA | first step, s | steps/s | "
+        "s/step | images/s |")
+  print("|---|---|---|---|---|---|---|---|")
   for name in FLAGS.models:
     if name not in MODELS:
       raise app.UsageError(f"unknown model {name!r}; use {', '.join(MODELS)}")
@@ -63,11 +68,12 @@ def train_rows(precisions: list[str]) -> None:
     config = Config.from_flagfile(MODELS[name], *overrides)
     for precision in precisions:
       for xla in FLAGS.xla:
-        seconds = seconds_per_step(config, precision, xla == "true",
-                                   FLAGS.steps)
+        first, seconds = time_steps(config, precision, xla == "true",
+                                    FLAGS.steps)
         rate = config.batch_size * config.n_critic / seconds
         print(f"| {name} | {config.batch_size} | {precision} | {xla} | "
-              f"{1 / seconds:.2f} | {seconds:.2f} | {rate:.0f} |", flush=True)
+              f"{first:.1f} | {1 / seconds:.2f} | {seconds:.3f} | "
+              f"{rate:.0f} |", flush=True)
 
 
 def fid_rows() -> None:
@@ -102,7 +108,11 @@ def main(argv):
   gpu = bool(tf.config.list_physical_devices("GPU"))
   precisions = FLAGS.precisions or (
       ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpu else []))
-  print(f"{machine()}; {FLAGS.steps} timed steps per row\n")
+  auto, why, _ = hardware.resolve_precision("auto", hardware.detect())
+  print(f"{machine()}\n\n--precision=auto here: {auto} ({why}); "
+        f"{FLAGS.steps} timed steps per row after 2 warm-up steps; first "
+        "step: from building the model to the end of its first step "
+        "(tracing and XLA compilation included)\n")
   train_rows(precisions)
   fid_rows()
   pipeline_rows()

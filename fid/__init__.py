@@ -14,7 +14,15 @@ The command line is `python -m fid PATH1 PATH2`.
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
+# TensorFlow (Linux x86) uses oneDNN by default only on CPUs with
+# AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX, and Eigen's much slower
+# convolutions on AVX2-only CPUs; read when TensorFlow loads, so set before
+# anything imports it (a value the user set is kept).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from fid import core
 from fid import inception

@@ -13,6 +13,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from fid.inception import float32_exact
+
 
 class SavedModelExtractor:
   """images -> (features float64 [n, d], logits [n, k] or [n, 0])."""
@@ -30,7 +32,8 @@ class SavedModelExtractor:
     self.feature_dim = int(probe["features"].shape[-1])
 
   def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
-    out = self._fn(tf.convert_to_tensor(np.asarray(images, np.float32)))
+    with float32_exact():
+      out = self._fn(tf.convert_to_tensor(np.asarray(images, np.float32)))
     features = out["features"].numpy().astype(np.float64)
     logits = (out["logits"].numpy() if "logits" in out else
               np.zeros((len(features), 0), np.float32))

@@ -1,5 +1,5 @@
-"""A run survives what real runs meet: SIGKILL at any moment, a NaN, a disk
-that fills up; and the flags reject fuzzed bad values cleanly."""
+"""A run survives what real runs meet: SIGKILL at any moment, SIGTERM and
+SIGINT (preemption), a NaN, a disk that fills up; and the flags reject fuzzed bad values cleanly."""
 
 import json
 import os
@@ -95,6 +95,56 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   leftovers = [f for f in os.listdir(workdir)
                if f.startswith(".export-") or f.endswith(".tmp")]
   assert not leftovers
+
+
+def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
+    tmp_path, tfds_dir):
+  """SIGTERM (and once SIGINT) at random moments of training, 5 times:
+  each exits with code 75 after writing the checkpoint and the metrics of
+  the step it stopped at; the next run resumes at exactly that step."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path / "run")
+  args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
+          f"--data_dir={tfds_dir}", "--log_every=4", "--checkpoint_every=40",
+          "--sample_every=40", "--keep_checkpoints=20"]
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  rng = random.Random(1)
+  stops = []
+  for attempt in range(5):
+    before = len(records.read(workdir))
+    proc = subprocess.Popen(args + ["--train_steps=1000000"], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_records(workdir, before + 1, proc)
+    time.sleep(rng.uniform(0.0, 1.5))
+    sent = signal.SIGINT if attempt == 2 else signal.SIGTERM
+    proc.send_signal(sent)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 75, err[-3000:]
+    assert "Traceback" not in err
+    if stops:
+      assert f"at step {stops[-1]}." in err and "Resumed from" in err
+    match = re.search(rf"stopped by {sent.name} at step (\d+): (\S+) and the "
+                      r"metrics up to it are written", err)
+    assert match, err[-2000:]
+    step = int(match.group(1))
+    assert match.group(2).endswith(f"ckpt-{step}")
+    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")
+                                      ).endswith(f"ckpt-{step}")
+    assert records.read(workdir)[-1]["step"] == step
+    assert not stops or step > stops[-1]
+    stops.append(step)
+  final_step = stops[-1] - stops[-1] % 4 + 12
+  final = subprocess.run(args + [f"--train_steps={final_step}"], cwd=REPO,
+                         env=env, capture_output=True, text=True, timeout=600)
+  assert final.returncode == 0, final.stderr[-3000:]
+  assert f"at step {stops[-1]}." in final.stderr
+  steps = [r["step"] for r in records.read(workdir)]
+  # Every interval once, in order, plus the steps the signals stopped at:
+  # nothing lost and nothing logged twice.
+  assert steps == sorted(set(range(4, final_step + 1, 4)) | set(stops))
+  assert _steps_of_checkpoints(workdir)[-1] == final_step
+  _assert_checkpoints_whole(workdir)
 
 
 def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(

@@ -16,3 +16,12 @@ class StorageError(OSError):
 
 class NonFiniteLossError(RuntimeError):
   """A loss became NaN or infinite; the message names the step."""
+
+
+# EX_TEMPFAIL of sysexits.h: a temporary failure, the command can be rerun.
+PREEMPTED_EXIT_CODE = 75
+
+
+class Preempted(Exception):
+  """SIGTERM or SIGINT stopped training at a step boundary; the message
+  names the step and its checkpoint (exit code PREEMPTED_EXIT_CODE)."""

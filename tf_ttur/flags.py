@@ -68,7 +68,12 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
   # Speed.
   flags.DEFINE_enum("precision", "auto",
                     ["auto", "float32", "mixed_float16", "mixed_bfloat16"],
-                    "auto: mixed_float16 on a GPU, float32 elsewhere.")
+                    "auto: mixed_bfloat16 on GPUs of compute capability 8.0+ "
+                    "and on CPUs with native bfloat16 (AVX512_BF16, "
+                    "AMX-BF16), mixed_float16 with loss scaling on older "
+                    "GPUs, float32 elsewhere. A resumed run keeps the "
+                    "precision its config.json records unless this flag "
+                    "names another; checkpoints move between precisions.")
   flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
                                             "multi_worker"],
                     "tf.distribute: default (one device), mirrored (all local "

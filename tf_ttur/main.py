@@ -6,7 +6,9 @@ is written; so does a missing dataset or a file that cannot be written
 (disk full, read-only workdir; the earlier checkpoints stay intact). A NaN
 or infinite loss prints one `error:` line naming the step and the last good
 checkpoint and exits with code 3 (or, with --on_nonfinite=restore, training
-goes on from that checkpoint with a fresh noise seed).
+goes on from that checkpoint with a fresh noise seed). SIGTERM or SIGINT
+finishes the step in progress, checkpoints it with its metrics, prints one
+line and exits with code 75; the same command resumes at that step.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fid.stats import StatsError
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError, DatasetError, NonFiniteLossError
-from tf_ttur.errors import StorageError
+from tf_ttur.errors import PREEMPTED_EXIT_CODE, Preempted, StorageError
 
 FLAGS = tf_ttur_flags.define(flags.FLAGS)
 
@@ -55,23 +57,29 @@ def main(argv):
     fail(str(e))
   except NonFiniteLossError as e:
     fail(str(e), code=3)
+  except Preempted as e:
+    print(str(e), file=sys.stderr)
+    sys.exit(PREEMPTED_EXIT_CODE)
 
 
 def _export_latest(config: Config, train_lib) -> None:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
   from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
   vocabulary = None
   if NETWORKS[config.model].kind == "text":
     vocabulary = train_lib.load_vocabulary(config.workdir).chars
+  precision, _ = train_lib.resolve_runtime(config)
   model = train_lib.build_model(
-      config, train_lib.resolve_precision(config.precision,
-                                          train_lib.has_gpu()),
-      vocab_size=len(vocabulary) if vocabulary else None)
-  manager = checkpointing.make_manager(
-      model, os.path.join(config.workdir, "checkpoints"), 1)
-  if manager.latest_checkpoint is None:
+      config, precision, vocab_size=len(vocabulary) if vocabulary else None)
+  latest = tf.train.latest_checkpoint(
+      os.path.join(config.workdir, "checkpoints"))
+  if latest is None:
     fail(f"no checkpoint in {config.workdir}/checkpoints to export")
-  checkpointing.restore_or_initialize(manager)
+  # The generator's weights are all an export needs: a checkpoint made
+  # under any precision exports under any other.
+  step = checkpointing.restore(model, latest, generator_only=True)
+  logging.info("Exporting the generator of %s (step %d).", latest, step)
   train_lib.export(model, config.workdir, vocabulary)
 
 

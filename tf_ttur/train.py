@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 
@@ -14,9 +15,11 @@ import tensorflow as tf
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import gan as gan_lib
+from tf_ttur import hardware
+from tf_ttur import preemption
 from tf_ttur import records
 from tf_ttur.config import Config, ConfigError
-from tf_ttur.errors import DatasetError, NonFiniteLossError
+from tf_ttur.errors import DatasetError, NonFiniteLossError, Preempted
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
@@ -26,34 +29,42 @@ EXPORT_DIR = "saved_model"
 VOCAB_FILE = "vocab.json"
 
 
-def has_gpu() -> bool:
-  return bool(tf.config.list_physical_devices("GPU"))
+def recorded_config(workdir: str) -> dict | None:
+  """The run's config.json as a dict, or None for a new run directory."""
+  path = os.path.join(workdir, "config.json")
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
+                      "damaged") from None
 
 
-def resolve_precision(requested: str, gpu: bool) -> str:
-  """The dtype policy to use; says once in the log when it chose or fell back."""
-  if requested == "auto":
-    chosen = "mixed_float16" if gpu else "float32"
-    logging.info("precision=auto: %s (%s).", chosen,
-                 "GPU found" if gpu else "no GPU; pass "
-                 "--precision=mixed_bfloat16 for ~1.6x on CPU")
-    return chosen
-  if requested == "mixed_float16" and not gpu:
-    logging.warning("mixed_float16 on a machine without a GPU: it runs, with "
-                    "loss scaling, but ~6x slower than float32 (no float16 "
-                    "kernels on CPU); mixed_bfloat16 is the fast choice here.")
-  return requested
-
-
-def resolve_jit(requested: str, gpu: bool) -> bool:
-  if requested == "auto":
-    logging.info("jit_compile=auto: %s.", "XLA on (GPU)" if gpu else
-                 "XLA off (no GPU; XLA is ~11x slower on CPU for DCGAN)")
-    return gpu
-  if requested == "true" and not gpu:
-    logging.warning("XLA on CPU: it runs, but ~11x slower than plain graphs "
-                    "for DCGAN (conv2d_transpose).")
-  return requested == "true"
+def resolve_runtime(config: Config,
+                    machine: hardware.Machine | None = None) -> tuple[str, bool]:
+  """(dtype policy, XLA) for this run on this machine, each logged once
+  with its reason. A resumed run keeps the precision its config.json
+  records unless --precision names another."""
+  machine = machine or hardware.detect()
+  logging.info("Machine: %s", machine.describe())
+  recorded = recorded_config(config.workdir) or {}
+  precision, why, warning = hardware.precision_for_run(
+      config.precision, recorded.get("precision"), machine)
+  logging.info("precision=%s: %s (%s).", config.precision, precision, why)
+  if warning:
+    logging.warning("%s.", warning)
+  jit_compile, why, warning = hardware.resolve_jit(config.jit_compile, machine)
+  logging.info("jit_compile=%s: %s (%s).", config.jit_compile,
+               "XLA on" if jit_compile else "XLA off", why)
+  if warning:
+    logging.warning("%s.", warning)
+  if not machine.onednn and not machine.gpus:
+    logging.warning("oneDNN is off: CPU steps are ~3x slower. Unset "
+                    "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
+                    "TensorFlow.")
+  return precision, jit_compile
 
 
 @contextlib.contextmanager
@@ -217,10 +228,17 @@ def train(config: Config) -> gan_lib.GAN:
 
   Returns:
     The trained model, restored to the last step.
+
+  Raises:
+    Preempted: SIGTERM or SIGINT arrived; the step in progress
+      was finished and checkpointed with its metrics.
   """
-  gpu = has_gpu()
-  precision = resolve_precision(config.precision, gpu)
-  jit_compile = resolve_jit(config.jit_compile, gpu)
+  with preemption.SignalCatcher() as catcher:
+    return _train(config, catcher)
+
+
+def _train(config: Config, catcher: preemption.SignalCatcher) -> gan_lib.GAN:
+  precision, jit_compile = resolve_runtime(config)
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
   if config.cpu_replicas:
@@ -254,7 +272,8 @@ def train(config: Config) -> gan_lib.GAN:
   if chief:
     for path in checkpointing.remove_leftovers(workdir):
       logging.info("Removed %s (left by an interrupted run).", path)
-    write_config(config, workdir)
+    # What auto resolved to, so that a resume on another machine keeps it.
+    write_config(config.replace(precision=precision), workdir)
     if vocab is not None:
       _write_vocabulary(vocab, workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)
@@ -268,6 +287,7 @@ def train(config: Config) -> gan_lib.GAN:
         os.path.join(write_dir, "tensorboard"))
     z = fixed_z(config, spec.z_distribution)
     callbacks = [
+        catcher,
         callbacks_lib.NonFiniteGuard(manager),
         callbacks_lib.MetricsLogger(write_dir, config.train_steps, writer),
         (callbacks_lib.TextSamples(write_dir, z, config.sample_every, vocab)
@@ -298,8 +318,10 @@ def train(config: Config) -> gan_lib.GAN:
         callbacks.append(evaluation.JSDCallback(
             padded, vocab, config, workdir, writer))
     _fit(model, manager, dataset, callbacks, config, spec.z_distribution,
-         step, chief)
+         step, chief, catcher)
     writer.close()
+  if catcher.received is not None:
+    _stop_preempted(model, manager, catcher)
   if config.export:
     export(model, write_dir, vocab.chars if vocab is not None else None)
   if not chief:
@@ -311,11 +333,26 @@ MAX_RESTORES = 3
 RESEED = 1_000_003  # Noise seed offset per restore after a non-finite loss.
 
 
+def _stop_preempted(model, manager, catcher) -> None:
+  """Makes sure the step reached is checkpointed, then raises Preempted."""
+  step = int(model.step.numpy())
+  if step == 0 and manager.latest_checkpoint is None:
+    kept = "no step was trained, nothing to save"
+  else:
+    kept = (f"{checkpointing.save_step(manager, step)} and the metrics up "
+            "to it are written")
+  raise Preempted(
+      f"stopped by {catcher.name} at step {step}: {kept}; run the same "
+      f"command to resume at step {step}")
+
+
 def _fit(model, manager, dataset, callbacks, config: Config,
-         z_distribution: str, step: int, chief: bool) -> None:
+         z_distribution: str, step: int, chief: bool,
+         catcher: preemption.SignalCatcher) -> None:
   """fit() from `step`; after a non-finite loss, stops, or (with
   --on_nonfinite=restore) restores the last checkpoint and continues with
-  a fresh noise seed, at most MAX_RESTORES times."""
+  a fresh noise seed, at most MAX_RESTORES times. Returns early once the
+  catcher has received a signal."""
   for attempt in range(MAX_RESTORES + 1):
     if chief:
       # Records of steps after the checkpoint will be logged again.
@@ -323,20 +360,10 @@ def _fit(model, manager, dataset, callbacks, config: Config,
       if dropped:
         logging.info("metrics.jsonl: dropped %d records after step %d.",
                      dropped, step)
-    noisy = noise_lib.attach_noise(dataset, config.z_dim, z_distribution,
-                                   config.seed + attempt * RESEED,
-                                   start_step=step)
-    # Every worker builds the same stream and keeps its part of each global
-    # batch (the sources are not files that could be split between workers).
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA)
+    seed = config.seed + attempt * RESEED
     try:
-      model.fit(noisy.with_options(options),
-                epochs=config.train_steps // config.log_every,
-                initial_epoch=step // config.log_every,
-                steps_per_epoch=config.log_every, callbacks=callbacks,
-                verbose=0, shuffle=False)
+      _fit_from(model, dataset, callbacks, config, z_distribution, seed,
+                step, catcher)
       return
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
       _raise_if_unreadable_image(config, manager, e)
@@ -352,6 +379,32 @@ def _fit(model, manager, dataset, callbacks, config: Config,
       step = checkpointing.restore_or_initialize(manager)
       model.nonfinite_step.assign(-1)
       model.debug_nan_at_step.assign(0)  # The test hook fires once.
+
+
+def _fit_from(model, dataset, callbacks, config: Config, z_distribution: str,
+              seed: int, step: int, catcher) -> None:
+  """fit() from `step` to config.train_steps in intervals of log_every
+  steps; a run preempted inside an interval first finishes that interval,
+  so that logs, checkpoints and samples stay at the same steps."""
+  # Every worker builds the same stream and keeps its part of each global
+  # batch (the sources are not files that could be split between workers).
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.DATA)
+  every = config.log_every
+  while step < config.train_steps and catcher.received is None:
+    # The noise of each step is keyed by the step (data/noise.py).
+    noisy = noise_lib.attach_noise(dataset, config.z_dim, z_distribution,
+                                   seed, start_step=step).with_options(options)
+    partial = -step % every
+    if partial:
+      model.fit(noisy, epochs=1, steps_per_epoch=partial,
+                callbacks=callbacks, verbose=0, shuffle=False)
+    else:
+      model.fit(noisy, epochs=config.train_steps // every,
+                initial_epoch=step // every, steps_per_epoch=every,
+                callbacks=callbacks, verbose=0, shuffle=False)
+    step = int(model.step.numpy())
 
 
 def _raise_if_unreadable_image(config: Config, manager, error) -> None:

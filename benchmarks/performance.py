@@ -4,7 +4,7 @@ pipeline's images/s, on the machine it runs on, as markdown tables.
 
 Usage: python -m benchmarks.performance [--models=dcgan32,...]
        [--precisions=float32,mixed_bfloat16] [--xla=false,true] [--steps=3]
-       [--batch_size=0] [--fid_batch=100]
+       [--batch_size=0] [--n_critic=0] [--fid_batch=100]
 
 Each model is built from its paper flagfile (configs/), at the paper's
 batch size unless --batch_size is given; one step is the model's
@@ -50,6 +50,7 @@ flags.DEFINE_list("precisions", [], "Dtype policies (default: float32 and "
 flags.DEFINE_list("xla", ["false", "true"], "jit_compile values.")
 flags.DEFINE_integer("steps", 3, "Timed steps per setting.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 0, "0: each flagfile's (paper's) batch.")
+flags.DEFINE_integer("n_critic", 0, "0: each flagfile's critic steps.")
 flags.DEFINE_integer("fid_batch", 100, "Images per FID call.")
 flags.DEFINE_integer("fid_repeats", 3, "Timed FID calls.", lower_bound=1)
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for `shapes`.")
@@ -65,6 +66,7 @@ def train_rows(precisions: list[str]) -> None:
       raise app.UsageError(f"unknown model {name!r}; use {', '.join(MODELS)}")
     overrides = ([f"--batch_size={FLAGS.batch_size}"]
                  if FLAGS.batch_size else [])
+    overrides += [f"--n_critic={FLAGS.n_critic}"] if FLAGS.n_critic else []
     config = Config.from_flagfile(MODELS[name], *overrides)
     for precision in precisions:
       for xla in FLAGS.xla:

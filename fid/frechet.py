@@ -22,6 +22,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from fid.stats import check_covariance
+
 EPS = 1e-6
 IMAGINARY_ATOL = 1e-3
 METHODS = ("eigh", "ttur")
@@ -45,6 +47,8 @@ def _check(mu1, sigma1, mu2, sigma2):
                       ("sigma2", sigma2)):
     if not np.all(np.isfinite(value)):
       raise ValueError(f"{name} contains NaN or infinite values")
+  check_covariance(sigma1, "sigma1")
+  check_covariance(sigma2, "sigma2")
   return mu1, sigma1, mu2, sigma2
 
 

@@ -8,7 +8,9 @@ Image files are decoded with Pillow, as TTUR's imageio did.
 
 from __future__ import annotations
 
+import difflib
 import os
+import socket
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -97,6 +99,51 @@ def load_array(path: str) -> np.ndarray:
   return data
 
 
+# TFDS fetches most datasets from its Google Cloud Storage mirror first.
+DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
+
+
+def download_reachable(timeout: float = 3.0) -> bool:
+  """Whether TFDS's download mirror answers within `timeout` seconds.
+
+  Offline, TFDS itself retries each download for minutes before failing;
+  this decides in seconds."""
+  try:
+    with socket.create_connection(DOWNLOAD_PROBE, timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def tfds_builder(name: str, data_dir: str | None = None):
+  """The TFDS builder of `name`, ready to load or to download.
+
+  Raises:
+    SourceError: an unknown name (with the closest known names), or a
+      dataset that is not prepared in data_dir while the download mirror
+      cannot be reached (decided in seconds, not after TFDS's retries).
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError:
+    close = difflib.get_close_matches(name.split("/")[0],
+                                      tfds.list_builders(), n=5, cutoff=0.6)
+    raise SourceError(
+        f"no TFDS dataset named {name!r}" +
+        (f"; closest: {', '.join(close)}" if close else "")) from None
+  except Exception as e:  # A bad config name, a damaged data_dir.
+    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise SourceError(f"TFDS dataset {name!r}: {message}") from None
+  if not builder.is_prepared() and not download_reachable():
+    raise SourceError(
+        f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
+        "its download mirror cannot be reached (no internet?): prepare it on "
+        "a machine with internet (tfds build "
+        f"{name}) and pass that folder with --data_dir")
+  return builder
+
+
 def load_tfds(spec: str, data_dir: str | None = None) -> np.ndarray:
   """Images of a TFDS split given as tfds:NAME:SPLIT (e.g. tfds:cifar10:train)."""
   parts = spec[len(TFDS_PREFIX):].rsplit(":", 1)
@@ -106,9 +153,15 @@ def load_tfds(spec: str, data_dir: str | None = None) -> np.ndarray:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   name, split = parts
   try:
-    ds = tfds.load(name, split=split, data_dir=data_dir)
-  except Exception as e:  # Unknown names, no network, missing splits.
-    raise SourceError(f"{spec}: cannot load from TFDS ({e})") from None
+    builder = tfds_builder(name, data_dir)
+  except SourceError as e:
+    raise SourceError(f"{spec}: {e}") from None
+  try:
+    builder.download_and_prepare()
+    ds = builder.as_dataset(split=split)
+  except Exception as e:  # No network, missing splits.
+    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise SourceError(f"{spec}: cannot load from TFDS ({message})") from None
   images = [np.asarray(ex["image"]) for ex in tfds.as_numpy(ds)]
   if not images:
     raise SourceError(f"{spec}: the split is empty")

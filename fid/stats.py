@@ -114,3 +114,31 @@ def _validate(mu: np.ndarray, sigma: np.ndarray, path: str) -> None:
                      f"{mu.shape} and {sigma.shape}")
   if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
     raise StatsError(f"{path}: mu or sigma contains NaN or infinite values")
+  check_covariance(sigma, f"{path}: sigma")
+
+
+# Relative to sigma's largest diagonal entry: far above the rounding of a
+# covariance computed in float64 (also a rank-deficient one, whose zero
+# eigenvalues come out as +-1e-16 relative), far below anything real.
+COVARIANCE_TOLERANCE = 1e-6
+
+
+def check_covariance(sigma: np.ndarray, name: str = "sigma") -> None:
+  """StatsError unless sigma is symmetric positive semi-definite (within
+  COVARIANCE_TOLERANCE): a matrix that is not a covariance gives a Frechet
+  distance that means nothing (sigma = -I gave an "FID" of -664)."""
+  sigma = np.asarray(sigma, dtype=np.float64)
+  scale = max(float(np.max(np.abs(np.diag(sigma)), initial=0.0)),
+              np.finfo(np.float64).tiny)
+  asymmetry = float(np.max(np.abs(sigma - sigma.T), initial=0.0))
+  if asymmetry > COVARIANCE_TOLERANCE * scale:
+    raise StatsError(f"{name} is not symmetric (largest |sigma - sigma^T| = "
+                     f"{asymmetry:.3g}), so it is not a covariance")
+  try:
+    np.linalg.cholesky((sigma + sigma.T) / 2 + np.eye(len(sigma)) *
+                       (COVARIANCE_TOLERANCE * scale))
+  except np.linalg.LinAlgError:
+    smallest = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0])
+    raise StatsError(f"{name} is not positive semi-definite (smallest "
+                     f"eigenvalue {smallest:.3g}), so it is not a "
+                     "covariance") from None

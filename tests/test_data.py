@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from fid import sources
 from tf_ttur.data import images
 from tf_ttur.data import shapes
 
@@ -75,13 +76,43 @@ def test_to_unit_range_matches_original_scaling():
 @pytest.mark.parametrize("name, size", [
     ("svhn_cropped", 32), ("cifar10", 32), ("celeb_a", 64),
     ("lsun/bedroom", 64)])
-def test_tfds_datasets_with_mock_data(name, size):
+def test_tfds_datasets_with_mock_data(name, size, monkeypatch):
+  # mock_data stands in for the download; the reachability probe of the
+  # download mirror stands in for the network.
+  monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
   with tfds.testing.mock_data(num_examples=4):
     ds = images.load_images(name, size)
     out = [x.numpy() for x in ds.take(4)]
   assert len(out) == 4
   for image in out:
     assert image.shape == (size, size, 3) and image.dtype == np.uint8
+
+
+def test_unprepared_dataset_offline_fails_in_seconds(tmp_path, monkeypatch):
+  import time  # pylint: disable=g-import-not-at-top
+  from tf_ttur.errors import DatasetError  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(sources, "download_reachable",
+                      lambda timeout=3.0: False)
+  start = time.monotonic()
+  with pytest.raises(DatasetError, match="not prepared in .*--data_dir"):
+    images.load_images("cifar10", 32, data_dir=str(tmp_path))
+  assert time.monotonic() - start < 30
+  assert not list(tmp_path.rglob("*.tfrecord*"))
+
+
+def test_download_probe_answers_quickly_either_way():
+  import time  # pylint: disable=g-import-not-at-top
+  start = time.monotonic()
+  assert sources.download_reachable(timeout=1.0) in (True, False)
+  assert time.monotonic() - start < 5
+
+
+def test_unknown_tfds_name_gives_the_closest_names():
+  with pytest.raises(sources.SourceError) as e:
+    sources.tfds_builder("cifar1O")
+  message = str(e.value)
+  assert "no TFDS dataset named 'cifar1O'" in message and "cifar10" in message
+  assert len(message.splitlines()) == 1 and message.count(",") < 6
 
 
 def test_celeba_center_crop_is_108_then_resize():
@@ -118,6 +149,8 @@ def test_unavailable_tfds_dataset_is_one_clear_error(monkeypatch, tmp_path):
   def offline(*args, **kwargs):
     raise ConnectionError("no route to host")
   monkeypatch.setattr(images.tfds, "load", offline)
+  # The mirror answers (so the fast offline check passes), the load fails.
+  monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
   with pytest.raises(images.DatasetError, match="--data_dir") as error:
     images.load_images("svhn_cropped", 32, data_dir=str(tmp_path))
   assert "svhn_cropped" in str(error.value) and "ConnectionError" in str(

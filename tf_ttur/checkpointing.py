@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from tf_ttur import gan as gan_lib
-from tf_ttur.errors import StorageError
+from tf_ttur.errors import ConfigError, StorageError
 
 
 def _adam(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
@@ -102,8 +102,15 @@ def restore(model: gan_lib.GAN, path: str, generator_only: bool = False) -> int:
     core = {"generator": core["generator"], "step": core["step"]}
   # What the checkpoint has beyond core (the extras, the other network when
   # generator_only) is expected to stay unread here.
-  tf.train.Checkpoint(**core).restore(
-      path).assert_existing_objects_matched().expect_partial()
+  try:
+    tf.train.Checkpoint(**core).restore(
+        path).assert_existing_objects_matched().expect_partial()
+  except (AssertionError, ValueError) as e:
+    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise ConfigError(
+        f"{path} does not fit the model of these flags ({first[:200]}); "
+        "resume with the flags the run was trained with (its config.json), "
+        "or use another --workdir") from None
   if generator_only:
     return int(model.step.numpy())
   found = {}

@@ -29,6 +29,7 @@ class Config:
   """Every setting of a run (see flags.py for the meaning of each)."""
   mode: str = "train"
   workdir: str = "runs/default"
+  restart: bool = False
   seed: int = 0
   dataset: str = "shapes"
   data_dir: str | None = None

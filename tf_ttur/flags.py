@@ -28,7 +28,12 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                     "train: train (resuming from the run directory); dry_run: "
                     "print the resolved config and exit; export: export the "
                     "generator of the latest checkpoint.")
-  flags.DEFINE_string("workdir", "runs/default", "Run directory.")
+  flags.DEFINE_string("workdir", "runs/default",
+                      "Run directory; rerunning resumes from its newest "
+                      "readable checkpoint.")
+  flags.DEFINE_bool("restart", False,
+                    "Move the run directory aside (to WORKDIR.old-TIME, "
+                    "nothing is deleted) and start a new run in it.")
   flags.DEFINE_integer("seed", 0, "Seed of weights, noise and data order.")
 
   # Data.

@@ -46,11 +46,11 @@ def main(argv):
     return
   # The training stack is only needed past validation and dry_run.
   from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
-  if config.mode == "export":
-    _export_latest(config, train_lib)
-    return
   try:
-    train_lib.train(config)
+    if config.mode == "export":
+      _export_latest(config, train_lib)
+    else:
+      train_lib.train(config)
   except (ConfigError, DatasetError, StatsError, FileNotFoundError,
           StorageError) as e:
     # What a user can fix; anything else is a bug and keeps its traceback.
@@ -63,24 +63,31 @@ def main(argv):
 
 
 def _export_latest(config: Config, train_lib) -> None:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
+  from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
   from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
-  vocabulary = None
-  if NETWORKS[config.model].kind == "text":
-    vocabulary = train_lib.load_vocabulary(config.workdir).chars
-  precision, _ = train_lib.resolve_runtime(config)
-  model = train_lib.build_model(
-      config, precision, vocab_size=len(vocabulary) if vocabulary else None)
-  latest = tf.train.latest_checkpoint(
-      os.path.join(config.workdir, "checkpoints"))
-  if latest is None:
-    fail(f"no checkpoint in {config.workdir}/checkpoints to export")
-  # The generator's weights are all an export needs: a checkpoint made
-  # under any precision exports under any other.
-  step = checkpointing.restore(model, latest, generator_only=True)
-  logging.info("Exporting the generator of %s (step %d).", latest, step)
-  train_lib.export(model, config.workdir, vocabulary)
+  if not os.path.isdir(os.path.join(config.workdir, "checkpoints")):
+    raise ConfigError(f"no checkpoint in {config.workdir}/checkpoints to "
+                      "export")
+  with rundir.RunLock(config.workdir):
+    vocabulary = None
+    if NETWORKS[config.model].kind == "text":
+      vocabulary = train_lib.load_vocabulary(config.workdir).chars
+    precision, _ = train_lib.resolve_runtime(config)
+    model = train_lib.build_model(
+        config, precision, vocab_size=len(vocabulary) if vocabulary else None)
+    # The same discovery as training (files on disk, newest readable).
+    latest = rundir.find_checkpoint(
+        os.path.join(config.workdir, "checkpoints"), log=logging.warning,
+        repair=False)
+    if latest is None:
+      raise ConfigError(f"no checkpoint in {config.workdir}/checkpoints to "
+                        "export")
+    # The generator's weights are all an export needs: a checkpoint made
+    # under any precision exports under any other.
+    step = checkpointing.restore(model, latest, generator_only=True)
+    logging.info("Exporting the generator of %s (step %d).", latest, step)
+    train_lib.export(model, config.workdir, vocabulary)
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 
@@ -18,6 +17,7 @@ from tf_ttur import gan as gan_lib
 from tf_ttur import hardware
 from tf_ttur import preemption
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur.config import Config, ConfigError
 from tf_ttur.errors import DatasetError, NonFiniteLossError, Preempted
 from tf_ttur.data import images as images_lib
@@ -29,19 +29,6 @@ EXPORT_DIR = "saved_model"
 VOCAB_FILE = "vocab.json"
 
 
-def recorded_config(workdir: str) -> dict | None:
-  """The run's config.json as a dict, or None for a new run directory."""
-  path = os.path.join(workdir, "config.json")
-  try:
-    with open(path, encoding="utf-8") as f:
-      return json.load(f)
-  except FileNotFoundError:
-    return None
-  except (OSError, ValueError) as e:
-    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
-                      "damaged") from None
-
-
 def resolve_runtime(config: Config,
                     machine: hardware.Machine | None = None) -> tuple[str, bool]:
   """(dtype policy, XLA) for this run on this machine, each logged once
@@ -49,7 +36,8 @@ def resolve_runtime(config: Config,
   records unless --precision names another."""
   machine = machine or hardware.detect()
   logging.info("Machine: %s", machine.describe())
-  recorded = recorded_config(config.workdir) or {}
+  recorded = ({} if config.restart else
+              rundir.recorded_config(config.workdir) or {})
   precision, why, warning = hardware.precision_for_run(
       config.precision, recorded.get("precision"), machine)
   logging.info("precision=%s: %s (%s).", config.precision, precision, why)
@@ -233,11 +221,29 @@ def train(config: Config) -> gan_lib.GAN:
     Preempted: SIGTERM or SIGINT arrived; the step in progress
       was finished and checkpointed with its metrics.
   """
-  with preemption.SignalCatcher() as catcher:
-    return _train(config, catcher)
+  with preemption.SignalCatcher() as catcher, contextlib.ExitStack() as held:
+    return _train(config, catcher, held)
 
 
-def _train(config: Config, catcher: preemption.SignalCatcher) -> gan_lib.GAN:
+def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
+  """Takes the run directory for this process (after moving an old run
+  aside with --restart); returns the run's recorded config, checked
+  against this one before anything is written."""
+  workdir = config.workdir
+  if config.restart:
+    with rundir.RunLock(workdir):  # Not while another process runs there.
+      moved = rundir.move_aside(workdir)
+    if moved:
+      logging.warning("--restart: moved the previous run to %s.", moved)
+  held.enter_context(rundir.RunLock(workdir))
+  recorded = rundir.recorded_config(workdir)
+  for change in rundir.check_resume(config, recorded):
+    logging.info("Resuming with a changed flag: %s.", change)
+  return recorded
+
+
+def _train(config: Config, catcher: preemption.SignalCatcher,
+           held: contextlib.ExitStack) -> gan_lib.GAN:
   precision, jit_compile = resolve_runtime(config)
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
@@ -262,23 +268,33 @@ def _train(config: Config, catcher: preemption.SignalCatcher) -> gan_lib.GAN:
   # into a scratch folder removed at the end (TensorFlow's multi-worker
   # convention). All restore from the chief's checkpoints.
   write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
+  checkpoints = os.path.join(workdir, "checkpoints")
+  if chief:
+    _lock_run(config, held)
+    for path in checkpointing.remove_leftovers(workdir):
+      logging.info("Removed %s (left by an interrupted run).", path)
+    # From the files on disk; damaged newer ones are moved aside, named.
+    latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
+  else:
+    latest = tf.train.latest_checkpoint(checkpoints)
   with strategy.scope():
     model = build_model(config, precision, jit_compile,
                         vocab_size=len(vocab) if vocab else None,
                         sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
         model, os.path.join(write_dir, "checkpoints"), config.keep_checkpoints)
+  step = 0
+  if latest is not None:
+    step = checkpointing.restore(model, latest)
+    logging.info("Resumed from %s at step %d.", latest, step)
   os.makedirs(write_dir, exist_ok=True)
   if chief:
-    for path in checkpointing.remove_leftovers(workdir):
-      logging.info("Removed %s (left by an interrupted run).", path)
-    # What auto resolved to, so that a resume on another machine keeps it.
+    # Only now that the run is restored: what auto resolved to, so that a
+    # resume on another machine keeps it.
     write_config(config.replace(precision=precision), workdir)
     if vocab is not None:
       _write_vocabulary(vocab, workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)
-  step = checkpointing.restore_or_initialize(
-      manager, os.path.join(workdir, "checkpoints"))
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
                  config.train_steps)

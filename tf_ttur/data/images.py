@@ -87,6 +87,13 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
   if spec.tfds_name == "shapes":
     prepare_shapes(data_dir)
     download = False
+  if download:
+    # Offline, TFDS would retry its downloads for minutes: decide now.
+    from fid import sources  # pylint: disable=g-import-not-at-top
+    try:
+      sources.tfds_builder(spec.tfds_name, data_dir)
+    except sources.SourceError as e:
+      raise DatasetError(str(e)) from None
   try:
     ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
                    download=download, shuffle_files=True)

@@ -1,0 +1,190 @@
+"""A run directory never loses a step: damaged or missing checkpoint files,
+a lost state file, two runs on one directory, resuming with flags that
+change the model; each gets one line and nothing is overwritten."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import REPO, run_module
+from tf_ttur import records
+from tf_ttur import rundir
+from tf_ttur.config import Config
+
+SMOKE = ("--flagfile=configs/smoke.flags",)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, tfds_dir):
+  """A finished 4-step smoke run with ckpt-2 and ckpt-4 (copied per test)."""
+  workdir = str(tmp_path_factory.mktemp("smoke") / "run")
+  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
+                    f"--data_dir={tfds_dir}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  return workdir
+
+
+@pytest.fixture
+def run(smoke_run, tmp_path):
+  workdir = str(tmp_path / "run")
+  shutil.copytree(smoke_run, workdir)
+  return workdir
+
+
+def _main(workdir, tfds_dir, *extra):
+  return run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
+                    f"--data_dir={tfds_dir}", *extra)
+
+
+def _ckpt(workdir, name):
+  return os.path.join(workdir, "checkpoints", name)
+
+
+def _one_error_line(proc):
+  lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  assert len(lines) == 1, proc.stderr[-3000:]
+  assert "Traceback" not in proc.stderr
+  return lines[0]
+
+
+@pytest.mark.parametrize("damage", ["delete_index", "delete_state",
+                                    "truncate_data", "garbage_index"])
+def test_resume_uses_the_newest_readable_checkpoint(run, tfds_dir, damage):
+  newest_data = _ckpt(run, "ckpt-4.data-00000-of-00001")
+  if damage == "delete_index":
+    os.remove(_ckpt(run, "ckpt-4.index"))
+  elif damage == "delete_state":
+    os.remove(_ckpt(run, "checkpoint"))
+  elif damage == "truncate_data":
+    with open(newest_data, "r+b") as f:
+      f.truncate(os.path.getsize(newest_data) // 2)
+  else:
+    with open(_ckpt(run, "ckpt-4.index"), "wb") as f:
+      f.write(b"not an sstable" * 10)
+  expected = 2 if damage != "delete_state" else 4
+  proc = _main(run, tfds_dir, "--train_steps=6")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert f"Resumed from {_ckpt(run, f'ckpt-{expected}')} at step {expected}" \
+      in proc.stderr
+  assert "step 6/6" in proc.stderr
+  steps = [r["step"] for r in records.read(run)]
+  assert steps == sorted(set(steps)) and steps[-1] == 6 and steps[0] == 2
+  if damage in ("truncate_data", "garbage_index"):
+    assert "Skipped checkpoint ckpt-4 (step 4)" in proc.stderr
+    # Moved aside, not deleted.
+    assert os.listdir(os.path.join(run, "checkpoints", rundir.DAMAGED))
+
+
+def test_export_uses_the_same_discovery(run, tfds_dir):
+  with open(_ckpt(run, "ckpt-4.index"), "wb") as f:
+    f.write(b"garbage")
+  os.remove(_ckpt(run, "checkpoint"))
+  proc = _main(run, tfds_dir, "--mode=export")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "ckpt-2 (step 2)" in proc.stderr
+  assert "Skipped checkpoint ckpt-4" in proc.stderr
+  assert os.path.exists(_ckpt(run, "ckpt-4.index"))  # Left in place.
+
+
+def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(run, tfds_dir):
+  for name in ("ckpt-2.index", "ckpt-4.index"):
+    with open(_ckpt(run, name), "wb") as f:
+      f.write(b"garbage")
+  before = sorted(os.listdir(os.path.join(run, "checkpoints")))
+  metrics = open(os.path.join(run, "metrics.jsonl")).read()
+  proc = _main(run, tfds_dir, "--train_steps=6")
+  assert proc.returncode == 2
+  line = _one_error_line(proc)
+  assert "none of the 2 checkpoints" in line and "--restart" in line
+  assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == before
+  assert open(os.path.join(run, "metrics.jsonl")).read() == metrics
+
+
+def test_restart_moves_the_old_run_aside(run, tfds_dir):
+  proc = _main(run, tfds_dir, "--restart")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "--restart: moved the previous run to" in proc.stderr
+  old = [d for d in os.listdir(os.path.dirname(run)) if ".old-" in d]
+  assert len(old) == 1
+  aside = os.path.join(os.path.dirname(run), old[0])
+  assert os.path.exists(os.path.join(aside, "checkpoints", "ckpt-4.index"))
+  assert "Resumed from" not in proc.stderr
+
+
+@pytest.mark.parametrize("flag, old, new", [
+    ("--width=16", 8, 16), ("--model=wgan_gp", "dcgan", "wgan_gp"),
+    ("--z_dim=64", 100, 64)])
+def test_resume_refuses_other_model_flags_before_writing(run, tfds_dir, flag,
+                                                         old, new):
+  config_before = open(os.path.join(run, "config.json")).read()
+  proc = _main(run, tfds_dir, flag, "--train_steps=6")
+  assert proc.returncode == 2
+  line = _one_error_line(proc)
+  name = flag[2:].split("=")[0]
+  assert f"--{name}: {old!r} in config.json, now {new!r}" in line
+  assert open(os.path.join(run, "config.json")).read() == config_before
+
+
+def test_changed_run_flags_are_logged(run, tfds_dir):
+  proc = _main(run, tfds_dir, "--train_steps=6", "--d_lr=2e-4")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "Resuming with a changed flag: --d_lr: 0.0001 -> 0.0002" in \
+      proc.stderr
+  assert "--train_steps: 4 -> 6" in proc.stderr
+  with open(os.path.join(run, "config.json")) as f:
+    assert json.load(f)["d_lr"] == 2e-4
+
+
+def test_checkpoint_of_another_model_without_config_is_one_line(run,
+                                                                tfds_dir):
+  os.remove(os.path.join(run, "config.json"))
+  proc = _main(run, tfds_dir, "--width=16", "--train_steps=6")
+  assert proc.returncode == 2
+  assert "does not fit the model of these flags" in _one_error_line(proc)
+
+
+def test_second_run_on_the_same_directory_stops(tmp_path, tfds_dir):
+  workdir = str(tmp_path / "run")
+  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  first = subprocess.Popen(
+      [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
+       f"--data_dir={tfds_dir}", "--train_steps=100000"], cwd=REPO, env=env,
+      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 300
+    while not records.read(workdir) and time.monotonic() < deadline:
+      time.sleep(0.2)
+    second = _main(workdir, tfds_dir, "--train_steps=60")
+    assert second.returncode == 2
+    line = _one_error_line(second)
+    assert f"is in use by pid {first.pid}" in line
+  finally:
+    first.kill()
+    first.wait()
+  # The lock dies with its process: the directory is usable again.
+  third = _main(workdir, tfds_dir, "--train_steps=4")
+  assert third.returncode == 0, third.stderr[-3000:]
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+  workdir = str(tmp_path / "w")
+  with rundir.RunLock(workdir):
+    with pytest.raises(rundir.RunInUseError, match=f"pid {os.getpid()}"):
+      rundir.RunLock(workdir).acquire()
+  rundir.RunLock(workdir).acquire().release()
+
+
+def test_check_resume_lists_every_changed_defining_flag():
+  recorded = Config(width=8, z_dim=100).to_dict()
+  with pytest.raises(rundir.ConfigError) as e:
+    rundir.check_resume(Config(width=16, z_dim=64, image_size=64), recorded)
+  message = str(e.value)
+  for part in ("--width: 8", "--z_dim: 100", "--image_size: 32"):
+    assert part in message
+  assert rundir.check_resume(Config(width=8, d_lr=3e-4), recorded) == [
+      "--d_lr: 0.0001 -> 0.0003"]

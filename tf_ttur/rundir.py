@@ -1,0 +1,218 @@
+"""The run directory: one run at a time, checkpoints found from the files on
+disk, and a config that only changes once the run has been restored.
+
+- `RunLock`: an OS lock (fcntl.flock) on `<workdir>/.lock`, held for the
+  run's life and released by the kernel when the process ends however it
+  ends, so a lock left by a killed run is simply taken over; the file
+  names the holder (host, pid, start time) for the error a second run gets.
+- `find_checkpoint`: TensorFlow's `checkpoint` state file is one more file
+  that can be lost or cut; the checkpoints are found from their `.index`
+  files, newest first, and the first one that reads completely is used.
+  Those that do not read are moved aside into `checkpoints/damaged/` (never
+  deleted) and the state file is rewritten to list the readable ones, so
+  the CheckpointManager built afterwards continues from the one restored.
+- `check_resume`: the flags that define the model or its data must equal
+  those recorded in `config.json`; compared before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import socket
+
+from tf_ttur.errors import ConfigError
+
+CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
+DAMAGED = "damaged"
+# Flags that fix the networks' shapes or what they learn: a checkpoint of
+# one value cannot be resumed under another.
+DEFINING_FLAGS = ("model", "dataset", "image_size", "width", "z_dim",
+                  "max_lines")
+_CKPT = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+class RunInUseError(ConfigError):
+  """Another process holds the run directory."""
+
+
+class RunLock:
+  """An exclusive lock on a run directory for the life of this process."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, LOCK_FILE)
+    self._file = None
+
+  def acquire(self) -> "RunLock":
+    import fcntl  # pylint: disable=g-import-not-at-top  (POSIX only)
+    os.makedirs(os.path.dirname(self.path), exist_ok=True)
+    handle = open(self.path, "a+", encoding="utf-8")
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      handle.seek(0)
+      holder = handle.read().strip() or "another process"
+      handle.close()
+      raise RunInUseError(
+          f"{os.path.dirname(self.path)} is in use by {holder}; wait for "
+          "that run to end (or stop it), or choose another --workdir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{datetime.datetime.now().isoformat(timespec='seconds')}\n")
+    handle.flush()
+    self._file = handle
+    return self
+
+  def release(self) -> None:
+    if self._file is not None:
+      self._file.close()  # Closing the descriptor releases the flock.
+      self._file = None
+
+  def __enter__(self) -> "RunLock":
+    return self.acquire()
+
+  def __exit__(self, *exc) -> None:
+    self.release()
+
+
+def checkpoints_on_disk(directory: str) -> list[tuple[int, str]]:
+  """(step, prefix) of every `ckpt-N.index` in directory, newest first."""
+  try:
+    names = os.listdir(directory)
+  except FileNotFoundError:
+    return []
+  found = [(int(m.group(1)), os.path.join(directory, m.group(0)[:-6]))
+           for m in map(_CKPT.match, names) if m]
+  return sorted(found, reverse=True)
+
+
+def unreadable(prefix: str) -> str | None:
+  """Why checkpoint `prefix` cannot be read completely, or None if it can.
+
+  Reads every tensor, so a truncated or missing data shard, a damaged
+  index or a wrong checksum is found before anything is restored.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, OSError, ValueError, IndexError) as e:
+    message = (getattr(e, "message", None) or str(e)).strip()
+    return message.splitlines()[0] if message else type(e).__name__
+  return None
+
+
+def find_checkpoint(directory: str, log=print,
+                    repair: bool = True) -> str | None:
+  """The newest checkpoint in directory that reads completely, or None if
+  there is no checkpoint at all.
+
+  Damaged ones newer than it are named in one log line each and, with
+  repair (a training run holding the run's lock), moved into
+  directory/damaged/, and the `checkpoint` state file is rewritten to list
+  the readable ones, newest last.
+
+  Raises:
+    ConfigError: there are checkpoints, but none reads: the run directory
+      is not started over silently.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  found = checkpoints_on_disk(directory)
+  if not found:
+    return None
+  chosen, damaged = None, []
+  for step, prefix in found:
+    reason = unreadable(prefix)
+    if reason is None:
+      chosen = prefix
+      break
+    damaged.append((step, prefix, reason))
+  if chosen is None:
+    raise ConfigError(
+        f"none of the {len(found)} checkpoints in {directory} reads "
+        f"completely (newest: {os.path.basename(found[0][1])}: "
+        f"{damaged[0][2]}); nothing was changed. Restore them from a copy, "
+        "or pass --restart to move this run aside and start a new one")
+  for step, prefix, reason in damaged:
+    where = (f"moved to {_move_aside(prefix, os.path.join(directory, DAMAGED))}"
+             if repair else "left in place")
+    log(f"Skipped checkpoint {os.path.basename(prefix)} (step {step}): "
+        f"{reason}; {where}")
+  if not repair:
+    return chosen
+  readable = [p for s, p in found if p != chosen and not any(
+      p == d[1] for d in damaged)]
+  state = tf.train.get_checkpoint_state(directory)
+  if damaged or state is None or state.model_checkpoint_path != chosen:
+    tf.compat.v1.train.update_checkpoint_state(
+        directory, chosen, all_model_checkpoint_paths=[
+            *sorted(readable, key=_step), chosen])
+  return chosen
+
+
+def _step(prefix: str) -> int:
+  return int(prefix.rsplit("-", 1)[1])
+
+
+def _move_aside(prefix: str, folder: str) -> str:
+  """Moves the files of checkpoint `prefix` into folder; returns folder."""
+  os.makedirs(folder, exist_ok=True)
+  directory, base = os.path.split(prefix)
+  for name in os.listdir(directory):
+    if name == f"{base}.index" or name.startswith(f"{base}.data-"):
+      os.replace(os.path.join(directory, name), os.path.join(folder, name))
+  return folder
+
+
+def recorded_config(workdir: str) -> dict | None:
+  """The run's config.json as a dict, or None for a new run directory."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  try:
+    with open(path, encoding="utf-8") as f:
+      recorded = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
+                      "damaged (--restart moves it aside)") from None
+  if not isinstance(recorded, dict):
+    raise ConfigError(f"{path} is not a config (--restart moves the run "
+                      "aside)")
+  return recorded
+
+
+def check_resume(config, recorded: dict | None) -> list[str]:
+  """Raises ConfigError listing every defining flag that differs from the
+  run's recorded config; returns the other changed flags (to be logged)."""
+  if recorded is None:
+    return []
+  current = config.to_dict()
+  defining = [f"--{name}: {recorded[name]!r} in {CONFIG_FILE}, now "
+              f"{current[name]!r}" for name in DEFINING_FLAGS
+              if name in recorded and recorded[name] != current[name]]
+  if defining:
+    raise ConfigError(
+        f"{config.workdir} holds a run with other model or data settings ("
+        + "; ".join(defining) + "). Nothing was changed. Use another "
+        "--workdir, drop these flags to resume, or pass --restart to move "
+        "the old run aside")
+  ignored = {"precision", "mode", "workdir", "restart"}
+  return [f"--{name}: {recorded[name]!r} -> {current[name]!r}"
+          for name in sorted(current) if name in recorded and
+          name not in ignored and recorded[name] != current[name]]
+
+
+def move_aside(workdir: str) -> str | None:
+  """--restart: renames the run directory to <workdir>.old-<time> (nothing
+  is deleted); returns the new name, or None if there was nothing."""
+  if not os.path.exists(workdir) or not os.listdir(workdir):
+    return None
+  stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+  target = f"{workdir.rstrip(os.sep)}.old-{stamp}"
+  os.replace(workdir, target)
+  return target

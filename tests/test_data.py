@@ -1,5 +1,7 @@
 """Image pipelines: the offline TFDS builder, TFDS datasets, folders."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -155,3 +157,16 @@ def test_unavailable_tfds_dataset_is_one_clear_error(monkeypatch, tmp_path):
     images.load_images("svhn_cropped", 32, data_dir=str(tmp_path))
   assert "svhn_cropped" in str(error.value) and "ConnectionError" in str(
       error.value)
+
+
+def test_oversized_image_in_a_training_folder_is_refused(tmp_path):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from tf_ttur.errors import DatasetError  # pylint: disable=g-import-not-at-top
+  for i in range(2):
+    Image.new("RGB", (40, 40), (i * 100, 0, 0)).save(tmp_path / f"{i}.png")
+  Image.new("RGB", (10_000, 10_000)).save(tmp_path / "2.png")
+  with pytest.raises(DatasetError, match=r"2\.png: 10000x10000 pixels is "
+                     "over the limit"):
+    images.load_images(f"folder:{tmp_path}", 32)
+  os.remove(tmp_path / "2.png")
+  assert len(list(images.load_images(f"folder:{tmp_path}", 32))) == 2

@@ -237,3 +237,53 @@ def test_verify_command_on_the_replica(inception_pb, capsys):
   out = capsys.readouterr().out
   assert code == 0, out
   assert "OK: features" in out and "synthetic 299x299" in out
+
+
+def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
+                                                    inception_pb):
+  """A 292 KB PNG of 10000x10000 pixels (under Pillow's hard limit) would
+  decode to gigabytes; it is refused from its header."""
+  import time  # pylint: disable=g-import-not-at-top
+  from fid import sources  # pylint: disable=g-import-not-at-top
+  folder = _write_folder(tmp_path / "big", 2, 5)
+  Image.new("RGB", (10_000, 10_000)).save(folder / "002.png")
+  start = time.monotonic()
+  with pytest.raises(sources.SourceError, match="10000x10000 pixels is over "
+                     "the limit of 16,777,216"):
+    sources.read_image(str(folder / "002.png"))
+  assert time.monotonic() - start < 2
+  # The limit is configurable; a small one refuses even the 32x32 images.
+  monkeypatch.setenv("FID_MAX_PIXELS", "100")
+  with pytest.raises(sources.SourceError, match="over the limit of 100"):
+    sources.read_image(str(folder / "000.png"))
+  monkeypatch.delenv("FID_MAX_PIXELS")
+  proc = run_module("fid", str(folder), str(folder),
+                    f"--inception={inception_pb}")
+  assert proc.returncode == 2
+  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1 and "002.png" in errors[0]
+  assert "Traceback" not in proc.stderr
+
+
+def test_statistics_that_are_not_a_covariance_are_refused(tmp_path):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(64, 16))
+  good = tmp_path / "good.npz"
+  np.savez(good, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+  for name, sigma, words in (
+      ("negative", -np.eye(16), "not positive semi-definite"),
+      ("asymmetric", np.triu(np.ones((16, 16))), "not symmetric")):
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, mu=np.zeros(16), sigma=sigma)
+    with pytest.raises(stats.StatsError, match=words):
+      stats.load_stats(str(path))
+    with pytest.raises(ValueError, match=words):
+      import fid  # pylint: disable=g-import-not-at-top
+      fid.calculate_frechet_distance(np.zeros(16), sigma, x.mean(0),
+                                     np.cov(x, rowvar=False))
+    proc = run_module("fid", str(path), str(good))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert words in proc.stderr and "FID" not in proc.stdout
+  # A rank-deficient covariance (fewer samples than dimensions) is one.
+  few = rng.normal(size=(5, 16))
+  stats.check_covariance(np.cov(few, rowvar=False))

@@ -188,3 +188,36 @@ def test_check_resume_lists_every_changed_defining_flag():
     assert part in message
   assert rundir.check_resume(Config(width=8, d_lr=3e-4), recorded) == [
       "--d_lr: 0.0001 -> 0.0003"]
+
+
+def test_everything_checkable_is_checked_before_training(tmp_path, tfds_dir,
+                                                         smoke_run):
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  small = tmp_path / "mu10.npz"
+  np.savez(small, mu=np.zeros(10), sigma=np.eye(10))
+  workdir = tmp_path / "run"
+  cases = [
+      (("--fid_every=2", f"--fid_stats={small}"),
+       "mu has 10 dimensions; FID statistics are of the 2048"),
+      (("--quality_every=2",
+        f"--quality_model={os.path.join(smoke_run, 'saved_model')}"),
+       "has no `features` function"),
+  ]
+  for extra, words in cases:
+    proc = _main(str(workdir), tfds_dir, *extra)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert words in _one_error_line(proc)
+    assert not workdir.exists()  # Nothing written.
+
+
+@pytest.mark.parametrize("module, args, words", [
+    ("tf_ttur.main", ["--flagfile=nope.flags"], "Unable to open flagfile"),
+    ("tf_ttur.main", ["--width=x"], "--width"),
+    ("tf_ttur.sample", ["--saved_model=x", "--num=0"], "--num=0"),
+    ("tf_ttur.sample", ["--saved_model=x", "--batch_size=-1"], "--batch_size"),
+])
+def test_usage_errors_are_one_line_and_exit_2(module, args, words):
+  proc = run_module(module, *args)
+  assert proc.returncode == 2
+  line = _one_error_line(proc)
+  assert words in line and "ERROR::" not in line and "FATAL" not in proc.stderr

@@ -18,6 +18,8 @@ from tf_ttur.errors import ConfigError
 from tf_ttur.networks import NETWORKS
 
 
+# The dimension of the FID's features (Inception pool_3).
+FID_DIMENSIONS = 2048
 # saved_models/shapes_classifier of this repository (tf_ttur.quality).
 DEFAULT_QUALITY_MODEL = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -199,9 +201,14 @@ class Config:
     if not os.path.isfile(self.fid_stats):
       raise ConfigError(f"--fid_stats={self.fid_stats}: no such file")
     try:
-      fid_stats.load_stats(self.fid_stats)
+      mu, _ = fid_stats.load_stats(self.fid_stats)
     except fid_stats.StatsError as e:
       raise ConfigError(f"--fid_stats: {e}") from None
+    if mu.shape != (FID_DIMENSIONS,):
+      raise ConfigError(
+          f"--fid_stats={self.fid_stats}: mu has {mu.shape[0]} dimensions; "
+          f"FID statistics are of the {FID_DIMENSIONS} pool_3 features "
+          "(make them with python -m fid DATA --save_stats OUT.npz)")
     if self.fid_inception and not os.path.isfile(self.fid_inception):
       raise ConfigError(f"--fid_inception={self.fid_inception}: no such file")
 
@@ -215,6 +222,16 @@ class Config:
     if not os.path.isfile(os.path.join(model, "saved_model.pb")):
       raise ConfigError(f"--quality_model={model}: no SavedModel there "
                         "(train one with python -m tf_ttur.quality)")
+    if self.mode == "train":
+      # What the evaluator will call, loaded now rather than at its first
+      # evaluation (a generator's SavedModel has no `features`).
+      from fid import saved_model  # pylint: disable=g-import-not-at-top
+      try:
+        saved_model.SavedModelExtractor(model)
+      except (ValueError, OSError) as e:
+        raise ConfigError(f"--quality_model={model}: {e} (it needs the "
+                          "`features` function of python -m "
+                          "tf_ttur.quality)") from None
 
   @property
   def quality_model_path(self) -> str:

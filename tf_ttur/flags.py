@@ -6,6 +6,7 @@ them into one frozen `config.Config`.
 """
 
 import functools
+import sys
 
 from absl import flags as absl_flags
 
@@ -141,3 +142,20 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                        "Generated lines per JSD (640 in the paper; the values "
                        "depend on it).")
   return flag_values
+
+
+def parse_or_exit(flag_values: absl_flags.FlagValues):
+  """A flags_parser for absl's app.run with the project's convention for
+  usage errors: one `error:` line on stderr and exit code 2 (absl itself
+  prints "FATAL Flags parsing error" and exits 1)."""
+
+  def parse(argv: list[str]) -> list[str]:
+    try:
+      return flag_values(argv)
+    except absl_flags.Error as e:
+      # absl prefixes some messages with its own "ERROR:: ".
+      message = str(e).removeprefix("ERROR::").strip()
+      print(f"error: {message} (--helpfull lists the flags)", file=sys.stderr)
+      sys.exit(2)
+
+  return parse

@@ -90,17 +90,9 @@ def _export_latest(config: Config, train_lib) -> None:
     train_lib.export(model, config.workdir, vocabulary)
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing with our error convention: one line, exit code 2."""
-  try:
-    return FLAGS(argv)
-  except flags.Error as e:
-    fail(f"{e} (--helpfull lists the flags)")
-
-
 def run():
   logging.set_verbosity(logging.INFO)
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=tf_ttur_flags.parse_or_exit(FLAGS))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import sys
 from absl import app
 from absl import flags
 
+from tf_ttur import flags as tf_ttur_flags
+
 flags.DEFINE_string("saved_model", None, "Exported generator directory.")
 flags.DEFINE_integer("num", 64, "Number of samples.", lower_bound=1)
 flags.DEFINE_string("out", None, "A .png grid or a folder (images; default "
@@ -75,4 +77,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=tf_ttur_flags.parse_or_exit(FLAGS))

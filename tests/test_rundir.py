@@ -221,3 +221,34 @@ def test_usage_errors_are_one_line_and_exit_2(module, args, words):
   assert proc.returncode == 2
   line = _one_error_line(proc)
   assert words in line and "ERROR::" not in line and "FATAL" not in proc.stderr
+
+
+GENERATOR = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
+CLASSIFIER = os.path.join(REPO, "saved_models", "shapes_classifier")
+
+
+@pytest.mark.parametrize("case, args, words", [
+    ("not a generator", [f"--saved_model={CLASSIFIER}"],
+     "is not a generator of this project"),
+    ("existing file", [f"--saved_model={GENERATOR}", "--out=exists.png"],
+     "exists; pass --overwrite"),
+    ("missing folder", [f"--saved_model={GENERATOR}", "--out=missing/g.png"],
+     "does not exist"),
+    ("folder named .png", [f"--saved_model={GENERATOR}", "--out=g.png"],
+     "is a folder"),
+    ("non-empty folder", [f"--saved_model={GENERATOR}", "--out=full"],
+     "is not empty; pass --overwrite"),
+])
+def test_sampler_bad_input_is_one_line_and_overwrites_nothing(
+    tmp_path, case, args, words):
+  (tmp_path / "exists.png").write_bytes(b"keep")
+  (tmp_path / "g.png").mkdir()
+  (tmp_path / "full").mkdir()
+  (tmp_path / "full" / "000000.png").write_bytes(b"keep")
+  proc = run_module("tf_ttur.sample", *args, "--num=2", cwd=str(tmp_path),
+                    env_extra={"PYTHONPATH": REPO})
+  assert proc.returncode == 2, (case, proc.stderr[-2000:])
+  assert words in _one_error_line(proc)
+  assert (tmp_path / "exists.png").read_bytes() == b"keep"
+  assert (tmp_path / "full" / "000000.png").read_bytes() == b"keep"
+  assert sorted(os.listdir(tmp_path)) == ["exists.png", "full", "g.png"]

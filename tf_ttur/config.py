@@ -209,8 +209,8 @@ class Config:
           f"--fid_stats={self.fid_stats}: mu has {mu.shape[0]} dimensions; "
           f"FID statistics are of the {FID_DIMENSIONS} pool_3 features "
           "(make them with python -m fid DATA --save_stats OUT.npz)")
-    if self.fid_inception and not os.path.isfile(self.fid_inception):
-      raise ConfigError(f"--fid_inception={self.fid_inception}: no such file")
+    if self.fid_inception:
+      _check_inception(self.fid_inception)
 
   def _check_quality(self, is_text: bool) -> None:
     if is_text:
@@ -258,6 +258,23 @@ class Config:
   @classmethod
   def from_json(cls, text: str) -> "Config":
     return cls(**json.loads(text))
+
+
+def _check_inception(path: str) -> None:
+  """--fid_inception must be the 2015 graph (.pb) or its archive (.tgz),
+  checked without extracting anything."""
+  import tarfile  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise ConfigError(f"--fid_inception={path}: no such file")
+  if path.endswith((".tgz", ".tar.gz")):
+    if not tarfile.is_tarfile(path):
+      raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
+    return
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  try:
+    inception.load_graph_def(path)
+  except inception.InceptionError as e:
+    raise ConfigError(f"--fid_inception: {e}") from None
 
 
 def _check_writable(path: str) -> None:

@@ -24,6 +24,8 @@ flags.DEFINE_string("out", None, "A .png grid or a folder (images; default "
 flags.DEFINE_integer("seed", 0, "Seed of z.")
 flags.DEFINE_integer("batch_size", 256, "Samples per generator call.",
                      lower_bound=1)
+flags.DEFINE_bool("overwrite", False, "Replace an existing --out file, or "
+                  "write into a non-empty --out folder.")
 flags.mark_flag_as_required("saved_model")
 FLAGS = flags.FLAGS
 
@@ -41,29 +43,75 @@ def generate(saved_model_dir: str, num: int, seed: int, batch_size: int):
     done += n
 
 
+def fail(message: str) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(2)
+
+
+def _check_out(out: str, images: bool) -> None:
+  """An --out that cannot be written, or would overwrite something without
+  --overwrite, is a usage error, found before any sample is drawn."""
+  grid = images and out.lower().endswith(".png")
+  folder_out = images and not grid
+  parent = os.path.dirname(os.path.abspath(out))
+  if not os.path.isdir(parent):
+    fail(f"--out={out}: the folder {parent} does not exist")
+  if folder_out:
+    if os.path.exists(out) and not os.path.isdir(out):
+      fail(f"--out={out} is a file; images go into a folder (or give a "
+           ".png name for a grid)")
+    if os.path.isdir(out) and os.listdir(out) and not FLAGS.overwrite:
+      fail(f"--out={out} is not empty; pass --overwrite to write into it")
+    return
+  if os.path.isdir(out):
+    fail(f"--out={out} is a folder; give a file name")
+  if os.path.exists(out) and not FLAGS.overwrite:
+    fail(f"--out={out} exists; pass --overwrite to replace it")
+
+
 def main(argv):
-  del argv
+  if len(argv) > 1:
+    fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
-    print(f"error: no SavedModel in {FLAGS.saved_model}", file=sys.stderr)
-    sys.exit(2)
+    fail(f"no SavedModel in {FLAGS.saved_model}")
   from tf_ttur import grid  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    model = tf.saved_model.load(FLAGS.saved_model)
+  except (OSError, ValueError, tf.errors.OpError) as e:
+    fail(f"cannot load {FLAGS.saved_model}: {str(e).splitlines()[0]}")
+  if "sample" not in model.signatures:
+    fail(f"{FLAGS.saved_model} is not a generator of this project (it has "
+         f"no `sample` signature; it has: "
+         f"{', '.join(sorted(model.signatures)) or 'none'})")
+  images = "images" in model.signatures["sample"].structured_outputs
+  if FLAGS.out:
+    _check_out(FLAGS.out, images)
   batches = generate(FLAGS.saved_model, FLAGS.num, FLAGS.seed,
                      FLAGS.batch_size)
-  first = next(batches)
-  batches = iter([first, *batches])
-  if first.dtype == object:  # Strings: a language generator.
+  try:
+    _write(batches, images, grid, np)
+  except OSError as e:
+    fail(f"cannot write {FLAGS.out}: {e.strerror or e}")
+
+
+def _write(batches, images: bool, grid, np) -> None:
+  if not images:  # Strings: a language generator.
     lines = [t.decode("utf-8", errors="replace").rstrip("`")
              for batch in batches for t in batch]
     if FLAGS.out:
-      with open(FLAGS.out, "w", encoding="utf-8") as f:
+      with open(FLAGS.out + ".tmp", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
+      os.replace(FLAGS.out + ".tmp", FLAGS.out)
       print(f"wrote {len(lines)} lines to {FLAGS.out}")
     else:
       print("\n".join(lines))
     return
   out = FLAGS.out or "samples.png"
   if out.lower().endswith(".png"):
+    if not FLAGS.out:
+      _check_out(out, images)
     grid.write_png(grid.make_grid(np.concatenate(list(batches))), out)
     print(f"wrote a grid of {FLAGS.num} samples to {out}")
     return

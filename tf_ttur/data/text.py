@@ -64,6 +64,12 @@ def read_lines(name: str, max_lines: int, data_dir: str | None = None
     return lines
   if name == "lm1b":
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    from fid import sources  # pylint: disable=g-import-not-at-top
+    try:
+      # Offline and not prepared: one line in seconds, not TFDS's retries.
+      sources.tfds_builder("lm1b", data_dir)
+    except sources.SourceError as e:
+      raise DatasetError(str(e)) from None
     ds = tfds.load("lm1b", split="train", data_dir=data_dir,
                    shuffle_files=False)
     lines = []

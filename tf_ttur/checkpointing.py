@@ -127,18 +127,11 @@ def restore(model: gan_lib.GAN, path: str, generator_only: bool = False) -> int:
   return int(model.step.numpy())
 
 
-def restore_or_initialize(manager: tf.train.CheckpointManager,
-                          directory: str | None = None) -> int:
-  """Restores the latest checkpoint if there is one; returns the step.
-
-  directory: where to look (default: the manager's own); multi-worker
-  workers other than the chief read the chief's checkpoints.
-
-  The optimizers must already be built (GAN.compile does it), or their slot
-  variables would be silently skipped.
-  """
-  path = (manager.latest_checkpoint if directory is None else
-          tf.train.latest_checkpoint(directory))
+def restore_or_initialize(manager: tf.train.CheckpointManager) -> int:
+  """Restores the manager's latest checkpoint if there is one; returns the
+  step (the restore after a non-finite loss; a run's first restore goes
+  through rundir.find_checkpoint)."""
+  path = manager.latest_checkpoint
   if path is None:
     return 0
   step = restore(manager.model, path)

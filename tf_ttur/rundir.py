@@ -145,18 +145,14 @@ def find_checkpoint(directory: str, log=print,
         f"{reason}; {where}")
   if not repair:
     return chosen
-  readable = [p for s, p in found if p != chosen and not any(
-      p == d[1] for d in damaged)]
+  # The older ones (oldest first), then the one restored: the manager keeps
+  # rotating them as it would have.
+  older = [prefix for _, prefix in found[len(damaged) + 1:]][::-1]
   state = tf.train.get_checkpoint_state(directory)
   if damaged or state is None or state.model_checkpoint_path != chosen:
     tf.compat.v1.train.update_checkpoint_state(
-        directory, chosen, all_model_checkpoint_paths=[
-            *sorted(readable, key=_step), chosen])
+        directory, chosen, all_model_checkpoint_paths=[*older, chosen])
   return chosen
-
-
-def _step(prefix: str) -> int:
-  return int(prefix.rsplit("-", 1)[1])
 
 
 def _move_aside(prefix: str, folder: str) -> str:

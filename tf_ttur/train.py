@@ -225,10 +225,10 @@ def train(config: Config) -> gan_lib.GAN:
     return _train(config, catcher, held)
 
 
-def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
+def _lock_run(config: Config, held: contextlib.ExitStack) -> None:
   """Takes the run directory for this process (after moving an old run
-  aside with --restart); returns the run's recorded config, checked
-  against this one before anything is written."""
+  aside with --restart) and checks this config against the run's recorded
+  one, before anything is written."""
   workdir = config.workdir
   if config.restart:
     with rundir.RunLock(workdir):  # Not while another process runs there.
@@ -236,10 +236,8 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
     if moved:
       logging.warning("--restart: moved the previous run to %s.", moved)
   held.enter_context(rundir.RunLock(workdir))
-  recorded = rundir.recorded_config(workdir)
-  for change in rundir.check_resume(config, recorded):
+  for change in rundir.check_resume(config, rundir.recorded_config(workdir)):
     logging.info("Resuming with a changed flag: %s.", change)
-  return recorded
 
 
 def _train(config: Config, catcher: preemption.SignalCatcher,
@@ -291,7 +289,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   if chief:
     # Only now that the run is restored: what auto resolved to, so that a
     # resume on another machine keeps it.
-    write_config(config.replace(precision=precision), workdir)
+    write_config(config.replace(precision=precision, restart=False), workdir)
     if vocab is not None:
       _write_vocabulary(vocab, workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)

@@ -63,6 +63,21 @@ def max_pixels() -> int:
   return int(value) if value.isdigit() and int(value) > 0 else MAX_PIXELS
 
 
+def check_pixels(path: str, width: int, height: int) -> None:
+  """SourceError if an image of width x height (read from its header) is
+  over max_pixels(): refused before it is decoded."""
+  limit = max_pixels()
+  if width * height > limit:
+    raise SourceError(
+        f"{path}: {width}x{height} pixels is over the limit of {limit:,} "
+        "(set FID_MAX_PIXELS to allow larger images)")
+
+
+def _first_line(error: Exception) -> str:
+  text = str(error).strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
 def read_image(path: str, notes: dict | None = None) -> np.ndarray:
   """float32 [H, W, 3] in [0, 255]; grayscale, RGBA, palette, 16-bit -> RGB.
 
@@ -70,15 +85,9 @@ def read_image(path: str, notes: dict | None = None) -> np.ndarray:
     SourceError: unreadable, or over max_pixels() (checked on the header,
       before anything is decoded).
   """
-  limit = max_pixels()
   try:
     with Image.open(path) as image:
-      width, height = image.size
-      if width * height > limit:
-        raise SourceError(
-            f"{path}: {width}x{height} pixels is over the limit of "
-            f"{limit:,} (the network sees 299x299; set FID_MAX_PIXELS to "
-            "allow larger images)")
+      check_pixels(path, *image.size)
       image.load()
       mode = image.mode
       if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -159,8 +168,7 @@ def tfds_builder(name: str, data_dir: str | None = None):
         f"no TFDS dataset named {name!r}" +
         (f"; closest: {', '.join(close)}" if close else "")) from None
   except Exception as e:  # A bad config name, a damaged data_dir.
-    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    raise SourceError(f"TFDS dataset {name!r}: {message}") from None
+    raise SourceError(f"TFDS dataset {name!r}: {_first_line(e)}") from None
   if not builder.is_prepared() and not download_reachable():
     raise SourceError(
         f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
@@ -186,8 +194,8 @@ def load_tfds(spec: str, data_dir: str | None = None) -> np.ndarray:
     builder.download_and_prepare()
     ds = builder.as_dataset(split=split)
   except Exception as e:  # No network, missing splits.
-    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    raise SourceError(f"{spec}: cannot load from TFDS ({message})") from None
+    raise SourceError(f"{spec}: cannot load from TFDS ({_first_line(e)})"
+                      ) from None
   images = [np.asarray(ex["image"]) for ex in tfds.as_numpy(ds)]
   if not images:
     raise SourceError(f"{spec}: the split is empty")

@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from tf_ttur import gan as gan_lib
-from tf_ttur.errors import ConfigError, StorageError
+from tf_ttur.errors import ConfigError, StorageError, first_line
 
 
 def _adam(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
@@ -106,9 +106,9 @@ def restore(model: gan_lib.GAN, path: str, generator_only: bool = False) -> int:
     tf.train.Checkpoint(**core).restore(
         path).assert_existing_objects_matched().expect_partial()
   except (AssertionError, ValueError) as e:
-    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
     raise ConfigError(
-        f"{path} does not fit the model of these flags ({first[:200]}); "
+        f"{path} does not fit the model of these flags "
+        f"({first_line(e)[:200]}); "
         "resume with the flags the run was trained with (its config.json), "
         "or use another --workdir") from None
   if generator_only:
@@ -153,10 +153,9 @@ def save_step(manager: tf.train.CheckpointManager, step: int) -> str:
     try:
       latest = manager.save(checkpoint_number=step)
     except (OSError, tf.errors.OpError) as e:
-      message = getattr(e, "message", None) or str(e)
       raise StorageError(
           f"cannot write checkpoint {step} in {manager.directory}: "
-          f"{message.splitlines()[0] if message else type(e).__name__}. "
+          f"{first_line(e)}. "
           f"The earlier checkpoints are intact (latest: "
           f"{manager.latest_checkpoint or 'none'}); free space or fix the "
           "permissions and rerun to resume.") from None

@@ -1,5 +1,7 @@
 """The errors a user can fix: main prints their message and exits 2."""
 
+import sys
+
 
 class DatasetError(ValueError):
   """A dataset that cannot be loaded; the message says what to do."""
@@ -20,6 +22,20 @@ class NonFiniteLossError(RuntimeError):
 
 # EX_TEMPFAIL of sysexits.h: a temporary failure, the command can be rerun.
 PREEMPTED_EXIT_CODE = 75
+
+
+def fail(message: str, code: int = 2) -> None:
+  """The command lines' way out for a user's error: one `error:` line on
+  stderr and exit code 2 (or `code`)."""
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(code)
+
+
+def first_line(error: BaseException) -> str:
+  """An exception's message cut to its first line (TensorFlow's OpError
+  message without its traceback-like tail), or its type's name."""
+  text = (getattr(error, "message", None) or str(error)).strip()
+  return text.splitlines()[0] if text else type(error).__name__
 
 
 class Preempted(Exception):

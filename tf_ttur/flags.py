@@ -6,9 +6,10 @@ them into one frozen `config.Config`.
 """
 
 import functools
-import sys
 
 from absl import flags as absl_flags
+
+from tf_ttur.errors import fail
 
 
 class _On:
@@ -155,7 +156,6 @@ def parse_or_exit(flag_values: absl_flags.FlagValues):
     except absl_flags.Error as e:
       # absl prefixes some messages with its own "ERROR:: ".
       message = str(e).removeprefix("ERROR::").strip()
-      print(f"error: {message} (--helpfull lists the flags)", file=sys.stderr)
-      sys.exit(2)
+      fail(f"{message} (--helpfull lists the flags)")
 
   return parse

@@ -25,13 +25,9 @@ from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError, DatasetError, NonFiniteLossError
 from tf_ttur.errors import PREEMPTED_EXIT_CODE, Preempted, StorageError
+from tf_ttur.errors import fail
 
 FLAGS = tf_ttur_flags.define(flags.FLAGS)
-
-
-def fail(message: str, code: int = 2) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(code)
 
 
 def main(argv):

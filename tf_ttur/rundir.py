@@ -23,7 +23,7 @@ import os
 import re
 import socket
 
-from tf_ttur.errors import ConfigError
+from tf_ttur.errors import ConfigError, first_line
 
 CONFIG_FILE = "config.json"
 LOCK_FILE = ".lock"
@@ -102,8 +102,7 @@ def unreadable(prefix: str) -> str | None:
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
   except (tf.errors.OpError, OSError, ValueError, IndexError) as e:
-    message = (getattr(e, "message", None) or str(e)).strip()
-    return message.splitlines()[0] if message else type(e).__name__
+    return first_line(e)
   return None
 
 

@@ -10,12 +10,12 @@ backtick padding removed) to standard output, or writes them to --out.
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 
 from tf_ttur import flags as tf_ttur_flags
+from tf_ttur.errors import fail, first_line
 
 flags.DEFINE_string("saved_model", None, "Exported generator directory.")
 flags.DEFINE_integer("num", 64, "Number of samples.", lower_bound=1)
@@ -30,10 +30,10 @@ flags.mark_flag_as_required("saved_model")
 FLAGS = flags.FLAGS
 
 
-def generate(saved_model_dir: str, num: int, seed: int, batch_size: int):
-  """Yields uint8 image batches [b, H, W, 3], num images in all."""
+def generate(model, num: int, seed: int, batch_size: int):
+  """Yields batches of the loaded generator's `sample` signature: uint8
+  images [b, H, W, 3] or strings [b], num in all."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  model = tf.saved_model.load(saved_model_dir)
   sample = model.signatures["sample"]
   done = 0
   while done < num:
@@ -41,11 +41,6 @@ def generate(saved_model_dir: str, num: int, seed: int, batch_size: int):
     out = sample(num=tf.constant(n), seed=tf.constant([seed, done]))
     yield out["text"].numpy() if "text" in out else out["images"].numpy()
     done += n
-
-
-def fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
 
 
 def _check_out(out: str, images: bool) -> None:
@@ -80,7 +75,7 @@ def main(argv):
   try:
     model = tf.saved_model.load(FLAGS.saved_model)
   except (OSError, ValueError, tf.errors.OpError) as e:
-    fail(f"cannot load {FLAGS.saved_model}: {str(e).splitlines()[0]}")
+    fail(f"cannot load {FLAGS.saved_model}: {first_line(e)}")
   if "sample" not in model.signatures:
     fail(f"{FLAGS.saved_model} is not a generator of this project (it has "
          f"no `sample` signature; it has: "
@@ -88,8 +83,7 @@ def main(argv):
   images = "images" in model.signatures["sample"].structured_outputs
   if FLAGS.out:
     _check_out(FLAGS.out, images)
-  batches = generate(FLAGS.saved_model, FLAGS.num, FLAGS.seed,
-                     FLAGS.batch_size)
+  batches = generate(model, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
   try:
     _write(batches, images, grid, np)
   except OSError as e:

@@ -156,18 +156,16 @@ def _refuse_oversized(files: list[str]) -> None:
   292 KB PNG of 10000x10000 pixels decodes to gigabytes."""
   from fid import sources  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  limit = sources.max_pixels()
   for path in files:
     try:
       with Image.open(path) as image:
-        width, height = image.size
+        size = image.size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
       continue  # Named by first_unreadable if the pipeline fails on it.
-    if width * height > limit:
-      raise DatasetError(
-          f"{path}: {width}x{height} pixels is over the limit of {limit:,}; "
-          "resize it (the models train at 32 or 64 pixels) or set "
-          "FID_MAX_PIXELS")
+    try:
+      sources.check_pixels(path, *size)
+    except sources.SourceError as e:
+      raise DatasetError(str(e)) from None
 
 
 def load_images(name: str, image_size: int, data_dir: str | None = None,

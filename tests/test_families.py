@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from tf_ttur import export as export_lib
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
@@ -39,7 +40,12 @@ def test_family_trains_and_logs_fid(family, tmp_path, tfds_dir, inception_pb,
   assert len(fids) == 1 and fids[0]["step"] == 2
   assert np.isfinite(fids[0]["fid"]) and fids[0]["fid"] > 0
   assert fids[0]["checkpoint"] == "ckpt-2" and fids[0]["fid_samples"] == 6
-  assert os.path.isdir(tmp_path / "run" / "saved_model_best")
+  # The best generator says which FID it has, against which statistics.
+  for export in ("saved_model_best", "saved_model"):
+    info = export_lib.read_model_info(str(tmp_path / "run" / export))
+    assert info["family"] == family and info["step"] == 2
+    assert info["fid"]["value"] == fids[0]["fid"]
+    assert info["fid"]["reference_stats"] == os.path.basename(stats_file)
   with open(tmp_path / "run" / "best_fid.json") as f:
     assert json.load(f)["fid"] == fids[0]["fid"]
   if family == "wgan_gp":

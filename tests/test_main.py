@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests.conftest import REPO, run_module
 from tf_ttur import checkpointing
+from tf_ttur import export as export_lib
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
@@ -69,7 +70,7 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 
   # The export reloads without this package and matches the generator.
   z = np.random.default_rng(1).uniform(-1, 1, (5, 100)).astype(np.float32)
-  expected = checkpointing.to_uint8(
+  expected = export_lib.to_uint8(
       resumed.generator(z, training=False)).numpy()
   np.save(tmp_path / "z.npy", z)
   script = (
@@ -91,14 +92,13 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 def test_export_stores_each_variable_once(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
   model = train_lib.build_model(config, "float32")
-  path = checkpointing.export_generator(model.generator, 16, "uniform",
-                                        str(tmp_path / "export"))
+  path = export_lib.export_generator(model, config, str(tmp_path / "export"),
+                                     "float32")
   reader = tf.train.load_checkpoint(os.path.join(path, "variables",
                                                  "variables"))
   stored = [k for k in reader.get_variable_to_shape_map()
             if not k.startswith("_CHECKPOINTABLE") and "OBJECT_GRAPH" not in k]
-  # The generator's variables once each, plus z_dim and z_distribution.
-  assert len(stored) == len(model.generator.variables) + 2
+  assert len(stored) == len(model.generator.variables)
   loaded = tf.saved_model.load(path)
   out = loaded.signatures["sample"](num=tf.constant(3),
                                     seed=tf.constant([0, 0]))
@@ -110,11 +110,13 @@ def test_export_stores_each_variable_once(tmp_path):
 def test_sample_cli_grid_and_folder(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
   model = train_lib.build_model(config, "float32")
-  export = checkpointing.export_generator(model.generator, 16, "uniform",
-                                          str(tmp_path / "export"))
+  export = export_lib.export_generator(model, config,
+                                       str(tmp_path / "export"), "float32")
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=6",
                     f"--out={tmp_path / 'grid.png'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
+  # What model.json says is said before sampling.
+  assert "dcgan generator (image), step 0, trained on shapes" in proc.stderr
   grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "grid.png")))
   assert grid.shape == (64, 96, 3)  # 3 columns x 2 rows of 32x32
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=5",
@@ -128,9 +130,11 @@ def test_sample_cli_grid_and_folder(tmp_path):
 
 def test_shipped_demo_generator_loads_and_samples():
   path = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
+  info = export_lib.read_model_info(path)
+  assert info["z_dim"] == 100 and info["z_distribution"] == "uniform"
+  assert info["family"] == "dcgan" and info["image_size"] == 32
+  assert info["step"] == 1000 and info["serving_dtype"] == "float32"
   model = tf.saved_model.load(path)
-  assert int(model.z_dim) == 100
-  assert model.z_distribution.numpy() == b"uniform"
   out = model.signatures["sample"](num=tf.constant(4), seed=tf.constant([1, 2]))
   images = out["images"].numpy()
   assert images.dtype == np.uint8 and images.shape == (4, 32, 32, 3)

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tests.conftest import run_module
 from tf_ttur import checkpointing
+from tf_ttur import export as export_lib
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
@@ -92,11 +93,14 @@ def test_export_needs_only_the_generator(checkpoints, saved, tmp_path):
     assert checkpointing.restore(model, path, generator_only=True) == 2
     for a, b in zip(_weights(source.generator), _weights(model.generator)):
       np.testing.assert_array_equal(a, b)
-  directory = train_lib.export(model, str(tmp_path))
+  directory = train_lib.export(model, CONFIG, str(tmp_path), saved)
   z = np.random.default_rng(1).uniform(-1, 1, (3, 8)).astype(np.float32)
   images = tf.saved_model.load(directory).signatures["serving_default"](
       z=tf.constant(z))["images"]
   assert images.shape == (3, 32, 32, 3) and images.dtype == tf.uint8
+  info = export_lib.read_model_info(directory)
+  assert info["training_precision"] == saved
+  assert info["serving_dtype"] == "float32" and info["step"] == 2
 
 
 def test_checkpoint_of_an_earlier_version_with_loss_scaling(checkpoints,

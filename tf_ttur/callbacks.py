@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_ttur import checkpointing
+from tf_ttur import export as export_lib
 from tf_ttur import grid as grid_lib
 from tf_ttur import records
 from tf_ttur.errors import NonFiniteLossError, StorageError
@@ -80,7 +81,7 @@ class SampleGrid(keras.callbacks.Callback):
 
   def write(self, step: int) -> str:
     images = self.model.generator(self.z, training=False)
-    images = checkpointing.to_uint8(images).numpy()
+    images = export_lib.to_uint8(images).numpy()
     grid = grid_lib.make_grid(images)
     try:
       os.makedirs(self.directory, exist_ok=True)

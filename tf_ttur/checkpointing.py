@@ -1,10 +1,8 @@
-"""Checkpoints (tf.train.CheckpointManager) and the generator's SavedModel.
+"""Checkpoints (tf.train.CheckpointManager).
 
 The checkpoint holds the generator, the discriminator, both optimizers and the
-step; the subclassed GAN itself is never `save()`d (keras-io #729). The export
-is a plain tf.Module around the generator saved with `tf.saved_model.save`, so
-every variable is stored once (`model.export` stores them twice, SPEC Part C)
-and the result loads with TensorFlow alone.
+step; the subclassed GAN itself is never `save()`d (keras-io #729). The
+generator's SavedModel is made by tf_ttur.export.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import tempfile
 
 from absl import logging
 import keras
@@ -177,110 +174,3 @@ def remove_leftovers(workdir: str) -> list[str]:
         os.remove(path)
       removed.append(path)
   return removed
-
-
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-  # [-1, 1] -> [0, 255], rounded and clipped (SPEC B.3 lists the choices).
-  images = (tf.cast(images, tf.float32) + 1.0) * 127.5
-  return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
-
-
-class ExportedGenerator(tf.Module):
-  """What the SavedModel holds: the generator and two signatures."""
-
-  def __init__(self, generator: tf.keras.Model, z_dim: int,
-               z_distribution: str):
-    super().__init__(name="exported_generator")
-    self.generator = generator
-    # Variables, so that they are saved: what a user needs to draw z.
-    self.z_dim = tf.Variable(z_dim, dtype=tf.int32, trainable=False,
-                             name="z_dim")
-    self.z_distribution = tf.Variable(z_distribution, dtype=tf.string,
-                                      trainable=False, name="z_distribution")
-    self._z_dim = z_dim
-    self._uniform = z_distribution == "uniform"
-    self.serve = tf.function(
-        self._serve,
-        input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
-    self.sample = tf.function(
-        self._sample,
-        input_signature=[tf.TensorSpec([], tf.int32, name="num"),
-                         tf.TensorSpec([2], tf.int32, name="seed")])
-
-  def _serve(self, z):
-    return {"images": to_uint8(self.generator(z, training=False))}
-
-
-  def _sample(self, num, seed):
-    shape = tf.stack([num, self._z_dim])
-    if self._uniform:
-      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
-    else:
-      z = tf.random.stateless_normal(shape, seed)
-    return {"z": z, **self._serve(z)}
-
-
-class ExportedTextGenerator(ExportedGenerator):
-  """A language generator: z -> strings (argmax per position, decoded)."""
-
-  def __init__(self, generator, z_dim: int, z_distribution: str,
-               vocabulary: list[str]):
-    # The table the serving function decodes with; saved with the model.
-    # The unknown token (id 0, "unk") decodes to U+FFFD, so that every
-    # position is one character and every line has exactly 32.
-    table = ["\ufffd"] + list(vocabulary[1:])
-    self.vocabulary = tf.Variable(table, dtype=tf.string, trainable=False,
-                                  name="vocabulary")
-    super().__init__(generator, z_dim, z_distribution)
-
-  def _serve(self, z):
-    probs = self.generator(z, training=False)
-    ids = tf.argmax(probs, axis=-1, output_type=tf.int32)
-    chars = tf.gather(self.vocabulary, ids)
-    return {"text": tf.strings.reduce_join(chars, axis=-1), "ids": ids}
-
-
-def export_generator(generator: tf.keras.Model, z_dim: int,
-                     z_distribution: str, export_dir: str,
-                     vocabulary: list[str] | None = None) -> str:
-  """Saves the generator as a SavedModel at export_dir, atomically.
-
-  Signatures: `serving_default` maps float32 z [None, z_dim] to uint8 images
-  [None, H, W, 3]; `sample` maps (num, seed[2]) to z and images. The model is
-  written to a temporary sibling folder and renamed into place, so a crash
-  never leaves a half-written export under export_dir. With a vocabulary
-  (the language model) the outputs are `text` (strings of 32 characters,
-  padding included) and `ids` instead of `images`.
-
-  Returns:
-    export_dir.
-  """
-  if vocabulary is None:
-    module = ExportedGenerator(generator, z_dim, z_distribution)
-  else:
-    module = ExportedTextGenerator(generator, z_dim, z_distribution,
-                                   vocabulary)
-  parent = os.path.dirname(os.path.abspath(export_dir))
-  try:
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-  except OSError as e:
-    raise StorageError(f"cannot export to {export_dir}: {e}") from None
-  try:
-    tf.saved_model.save(module, tmp, signatures={
-        "serving_default": module.serve, "sample": module.sample})
-    old = None
-    if os.path.exists(export_dir):
-      old = tmp + ".old"
-      os.rename(export_dir, old)
-    os.rename(tmp, export_dir)
-    if old:
-      shutil.rmtree(old)
-  except (OSError, tf.errors.OpError) as e:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise StorageError(f"cannot export to {export_dir}: "
-                       f"{getattr(e, 'message', None) or e}") from None
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
-  return export_dir

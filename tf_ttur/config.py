@@ -60,6 +60,8 @@ class Config:
   keep_checkpoints: int = 3
   grid_size: int = 8
   export: bool = True
+  export_dtype: str = "float32"
+  tflite: bool = False
   fid_every: int = 0
   fid_samples: int = 50_000
   fid_stats: str | None = None
@@ -180,6 +182,16 @@ class Config:
       self._check_fid()
     if self.quality_every:
       self._check_quality(is_text)
+    if self.export_dtype not in ("float32", "bfloat16", "float16"):
+      raise ConfigError(f"--export_dtype={self.export_dtype!r}: use float32, "
+                        "bfloat16 or float16")
+    if self.tflite and is_text:
+      raise ConfigError("--tflite is for image generators (the language "
+                        "model's string outputs have no TFLite built-in ops)")
+    if self.tflite and self.export_dtype != "float32":
+      raise ConfigError("--tflite needs --export_dtype=float32: TFLite's "
+                        "built-in kernels compute in float32 (shrink the "
+                        "file with TFLite's own quantization instead)")
     if self.on_nonfinite not in ("stop", "restore"):
       raise ConfigError(f"--on_nonfinite={self.on_nonfinite!r}: use stop or "
                         "restore")

@@ -11,6 +11,7 @@ exported to saved_model_best/.
 from __future__ import annotations
 
 import json
+from typing import Callable
 import os
 
 from absl import logging
@@ -128,13 +129,17 @@ class FIDCallback(keras.callbacks.Callback):
   """Evaluates, logs, and (for the FID) exports the best generator.
 
   evaluator None: a multi-worker worker other than the chief, which only
-  saves the checkpoint at the same steps as the chief.
+  saves the checkpoint at the same steps as the chief. export_best (FID
+  only) exports the generator to workdir/BEST_DIR when the FID is the
+  lowest yet.
   """
 
   def __init__(self, evaluator: FrechetEvaluator | None, workdir: str,
                every: int, writer: tf.summary.SummaryWriter,
-               manager: tf.train.CheckpointManager, metric: str = "fid"):
+               manager: tf.train.CheckpointManager, metric: str = "fid",
+               export_best: Callable[[], object] | None = None):
     super().__init__()
+    self.export_best = export_best
     self.evaluator = evaluator
     self.metric = metric
     self.workdir = workdir
@@ -169,9 +174,8 @@ class FIDCallback(keras.callbacks.Callback):
       return
     if self.best is None or value < self.best:
       self.best = value
-      checkpointing.export_generator(
-          self.model.generator, self.model.z_dim, self.model.z_distribution,
-          os.path.join(self.workdir, BEST_DIR))
+      if self.export_best is not None:
+        self.export_best()
       tmp = self.best_path + ".tmp"
       with open(tmp, "w") as f:
         json.dump(record, f)

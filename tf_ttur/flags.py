@@ -100,6 +100,14 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
   flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
   flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
   flags.DEFINE_bool("export", True, "Export the generator when training ends.")
+  flags.DEFINE_enum("export_dtype", "float32", ["float32", "bfloat16", "float16"],
+                    "The serving graph's precision, whatever precision "
+                    "trained the weights (bfloat16, float16: Keras mixed "
+                    "precision, the last layer in float32).")
+  flags.DEFINE_bool("tflite", False,
+                    "Also write generator.tflite (serving_default, TFLite "
+                    "built-in ops) into the exported SavedModel folder, "
+                    "checked against it (image generators, float32).")
 
   # FID during training (SPEC A.3): every fid_every steps, fid_samples samples
   # against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,

@@ -83,7 +83,11 @@ def _export_latest(config: Config, train_lib) -> None:
     # under any precision exports under any other.
     step = checkpointing.restore(model, latest, generator_only=True)
     logging.info("Exporting the generator of %s (step %d).", latest, step)
-    train_lib.export(model, config.workdir, vocabulary)
+    # model.json names the precision that trained it, not this process's.
+    recorded = rundir.recorded_config(config.workdir) or {}
+    trained = recorded.get("precision", precision)
+    train_lib.export(model, config.replace(precision=trained),
+                     config.workdir, trained, vocabulary)
 
 
 def run():

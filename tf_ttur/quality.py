@@ -64,20 +64,22 @@ def _split(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
   return x.astype(np.float32), y
 
 
-class _Exported(tf.Module):
+def _export(model: keras.Model, path: str) -> None:
+  """Writes the `features` signature (also `serving_default`) with Keras's
+  ExportArchive, which TensorFlow Serving's loader can run (tf_ttur.export
+  says why)."""
 
-  def __init__(self, model: keras.Model):
-    super().__init__()
-    self.model = model
-
-  @tf.function(input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
-  def features(self, images):
+  def features(images):
     # Any size is resized to the training size (32x32) first.
     images = tf.image.resize(images, (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE),
                              antialias=True)
-    features, logits = self.model(images, training=False)
+    features, logits = model(images, training=False)
     return {"features": features, "logits": logits}
+
+  archive = keras.export.ExportArchive()
+  archive.add_endpoint("features", features, input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+  archive.write_out(path, verbose=False)
 
 
 def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
@@ -101,7 +103,7 @@ def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".classifier-", dir=parent)
   try:
-    tf.saved_model.save(_Exported(model), tmp)
+    _export(model, tmp)
     with open(os.path.join(tmp, "metrics.json"), "w") as f:
       json.dump(metrics, f, indent=1)
     if os.path.exists(out):

@@ -10,6 +10,7 @@ backtick padding removed) to standard output, or writes them to --out.
 from __future__ import annotations
 
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -69,9 +70,14 @@ def main(argv):
     fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
     fail(f"no SavedModel in {FLAGS.saved_model}")
+  from tf_ttur import export  # pylint: disable=g-import-not-at-top
   from tf_ttur import grid  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    info = export.read_model_info(FLAGS.saved_model)
+  except export.ExportError as e:
+    fail(str(e))
   try:
     model = tf.saved_model.load(FLAGS.saved_model)
   except (OSError, ValueError, tf.errors.OpError) as e:
@@ -80,7 +86,14 @@ def main(argv):
     fail(f"{FLAGS.saved_model} is not a generator of this project (it has "
          f"no `sample` signature; it has: "
          f"{', '.join(sorted(model.signatures)) or 'none'})")
-  images = "images" in model.signatures["sample"].structured_outputs
+  if info is None:  # Exported by an earlier version: no model.json.
+    images = "images" in model.signatures["sample"].structured_outputs
+  else:
+    images = info["kind"] == "image"
+    print(f"{info['family']} generator ({info['kind']}), step "
+          f"{info['step']}, trained on {info['dataset']} in "
+          f"{info['training_precision']}, serving in {info['serving_dtype']}",
+          file=sys.stderr)
   if FLAGS.out:
     _check_out(FLAGS.out, images)
   batches = generate(model, FLAGS.num, FLAGS.seed, FLAGS.batch_size)

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
+from tf_ttur import export as export_lib
 from tf_ttur import gan as gan_lib
 from tf_ttur import hardware
 from tf_ttur import preemption
@@ -53,17 +54,6 @@ def resolve_runtime(config: Config,
                     "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
                     "TensorFlow.")
   return precision, jit_compile
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-  """Sets the global Keras dtype policy for the networks built inside."""
-  previous = keras.mixed_precision.dtype_policy()
-  keras.mixed_precision.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_dtype_policy(previous)
 
 
 def split_cpu(n: int) -> None:
@@ -132,7 +122,7 @@ def build_model(config: Config, precision: str, jit_compile: bool = False,
   first = vocab_size if spec.kind == "text" else config.image_size
   if first is None:
     raise ValueError("a text model needs the vocabulary size")
-  with dtype_policy(precision):
+  with export_lib.dtype_policy(precision):
     generator = spec.make_generator(first, config.z_dim, config.width,
                                     seed=config.seed)
     discriminator = spec.make_discriminator(first, config.width,
@@ -201,12 +191,14 @@ def write_config(config: Config, workdir: str) -> None:
   os.replace(tmp, path)
 
 
-def export(model: gan_lib.GAN, workdir: str,
-           vocabulary: list[str] | None = None) -> str:
-  """Exports the generator to workdir/saved_model (text: with vocabulary)."""
-  path = checkpointing.export_generator(
-      model.generator, model.z_dim, model.z_distribution,
-      os.path.join(workdir, EXPORT_DIR), vocabulary=vocabulary)
+def export(model: gan_lib.GAN, config: Config, workdir: str,
+           training_precision: str, vocabulary: list[str] | None = None,
+           export_dir: str = EXPORT_DIR) -> str:
+  """Exports the generator to workdir/export_dir (text: with vocabulary),
+  described by the run's config and last scores (tf_ttur.export)."""
+  path = export_lib.export_generator(
+      model, config, os.path.join(workdir, export_dir), training_precision,
+      vocabulary=vocabulary, history=records.read(workdir))
   logging.info("Exported the generator to %s", path)
   return path
 
@@ -318,7 +310,9 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
                                              strategy=_fid_strategy(strategy))
                      if chief else None)
         callbacks.append(evaluation.FIDCallback(
-            evaluator, write_dir, config.fid_every, writer, manager))
+            evaluator, write_dir, config.fid_every, writer, manager,
+            export_best=lambda: export(model, config, write_dir, precision,
+                                       export_dir=evaluation.BEST_DIR)))
       if config.quality_every:
         evaluator = (evaluation.ShapesEvaluator(
             config, spec.fid_pixels,
@@ -337,7 +331,8 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   if catcher.received is not None:
     _stop_preempted(model, manager, catcher)
   if config.export:
-    export(model, write_dir, vocab.chars if vocab is not None else None)
+    export(model, config, write_dir, precision,
+           vocab.chars if vocab is not None else None)
   if not chief:
     shutil.rmtree(write_dir, ignore_errors=True)
   return model

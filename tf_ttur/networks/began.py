@@ -17,6 +17,7 @@ import keras
 from keras import layers
 
 from tf_ttur.networks.seeds import Seeds
+from tf_ttur.networks.upsampling import UpSampling2D
 
 REPEAT = 4
 
@@ -36,7 +37,7 @@ def _decoder(h, width, seeds, prefix):
     x = _conv(width, seeds, f"{prefix}_conv{idx}_a")(x)
     x = _conv(width, seeds, f"{prefix}_conv{idx}_b")(x)
     if idx < REPEAT - 1:
-      x = layers.UpSampling2D(2)(x)
+      x = UpSampling2D(2)(x)
   return _conv(3, seeds, f"{prefix}_out", activation=None, dtype="float32")(x)
 
 

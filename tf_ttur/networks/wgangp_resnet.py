@@ -21,6 +21,7 @@ import keras
 from keras import layers
 
 from tf_ttur.networks.seeds import Seeds
+from tf_ttur.networks.upsampling import UpSampling2D
 from keras import ops
 
 BN_EPSILON = 1e-5
@@ -37,11 +38,27 @@ def _glorot(seed):
 
 
 class TrainingBatchNorm(layers.BatchNormalization):
-  """Batch norm that always uses the batch's statistics (WGAN-GP's G)."""
+  """Batch norm that always uses the batch's statistics (WGAN-GP's G).
+
+  update_statistics False (the serving copy, tf_ttur.export): the same
+  normalization without assigning the moving statistics, which nothing
+  reads, so that serving is stateless (TFLite cannot convert the assigns).
+  """
+
+  update_statistics = True
 
   def call(self, inputs, training=None, mask=None):
     del training
-    return super().call(inputs, training=True, mask=mask)
+    if self.update_statistics:
+      return super().call(inputs, training=True, mask=mask)
+    x = ops.cast(inputs, "float32")
+    axis = self.axis % len(x.shape)
+    mean, variance = ops.moments(
+        x, axes=[i for i in range(len(x.shape)) if i != axis])
+    y = ops.batch_normalization(
+        x, mean, variance, axis=axis, offset=ops.cast(self.beta, "float32"),
+        scale=ops.cast(self.gamma, "float32"), epsilon=self.epsilon)
+    return ops.cast(y, self.compute_dtype)
 
 
 class ChannelLayerNorm(layers.Layer):
@@ -75,12 +92,12 @@ def _mean_pool(x):
 
 
 def _up_block(x, c_out, seeds, name):
-  shortcut = layers.UpSampling2D(2)(x)
+  shortcut = UpSampling2D(2)(x)
   shortcut = layers.Conv2D(c_out, 1, kernel_initializer=_glorot(seeds()),
                            name=f"{name}_shortcut")(shortcut)
   y = TrainingBatchNorm(epsilon=BN_EPSILON, name=f"{name}_bn1")(x)
   y = layers.ReLU()(y)
-  y = layers.UpSampling2D(2)(y)
+  y = UpSampling2D(2)(y)
   y = layers.Conv2D(c_out, 3, padding="same", use_bias=False,
                     kernel_initializer=_he(seeds()), name=f"{name}_conv1")(y)
   y = TrainingBatchNorm(epsilon=BN_EPSILON, name=f"{name}_bn2")(y)

@@ -1,0 +1,302 @@
+"""The generator's SavedModel: what TensorFlow Serving, TFLite and
+TensorFlow 2 all run with the same images.
+
+The SavedModel is written by Keras's own `keras.export.ExportArchive`, with
+two endpoints and nothing else tracked:
+
+- `serving_default`: float32 `z` [None, z_dim] -> uint8 `images`
+  [None, H, W, 3] (round((x + 1) * 127.5), clipped), or for the language
+  model `text` (strings of seq_len characters) and `ids`;
+- `sample`: int32 `num` and int32 `seed` [2] -> `z` (drawn from the
+  generator's own distribution with a stateless RNG) and the same outputs.
+
+Why ExportArchive without `track()`: it saves the plain `tf.Variable`s that
+the endpoints capture, which is what a TF1-style Session loader (TensorFlow
+Serving, `saved_model_cli run`) needs; a hand-written `tf.Module` holding
+the Keras model saves the Keras variables instead, whose handles a Session
+cannot find ("Could not find variable ..."); `track()` would store every
+variable a second time.
+
+The serving graph is rebuilt in float32 (or `--export_dtype`) from the
+trained weights, whatever precision trained them, so that the images do
+not depend on where the model was trained. `assets/model.json` says what
+the model is (model_info); `--tflite` adds `generator.tflite` (the
+`serving_default` signature, TFLite built-in ops only), checked against
+the SavedModel before the export is put in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_ttur.errors import StorageError, first_line
+from tf_ttur.networks import NETWORKS
+from tf_ttur.networks import wgangp_resnet
+
+MODEL_INFO = os.path.join("assets", "model.json")
+TFLITE_FILE = "generator.tflite"
+FORMAT = "tf_ttur.generator/1"
+# --export_dtype -> the Keras dtype policy the serving graph is built under.
+EXPORT_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16",
+                   "float16": "mixed_float16"}
+# The TFLite check: this many samples, at most 1 level off on this share of
+# the pixels (else the export fails instead of shipping wrong images).
+TFLITE_CHECK_SAMPLES = 8
+TFLITE_MIN_WITHIN_1 = 0.999
+
+
+class ExportError(StorageError):
+  """An export that cannot be made correctly; the message says why."""
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+  """Sets the global Keras dtype policy for the networks built inside."""
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+  # [-1, 1] -> [0, 255], rounded and clipped (SPEC B.3 lists the choices).
+  images = (tf.cast(images, tf.float32) + 1.0) * 127.5
+  return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+
+
+def serving_generator(generator: keras.Model, config,
+                      export_dtype: str = "float32",
+                      vocab_size: int | None = None) -> keras.Model:
+  """A copy of `generator` built under export_dtype's policy (the same
+  builder as training, so the layers kept in float32 under mixed precision
+  stay so) holding the trained weights, batch-norm statistics included."""
+  spec = NETWORKS[config.model]
+  first = vocab_size if spec.kind == "text" else config.image_size
+  with dtype_policy(EXPORT_POLICIES[export_dtype]):
+    copy = spec.make_generator(first, config.z_dim, config.width)
+  copy.set_weights(generator.get_weights())
+  for layer in copy.layers:
+    if isinstance(layer, wgangp_resnet.TrainingBatchNorm):
+      layer.update_statistics = False  # Batch statistics, nothing assigned.
+  return copy
+
+
+def _archive(generator: keras.Model, z_dim: int, z_distribution: str,
+             vocabulary: list[str] | None) -> keras.export.ExportArchive:
+  """The two endpoints over `generator`; only the variables they capture
+  are saved, each once."""
+  if vocabulary is None:
+    def serve(z):
+      return {"images": to_uint8(generator(z, training=False))}
+  else:
+    # The unknown token (id 0) decodes to U+FFFD, so that every position is
+    # one character; the table is a constant of the graph.
+    table = tf.constant(["\ufffd"] + list(vocabulary[1:]))
+
+    def serve(z):
+      ids = tf.argmax(generator(z, training=False), axis=-1,
+                      output_type=tf.int32)
+      return {"text": tf.strings.reduce_join(tf.gather(table, ids), axis=-1),
+              "ids": ids}
+
+  def sample(num, seed):
+    shape = tf.stack([num, z_dim])
+    if z_distribution == "uniform":
+      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
+    else:
+      z = tf.random.stateless_normal(shape, seed)
+    return {"z": z, **serve(z)}
+
+  archive = keras.export.ExportArchive()
+  archive.add_endpoint(
+      "serving_default", serve,
+      input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+  archive.add_endpoint(
+      "sample", sample,
+      input_signature=[tf.TensorSpec([], tf.int32, name="num"),
+                       tf.TensorSpec([2], tf.int32, name="seed")])
+  return archive
+
+
+def model_info(model, config, training_precision: str,
+               export_dtype: str = "float32",
+               vocabulary: list[str] | None = None,
+               history: list[dict] | None = None) -> dict:
+  """What assets/model.json says about the exported generator.
+
+  history: the run's metrics records (metrics.jsonl); the last FID and the
+  last fd_shapes in it are named with their step and sample count.
+  """
+  spec = NETWORKS[config.model]
+  info = {
+      "format": FORMAT,
+      "family": config.model,
+      "kind": spec.kind,
+      "z_dim": model.z_dim,
+      "z_distribution": model.z_distribution,
+      "z_range": [-1.0, 1.0] if model.z_distribution == "uniform" else None,
+      "training_precision": training_precision,
+      "serving_dtype": export_dtype,
+      "step": int(model.step.numpy()),
+      "dataset": config.dataset,
+      "signatures": {
+          "serving_default": "float32 z [n, z_dim] -> " + (
+              "uint8 images [n, H, W, 3]" if spec.kind == "image" else
+              "string text [n], int32 ids [n, seq_len]"),
+          "sample": "int32 num [], int32 seed [2] -> z and the same outputs",
+      },
+      "tensorflow": tf.__version__,
+      "keras": keras.__version__,
+      "config": config.to_dict(),
+  }
+  if spec.kind == "image":
+    info.update(image_size=config.image_size, channels=3,
+                pixels="uint8 round((x + 1) * 127.5) clipped to [0, 255]")
+  else:
+    info.update(seq_len=int(model.generator.output_shape[1]),
+                vocabulary_size=len(vocabulary or []))
+  # WGAN-GP's generator normalizes with the batch's statistics, as the
+  # original sampled: each image then depends on the other z of its call.
+  info["batch_statistics"] = any(
+      isinstance(layer, wgangp_resnet.TrainingBatchNorm)
+      for layer in model.generator.layers)
+  for metric, key in (("fid", "fid"), ("fd_shapes", "quality")):
+    last = [r for r in history or [] if metric in r]
+    if last:
+      record = last[-1]
+      info[key] = {"metric": metric, "value": record[metric],
+                   "step": record["step"],
+                   "samples": record.get(f"{metric}_samples")}
+      if metric == "fid":
+        info[key]["reference_stats"] = os.path.basename(config.fid_stats or "")
+      else:
+        info[key]["feature_model"] = os.path.basename(
+            config.quality_model_path.rstrip("/"))
+  return info
+
+
+def read_model_info(path: str) -> dict | None:
+  """assets/model.json of an exported generator, or None when there is none
+  (an export of an earlier version, or another SavedModel)."""
+  try:
+    with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as f:
+      info = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    raise ExportError(f"{os.path.join(path, MODEL_INFO)} cannot be read: "
+                      f"{first_line(e)}") from None
+  if not isinstance(info, dict) or "kind" not in info:
+    raise ExportError(f"{os.path.join(path, MODEL_INFO)} is not the model "
+                      "description of a tf_ttur generator")
+  return info
+
+
+def tflite_interpreter(**kwargs):
+  """LiteRT's interpreter (ai-edge-litert, what TFLite users run now), or
+  TensorFlow's deprecated tf.lite.Interpreter where it is not installed."""
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
+  return Interpreter(**kwargs)
+
+
+def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
+  """Converts the `serving_default` signature to TFLite (built-in ops only)
+  and checks the interpreter's images against the SavedModel's on
+  TFLITE_CHECK_SAMPLES uniform z; returns the check's figures.
+
+  Raises:
+    ExportError: the conversion fails or the images differ.
+  """
+  converter = tf.lite.TFLiteConverter.from_saved_model(
+      saved_model, signature_keys=["serving_default"])
+  converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  try:
+    flatbuffer = converter.convert()
+  except Exception as e:  # pylint: disable=broad-except  (ConverterError)
+    raise ExportError(f"TFLite conversion failed: {first_line(e)}") from None
+  z = np.random.default_rng(0).uniform(
+      -1, 1, (TFLITE_CHECK_SAMPLES, z_dim)).astype(np.float32)
+  expected = tf.saved_model.load(saved_model).signatures["serving_default"](
+      z=tf.constant(z))["images"].numpy()
+  interpreter = tflite_interpreter(model_content=flatbuffer)
+  got = interpreter.get_signature_runner("serving_default")(z=z)["images"]
+  diff = np.abs(got.astype(np.int32) - expected.astype(np.int32))
+  check = {"file": TFLITE_FILE, "checked_samples": TFLITE_CHECK_SAMPLES,
+           "max_level_diff": int(diff.max()),
+           "within_1_level": float((diff <= 1).mean())}
+  if check["within_1_level"] < TFLITE_MIN_WITHIN_1:
+    raise ExportError(
+        f"the TFLite model's images differ from the SavedModel's (mean "
+        f"{diff.mean():.2f} levels, {check['within_1_level']:.2%} within 1); "
+        "not written")
+  with open(out, "wb") as f:
+    f.write(flatbuffer)
+  return check
+
+
+def export_generator(model, config, export_dir: str, training_precision: str,
+                     vocabulary: list[str] | None = None,
+                     history: list[dict] | None = None) -> str:
+  """Exports `model`'s generator as a SavedModel at export_dir, atomically.
+
+  config supplies the family and sizes, --export_dtype and --tflite; the
+  SavedModel is written to a temporary sibling folder (model.json and the
+  TFLite file included) and renamed into place, so a crash or a failed
+  check never leaves a half-written export and keeps an older one intact.
+
+  Returns:
+    export_dir.
+  Raises:
+    ExportError (a StorageError): it cannot be written or checked.
+  """
+  export_dtype = getattr(config, "export_dtype", "float32")
+  generator = serving_generator(
+      model.generator, config, export_dtype,
+      vocab_size=len(vocabulary) if vocabulary is not None else None)
+  archive = _archive(generator, model.z_dim, model.z_distribution, vocabulary)
+  info = model_info(model, config, training_precision, export_dtype,
+                    vocabulary, history)
+  parent = os.path.dirname(os.path.abspath(export_dir))
+  try:
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  except OSError as e:
+    raise ExportError(f"cannot export to {export_dir}: {e}") from None
+  try:
+    archive.write_out(tmp, verbose=False)
+    if getattr(config, "tflite", False):
+      info["tflite"] = write_tflite(tmp, model.z_dim,
+                                    os.path.join(tmp, TFLITE_FILE))
+    os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
+    with open(os.path.join(tmp, MODEL_INFO), "w", encoding="utf-8") as f:
+      json.dump(info, f, indent=1)
+      f.write("\n")
+    old = None
+    if os.path.exists(export_dir):
+      old = tmp + ".old"
+      os.rename(export_dir, old)
+    os.rename(tmp, export_dir)
+    if old:
+      shutil.rmtree(old)
+  except (OSError, tf.errors.OpError) as e:
+    shutil.rmtree(tmp, ignore_errors=True)
+    if isinstance(e, ExportError):
+      raise
+    raise ExportError(f"cannot export to {export_dir}: {first_line(e)}") from None
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  return export_dir

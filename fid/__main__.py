@@ -1,8 +1,9 @@
 """python -m fid PATH1 PATH2 [options] | python -m fid PATH --save_stats OUT.npz
 
 Each PATH is a folder of images (png, jpg, jpeg), a .npz of statistics (mu,
-sigma), a .npy/.npz array of images [N, H, W, 3] in [0, 255], or a TFDS split
-as tfds:NAME:SPLIT. Prints `FID: <value>`; --json prints FID, IS, KID and the
+sigma), a .npy/.npz array of images [N, H, W, 3] in [0, 255], a TFDS split
+as tfds:NAME:SPLIT, or an exported generator as savedmodel:DIR (--num
+samples with z from --seed, generated in memory; no image is written). Prints `FID: <value>`; --json prints FID, IS, KID and the
 image counts. Any bad input prints one `error:` line and exits with code 2.
 """
 
@@ -18,17 +19,23 @@ import numpy as np
 
 from fid import core
 from fid import frechet
+from fid import generator as generator_lib
 from fid import inception
 from fid import metrics
 from fid import sources
 from fid import stats as stats_lib
 
 _EXPECTED = (sources.SourceError, stats_lib.StatsError,
-             inception.InceptionError, ValueError, OSError)
+             inception.InceptionError, generator_lib.GeneratorError,
+             ValueError, OSError)
 
 
 def _resolve(path: str, recursive: bool, data_dir: str | None):
-  """('stats', (mu, sigma)) or ('images', list of files or array)."""
+  """('stats', (mu, sigma)), ('images', list of files or array) or
+  ('generator', SavedModelGenerator)."""
+  if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
+    return "generator", generator_lib.SavedModelGenerator(
+        path[len(generator_lib.SAVEDMODEL_PREFIX):])
   if path.startswith(sources.TFDS_PREFIX):
     return "images", sources.load_tfds(path, data_dir)
   if os.path.isdir(path):
@@ -55,10 +62,16 @@ def compute(paths: list[str], inception_path: str | None = None,
             method: str = "eigh", recursive: bool = False,
             drop_last_partial_batch: bool = False, extra_metrics: bool = False,
             save_stats: str | None = None, cache_dir: str | None = None,
-            data_dir: str | None = None, progress: bool = False) -> dict:
+            data_dir: str | None = None, progress: bool = False,
+            num: int = generator_lib.DEFAULT_NUM, seed: int = 0,
+            workers: int | None = None) -> dict:
   """Everything the CLI computes, as a dict (see main for the options)."""
   if batch_size < 1:
     raise ValueError(f"--batch_size must be positive, got {batch_size}")
+  if num < 1:
+    raise ValueError(f"--num must be positive, got {num}")
+  if workers is not None and workers < 1:
+    raise ValueError(f"--workers must be positive, got {workers}")
   if save_stats is not None and len(paths) != 1:
     raise ValueError("--save_stats takes exactly one input PATH")
   if save_stats is None and len(paths) != 2:
@@ -68,6 +81,7 @@ def compute(paths: list[str], inception_path: str | None = None,
   resolved = [_resolve(p, recursive, data_dir) for p in paths]
   net = None
   results = []
+  generated = []
   notes: dict = {}
   for path, (kind, value) in zip(paths, resolved):
     if kind == "stats":
@@ -75,15 +89,26 @@ def compute(paths: list[str], inception_path: str | None = None,
         raise ValueError(f"{path} already holds statistics")
       results.append(core.Activations(value[0], value[1], count=0))
       continue
-    if drop_last_partial_batch:
-      # TTUR's get_activations: n_batches = n // batch_size.
-      value = value[:len(value) // batch_size * batch_size]
+    if kind == "generator":
+      # Sampled in memory through serving_default; no image is written.
+      batches, total = value.batches(num, seed, batch_size), num
+      generated.append({"path": value.path, "num": num, "seed": seed,
+                        "z_dim": value.z_dim,
+                        "z_distribution": value.z_distribution,
+                        "step": value.info.get("step")})
+    else:
+      if drop_last_partial_batch:
+        # TTUR's get_activations: n_batches = n // batch_size.
+        value = value[:len(value) // batch_size * batch_size]
+      batches = sources.iter_batches(value, batch_size, notes, workers)
+      total = len(value)
     if net is None:
       net = inception.make_extractor(extractor, inception_path, cache_dir)
-    results.append(core.run_pass(
-        sources.iter_batches(value, batch_size, notes), net,
-        keep=extra_metrics, progress=progress, total=len(value)))
+    results.append(core.run_pass(batches, net, keep=extra_metrics,
+                                 progress=progress, total=total))
   out: dict = {"counts": [r.count or None for r in results]}
+  if generated:
+    out["generated"] = generated
   if notes:
     out["converted_to_rgb"] = notes
   if save_stats is not None:
@@ -129,6 +154,14 @@ def _parser() -> argparse.ArgumentParser:
                  help="drop the last partial batch as TTUR's fid.py does "
                  "(only N // batch_size * batch_size images count)")
   p.add_argument("--data_dir", default=None, help="TFDS data directory")
+  p.add_argument("--num", type=int, default=generator_lib.DEFAULT_NUM,
+                 help="samples drawn from a savedmodel:DIR generator "
+                 "(default 50,000, as the paper)")
+  p.add_argument("--workers", type=int, default=None,
+                 help="image decoding threads (default: one per core, 2 to "
+                 "16; 1 decodes in the main thread)")
+  p.add_argument("--seed", type=int, default=0,
+                 help="seed of the z drawn for a savedmodel:DIR generator")
   p.add_argument("--json", action="store_true",
                  help="print FID, Inception Score, KID and counts as JSON")
   p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -143,7 +176,8 @@ def _run(args) -> tuple[int, dict | Exception]:
                   drop_last_partial_batch=args.drop_last_partial_batch,
                   extra_metrics=args.json, save_stats=args.save_stats,
                   cache_dir=args.cache_dir, data_dir=args.data_dir,
-                  progress=not args.quiet)
+                  progress=not args.quiet, num=args.num, seed=args.seed,
+                  workers=args.workers)
   except _EXPECTED as e:
     return 2, e
   return 0, out

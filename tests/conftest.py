@@ -46,8 +46,12 @@ def extractors(graph_def):
 def run_module(module: str, *args: str, cwd: str = REPO,
                env_extra: dict | None = None,
                timeout: float = 600) -> subprocess.CompletedProcess:
-  """Runs `python -m module args` and returns the completed process."""
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  """Runs `python -m module args` and returns the completed process.
+
+  The packages come from the current folder (the repository by default) or
+  the installed project (requirements.txt installs it editable); a user's
+  own PYTHONPATH is kept."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.update(env_extra or {})
   return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
                         env=env, capture_output=True, text=True,

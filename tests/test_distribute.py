@@ -22,7 +22,7 @@ def test_mirrored_step_equals_single_device_step(model):
       [sys.executable, os.path.join(REPO, "tests", "scripts",
                                     "mirrored_step.py"), model],
       cwd=REPO, capture_output=True, text=True, timeout=900,
-      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"))
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-3000:]
   (result,) = map(json.loads, proc.stdout.strip().splitlines())
   assert result["model"] == model  # wgan_gp: the gradient penalty included
@@ -64,7 +64,7 @@ def test_fid_statistics_under_mirrored_equal_single_device():
       [sys.executable, os.path.join(REPO, "tests", "scripts",
                                     "mirrored_fid.py")],
       cwd=REPO, capture_output=True, text=True, timeout=900,
-      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2"))
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   assert result["replicas"] == 2 and result["counts"] == [11, 11]
@@ -160,7 +160,7 @@ def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
   cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
   procs = []
   for index in range(2):
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2",
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {
                    "type": "worker", "index": index}}))
     procs.append(subprocess.Popen(

@@ -115,6 +115,48 @@ def test_cli_arrays_mixed_sizes_and_modes(tmp_path, inception_pb, capsys):
   assert "note: converted images to RGB" in err and "RGBA: 1" in err
 
 
+def test_parallel_reading_equals_sequential_bit_for_bit(tmp_path,
+                                                        inception_pb, capsys):
+  """Mixed sizes, grayscale, RGBA, palette and 16-bit, decoded by threads
+  with a window smaller than the folder: the same batches, in the same
+  order, and the same statistics to the last bit."""
+  from fid import sources  # pylint: disable=g-import-not-at-top
+  mixed = tmp_path / "mixed"
+  _write_folder(mixed, 9, 2, size=32)
+  _write_folder(mixed / "gray", 5, 3, size=40, mode="L")
+  _write_folder(mixed / "rgba", 4, 4, size=24, mode="RGBA")
+  _write_folder(mixed / "palette", 3, 5, size=32, mode="P")
+  sixteen = (np.arange(32 * 32).reshape(32, 32) * 60).astype(np.uint16)
+  Image.fromarray(sixteen).save(mixed / "deep.png")
+  files = sources.list_images(str(mixed), recursive=True)
+  notes = [{}, {}]
+  one = list(sources.iter_batches(files, 4, notes[0], workers=1))
+  # ahead = 256 > 22 files: shrink the window to exercise the refill.
+  many = []
+  for image, mode in sources.decoded(files, workers=3, ahead=2):
+    many.append(image)
+  np.testing.assert_array_equal(
+      np.concatenate([b.reshape(-1) for b in one]),
+      np.concatenate([b.reshape(-1) for b in sources.iter_batches(
+          files, 4, notes[1], workers=4)]))
+  assert [b.shape for b in one] == [b.shape for b in sources.iter_batches(
+      files, 4, None, workers=4)]
+  assert notes[0] == notes[1] and notes[0]["L"] == 5
+  for image, path in zip(many, files):
+    np.testing.assert_array_equal(image, sources.read_image(path))
+  stats = []
+  for workers in ("1", "4"):
+    code, out, err = _cli(capsys, str(mixed), "--save_stats",
+                          str(tmp_path / f"s{workers}.npz"), "--recursive",
+                          f"--workers={workers}", "--batch_size=4",
+                          f"--inception={inception_pb}")
+    assert code == 0, err
+    with np.load(tmp_path / f"s{workers}.npz") as data:
+      stats.append((data["mu"], data["sigma"]))
+  np.testing.assert_array_equal(stats[0][0], stats[1][0])
+  np.testing.assert_array_equal(stats[0][1], stats[1][1])
+
+
 def test_read_image_16_bit_scales_to_255(tmp_path):
   from fid import sources  # pylint: disable=g-import-not-at-top
   Image.fromarray(np.array([[0, 65535]], np.uint16)).save(tmp_path / "d.png")

@@ -52,7 +52,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
           f"--data_dir={tfds_dir}", "--train_steps=120", "--log_every=2",
           "--checkpoint_every=6", "--sample_every=12", "--keep_checkpoints=2"]
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   rng = random.Random(0)
   resumed_at = []
   for attempt in range(10):
@@ -107,7 +107,7 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
   args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
           f"--data_dir={tfds_dir}", "--log_every=4", "--checkpoint_every=40",
           "--sample_every=40", "--keep_checkpoints=20"]
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   rng = random.Random(1)
   stops = []
   for attempt in range(5):

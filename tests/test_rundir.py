@@ -150,7 +150,7 @@ def test_checkpoint_of_another_model_without_config_is_one_line(run,
 
 def test_second_run_on_the_same_directory_stops(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   first = subprocess.Popen(
       [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
        f"--data_dir={tfds_dir}", "--train_steps=100000"], cwd=REPO, env=env,
@@ -245,8 +245,7 @@ def test_sampler_bad_input_is_one_line_and_overwrites_nothing(
   (tmp_path / "g.png").mkdir()
   (tmp_path / "full").mkdir()
   (tmp_path / "full" / "000000.png").write_bytes(b"keep")
-  proc = run_module("tf_ttur.sample", *args, "--num=2", cwd=str(tmp_path),
-                    env_extra={"PYTHONPATH": REPO})
+  proc = run_module("tf_ttur.sample", *args, "--num=2", cwd=str(tmp_path))
   assert proc.returncode == 2, (case, proc.stderr[-2000:])
   assert words in _one_error_line(proc)
   assert (tmp_path / "exists.png").read_bytes() == b"keep"

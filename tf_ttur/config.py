@@ -20,10 +20,15 @@ from tf_ttur.networks import NETWORKS
 
 # The dimension of the FID's features (Inception pool_3).
 FID_DIMENSIONS = 2048
-# saved_models/shapes_classifier of this repository (tf_ttur.quality).
-DEFAULT_QUALITY_MODEL = os.path.join(
+# saved_models/shapes_classifier of this repository (tf_ttur.quality): beside
+# the package in a checkout or an editable install, else under the current
+# folder (an installed package run from a checkout).
+_BESIDE_PACKAGE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     "saved_models", "shapes_classifier")
+DEFAULT_QUALITY_MODEL = (
+    _BESIDE_PACKAGE if os.path.isdir(_BESIDE_PACKAGE) else
+    os.path.join("saved_models", "shapes_classifier"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,7 @@ import tensorflow as tf
 import fid
 from fid import core as fid_core
 from fid import frechet
+from fid import generator as fid_generator
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
@@ -30,7 +31,7 @@ from tf_ttur.data import noise
 
 BEST_DIR = "saved_model_best"
 BEST_FILE = "best_fid.json"
-GENERATION_BATCH = 1000  # The original generated 1000 samples at a time.
+
 
 
 def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
@@ -68,24 +69,16 @@ class FrechetEvaluator:
     z is drawn from numpy with the seed (seed, step), so evaluation neither
     consumes the training noise stream nor depends on when it runs.
     """
-    remaining = self.samples
-    rng = np.random.default_rng([self.seed, step])
-
-    def batches():
-      nonlocal remaining
-      while remaining > 0:
-        n = min(GENERATION_BATCH, remaining)
-        remaining -= n
-        # Batch norm in inference mode for DCGAN; the WGAN-GP generator's
-        # batch norm ignores the flag and always uses batch statistics.
-        images = model.generator(
-            noise.draw_z(rng, n, model.z_dim, model.z_distribution),
-            training=False)
-        pixels = to_pixels(keras.ops.convert_to_numpy(images), self.pixels)
-        for start in range(0, n, self.batch_size):
-          yield pixels[start:start + self.batch_size]
-
-    stats = fid_core.run_pass(batches(), self.extractor)
+    # Batch norm in inference mode for DCGAN; the WGAN-GP generator's
+    # batch norm ignores the flag and always uses batch statistics. The
+    # same path as `python -m fid savedmodel:DIR` (fid.generator).
+    batches = fid_generator.generated_batches(
+        lambda z: keras.ops.convert_to_numpy(model.generator(z,
+                                                             training=False)),
+        self.samples, model.z_dim, model.z_distribution, [self.seed, step],
+        self.batch_size, generation_batch=fid_generator.GENERATION_BATCH,
+        to_pixels=lambda images: to_pixels(images, self.pixels))
+    stats = fid_core.run_pass(batches, self.extractor)
     return frechet.calculate_frechet_distance(stats.mu, stats.sigma,
                                               self.mu, self.sigma)
 

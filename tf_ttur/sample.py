@@ -131,5 +131,9 @@ def _write(batches, images: bool, grid, np) -> None:
   print(f"wrote {index} samples to {out}/")
 
 
-if __name__ == "__main__":
+def run():
   app.run(main, flags_parser=tf_ttur_flags.parse_or_exit(FLAGS))
+
+
+if __name__ == "__main__":
+  run()

@@ -9,17 +9,10 @@ at its step instead of repeating it.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
-
-def draw_z(rng: np.random.Generator, num: int, z_dim: int,
-           distribution: str) -> np.ndarray:
-  """float32 z [num, z_dim] from numpy: U(-1, 1) or N(0, I) (grids, FID, JSD)."""
-  shape = (num, z_dim)
-  if distribution == "uniform":
-    return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
-  return rng.standard_normal(shape).astype(np.float32)
+# z drawn with numpy (grids, FID, JSD): the one function fid also uses.
+from fid.generator import draw_z  # pylint: disable=unused-import
 
 
 def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,

@@ -1,0 +1,95 @@
+"""`python -m fid savedmodel:DIR`: FID straight from an exported generator,
+equal to writing the same samples as PNGs and reading them back."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fid import __main__ as cli
+from fid import generator as generator_lib
+from tests.test_serving import IMAGE, _spread
+from tf_ttur import export as export_lib
+from tf_ttur import train as train_lib
+
+CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                          "saved_models", "shapes_classifier")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+  model = train_lib.build_model(IMAGE, "float32")
+  _spread(model.generator)
+  return export_lib.export_generator(
+      model, IMAGE.replace(tflite=False),
+      str(tmp_path_factory.mktemp("gen") / "g"), "float32")
+
+
+def _cli(capsys, *args):
+  code = cli.main([*args, "--quiet"])
+  out, err = capsys.readouterr()
+  return code, out, err
+
+
+def test_generator_input_equals_pngs_read_back(exported, inception_pb,
+                                               stats_file, tmp_path, capsys):
+  code, out, err = _cli(capsys, f"savedmodel:{exported}", stats_file,
+                        "--num=30", "--seed=3", "--batch_size=7", "--json",
+                        f"--inception={inception_pb}")
+  assert code == 0, err
+  direct = json.loads(out)
+  assert direct["counts"] == [30, None]
+  assert direct["generated"][0]["seed"] == 3
+  assert direct["generated"][0]["z_distribution"] == "uniform"
+  # The same z (seed 3, numpy), through the generator, written as PNGs.
+  generate = generator_lib.SavedModelGenerator(exported)
+  z = generator_lib.draw_z(np.random.default_rng(3), 30, 16, "uniform")
+  images = generate(z)
+  assert images.std() > 10
+  folder = tmp_path / "pngs"
+  folder.mkdir()
+  for i, image in enumerate(images):
+    Image.fromarray(image).save(folder / f"{i:06d}.png")
+  code, out, err = _cli(capsys, str(folder), stats_file, "--json",
+                        "--batch_size=7", f"--inception={inception_pb}")
+  assert code == 0, err
+  assert json.loads(out)["fid"] == pytest.approx(direct["fid"], rel=1e-6)
+  # Another seed, other samples.
+  code, out, _ = _cli(capsys, f"savedmodel:{exported}", stats_file,
+                      "--num=30", "--seed=4", f"--inception={inception_pb}")
+  assert code == 0 and float(out.split()[1]) != pytest.approx(direct["fid"])
+
+
+def test_generated_batches_do_not_depend_on_batch_size():
+  calls = []
+
+  def generate(z):
+    calls.append(len(z))
+    return np.broadcast_to(z[:, None, None, :3], (len(z), 2, 2, 3)).copy()
+
+  a = np.concatenate(list(generator_lib.generated_batches(
+      generate, 25, 4, "normal", [1, 2], batch_size=4, generation_batch=10)))
+  b = np.concatenate(list(generator_lib.generated_batches(
+      generate, 25, 4, "normal", [1, 2], batch_size=25, generation_batch=10)))
+  np.testing.assert_array_equal(a, b)
+  assert a.shape == (25, 2, 2, 3) and calls == [10, 10, 5] * 2
+
+
+@pytest.mark.parametrize("target,message", [
+    ("classifier", "no assets/model.json"),
+    ("missing", "no SavedModel there"),
+])
+def test_not_a_generator_is_one_error(target, message, stats_file, tmp_path,
+                                      capsys):
+  path = CLASSIFIER if target == "classifier" else str(tmp_path / "none")
+  code, out, err = _cli(capsys, f"savedmodel:{path}", stats_file)
+  assert code == 2 and out == ""
+  assert err.strip().splitlines()[-1].startswith("error: ")
+  assert message in err
+
+
+def test_num_must_be_positive(exported, stats_file, capsys):
+  code, _, err = _cli(capsys, f"savedmodel:{exported}", stats_file, "--num=0")
+  assert code == 2 and "--num must be positive" in err

@@ -30,14 +30,15 @@ _EXPECTED = (sources.SourceError, stats_lib.StatsError,
              ValueError, OSError)
 
 
-def _resolve(path: str, recursive: bool, data_dir: str | None):
-  """('stats', (mu, sigma)), ('images', list of files or array) or
-  ('generator', SavedModelGenerator)."""
+def _resolve(path: str, recursive: bool, data_dir: str | None,
+             image_size: int | None = None):
+  """('stats', (mu, sigma)), ('images', list of files or array),
+  ('stream', TfdsSource) or ('generator', SavedModelGenerator)."""
   if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
     return "generator", generator_lib.SavedModelGenerator(
         path[len(generator_lib.SAVEDMODEL_PREFIX):])
   if path.startswith(sources.TFDS_PREFIX):
-    return "images", sources.load_tfds(path, data_dir)
+    return "stream", sources.TfdsSource(path, data_dir, image_size)
   if os.path.isdir(path):
     return "images", sources.list_images(path, recursive)
   if not os.path.isfile(path):
@@ -64,12 +65,15 @@ def compute(paths: list[str], inception_path: str | None = None,
             save_stats: str | None = None, cache_dir: str | None = None,
             data_dir: str | None = None, progress: bool = False,
             num: int = generator_lib.DEFAULT_NUM, seed: int = 0,
-            workers: int | None = None) -> dict:
+            workers: int | None = None,
+            image_size: int | None = None) -> dict:
   """Everything the CLI computes, as a dict (see main for the options)."""
   if batch_size < 1:
     raise ValueError(f"--batch_size must be positive, got {batch_size}")
   if num < 1:
     raise ValueError(f"--num must be positive, got {num}")
+  if image_size is not None and image_size < 1:
+    raise ValueError(f"--image_size must be positive, got {image_size}")
   if workers is not None and workers < 1:
     raise ValueError(f"--workers must be positive, got {workers}")
   if save_stats is not None and len(paths) != 1:
@@ -78,7 +82,7 @@ def compute(paths: list[str], inception_path: str | None = None,
     raise ValueError("expected two paths (or one with --save_stats)")
   if save_stats is not None and not save_stats.endswith(".npz"):
     raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
-  resolved = [_resolve(p, recursive, data_dir) for p in paths]
+  resolved = [_resolve(p, recursive, data_dir, image_size) for p in paths]
   net = None
   results = []
   generated = []
@@ -96,6 +100,11 @@ def compute(paths: list[str], inception_path: str | None = None,
                         "z_dim": value.z_dim,
                         "z_distribution": value.z_distribution,
                         "step": value.info.get("step")})
+    elif kind == "stream":
+      total = value.count
+      if drop_last_partial_batch and total is not None:
+        total = total // batch_size * batch_size
+      batches = value.batches(batch_size, limit=total)
     else:
       if drop_last_partial_batch:
         # TTUR's get_activations: n_batches = n // batch_size.
@@ -157,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--num", type=int, default=generator_lib.DEFAULT_NUM,
                  help="samples drawn from a savedmodel:DIR generator "
                  "(default 50,000, as the paper)")
+  p.add_argument("--image_size", type=int, default=None,
+                 help="tfds:NAME:SPLIT only: the side the images are "
+                 "brought to (default: the paper's training size for NAME, "
+                 "fid.preprocess.PAPER, e.g. CelebA and LSUN 64)")
   p.add_argument("--workers", type=int, default=None,
                  help="image decoding threads (default: one per core, 2 to "
                  "16; 1 decodes in the main thread)")
@@ -177,7 +190,7 @@ def _run(args) -> tuple[int, dict | Exception]:
                   extra_metrics=args.json, save_stats=args.save_stats,
                   cache_dir=args.cache_dir, data_dir=args.data_dir,
                   progress=not args.quiet, num=args.num, seed=args.seed,
-                  workers=args.workers)
+                  workers=args.workers, image_size=args.image_size)
   except _EXPECTED as e:
     return 2, e
   return 0, out

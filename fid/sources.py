@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from fid import preprocess
 from fid import stats as stats_lib
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -186,28 +187,67 @@ def tfds_builder(name: str, data_dir: str | None = None):
   return builder
 
 
-def load_tfds(spec: str, data_dir: str | None = None) -> np.ndarray:
-  """Images of a TFDS split given as tfds:NAME:SPLIT (e.g. tfds:cifar10:train)."""
-  parts = spec[len(TFDS_PREFIX):].rsplit(":", 1)
-  if len(parts) != 2 or not all(parts):
-    raise SourceError(f"{spec}: expected tfds:NAME:SPLIT, e.g. "
-                      "tfds:cifar10:train")
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  name, split = parts
-  try:
-    builder = tfds_builder(name, data_dir)
-  except SourceError as e:
-    raise SourceError(f"{spec}: {e}") from None
-  try:
-    builder.download_and_prepare()
-    ds = builder.as_dataset(split=split)
-  except Exception as e:  # No network, missing splits.
-    raise SourceError(f"{spec}: cannot load from TFDS ({_first_line(e)})"
-                      ) from None
-  images = [np.asarray(ex["image"]) for ex in tfds.as_numpy(ds)]
-  if not images:
-    raise SourceError(f"{spec}: the split is empty")
-  return np.stack(images)
+class TfdsSource:
+  """A TFDS split given as tfds:NAME:SPLIT, streamed: decoded and
+  preprocessed by tf.data in parallel, prefetched, never held whole.
+
+  The images get the preprocessing of fid.preprocess.PAPER for NAME (what
+  the training pipeline applies: CelebA's 108 center crop, LSUN's center
+  square, both to 64x64), or with image_size the same crop rule at that
+  size; a dataset not in PAPER is read as stored unless image_size is
+  given (then center square and resize).
+  """
+
+  def __init__(self, spec: str, data_dir: str | None = None,
+               image_size: int | None = None):
+    parts = spec[len(TFDS_PREFIX):].rsplit(":", 1)
+    if len(parts) != 2 or not all(parts):
+      raise SourceError(f"{spec}: expected tfds:NAME:SPLIT, e.g. "
+                        "tfds:cifar10:train")
+    self.name, self.split = parts
+    try:
+      self._builder = tfds_builder(self.name, data_dir)
+    except SourceError as e:
+      raise SourceError(f"{spec}: {e}") from None
+    rule = preprocess.PAPER.get(self.name)
+    if image_size is not None:
+      rule = preprocess.Preprocessing(rule.crop if rule else "square",
+                                      image_size)
+    self.preprocessing = rule
+    self.spec = spec
+    try:
+      self._builder.download_and_prepare()
+      self._dataset = self._builder.as_dataset(split=self.split)
+    except Exception as e:  # No network, missing splits.  pylint: disable=broad-except
+      raise SourceError(f"{spec}: cannot load from TFDS ({_first_line(e)})"
+                        ) from None
+    # The split's size from its metadata (None where TFDS has none).
+    splits = self._builder.info.splits
+    self.count = (int(splits[self.split].num_examples)
+                  if self.split in splits else None)
+
+  def batches(self, batch_size: int, limit: int | None = None
+              ) -> Iterator[np.ndarray]:
+    """Batches [n, H, W, 3] (uint8); `limit` images at most."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    ds = self._dataset.map(lambda ex: ex["image"],
+                           num_parallel_calls=tf.data.AUTOTUNE)
+    if limit is not None:
+      ds = ds.take(limit)
+    rule = self.preprocessing
+    if rule is None:  # As stored: group by size, like folders.
+      yield from _group(((np.asarray(x), "RGB") for x in ds.as_numpy_iterator()),
+                        batch_size, None)
+      return
+    ds = ds.map(lambda x: preprocess.crop_and_resize(x, rule.crop, rule.size),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    count = 0
+    for batch in ds.batch(batch_size).prefetch(tf.data.AUTOTUNE
+                                               ).as_numpy_iterator():
+      count += len(batch)
+      yield batch
+    if count == 0:
+      raise SourceError(f"{self.spec}: the split is empty")
 
 
 def default_workers() -> int:
@@ -255,8 +295,16 @@ def iter_batches(items: Sequence, batch_size: int,
     for start in range(0, len(items), batch_size):
       yield items[start:start + batch_size].astype(np.float32)
     return
+  yield from _group(decoded(items, workers, ahead=max(256, 2 * batch_size)),
+                    batch_size, notes)
+
+
+def _group(images: Iterator[tuple[np.ndarray, str]], batch_size: int,
+           notes: dict | None) -> Iterator[np.ndarray]:
+  """Batches of batch_size images of one size each, in order of completion;
+  the partial batches of each size at the end."""
   pending: dict[tuple, list] = {}
-  for image, mode in decoded(items, workers, ahead=max(256, 2 * batch_size)):
+  for image, mode in images:
     if mode != "RGB" and notes is not None:
       notes[mode] = notes.get(mode, 0) + 1
     group = pending.setdefault(image.shape, [])

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from fid import preprocess
 from fid import sources
 from tf_ttur.data import images
 from tf_ttur.data import shapes
@@ -123,7 +124,7 @@ def test_celeba_center_crop_is_108_then_resize():
   image = np.zeros((218, 178, 3), np.uint8)
   top, left = (218 - 108) // 2, (178 - 108) // 2
   image[top:top + 108, left:left + 108] = 255
-  out = images._crop_and_resize(tf.constant(image), "center108", 64).numpy()
+  out = preprocess.crop_and_resize(tf.constant(image), "center108", 64).numpy()
   assert out.shape == (64, 64, 3) and out.min() == 255
 
 
@@ -170,3 +171,40 @@ def test_oversized_image_in_a_training_folder_is_refused(tmp_path):
     images.load_images(f"folder:{tmp_path}", 32)
   os.remove(tmp_path / "2.png")
   assert len(list(images.load_images(f"folder:{tmp_path}", 32))) == 2
+
+
+@pytest.mark.parametrize("name, raw_shapes", [
+    ("celeb_a", {(218, 178, 3)}), ("lsun/bedroom", None)])
+def test_reference_statistics_see_the_training_images(name, raw_shapes,
+                                                      monkeypatch, tmp_path,
+                                                      inception_pb):
+  """python -m fid tfds:NAME:SPLIT streams the images the model trains on
+  (CelebA's 108 center crop, LSUN's center square, both to 64x64), not the
+  raw ones, without stacking the split."""
+  from fid import __main__ as cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
+  with tfds.testing.mock_data(num_examples=7):
+    raw = [ex["image"].shape for ex in tfds.load(name, split="train")]
+    source = sources.TfdsSource(f"tfds:{name}:train")
+    streamed = list(source.batches(3))
+    trained = np.stack([x.numpy() for x in images.load_images(name, 64)])
+    code = cli.main([f"tfds:{name}:train", "--save_stats",
+                     str(tmp_path / "s.npz"), f"--inception={inception_pb}",
+                     "--batch_size=3", "--quiet"])
+  assert code == 0
+  if raw_shapes is not None:
+    assert set(raw) == raw_shapes
+  else:
+    assert len(set(raw)) > 1  # LSUN: images of different sizes
+  assert [len(b) for b in streamed] == [3, 3, 1]
+  streamed = np.concatenate(streamed)
+  assert streamed.shape == (7, 64, 64, 3) and streamed.dtype == np.uint8
+  # The same images as training (which shuffles its files): same multiset.
+  key = lambda a: a.tobytes()  # noqa: E731
+  assert sorted(map(key, streamed)) == sorted(map(key, trained))
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  features, _ = inception.make_extractor("fast", inception_pb)(
+      streamed.astype(np.float32))
+  with np.load(tmp_path / "s.npz") as saved:
+    np.testing.assert_allclose(saved["mu"], features.mean(0, dtype=np.float64),
+                               rtol=1e-5, atol=1e-7)  # batch 3 vs 7

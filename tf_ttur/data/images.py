@@ -15,6 +15,7 @@ import re
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from fid import preprocess
 from tf_ttur.errors import DatasetError
 from tf_ttur.data import shapes
 
@@ -38,42 +39,21 @@ class DatasetSpec:
   crop: str
 
 
+def _paper(name: str, split: str = "train") -> DatasetSpec:
+  # The crop and size are fid.preprocess's: the reference statistics of
+  # `python -m fid tfds:NAME:SPLIT` see the same images as training.
+  rule = preprocess.PAPER[name]
+  return DatasetSpec(name, split, rule.size, rule.crop)
+
+
 DATASETS: dict[str, DatasetSpec] = {
-    "shapes": DatasetSpec("shapes", "train", 32, "none"),
-    "svhn_cropped": DatasetSpec("svhn_cropped", "train", 32, "none"),
-    "cifar10": DatasetSpec("cifar10", "train", 32, "none"),
-    # carpedm20's DCGAN center_crop: 108x108 from the 178x218 aligned image,
-    # then resized to 64x64; TTUR's CelebA statistics were made this way.
-    "celeb_a": DatasetSpec("celeb_a", "train", 64, "center108"),
-    "lsun/bedroom": DatasetSpec("lsun/bedroom", "train", 64, "square"),
-}
+    name: _paper(name) for name in
+    ("shapes", "svhn_cropped", "cifar10", "celeb_a", "lsun/bedroom")}
 
 
 def is_known(name: str) -> bool:
   return name in DATASETS or (name.startswith(FOLDER_PREFIX) and
                               len(name) > len(FOLDER_PREFIX))
-
-
-def _crop_and_resize(image: tf.Tensor, crop: str, size: int) -> tf.Tensor:
-  """Crops as the paper's data was cropped and resizes to size x size uint8."""
-  image = image[..., :3]
-  if crop == "center108":
-    image = tf.image.resize_with_crop_or_pad(image, 108, 108)
-  elif crop == "square":
-    shape = tf.shape(image)
-    side = tf.minimum(shape[0], shape[1])
-    image = tf.image.resize_with_crop_or_pad(image, side, side)
-  shape = tf.shape(image)
-
-  def resize():
-    # Antialiased bilinear, close to the PIL resize of the original scripts
-    # (SPEC B.3: non-antialiased downsampling aliases).
-    resized = tf.image.resize(image, (size, size), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
-
-  same = tf.logical_and(tf.equal(shape[0], size), tf.equal(shape[1], size))
-  image = tf.cond(same, lambda: tf.cast(image, tf.uint8), resize)
-  return tf.ensure_shape(image, (size, size, 3))
 
 
 def prepare_shapes(data_dir: str | None) -> None:
@@ -191,7 +171,7 @@ def load_images(name: str, image_size: int, data_dir: str | None = None,
   else:
     raise DatasetError(f"unknown dataset {name!r}; known: "
                      f"{', '.join(sorted(DATASETS))} or folder:PATH")
-  return ds.map(lambda im: _crop_and_resize(im, crop, image_size),
+  return ds.map(lambda im: preprocess.crop_and_resize(im, crop, image_size),
                 num_parallel_calls=tf.data.AUTOTUNE)
 
 

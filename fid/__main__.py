@@ -3,8 +3,10 @@
 Each PATH is a folder of images (png, jpg, jpeg), a .npz of statistics (mu,
 sigma), a .npy/.npz array of images [N, H, W, 3] in [0, 255], a TFDS split
 as tfds:NAME:SPLIT, or an exported generator as savedmodel:DIR (--num
-samples with z from --seed, generated in memory; no image is written). Prints `FID: <value>`; --json prints FID, IS, KID and the
-image counts. Any bad input prints one `error:` line and exits with code 2.
+samples with z from --seed, generated in memory; no image is written).
+Prints `FID: <value>`; --json prints FID, sFID, IS, KID, precision and
+recall (PATH1 the reference set, PATH2 the generated one) and the image
+counts. Any bad input prints one `error:` line and exits with code 2.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def _resolve(path: str, recursive: bool, data_dir: str | None,
     except stats_lib.NPZ_READ_ERRORS as e:
       raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
     if is_stats:
-      return "stats", stats_lib.load_stats(path)
+      return "stats", (*stats_lib.load_stats(path),
+                       stats_lib.load_spatial_stats(path))
     return "images", sources.load_array(path)
   if path.endswith(".npy"):
     return "images", sources.load_array(path)
@@ -91,7 +94,10 @@ def compute(paths: list[str], inception_path: str | None = None,
     if kind == "stats":
       if save_stats is not None:
         raise ValueError(f"{path} already holds statistics")
-      results.append(core.Activations(value[0], value[1], count=0))
+      spatial = value[2] or (None, None)
+      results.append(core.Activations(value[0], value[1], count=0,
+                                      spatial_mu=spatial[0],
+                                      spatial_sigma=spatial[1]))
       continue
     if kind == "generator":
       # Sampled in memory through serving_default; no image is written.
@@ -112,7 +118,11 @@ def compute(paths: list[str], inception_path: str | None = None,
       batches = sources.iter_batches(value, batch_size, notes, workers)
       total = len(value)
     if net is None:
-      net = inception.make_extractor(extractor, inception_path, cache_dir)
+      # The sFID's spatial features ride along where they are reported or
+      # saved (the tensor is computed anyway; its statistics are cheap).
+      net = inception.make_extractor(
+          extractor, inception_path, cache_dir,
+          spatial=extra_metrics or save_stats is not None)
     results.append(core.run_pass(batches, net, keep=extra_metrics,
                                  progress=progress, total=total))
   out: dict = {"counts": [r.count or None for r in results]}
@@ -121,7 +131,11 @@ def compute(paths: list[str], inception_path: str | None = None,
   if notes:
     out["converted_to_rgb"] = notes
   if save_stats is not None:
-    stats_lib.save_stats(save_stats, results[0].mu, results[0].sigma)
+    first = results[0]
+    stats_lib.save_stats(
+        save_stats, first.mu, first.sigma,
+        spatial=((first.spatial_mu, first.spatial_sigma)
+                 if first.spatial_mu is not None else None))
     out["saved"] = save_stats
     return out
   a, b = results
@@ -131,10 +145,21 @@ def compute(paths: list[str], inception_path: str | None = None,
     out["inception_score"] = [
         list(metrics.inception_score(r.logits)) if r.logits is not None
         and len(r.logits) >= 10 else None for r in results]
+    both = a.features is not None and b.features is not None
     out["kid"] = (list(metrics.kernel_inception_distance(a.features,
                                                          b.features))
-                  if a.features is not None and b.features is not None
-                  else None)
+                  if both else None)
+    # PATH1 is the reference (real) set and PATH2 the generated one, as in
+    # OpenAI's evaluator: precision = generated inside the real manifold.
+    pr = (metrics.precision_recall(a.features, b.features)
+          if both and min(len(a.features), len(b.features)) >
+          metrics.PR_NEIGHBOURS else None)
+    out["precision"], out["recall"] = pr if pr else (None, None)
+    out["sfid"] = (frechet.calculate_frechet_distance(
+        a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
+        method=method)
+                   if a.spatial_mu is not None and b.spatial_mu is not None
+                   else None)
   return out
 
 
@@ -176,7 +201,9 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--seed", type=int, default=0,
                  help="seed of the z drawn for a savedmodel:DIR generator")
   p.add_argument("--json", action="store_true",
-                 help="print FID, Inception Score, KID and counts as JSON")
+                 help="print FID, sFID, Inception Score, KID, precision and "
+                 "recall (PATH1 the reference, PATH2 the generated set) and "
+                 "the counts as JSON")
   p.add_argument("--quiet", action="store_true", help="no progress bar")
   return p
 

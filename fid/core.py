@@ -22,8 +22,11 @@ class Activations:
   mu: np.ndarray
   sigma: np.ndarray
   count: int
-  features: np.ndarray | None = None  # float32 [N, 2048], kept for KID
+  features: np.ndarray | None = None  # float32 [N, 2048], kept for KID, P/R
   logits: np.ndarray | None = None  # float32 [N, 1008], kept for IS
+  # The sFID's statistics (mixed_6/conv, 2,023-d), from a spatial extractor.
+  spatial_mu: np.ndarray | None = None
+  spatial_sigma: np.ndarray | None = None
 
 
 def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
@@ -32,7 +35,9 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
 
   Args:
     batches: float or uint8 image batches [n, H, W, 3] in [0, 255].
-    extractor: a callable images -> (features [n, d], logits [n, k]): the
+    extractor: a callable images -> (features [n, d], logits [n, k]) or,
+      with spatial=True (fid.inception), (features, logits, spatial
+      [n, 2023]) whose statistics give the sFID: the
       2015 Inception graph's (d = 2048, k = 1008) for the FID, or any other
       (fid.saved_model.SavedModelExtractor) with a `feature_dim` attribute.
     keep: also keep every feature and logit row (for KID and IS); memory
@@ -46,6 +51,7 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   # equal the one-device ones whatever the number of replicas.
   dim = getattr(extractor, "feature_dim", architecture.FEATURE_DIM)
   accumulators = [stats_lib.RunningStats(dim) for _ in range(replicas)]
+  spatial = None  # One more accumulator per replica for the sFID.
   kept_features, kept_logits = [], []
   bar = None
   if progress:
@@ -57,8 +63,14 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
         results = extractor.per_replica(batch)
       else:
         results = [extractor(batch)]
-      for accumulator, (features, logits) in zip(accumulators, results):
+      for i, (accumulator, result) in enumerate(zip(accumulators, results)):
+        features, logits = result[:2]
         accumulator.update(features)
+        if len(result) > 2:
+          if spatial is None:
+            spatial = [stats_lib.RunningStats(result[2].shape[1])
+                       for _ in range(replicas)]
+          spatial[i].update(result[2])
         if keep:
           kept_features.append(features.astype(np.float32))
           kept_logits.append(logits.astype(np.float32))
@@ -78,10 +90,16 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   elif running.count < dim:
     warnings.warn(f"fid: {running.count} images < {dim} features: the "
                   "covariance is rank deficient", RuntimeWarning, stacklevel=2)
+  spatial_mu = spatial_sigma = None
+  if spatial is not None:
+    for other in spatial[1:]:
+      spatial[0].merge(other)
+    spatial_mu, spatial_sigma = spatial[0].mean, spatial[0].covariance()
   return Activations(
       running.mean, running.covariance(), running.count,
       np.concatenate(kept_features) if keep else None,
-      np.concatenate(kept_logits) if keep else None)
+      np.concatenate(kept_logits) if keep else None,
+      spatial_mu, spatial_sigma)
 
 
 def warn_sample_size(count: int) -> None:

@@ -49,6 +49,12 @@ PB_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
 CACHE_ENV = "FID_CACHE_DIR"
 INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
+# sFID (Nash et al. 2021, as OpenAI's guided-diffusion evaluator computes
+# it): the first SPATIAL_CHANNELS channels of this 17x17 tensor, flattened
+# in (H, W, C) order: 17 * 17 * 7 = 2,023 values per image.
+SPATIAL_SCOPE = "mixed_6/conv"
+SPATIAL_TENSOR = SPATIAL_SCOPE + ":0"
+SPATIAL_CHANNELS = 7
 LOGITS_MATMUL = "softmax/logits/MatMul"
 
 
@@ -213,23 +219,29 @@ class ReferenceExtractor:
 
   name = "reference"
 
-  def __init__(self, graph_def: tf.compat.v1.GraphDef):
+  def __init__(self, graph_def: tf.compat.v1.GraphDef, spatial: bool = False):
     constants = graph_constants(graph_def)
     self._weights = logits_weights(graph_def, constants).astype(np.float64)
+    self.spatial = spatial
     self._graph = tf.Graph()
     with self._graph.as_default():
       self._images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
-      (self._pool3,) = tf.graph_util.import_graph_def(
+      self._fetches = tf.graph_util.import_graph_def(
           graph_def, input_map={INPUT_TENSOR: self._images},
-          return_elements=[FEATURE_TENSOR], name="FID_Inception_Net")
+          return_elements=[FEATURE_TENSOR] +
+          ([SPATIAL_TENSOR] if spatial else []), name="FID_Inception_Net")
     self._session = tf.compat.v1.Session(graph=self._graph)
 
-  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+  def __call__(self, images) -> tuple[np.ndarray, ...]:
+    """(features, logits), and the sFID's spatial features if spatial."""
     with float32_exact():
-      pool3 = self._session.run(self._pool3,
-                                {self._images: _as_float_batch(images)})
+      out = self._session.run(self._fetches,
+                              {self._images: _as_float_batch(images)})
+    pool3 = out[0]
     features = pool3.reshape(pool3.shape[0], -1).astype(np.float64)
-    return features, features @ self._weights
+    if not self.spatial:
+      return features, features @ self._weights
+    return features, features @ self._weights, spatial_features(out[1])
 
   def close(self) -> None:
     self._session.close()
@@ -245,8 +257,14 @@ class _KerasBuilder:
     self.fold_bn = fold_bn
     self.constants = constants
     self.attrs = attrs
+    self.outputs = {}  # scope -> its (ReLU) output tensor
 
   def conv(self, scope, x, kernel, filters, stride=1, padding="SAME"):
+    y = self._conv(scope, x, kernel, filters, stride, padding)
+    self.outputs[scope] = y
+    return y
+
+  def _conv(self, scope, x, kernel, filters, stride, padding):
     bn = f"{scope}/batchnorm"
     epsilon, scale_after = self.attrs.get(
         bn, (architecture.BN_EPSILON, True))
@@ -303,8 +321,10 @@ def _bn_attrs(graph_def) -> dict:
           for n in graph_def.node if n.op == "BatchNormWithGlobalNormalization"}
 
 
-def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False):
-  """The Keras 3 port: images [N, H, W, 3] in [0, 255] -> (pool_3, logits)."""
+def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False,
+                      spatial: bool = False):
+  """The Keras 3 port: images [N, H, W, 3] in [0, 255] -> (pool_3, logits),
+  and with spatial the graph's mixed_6/conv [N, 17, 17, 192] as well."""
   import keras  # pylint: disable=g-import-not-at-top
   constants = graph_constants(graph_def)
   check_graph(graph_def, constants)
@@ -319,14 +339,24 @@ def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False):
 
   x = keras.layers.Lambda(preprocess, dtype="float32", name="preprocess")(
       images)
-  x = architecture.inception_2015(
-      _KerasBuilder(constants, _bn_attrs(graph_def), fold_bn), x)
+  builder = _KerasBuilder(constants, _bn_attrs(graph_def), fold_bn)
+  x = architecture.inception_2015(builder, x)
   pool3 = keras.layers.GlobalAveragePooling2D(dtype="float32", name="pool_3")(x)
   head = keras.layers.Dense(architecture.NUM_CLASSES, use_bias=False,
                             dtype="float32", name="logits_unbiased")
   logits = head(pool3)
   head.set_weights([logits_weights(graph_def, constants)])
-  return keras.Model(images, [pool3, logits], name="inception_2015")
+  outputs = [pool3, logits]
+  if spatial:
+    outputs.append(builder.outputs[SPATIAL_SCOPE])
+  return keras.Model(images, outputs, name="inception_2015")
+
+
+def spatial_features(mixed_6_conv) -> np.ndarray:
+  """mixed_6/conv [N, 17, 17, 192] -> float64 [N, 2023]: its first 7
+  channels flattened in (H, W, C) order (OpenAI's sFID)."""
+  x = np.asarray(mixed_6_conv)[..., :SPATIAL_CHANNELS]
+  return x.reshape(x.shape[0], -1).astype(np.float64)
 
 
 class _ShapeChecker:
@@ -405,23 +435,30 @@ class FastExtractor:
 
   def __init__(self, graph_def: tf.compat.v1.GraphDef,
                jit_compile: bool | None = None, fold_bn: bool = False,
-               strategy: tf.distribute.Strategy | None = None):
+               strategy: tf.distribute.Strategy | None = None,
+               spatial: bool = False):
     self.strategy = strategy or tf.distribute.get_strategy()
+    self.spatial = spatial
     with self.strategy.scope():
-      self.model = build_keras_model(graph_def, fold_bn=fold_bn)
+      self.model = build_keras_model(graph_def, fold_bn=fold_bn,
+                                     spatial=spatial)
     if jit_compile is None:
       jit_compile = bool(tf.config.list_physical_devices("GPU"))
     self.jit_compile = jit_compile
     self._fn = tf.function(lambda x: self.model(x, training=False),
                            jit_compile=jit_compile, reduce_retracing=True)
 
-  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
+  def __call__(self, images) -> tuple[np.ndarray, ...]:
+    """(features, logits), and the sFID's spatial features if spatial."""
     with float32_exact():
-      pool3, logits = self._fn(tf.constant(_as_float_batch(images)))
-    return (pool3.numpy().astype(np.float64),
-            logits.numpy().astype(np.float64))
+      out = self._fn(tf.constant(_as_float_batch(images)))
+    result = (out[0].numpy().astype(np.float64),
+              out[1].numpy().astype(np.float64))
+    if self.spatial:
+      result += (spatial_features(out[2].numpy()),)
+    return result
 
-  def per_replica(self, images) -> list[tuple[np.ndarray, np.ndarray]]:
+  def per_replica(self, images) -> list[tuple[np.ndarray, ...]]:
     """The batch split across the strategy's replicas: one result each.
 
     Each replica's features can feed its own float64 RunningStats; merging
@@ -430,10 +467,16 @@ class FastExtractor:
     batch = tf.data.Dataset.from_tensors(_as_float_batch(images))
     (shard,) = list(self.strategy.experimental_distribute_dataset(batch))
     with float32_exact():
-      pool3, logits = self.strategy.run(self._fn, args=(shard,))
-    return [(p.numpy().astype(np.float64), l.numpy().astype(np.float64))
-            for p, l in zip(self.strategy.experimental_local_results(pool3),
-                            self.strategy.experimental_local_results(logits))]
+      outs = self.strategy.run(self._fn, args=(shard,))
+    local = [self.strategy.experimental_local_results(t) for t in outs]
+    results = []
+    for replica in zip(*local):
+      result = (replica[0].numpy().astype(np.float64),
+                replica[1].numpy().astype(np.float64))
+      if self.spatial:
+        result += (spatial_features(replica[2].numpy()),)
+      results.append(result)
+    return results
 
   def close(self) -> None:
     pass

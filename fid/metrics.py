@@ -5,7 +5,9 @@ p(y|x) the softmax of pool_3 @ W, the head's logits without the bias (as
 improved-gan, OpenAI and torch-fidelity compute it). KID (Binkowski et al.
 2018): the unbiased MMD^2 with the cubic polynomial kernel
 k(x, y) = (x.y / d + 1)^3, averaged over 100 random subsets of 1,000
-(torch-fidelity's defaults).
+(torch-fidelity's defaults). Precision and recall (Kynkaanniemi et al.
+2019) with k = 3 on the pool_3 features, as OpenAI's guided-diffusion
+evaluator computes them.
 """
 
 from __future__ import annotations
@@ -55,3 +57,49 @@ def kernel_inception_distance(features1: np.ndarray, features2: np.ndarray,
                      f2[rng.choice(len(f2), size, replace=False)])
       for _ in range(subsets)]
   return float(np.mean(values)), float(np.std(values))
+
+
+PR_NEIGHBOURS = 3
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Squared Euclidean distances [len(a), len(b)], float64, clipped at 0."""
+  d = (np.sum(a * a, axis=1)[:, None] - 2.0 * a @ b.T +
+       np.sum(b * b, axis=1)[None, :])
+  return np.maximum(d, 0.0)
+
+
+def manifold_radii(features: np.ndarray, k: int = PR_NEIGHBOURS,
+                   block: int = 1024) -> np.ndarray:
+  """The squared distance of each row to its k-th nearest other row."""
+  f = np.asarray(features, np.float64)
+  if len(f) <= k:
+    raise ValueError(f"precision/recall need more than k = {k} images on "
+                     f"each side, got {len(f)}")
+  radii = np.empty(len(f))
+  for start in range(0, len(f), block):
+    d = _squared_distances(f[start:start + block], f)
+    # Index 0 of each sorted row is the row itself (distance 0).
+    radii[start:start + block] = np.partition(d, k, axis=1)[:, k]
+  return radii
+
+
+def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray,
+              block: int = 1024) -> float:
+  """The share of points inside at least one ball (centre, radius)."""
+  inside = 0
+  for start in range(0, len(points), block):
+    d = _squared_distances(points[start:start + block], centres)
+    inside += int(np.sum(np.any(d <= radii[None, :], axis=1)))
+  return inside / len(points)
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray,
+                     k: int = PR_NEIGHBOURS) -> tuple[float, float]:
+  """(precision, recall): the share of generated images inside the real
+  images' k-NN manifold, and of real images inside the generated one."""
+  real = np.asarray(real, np.float64)
+  fake = np.asarray(fake, np.float64)
+  precision = _coverage(fake, real, manifold_radii(real, k))
+  recall = _coverage(real, fake, manifold_radii(fake, k))
+  return precision, recall

@@ -69,16 +69,24 @@ class RunningStats:
     return self._m2 / (self.count - 1)
 
 
-def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray) -> None:
-  """Writes mu and sigma with np.savez_compressed, atomically."""
+def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
+               spatial: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+  """Writes mu and sigma (TTUR's keys) with np.savez_compressed,
+  atomically; spatial (the sFID's mu and sigma) as spatial_mu and
+  spatial_sigma beside them, which TTUR's readers ignore."""
   mu = np.asarray(mu, np.float64)
   sigma = np.asarray(sigma, np.float64)
   _validate(mu, sigma, path)
+  extra = {}
+  if spatial is not None:
+    extra = {"spatial_mu": np.asarray(spatial[0], np.float64),
+             "spatial_sigma": np.asarray(spatial[1], np.float64)}
+    _validate(extra["spatial_mu"], extra["spatial_sigma"], path)
   directory = os.path.dirname(os.path.abspath(path))
   fd, tmp = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=directory)
   try:
     with os.fdopen(fd, "wb") as f:
-      np.savez_compressed(f, mu=mu, sigma=sigma)
+      np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
@@ -99,6 +107,20 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
   except NPZ_READ_ERRORS as e:
     if isinstance(e, StatsError):
       raise
+    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+  _validate(mu, sigma, path)
+  return mu.astype(np.float64), sigma.astype(np.float64)
+
+
+def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
+  """The sFID's (spatial_mu, spatial_sigma) of a statistics file saved by
+  this package, or None when it has none (TTUR's files)."""
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      if "spatial_mu" not in data.files or "spatial_sigma" not in data.files:
+        return None
+      mu, sigma = data["spatial_mu"], data["spatial_sigma"]
+  except NPZ_READ_ERRORS as e:
     raise StatsError(f"{path}: not a readable .npz file ({e})") from None
   _validate(mu, sigma, path)
   return mu.astype(np.float64), sigma.astype(np.float64)

@@ -2,7 +2,14 @@
 seconds of one 2048-d Frechet distance by each method.
 
 Usage: python -m benchmarks.fid_speed [--batches=50,100,200] [--repeats=3]
-       [--xla]
+       [--xla] [--e2e_images=N [--torch_path=DIR]]
+
+--e2e_images adds the end-to-end table: two folders of N 32x32 PNGs to an
+FID, the whole `python -m fid A B` process timed, beside pytorch-fid's
+`python -m pytorch_fid A B` on the same folders in the same run when it can
+be imported (with --torch_path on its PYTHONPATH; offline, through
+benchmarks/pytorch_fid_offline.py, with random weights: the same network,
+so the same time).
 
 Runs on the synthetic replica of the Inception graph (same shapes and ops
 as the real one, random weights), on 32x32 inputs, so it needs no download.
@@ -23,11 +30,81 @@ flags.DEFINE_integer("repeats", 3, "Timed calls per setting.", lower_bound=1)
 flags.DEFINE_integer("image_size", 32, "Input side.")
 flags.DEFINE_bool("xla", False, "Also time the fast path with XLA.")
 flags.DEFINE_integer("fd_samples", 5000, "Samples behind each covariance.")
+flags.DEFINE_integer("e2e_images", 0, "Images per folder of the end-to-end "
+                     "table; 0: no such table.")
+flags.DEFINE_string("torch_path", None, "A folder with torch, torchvision "
+                    "and pytorch_fid, for the pytorch-fid row.")
+flags.DEFINE_integer("e2e_batch", 50, "Batch size of both tools end to end.")
 FLAGS = flags.FLAGS
+
+
+def _end_to_end() -> None:
+  import os  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from fid import testing  # pylint: disable=g-import-not-at-top
+  n = FLAGS.e2e_images
+  with tempfile.TemporaryDirectory() as tmp:
+    folders = []
+    for k in range(2):
+      folder = os.path.join(tmp, "ab"[k])
+      os.makedirs(folder)
+      rng = np.random.default_rng(k)
+      for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
+            os.path.join(folder, f"{i:06d}.png"))
+      folders.append(folder)
+    graph = testing.write_graph_def(os.path.join(tmp, "inception.pb"))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rows = [("this project (python -m fid)", os.environ.get("PYTHONPATH"),
+             [sys.executable, "-m", "fid", *folders, f"--inception={graph}",
+              f"--batch_size={FLAGS.e2e_batch}", "--quiet"])]
+    torch_env = os.pathsep.join(p for p in (FLAGS.torch_path, repo) if p)
+    probe = subprocess.run([sys.executable, "-c", "import pytorch_fid"],
+                           env=dict(os.environ, PYTHONPATH=torch_env),
+                           capture_output=True, check=False)
+    if probe.returncode == 0:
+      rows.append(("pytorch-fid 0.3.0 (random weights)", torch_env,
+                   [sys.executable, os.path.join(
+                       repo, "benchmarks", "pytorch_fid_offline.py"),
+                    *folders, "--device", "cpu",
+                    "--batch-size", str(FLAGS.e2e_batch)]))
+    print(f"\nEnd to end: two folders of {n} 32x32 PNGs to an FID (whole "
+          f"process, batch {FLAGS.e2e_batch}):\n")
+    print("| tool | seconds | images/s | ratio to pytorch-fid |")
+    print("|---|---|---|---|")
+    seconds = {}
+    for name, path, command in rows:
+      env = dict(os.environ)
+      if path:
+        env["PYTHONPATH"] = path
+      start = time.perf_counter()
+      proc = subprocess.run(command, env=env, capture_output=True, text=True,
+                            check=False)
+      seconds[name] = time.perf_counter() - start
+      if proc.returncode:
+        print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} "
+              "| | |")
+        seconds.pop(name)
+    torch_seconds = next((v for k, v in seconds.items() if "pytorch" in k),
+                         None)
+    for name, value in seconds.items():
+      ratio = f"{torch_seconds / value:.2f}x" if torch_seconds else ""
+      print(f"| {name} | {value:.1f} | {2 * n / value:.1f} | {ratio} |")
+    if probe.returncode:
+      print("\npytorch-fid not run: it cannot be imported (pass "
+            "--torch_path=DIR holding torch, torchvision and pytorch_fid).")
 
 
 def main(argv):
   del argv
+  if FLAGS.e2e_images:
+    print(machine())
+    _end_to_end()
+    return
   extractors = fid_extractors(fold_bn=True, xla=FLAGS.xla)
   print(f"{machine()}; {FLAGS.image_size}x"
         f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n")

@@ -35,6 +35,7 @@ __all__ = [
     "get_activations", "check_or_download_inception", "create_inception_graph",
     "calculate_fid_given_paths", "load_stats", "save_stats", "make_extractor",
     "RunningStats", "StatsError", "InceptionError",
+    "calculate_generator_statistics",
 ]
 
 _default = {}  # The extractor of create_inception_graph, TTUR's global graph.
@@ -88,6 +89,21 @@ def calculate_activation_statistics(images, sess=None, batch_size: int = 50,
   result = core.run_pass(
       (images[i:i + batch_size] for i in range(0, len(images), batch_size)),
       extractor, progress=verbose, total=len(images))
+  return result.mu, result.sigma
+
+
+def calculate_generator_statistics(generate, num: int, z_dim: int,
+                                   z_distribution: str = "uniform",
+                                   seed=0, sess=None, batch_size: int = 50,
+                                   verbose: bool = False):
+  """(mu, sigma) of `num` images of a generator, made in memory: generate
+  maps float32 z [n, z_dim] (numpy, drawn from `seed`: U(-1, 1) or N(0, I))
+  to images [n, H, W, 3] in [0, 255]; no image is written."""
+  from fid import generator  # pylint: disable=g-import-not-at-top
+  result = core.run_pass(
+      generator.generated_batches(generate, num, z_dim, z_distribution, seed,
+                                  batch_size),
+      _extractor(sess), progress=verbose, total=num)
   return result.mu, result.sigma
 
 

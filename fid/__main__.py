@@ -57,8 +57,8 @@ def _resolve(path: str, recursive: bool, data_dir: str | None,
     return "images", sources.load_array(path)
   if path.endswith(".npy"):
     return "images", sources.load_array(path)
-  raise sources.SourceError(f"{path}: not a folder, .npz, .npy or "
-                            "tfds:NAME:SPLIT")
+  raise sources.SourceError(f"{path}: not a folder, .npz, .npy, "
+                            "tfds:NAME:SPLIT or savedmodel:DIR")
 
 
 def compute(paths: list[str], inception_path: str | None = None,

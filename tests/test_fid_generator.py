@@ -93,3 +93,21 @@ def test_not_a_generator_is_one_error(target, message, stats_file, tmp_path,
 def test_num_must_be_positive(exported, stats_file, capsys):
   code, _, err = _cli(capsys, f"savedmodel:{exported}", stats_file, "--num=0")
   assert code == 2 and "--num must be positive" in err
+
+
+def test_api_from_a_callable_equals_the_cli(exported, inception_pb,
+                                            stats_file, capsys):
+  import fid  # pylint: disable=g-import-not-at-top
+  from fid import frechet  # pylint: disable=g-import-not-at-top
+  generate = generator_lib.SavedModelGenerator(exported)
+  extractor = fid.create_inception_graph(inception_pb)
+  mu, sigma = fid.calculate_generator_statistics(
+      generate, 12, 16, "uniform", seed=5, sess=extractor, batch_size=12)
+  mu_ref, sigma_ref = fid.load_stats(stats_file)
+  code, out, _ = _cli(capsys, f"savedmodel:{exported}", stats_file,
+                      "--num=12", "--seed=5", "--batch_size=12",
+                      f"--inception={inception_pb}")
+  assert code == 0
+  assert float(out.split()[1]) == pytest.approx(
+      frechet.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref),
+      rel=1e-9)

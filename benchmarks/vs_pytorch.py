@@ -10,7 +10,7 @@ same with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's own default on CPUs without
 AVX512_VNNI/AVX512_BF16/AVX_VNNI/AMX, such as AVX2-only AMD EPYC), and
 PyTorch (skipped with a note when it is not installed). One step is one
 discriminator update and one generator update with Adam at batch
---batch_size (DCGAN of the paper, SPEC A.3.1: 5x5 stride-2 (de)convolutions,
+--batch_size (DCGAN of the paper, docs/paper.md A.3.1: 5x5 stride-2 (de)convolutions,
 batch norm, biases everywhere). Median of --steps timed steps after 2
 warm-up steps. The environment passes through, so ONEDNN_MAX_CPU_ISA=AVX2
 applies to both frameworks' oneDNN.

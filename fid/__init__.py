@@ -22,10 +22,14 @@ import os
 # anything imports it (a value the user set is kept).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+__version__ = "0.2.0"
+
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from fid import core
+from fid import download
 from fid import inception
+from fid.core import Activations, run_pass
 from fid.frechet import calculate_frechet_distance
 from fid.inception import InceptionError, make_extractor
 from fid.stats import RunningStats, StatsError, load_stats, save_stats
@@ -35,7 +39,8 @@ __all__ = [
     "get_activations", "check_or_download_inception", "create_inception_graph",
     "calculate_fid_given_paths", "load_stats", "save_stats", "make_extractor",
     "RunningStats", "StatsError", "InceptionError",
-    "calculate_generator_statistics",
+    "calculate_generator_statistics", "run_pass", "Activations",
+    "__version__",
 ]
 
 _default = {}  # The extractor of create_inception_graph, TTUR's global graph.
@@ -47,7 +52,7 @@ def check_or_download_inception(inception_path: str | None = None) -> str:
   Unlike TTUR, whose argument is a folder, a .pb or .tgz path is accepted and
   None means the cache ($FID_CACHE_DIR or ~/.cache/tf_ttur_fid).
   """
-  return inception.get_inception_graph(inception_path)
+  return download.get_inception_graph(inception_path)
 
 
 def create_inception_graph(pth: str, kind: str = "fast"):
@@ -110,6 +115,6 @@ def calculate_generator_statistics(generate, num: int, z_dim: int,
 def calculate_fid_given_paths(paths, inception_path: str | None = None,
                               batch_size: int = 50, **kwargs) -> float:
   """The FID between two paths (folders, .npz statistics, arrays, tfds:)."""
-  from fid import __main__ as cli  # pylint: disable=g-import-not-at-top
-  return cli.compute(list(paths), inception_path=inception_path,
+  from fid import api  # pylint: disable=g-import-not-at-top
+  return api.compute(list(paths), inception_path=inception_path,
                      batch_size=batch_size, **kwargs)["fid"]

@@ -3,7 +3,7 @@
 `inception_2015(builder, x)` walks the network of
 `classify_image_graph_def.pb` from the normalised 299x299 input to pool_3,
 calling `builder.conv`, `builder.pool` and `builder.concat` with the graph's
-own scope names (SPEC B.1.2 and B.1.3). The fast Keras port (inception.py)
+own scope names (docs/paper.md B.1.2 and B.1.3). The fast Keras port (inception.py)
 and the synthetic replica used by the tests (testing.py) are two builders of
 this one description; `inception.check_graph` verifies it against a real
 GraphDef's constant shapes and op attributes, so a mistake here cannot hide
@@ -120,5 +120,5 @@ def inception_2015(b: Builder, x):
     x = _block_c(b, name, x, c7)
   x = _block_d(b, "mixed_8", x)
   x = _block_e(b, "mixed_9", x, "avg")
-  # A max pool here, where torchvision's InceptionV3 averages (SPEC B.1.3).
+  # A max pool here, where torchvision's InceptionV3 averages (docs/paper.md B.1.3).
   return _block_e(b, "mixed_10", x, "max")

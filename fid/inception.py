@@ -1,4 +1,5 @@
-"""The 2015 Inception graph: getting it, the reference path and the fast port.
+"""The 2015 Inception graph: the reference path and the fast port
+(getting the graph is fid.download).
 
 Both extractors take images NHWC, uint8 or float in [0, 255], any size, and
 return float64 pool_3 features [N, 2048] and the 1008 logits of the head
@@ -25,28 +26,14 @@ numerics and speed of whatever else the process runs (a training step).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
-import shutil
-import tarfile
-import tempfile
 from typing import Iterable
 
 import numpy as np
 import tensorflow as tf
 
 from fid import architecture
+from fid.download import InceptionError, get_inception_graph
 
-INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
-                 "inception-2015-12-05.tgz")
-ARCHIVE_NAME = "inception-2015-12-05.tgz"
-ARCHIVE_SIZE = 88_931_400
-PB_NAME = "classify_image_graph_def.pb"
-PB_SIZE = 95_673_916
-# MD5 of the .pb as pinned by a public benchmark protocol (SPEC B.1.1); the
-# same file is served by OpenAI's guided-diffusion evaluator.
-PB_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
-CACHE_ENV = "FID_CACHE_DIR"
 INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
 # sFID (Nash et al. 2021, as OpenAI's guided-diffusion evaluator computes
@@ -56,112 +43,6 @@ SPATIAL_SCOPE = "mixed_6/conv"
 SPATIAL_TENSOR = SPATIAL_SCOPE + ":0"
 SPATIAL_CHANNELS = 7
 LOGITS_MATMUL = "softmax/logits/MatMul"
-
-
-class InceptionError(RuntimeError):
-  """The Inception graph cannot be obtained or used; the message says how."""
-
-
-def default_cache_dir() -> str:
-  return os.environ.get(CACHE_ENV) or os.path.join(
-      os.path.expanduser("~"), ".cache", "tf_ttur_fid")
-
-
-def _md5(path: str) -> str:
-  digest = hashlib.md5()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      digest.update(chunk)
-  return digest.hexdigest()
-
-
-def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
-               size: int | None = PB_SIZE) -> str:
-  """Extracts only classify_image_graph_def.pb from archive, checked, atomically."""
-  try:
-    with tarfile.open(archive, "r:gz") as tar:
-      member = next((m for m in tar.getmembers()
-                     if os.path.basename(m.name) == PB_NAME and m.isfile()),
-                    None)
-      if member is None:
-        raise InceptionError(f"{archive} holds no {PB_NAME}")
-      source = tar.extractfile(member)
-      os.makedirs(os.path.dirname(os.path.abspath(destination)),
-                  exist_ok=True)
-      fd, tmp = tempfile.mkstemp(prefix=".pb-", dir=os.path.dirname(
-          os.path.abspath(destination)))
-      with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(source, out)
-  except (tarfile.TarError, OSError, EOFError) as e:
-    raise InceptionError(f"{archive} is not a readable .tgz ({e})") from None
-  try:
-    _check_pb(tmp, md5, size, what=f"{PB_NAME} in {archive}")
-    os.replace(tmp, destination)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-  return destination
-
-
-def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
-  if size is not None and os.path.getsize(path) != size:
-    raise InceptionError(f"{what} has {os.path.getsize(path)} bytes, expected "
-                         f"{size}: not the 2015-12-05 Inception graph")
-  if md5 is not None and _md5(path) != md5:
-    raise InceptionError(f"{what} has MD5 {_md5(path)}, expected {md5}: not "
-                         "the 2015-12-05 Inception graph")
-
-
-def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
-                        url: str = INCEPTION_URL, md5: str | None = PB_MD5,
-                        pb_size: int | None = PB_SIZE,
-                        archive_size: int | None = ARCHIVE_SIZE) -> str:
-  """The path of classify_image_graph_def.pb, downloading it if needed.
-
-  Args:
-    path: a local .pb (used as is) or .tgz (the .pb is extracted into the
-      cache); None to use the cache, downloading into it on first use.
-    cache_dir: where the .pb is kept (default: $FID_CACHE_DIR or
-      ~/.cache/tf_ttur_fid).
-    url: where the archive is downloaded from.
-    md5, pb_size, archive_size: the checks of the extracted .pb and the
-      archive; the defaults are the real files' (SPEC B.1.1).
-
-  Raises:
-    InceptionError: with the URL and the place to put the file, when it
-      cannot be downloaded, or when a file fails its checks.
-  """
-  cache_dir = cache_dir or default_cache_dir()
-  if path is not None:
-    if not os.path.isfile(path):
-      raise InceptionError(f"--inception={path}: no such file")
-    if path.endswith((".tgz", ".tar.gz")):
-      return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
-    return path
-  cached = os.path.join(cache_dir, PB_NAME)
-  if os.path.isfile(cached) and (pb_size is None or
-                                 os.path.getsize(cached) == pb_size):
-    return cached
-  import keras  # pylint: disable=g-import-not-at-top
-  # get_file silently falls back to /tmp/.keras when cache_dir is missing.
-  os.makedirs(cache_dir, exist_ok=True)
-  try:
-    archive = keras.utils.get_file(ARCHIVE_NAME, origin=url,
-                                   cache_dir=cache_dir, cache_subdir=".")
-  except Exception as e:  # get_file raises plain Exception on URL errors.
-    raise InceptionError(
-        f"cannot download the Inception graph from {url} ({e}). Download "
-        f"it elsewhere and put {ARCHIVE_NAME} or {PB_NAME} into {cache_dir} "
-        "(or set $FID_CACHE_DIR), or pass --inception=PATH.") from None
-  try:
-    if archive_size is not None and os.path.getsize(archive) != archive_size:
-      raise InceptionError(
-          f"{url} gave {os.path.getsize(archive)} bytes, expected "
-          f"{archive_size}; the partial or wrong file was removed")
-    return extract_pb(archive, cached, md5, pb_size)
-  finally:
-    if os.path.exists(archive):
-      os.remove(archive)  # Only the .pb is kept.
 
 
 def load_graph_def(pb_path: str) -> tf.compat.v1.GraphDef:

@@ -35,7 +35,7 @@ def crop_and_resize(image, crop: str, size: int):
   """uint8 [H, W, C] (any size; extra channels dropped) -> uint8
   [size, size, 3]: cropped as the paper's data was, then resized with
   antialiased bilinear (close to the PIL resize of the original scripts;
-  SPEC B.3: non-antialiased downsampling aliases), rounded and clipped.
+  docs/paper.md B.3: non-antialiased downsampling aliases), rounded and clipped.
   An image already size x size after the crop is kept as it is."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if crop not in CROPS:

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from fid import architecture
 
-# The legacy batch-norm op was removed at GraphDef version 9 (SPEC Part C).
+# The legacy batch-norm op was removed at GraphDef version 9 (docs/paper.md C).
 PRODUCER_VERSION = 8
 _FLOAT = tf.float32.as_datatype_enum
 _INT32 = tf.int32.as_datatype_enum

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from fid import download
 from fid import frechet
 from fid import inception
 from fid import sources
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   try:
     graph_def = inception.load_graph_def(
-        inception.get_inception_graph(args.inception, args.cache_dir))
+        download.get_inception_graph(args.inception, args.cache_dir))
     if args.images:
       files = sources.list_images(args.images)[:args.num]
       sets = {args.images: np.concatenate(

@@ -1,4 +1,4 @@
-"""DCGAN shapes and parameter counts against SPEC A.3.1, computed by hand."""
+"""DCGAN shapes and parameter counts against docs/paper.md A.3.1, computed by hand."""
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ def test_discriminator_matches_spec(size):
 
 def test_paper_sizes_and_batch_norm_settings():
   g64 = dcgan.make_generator(64)
-  assert g64.count_params() == 5_137_283  # "5.1 M" in SPEC Part C.
+  assert g64.count_params() == 5_137_283  # "5.1 M" in docs/paper.md C.
   for layer in g64.layers + dcgan.make_discriminator(64).layers:
     if "bn" in layer.name:
       assert layer.momentum == 0.9 and layer.epsilon == 1e-5

@@ -1,4 +1,4 @@
-"""WGAN-GP and BEGAN: networks against SPEC A.3.2/A.3.3, the gradient
+"""WGAN-GP and BEGAN: networks against docs/paper.md A.3.2/A.3.3, the gradient
 penalty and k_t on hand-computed cases, and the toy example."""
 
 import numpy as np

@@ -1,6 +1,6 @@
 """python -m tf_ttur.disturb --images=PATH --stats=REF.npz [--out=DIR]
 
-FID against disturbances (SPEC A.5, TTUR's FIDvsINC): real images, and
+FID against disturbances (docs/paper.md A.5, TTUR's FIDvsINC): real images, and
 their own reference statistics, disturbed at four levels each of Gaussian
 noise, Gaussian blur, black rectangles, swirl and salt-and-pepper. The FID
 should rise with every disturbance. Disturbances act on images in [-1, 1]
@@ -165,13 +165,14 @@ def main(argv):
   del argv
   import sys  # pylint: disable=g-import-not-at-top
   import fid  # pylint: disable=g-import-not-at-top
-  from fid import __main__ as fid_cli  # pylint: disable=g-import-not-at-top
+  from fid import api as fid_api  # pylint: disable=g-import-not-at-top
   from fid import sources  # pylint: disable=g-import-not-at-top
   f = flags.FLAGS
   try:
-    kind, items = fid_cli._resolve(f.images, False, None)  # pylint: disable=protected-access
+    kind, items = fid_api.resolve(f.images, False, None)
     if kind != "images":
-      raise sources.SourceError(f"{f.images}: holds statistics, not images")
+      raise sources.SourceError(f"{f.images}: needs a folder or an array of "
+                                f"images (it holds {kind})")
     items = items[:f.num]
     images = (items if isinstance(items, np.ndarray) else
               np.concatenate(list(sources.iter_batches(items, 256))))

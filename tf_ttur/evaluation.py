@@ -20,7 +20,6 @@ import numpy as np
 import tensorflow as tf
 
 import fid
-from fid import core as fid_core
 from fid import frechet
 from fid import generator as fid_generator
 from tf_ttur import checkpointing
@@ -78,7 +77,7 @@ class FrechetEvaluator:
         self.samples, model.z_dim, model.z_distribution, [self.seed, step],
         self.batch_size, generation_batch=fid_generator.GENERATION_BATCH,
         to_pixels=lambda images: to_pixels(images, self.pixels))
-    stats = fid_core.run_pass(batches, self.extractor)
+    stats = fid.run_pass(batches, self.extractor)
     return frechet.calculate_frechet_distance(stats.mu, stats.sigma,
                                               self.mu, self.sigma)
 
@@ -113,7 +112,7 @@ class ShapesEvaluator(FrechetEvaluator):
     extractor = SavedModelExtractor(config.quality_model_path)
     batches = (keras.ops.convert_to_numpy(b).astype(np.float32) for b in
                real_images.take(config.quality_samples).batch(500))
-    reference = fid_core.run_pass(batches, extractor)
+    reference = fid.run_pass(batches, extractor)
     super().__init__(extractor, reference.mu, reference.sigma,
                      config.quality_samples, 500, pixels, config.seed)
 
@@ -176,7 +175,7 @@ class FIDCallback(keras.callbacks.Callback):
 
 
 class JSDCallback(keras.callbacks.Callback):
-  """The paper's language metric every `jsd_every` steps (SPEC A.4).
+  """The paper's language metric every `jsd_every` steps (docs/paper.md A.4).
 
   jsd_samples lines (640 in the paper) are generated from fresh z, decoded
   by argmax, and compared with the corpus's n-gram models for n = 1..6,

@@ -69,7 +69,7 @@ def dtype_policy(name: str):
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
-  # [-1, 1] -> [0, 255], rounded and clipped (SPEC B.3 lists the choices).
+  # [-1, 1] -> [0, 255], rounded and clipped (docs/paper.md B.3 lists the choices).
   images = (tf.cast(images, tf.float32) + 1.0) * 127.5
   return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 

@@ -1,6 +1,6 @@
 """Every command-line flag of `python -m tf_ttur.main`, each with its default.
 
-The defaults are the paper's DCGAN settings (SPEC A.3.1); flagfiles under
+The defaults are the paper's DCGAN settings (docs/paper.md A.3.1); flagfiles under
 configs/ hold only what differs. Library code never reads FLAGS: main.py turns
 them into one frozen `config.Config`.
 """
@@ -91,7 +91,7 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                        "distributed logic on CPU; no faster). 0: no split.")
   flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
                     "XLA for the train step. auto: on for GPUs, off on CPU "
-                    "(11x slower there, SPEC Part C).")
+                    "(11x slower there, docs/paper.md C).")
 
   # Run directory.
   flags.DEFINE_integer("log_every", 100, "Steps between log lines and metrics.")
@@ -109,7 +109,7 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                     "built-in ops) into the exported SavedModel folder, "
                     "checked against it (image generators, float32).")
 
-  # FID during training (SPEC A.3): every fid_every steps, fid_samples samples
+  # FID during training (docs/paper.md A.3): every fid_every steps, fid_samples samples
   # against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,
   # or TTUR's published fid_stats_*.npz).
   flags.DEFINE_integer("fid_every", 0, "Steps between FID evaluations; 0: off.")
@@ -142,7 +142,7 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                        "Test hook: make the losses of this step NaN once. "
                        "0: off.")
 
-  # The language model (SPEC A.4).
+  # The language model (docs/paper.md A.4).
   flags.DEFINE_integer("max_lines", 10_000_000,
                        "Text lines read, in order, from the corpus.")
   flags.DEFINE_integer("jsd_every", 0,

@@ -4,7 +4,7 @@ TTUR (Heusel et al. 2017) gives the discriminator and the generator their own
 learning rates; here each network has its own `keras.optimizers.Adam` and is
 updated only by it. `fit()` drives the loop; `compile(optimizer=None)` stops
 Keras from creating an unused optimizer, and both optimizers are built before
-fit and before a checkpoint restore (SPEC Part C: otherwise train_step is
+fit and before a checkpoint restore (docs/paper.md C: otherwise train_step is
 traced twice and Adam's slots are silently not restored).
 """
 

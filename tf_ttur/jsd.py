@@ -1,5 +1,5 @@
 """The paper's language metric: Jensen-Shannon divergence of character
-n-gram models, exactly as `language_helpers.py` (SPEC A.4).
+n-gram models, exactly as `language_helpers.py` (docs/paper.md A.4).
 
 Every contiguous n-gram inside each padded 32-character line counts, padding
 and unknown included (32 - n + 1 per line); p(g) = count / total. With

@@ -34,7 +34,7 @@ def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
 
 
 def dcgan_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
-  """BCE(D(x), 1) + BCE(D(G(z)), 0), summed as in the original (SPEC 3.1)."""
+  """BCE(D(x), 1) + BCE(D(G(z)), 0), summed as in the original (docs/paper.md A.3.1)."""
   _check_logits(real_logits, fake_logits)
   return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
 
@@ -46,7 +46,7 @@ def dcgan_g_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 def wasserstein_d_loss(real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
-  """mean D(G(z)) - mean D(x), the critic's part of WGAN-GP (SPEC 3.2)."""
+  """mean D(G(z)) - mean D(x), the critic's part of WGAN-GP (docs/paper.md A.3.2)."""
   _check_logits(real_out, fake_out)
   return tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)
 

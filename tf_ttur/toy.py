@@ -1,6 +1,6 @@
 """python -m tf_ttur.toy [--out=runs/toy] [--iterations=5000] [--seed=0]
 
-The paper's saddle-point toy (TTUR's Toy_Data_Example, SPEC A.5):
+The paper's saddle-point toy (TTUR's Toy_Data_Example, docs/paper.md A.5):
 f(x, y) = (1 + x^2)(100 - y^2), saddle at (0, 0) with f = 100; x descends,
 y ascends, each gradient carries N(0, sigma^2) noise (sigma = 1), start
 (0.5, -0.4). Four learning-rate pairs (lr_x, lr_y): equal and large, equal

@@ -31,7 +31,7 @@ class DatasetSpec:
     tfds_name: the TFDS name (with config), or None for a folder.
     split: the TFDS split the paper trained on.
     native_size: the side the paper trained at.
-    crop: "center108" (CelebA, SPEC 3.1), "square" (center square) or "none".
+    crop: "center108" (CelebA, docs/paper.md A.3.1), "square" (center square) or "none".
   """
   tfds_name: str | None
   split: str

@@ -1,4 +1,4 @@
-"""Character-level text for the language GAN, exactly as SPEC A.4.
+"""Character-level text for the language GAN, exactly as docs/paper.md A.4.
 
 Lines are read in order until `max_lines`, split into characters (Unicode
 code points, as the Python 3 original), truncated to 32 characters (not

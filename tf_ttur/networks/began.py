@@ -1,4 +1,4 @@
-"""BEGAN of TTUR's `BEGAN_FID_batched` (a carpedm20 fork), SPEC A.3.3.
+"""BEGAN of TTUR's `BEGAN_FID_batched` (a carpedm20 fork), docs/paper.md A.3.3.
 
 n = width filters (128 in the paper), z = 64-dim U(-1, 1), 64x64 images,
 repeat_num = 4, ELU everywhere, slim's defaults (Glorot uniform, zero bias).

@@ -1,4 +1,4 @@
-"""DCGAN of TTUR's `DCGAN_FID_batched` (a carpedm20 fork), SPEC A.3.1.
+"""DCGAN of TTUR's `DCGAN_FID_batched` (a carpedm20 fork), docs/paper.md A.3.1.
 
 Generator: z -> Linear(s16*s16*8w) -> BN -> ReLU -> 3 x [Deconv5x5/2 -> BN ->
 ReLU] (4w, 2w, w) -> Deconv5x5/2 to 3 -> tanh. Discriminator: Conv5x5/2 (w,

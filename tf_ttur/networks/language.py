@@ -1,5 +1,5 @@
 """The character-level WGAN-GP language model (igul222's gan_language.py,
-used by TTUR's gan_language_JSD.py), SPEC A.4, in NWC.
+used by TTUR's gan_language_JSD.py), docs/paper.md A.4, in NWC.
 
 Generator: z ~ N(0, I_128) -> Linear(32 * width) -> [32, width] -> 5
 residual blocks -> Conv1D k1 to V -> softmax per position. Critic: one-hot

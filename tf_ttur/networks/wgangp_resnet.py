@@ -1,5 +1,5 @@
 """The WGAN-GP ResNet of `gan_64x64_FID.py` (GoodGenerator and
-GoodDiscriminator of igul222's improved_wgan_training), SPEC A.3.2, in NHWC.
+GoodDiscriminator of igul222's improved_wgan_training), docs/paper.md A.3.2, in NHWC.
 
 Generator: z ~ N(0, I_128) -> Linear(4*4*8w) -> up blocks -> BN -> ReLU ->
 Conv3x3 to 3 -> tanh, its batch norm always in training mode (batch

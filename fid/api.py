@@ -1,0 +1,151 @@
+"""The library behind `python -m fid`: sources resolved, one pass per
+input, the FID and the metrics that travel with it, as a dict."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from fid import core
+from fid import frechet
+from fid import generator as generator_lib
+from fid import inception
+from fid import metrics
+from fid import sources
+from fid import stats as stats_lib
+
+EXPECTED_ERRORS = (sources.SourceError, stats_lib.StatsError,
+             inception.InceptionError, generator_lib.GeneratorError,
+             ValueError, OSError)
+
+
+def resolve(path: str, recursive: bool, data_dir: str | None,
+             image_size: int | None = None):
+  """('stats', (mu, sigma)), ('images', list of files or array),
+  ('stream', TfdsSource) or ('generator', SavedModelGenerator)."""
+  if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
+    return "generator", generator_lib.SavedModelGenerator(
+        path[len(generator_lib.SAVEDMODEL_PREFIX):])
+  if path.startswith(sources.TFDS_PREFIX):
+    return "stream", sources.TfdsSource(path, data_dir, image_size)
+  if os.path.isdir(path):
+    return "images", sources.list_images(path, recursive)
+  if not os.path.isfile(path):
+    raise sources.SourceError(f"{path}: no such file or folder")
+  if path.endswith(".npz"):
+    try:
+      with np.load(path, allow_pickle=False) as data:
+        is_stats = "mu" in data.files or "sigma" in data.files
+    except stats_lib.NPZ_READ_ERRORS as e:
+      raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
+    if is_stats:
+      return "stats", (*stats_lib.load_stats(path),
+                       stats_lib.load_spatial_stats(path))
+    return "images", sources.load_array(path)
+  if path.endswith(".npy"):
+    return "images", sources.load_array(path)
+  raise sources.SourceError(f"{path}: not a folder, .npz, .npy, "
+                            "tfds:NAME:SPLIT or savedmodel:DIR")
+
+
+def compute(paths: list[str], inception_path: str | None = None,
+            batch_size: int = 50, extractor: str = "fast",
+            method: str = "eigh", recursive: bool = False,
+            drop_last_partial_batch: bool = False, extra_metrics: bool = False,
+            save_stats: str | None = None, cache_dir: str | None = None,
+            data_dir: str | None = None, progress: bool = False,
+            num: int = generator_lib.DEFAULT_NUM, seed: int = 0,
+            workers: int | None = None,
+            image_size: int | None = None) -> dict:
+  """Everything the CLI computes, as a dict (see main for the options)."""
+  if batch_size < 1:
+    raise ValueError(f"--batch_size must be positive, got {batch_size}")
+  if num < 1:
+    raise ValueError(f"--num must be positive, got {num}")
+  if image_size is not None and image_size < 1:
+    raise ValueError(f"--image_size must be positive, got {image_size}")
+  if workers is not None and workers < 1:
+    raise ValueError(f"--workers must be positive, got {workers}")
+  if save_stats is not None and len(paths) != 1:
+    raise ValueError("--save_stats takes exactly one input PATH")
+  if save_stats is None and len(paths) != 2:
+    raise ValueError("expected two paths (or one with --save_stats)")
+  if save_stats is not None and not save_stats.endswith(".npz"):
+    raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
+  resolved = [resolve(p, recursive, data_dir, image_size) for p in paths]
+  net = None
+  results = []
+  generated = []
+  notes: dict = {}
+  for path, (kind, value) in zip(paths, resolved):
+    if kind == "stats":
+      if save_stats is not None:
+        raise ValueError(f"{path} already holds statistics")
+      spatial = value[2] or (None, None)
+      results.append(core.Activations(value[0], value[1], count=0,
+                                      spatial_mu=spatial[0],
+                                      spatial_sigma=spatial[1]))
+      continue
+    if kind == "generator":
+      # Sampled in memory through serving_default; no image is written.
+      batches, total = value.batches(num, seed, batch_size), num
+      generated.append({"path": value.path, "num": num, "seed": seed,
+                        "z_dim": value.z_dim,
+                        "z_distribution": value.z_distribution,
+                        "step": value.info.get("step")})
+    elif kind == "stream":
+      total = value.count
+      if drop_last_partial_batch and total is not None:
+        total = total // batch_size * batch_size
+      batches = value.batches(batch_size, limit=total)
+    else:
+      if drop_last_partial_batch:
+        # TTUR's get_activations: n_batches = n // batch_size.
+        value = value[:len(value) // batch_size * batch_size]
+      batches = sources.iter_batches(value, batch_size, notes, workers)
+      total = len(value)
+    if net is None:
+      # The sFID's spatial features ride along where they are reported or
+      # saved (the tensor is computed anyway; its statistics are cheap).
+      net = inception.make_extractor(
+          extractor, inception_path, cache_dir,
+          spatial=extra_metrics or save_stats is not None)
+    results.append(core.run_pass(batches, net, keep=extra_metrics,
+                                 progress=progress, total=total))
+  out: dict = {"counts": [r.count or None for r in results]}
+  if generated:
+    out["generated"] = generated
+  if notes:
+    out["converted_to_rgb"] = notes
+  if save_stats is not None:
+    first = results[0]
+    stats_lib.save_stats(
+        save_stats, first.mu, first.sigma,
+        spatial=((first.spatial_mu, first.spatial_sigma)
+                 if first.spatial_mu is not None else None))
+    out["saved"] = save_stats
+    return out
+  a, b = results
+  out["fid"] = frechet.calculate_frechet_distance(a.mu, a.sigma, b.mu,
+                                                  b.sigma, method=method)
+  if extra_metrics:
+    out["inception_score"] = [
+        list(metrics.inception_score(r.logits)) if r.logits is not None
+        and len(r.logits) >= 10 else None for r in results]
+    both = a.features is not None and b.features is not None
+    out["kid"] = (list(metrics.kernel_inception_distance(a.features,
+                                                         b.features))
+                  if both else None)
+    # PATH1 is the reference (real) set and PATH2 the generated one, as in
+    # OpenAI's evaluator: precision = generated inside the real manifold.
+    pr = (metrics.precision_recall(a.features, b.features)
+          if both and min(len(a.features), len(b.features)) >
+          metrics.PR_NEIGHBOURS else None)
+    out["precision"], out["recall"] = pr if pr else (None, None)
+    out["sfid"] = (frechet.calculate_frechet_distance(
+        a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
+        method=method)
+                   if a.spatial_mu is not None and b.spatial_mu is not None
+                   else None)
+  return out

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.conftest import REPO, run_module
-from tf_ttur import train as train_lib
+from tf_ttur import runtime
 from tf_ttur.config import Config, ConfigError
 
 
@@ -19,8 +19,9 @@ def test_mirrored_step_equals_single_device_step(model):
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
   proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "tests", "scripts",
-                                    "mirrored_step.py"), model],
+      # -m from the repository: the checkout's packages, not an installed
+      # copy (a script's own folder would come first on its path).
+      [sys.executable, "-m", "tests.scripts.mirrored_step", model],
       cwd=REPO, capture_output=True, text=True, timeout=900,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -36,7 +37,7 @@ def test_mirrored_step_equals_single_device_step(model):
 def test_mirrored_needs_two_devices():
   # This process has one CPU device (no logical split, no GPU).
   with pytest.raises(ValueError, match="at least two devices"):
-    train_lib.make_strategy("mirrored")
+    runtime.make_strategy("mirrored")
 
 
 def test_multi_worker_needs_tf_config(monkeypatch):
@@ -61,8 +62,7 @@ def test_fid_statistics_under_mirrored_equal_single_device():
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
   proc = subprocess.run(
-      [sys.executable, os.path.join(REPO, "tests", "scripts",
-                                    "mirrored_fid.py")],
+      [sys.executable, "-m", "tests.scripts.mirrored_fid"],
       cwd=REPO, capture_output=True, text=True, timeout=900,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -144,18 +144,18 @@ class _Log:
 
 
 def test_runtime_logs_each_choice_once_with_its_reason(tmp_path, monkeypatch):
-  from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
+  from tf_ttur import runtime  # pylint: disable=g-import-not-at-top
   from tf_ttur.config import Config  # pylint: disable=g-import-not-at-top
   config = Config(workdir=str(tmp_path / "run"))
-  log = _Log(monkeypatch, train_lib)
-  assert train_lib.resolve_runtime(config, AVX2_EPYC) == ("float32", False)
+  log = _Log(monkeypatch, runtime)
+  assert runtime.resolve_runtime(config, AVX2_EPYC) == ("float32", False)
   assert sum(m.startswith("precision=auto: float32 (no GPU; the CPU has no "
                           "AVX512_BF16") for m in log.info) == 1
   assert sum(m.startswith("jit_compile=auto: XLA off") for m in log.info) == 1
   assert sum(m.startswith("Machine: AMD EPYC 7B12") for m in log.info) == 1
   assert not log.warnings
-  log = _Log(monkeypatch, train_lib)
-  train_lib.resolve_runtime(config.replace(precision="mixed_bfloat16"),
-                            AVX2_EPYC)
+  log = _Log(monkeypatch, runtime)
+  runtime.resolve_runtime(config.replace(precision="mixed_bfloat16"),
+                          AVX2_EPYC)
   assert len(log.warnings) == 1 and "5x slower" in log.warnings[0]
-  assert train_lib.resolve_runtime(config, H100) == ("mixed_bfloat16", True)
+  assert runtime.resolve_runtime(config, H100) == ("mixed_bfloat16", True)

@@ -21,6 +21,7 @@ from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
 from tf_ttur import grid as grid_lib
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur.errors import NonFiniteLossError, StorageError
 
 
@@ -118,9 +119,7 @@ class TextSamples(keras.callbacks.Callback):
     path = os.path.join(self.directory, f"step_{step:08d}.txt")
     try:
       os.makedirs(self.directory, exist_ok=True)
-      with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-      os.replace(path + ".tmp", path)
+      rundir.atomic_write(path, "\n".join(lines) + "\n")
     except OSError as e:
       raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
 

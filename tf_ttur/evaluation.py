@@ -25,6 +25,7 @@ from fid import generator as fid_generator
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.data import noise
 
@@ -168,10 +169,7 @@ class FIDCallback(keras.callbacks.Callback):
       self.best = value
       if self.export_best is not None:
         self.export_best()
-      tmp = self.best_path + ".tmp"
-      with open(tmp, "w") as f:
-        json.dump(record, f)
-      os.replace(tmp, self.best_path)
+      rundir.atomic_write(self.best_path, json.dumps(record))
 
 
 class JSDCallback(keras.callbacks.Callback):

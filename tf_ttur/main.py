@@ -61,6 +61,7 @@ def main(argv):
 def _export_latest(config: Config, train_lib) -> None:
   from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
   from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
+  from tf_ttur import runtime  # pylint: disable=g-import-not-at-top
   from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
   if not os.path.isdir(os.path.join(config.workdir, "checkpoints")):
     raise ConfigError(f"no checkpoint in {config.workdir}/checkpoints to "
@@ -68,8 +69,8 @@ def _export_latest(config: Config, train_lib) -> None:
   with rundir.RunLock(config.workdir):
     vocabulary = None
     if NETWORKS[config.model].kind == "text":
-      vocabulary = train_lib.load_vocabulary(config.workdir).chars
-    precision, _ = train_lib.resolve_runtime(config)
+      vocabulary = rundir.load_vocabulary(config.workdir).chars
+    precision, _ = runtime.resolve_runtime(config)
     model = train_lib.build_model(
         config, precision, vocab_size=len(vocabulary) if vocabulary else None)
     # The same discovery as training (files on disk, newest readable).

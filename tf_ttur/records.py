@@ -57,8 +57,6 @@ def truncate_after(workdir: str, step: int) -> int:
   kept = [r for r in read(workdir) if r.get("step", 0) <= step]
   if len(kept) == total:
     return 0
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.writelines(json.dumps(r) + "\n" for r in kept)
-  os.replace(tmp, path)
+  from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
+  rundir.atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
   return total - len(kept)

@@ -26,6 +26,7 @@ import socket
 from tf_ttur.errors import ConfigError, first_line
 
 CONFIG_FILE = "config.json"
+VOCAB_FILE = "vocab.json"
 LOCK_FILE = ".lock"
 DAMAGED = "damaged"
 # Flags that fix the networks' shapes or what they learn: a checkpoint of
@@ -211,3 +212,40 @@ def move_aside(workdir: str) -> str | None:
   target = f"{workdir.rstrip(os.sep)}.old-{stamp}"
   os.replace(workdir, target)
   return target
+
+
+def atomic_write(path: str, text: str) -> None:
+  """Writes text to path through a temporary sibling and a rename, so that
+  a kill or a full disk leaves the old file or the new one, never a part."""
+  tmp = path + ".tmp"
+  try:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def write_config(config, workdir: str) -> None:
+  """workdir/config.json: the run's resolved config."""
+  atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json() + "\n")
+
+
+def load_vocabulary(workdir: str):
+  """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json."""
+  from tf_ttur.data import text  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(workdir, VOCAB_FILE), encoding="utf-8") as f:
+    return text.Vocabulary.from_json(f.read())
+
+
+def write_vocabulary(vocab, workdir: str) -> None:
+  """Writes vocab.json once; a run directory of another corpus is an error."""
+  path = os.path.join(workdir, VOCAB_FILE)
+  if os.path.exists(path):
+    if load_vocabulary(workdir).chars != vocab.chars:
+      raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
+                       "the run directory belongs to another dataset")
+    return
+  atomic_write(path, vocab.to_json())

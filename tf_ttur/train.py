@@ -15,11 +15,11 @@ from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
 from tf_ttur import gan as gan_lib
-from tf_ttur import hardware
 from tf_ttur import preemption
 from tf_ttur import records
 from tf_ttur import rundir
-from tf_ttur.config import Config, ConfigError
+from tf_ttur import runtime
+from tf_ttur.config import Config
 from tf_ttur.errors import DatasetError, NonFiniteLossError, Preempted
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
@@ -27,86 +27,6 @@ from tf_ttur.data import text as text_lib
 from tf_ttur.networks import NETWORKS
 
 EXPORT_DIR = "saved_model"
-VOCAB_FILE = "vocab.json"
-
-
-def resolve_runtime(config: Config,
-                    machine: hardware.Machine | None = None) -> tuple[str, bool]:
-  """(dtype policy, XLA) for this run on this machine, each logged once
-  with its reason. A resumed run keeps the precision its config.json
-  records unless --precision names another."""
-  machine = machine or hardware.detect()
-  logging.info("Machine: %s", machine.describe())
-  recorded = ({} if config.restart else
-              rundir.recorded_config(config.workdir) or {})
-  precision, why, warning = hardware.precision_for_run(
-      config.precision, recorded.get("precision"), machine)
-  logging.info("precision=%s: %s (%s).", config.precision, precision, why)
-  if warning:
-    logging.warning("%s.", warning)
-  jit_compile, why, warning = hardware.resolve_jit(config.jit_compile, machine)
-  logging.info("jit_compile=%s: %s (%s).", config.jit_compile,
-               "XLA on" if jit_compile else "XLA off", why)
-  if warning:
-    logging.warning("%s.", warning)
-  if not machine.onednn and not machine.gpus:
-    logging.warning("oneDNN is off: CPU steps are ~3x slower. Unset "
-                    "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
-                    "TensorFlow.")
-  return precision, jit_compile
-
-
-def split_cpu(n: int) -> None:
-  """Makes the first CPU n logical devices (before TensorFlow starts)."""
-  cpu = tf.config.list_physical_devices("CPU")[0]
-  try:
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * n)
-  except RuntimeError as e:
-    raise ConfigError(f"--cpu_replicas={n}: {e}") from e
-
-
-def make_strategy(name: str) -> tf.distribute.Strategy:
-  """The tf.distribute strategy of --strategy; ValueError if not possible.
-
-  mirrored: all local GPUs, or, without GPUs, all logical CPU devices (how
-  the tests run it); it needs at least two. multi_worker: TF_CONFIG's
-  cluster with MultiWorkerMirroredStrategy.
-  """
-  if name == "default":
-    return tf.distribute.get_strategy()
-  if name == "mirrored":
-    devices = (tf.config.list_logical_devices("GPU") or
-               tf.config.list_logical_devices("CPU"))
-    if len(devices) < 2:
-      raise ConfigError(
-          "--strategy=mirrored needs at least two devices; this machine has "
-          f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
-          "--strategy=default here.")
-    return tf.distribute.MirroredStrategy([d.name for d in devices])
-  if name == "multi_worker":
-    if "TF_CONFIG" not in os.environ:
-      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
-                       "environment variable (cluster and task)")
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  raise ConfigError(f"unknown strategy {name!r}")
-
-
-def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
-  """(is_chief, name) of this process; one process without multi-worker.
-
-  Under MultiWorkerMirroredStrategy the chief is task "chief", or worker 0
-  of a cluster without one (TensorFlow's convention).
-  """
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or (
-      resolver is None):
-    return True, "chief"
-  task_type, task_id = resolver.task_type, resolver.task_id
-  has_chief = "chief" in resolver.cluster_spec().as_dict()
-  chief = task_type == "chief" or (not has_chief and task_type == "worker"
-                                   and task_id == 0)
-  return chief, f"{task_type}-{task_id}"
 
 
 def build_model(config: Config, precision: str, jit_compile: bool = False,
@@ -160,35 +80,9 @@ def make_dataset(config: Config) -> tf.data.Dataset:
       n_critic=config.n_critic)
 
 
-def load_vocabulary(workdir: str) -> text_lib.Vocabulary:
-  with open(os.path.join(workdir, VOCAB_FILE), encoding="utf-8") as f:
-    return text_lib.Vocabulary.from_json(f.read())
-
-
-def _write_vocabulary(vocab: text_lib.Vocabulary, workdir: str) -> None:
-  path = os.path.join(workdir, VOCAB_FILE)
-  if os.path.exists(path):
-    if load_vocabulary(workdir).chars != vocab.chars:
-      raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
-                       "the run directory belongs to another dataset")
-    return
-  tmp = path + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    f.write(vocab.to_json())
-  os.replace(tmp, path)
-
-
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
   return noise_lib.draw_z(np.random.default_rng(config.seed),
                           config.grid_size**2, config.z_dim, distribution)
-
-
-def write_config(config: Config, workdir: str) -> None:
-  path = os.path.join(workdir, "config.json")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(config.to_json() + "\n")
-  os.replace(tmp, path)
 
 
 def export(model: gan_lib.GAN, config: Config, workdir: str,
@@ -234,12 +128,12 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> None:
 
 def _train(config: Config, catcher: preemption.SignalCatcher,
            held: contextlib.ExitStack) -> gan_lib.GAN:
-  precision, jit_compile = resolve_runtime(config)
+  precision, jit_compile = runtime.resolve_runtime(config)
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
   if config.cpu_replicas:
-    split_cpu(config.cpu_replicas)
-  strategy = make_strategy(config.strategy)
+    runtime.split_cpu(config.cpu_replicas)
+  strategy = runtime.make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
   workdir = config.workdir
   spec = NETWORKS[config.model]
@@ -252,7 +146,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
                                      config.seed, n_critic=config.n_critic)
   else:
     dataset = make_dataset(config)
-  chief, role = worker_role(strategy)
+  chief, role = runtime.worker_role(strategy)
   # Every worker runs the same steps and saves at the same steps (saving may
   # use collectives); only the chief writes into the workdir, the others
   # into a scratch folder removed at the end (TensorFlow's multi-worker
@@ -281,9 +175,10 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   if chief:
     # Only now that the run is restored: what auto resolved to, so that a
     # resume on another machine keeps it.
-    write_config(config.replace(precision=precision, restart=False), workdir)
+    rundir.write_config(config.replace(precision=precision, restart=False),
+                        workdir)
     if vocab is not None:
-      _write_vocabulary(vocab, workdir)
+      rundir.write_vocabulary(vocab, workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
@@ -307,7 +202,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
         # The FID is computed by the chief alone (over the local replicas
         # under mirrored); the other workers only save at the same steps.
         evaluator = (evaluation.FIDEvaluator(config, spec.fid_pixels,
-                                             strategy=_fid_strategy(strategy))
+                                             strategy=runtime.fid_strategy(strategy))
                      if chief else None)
         callbacks.append(evaluation.FIDCallback(
             evaluator, write_dir, config.fid_every, writer, manager,
@@ -438,10 +333,3 @@ def _raise_if_unreadable_image(config: Config, manager, error) -> None:
   raise DatasetError(
       f"{path}: cannot decode the image ({reason}); remove "
       f"or replace it and rerun the same command; {kept}") from error
-
-
-def _fid_strategy(strategy: tf.distribute.Strategy):
-  """The strategy the FID pass runs under: the local replicas, if several."""
-  if isinstance(strategy, tf.distribute.MirroredStrategy):
-    return strategy
-  return None

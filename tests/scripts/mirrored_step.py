@@ -20,6 +20,7 @@ tf.config.set_logical_device_configuration(
 
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from tf_ttur import runtime  # pylint: disable=wrong-import-position
 from tf_ttur import train as train_lib  # pylint: disable=wrong-import-position
 from tf_ttur.config import Config  # pylint: disable=wrong-import-position
 
@@ -56,7 +57,7 @@ def main(names, n_critic=None):
     ds = tf.data.Dataset.from_tensors(batch).repeat()
     single = train_lib.build_model(config, "float32")
     start = weights(single)
-    strategy = train_lib.make_strategy("mirrored")
+    strategy = runtime.make_strategy("mirrored")
     with strategy.scope():
       mirrored = train_lib.build_model(config, "float32", sync_batch_norm=True)
     for v, w in zip(mirrored.generator.weights + mirrored.discriminator.weights,

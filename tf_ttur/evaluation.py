@@ -11,8 +11,8 @@ exported to saved_model_best/.
 from __future__ import annotations
 
 import json
-from typing import Callable
 import os
+from typing import Callable
 
 from absl import logging
 import keras
@@ -31,7 +31,6 @@ from tf_ttur.data import noise
 
 BEST_DIR = "saved_model_best"
 BEST_FILE = "best_fid.json"
-
 
 
 def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:

@@ -90,10 +90,10 @@ def main(argv):
     images = "images" in model.signatures["sample"].structured_outputs
   else:
     images = info["kind"] == "image"
-    print(f"{info['family']} generator ({info['kind']}), step "
-          f"{info['step']}, trained on {info['dataset']} in "
-          f"{info['training_precision']}, serving in {info['serving_dtype']}",
-          file=sys.stderr)
+    say = lambda key: info.get(key, "?")  # noqa: E731
+    print(f"{say('family')} generator ({info['kind']}), step {say('step')}, "
+          f"trained on {say('dataset')} in {say('training_precision')}, "
+          f"serving in {say('serving_dtype')}", file=sys.stderr)
   if FLAGS.out:
     _check_out(FLAGS.out, images)
   batches = generate(model, FLAGS.num, FLAGS.seed, FLAGS.batch_size)

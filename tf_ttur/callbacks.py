@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -58,15 +57,13 @@ class MetricsLogger(keras.callbacks.Callback):
               "elapsed_sec": now - self._start,
               "steps_per_sec": steps_per_sec}
     record.update({k: float(v) for k, v in (logs or {}).items()})
-    records.append(self.workdir, record)
-    with self.writer.as_default(step=step):
-      for key, value in record.items():
-        if key not in ("step", "time"):
-          tf.summary.scalar(key, value)
     losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
-    logging.info("step %d/%d %s | %.2f steps/s | elapsed %s | left %s", step,
-                 self.total_steps, losses, steps_per_sec,
-                 format_duration(now - self._start), format_duration(eta))
+    records.publish(
+        self.workdir, self.writer, record,
+        {k: v for k, v in record.items() if k not in ("step", "time")},
+        f"step {step}/{self.total_steps} {losses} | {steps_per_sec:.2f} "
+        f"steps/s | elapsed {format_duration(now - self._start)} | left "
+        f"{format_duration(eta)}")
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -163,3 +160,46 @@ class NonFiniteGuard(keras.callbacks.Callback):
         "nothing after it was saved. Rerun to resume from it, or pass "
         "--on_nonfinite=restore to restore it and continue with a fresh "
         "noise seed.")
+
+
+def assemble(config, model, manager: tf.train.CheckpointManager, catcher,
+             writer: tf.summary.SummaryWriter, write_dir: str, z: np.ndarray,
+             chief: bool, fid_strategy=None, vocab=None, padded=None,
+             export_best=None) -> list[keras.callbacks.Callback]:
+  """The callbacks of a run, in the order they act at an interval's end:
+  the signal catcher, the non-finite guard, metrics, samples, checkpoints,
+  then the evaluations its flags ask for (FID and fd_shapes by the chief
+  alone, the other workers only saving at the same steps; JSD by the
+  chief). export_best(directory) exports the generator of a best FID."""
+  from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
+  samples = (TextSamples(write_dir, z, config.sample_every, vocab)
+             if vocab is not None else
+             SampleGrid(write_dir, z, config.sample_every, writer))
+  callbacks = [catcher, NonFiniteGuard(manager),
+               MetricsLogger(write_dir, config.train_steps, writer), samples,
+               Checkpointer(manager, config.checkpoint_every)]
+  if not (config.fid_every or config.jsd_every or config.quality_every):
+    return callbacks
+  from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+  from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
+  pixels = NETWORKS[config.model].fid_pixels
+  if config.fid_every:
+    evaluator = (evaluation.FIDEvaluator(config, pixels,
+                                         strategy=fid_strategy)
+                 if chief else None)
+    callbacks.append(evaluation.FIDCallback(
+        evaluator, write_dir, config.fid_every, writer, manager,
+        export_best=(None if export_best is None else
+                     lambda: export_best(evaluation.BEST_DIR))))
+  if config.quality_every:
+    evaluator = (evaluation.ShapesEvaluator(
+        config, pixels, images.load_images(config.dataset, config.image_size,
+                                           data_dir=config.data_dir))
+                 if chief else None)
+    callbacks.append(evaluation.FIDCallback(
+        evaluator, write_dir, config.quality_every, writer, manager,
+        metric=evaluation.ShapesEvaluator.metric))
+  if config.jsd_every and chief:
+    callbacks.append(evaluation.JSDCallback(padded, vocab, config, write_dir,
+                                            writer))
+  return callbacks

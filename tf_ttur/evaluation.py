@@ -14,7 +14,6 @@ import json
 import os
 from typing import Callable
 
-from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -156,12 +155,10 @@ class FIDCallback(keras.callbacks.Callback):
     record = {"step": step, name: value,
               f"{name}_samples": self.evaluator.samples,
               "checkpoint": os.path.basename(checkpoint)}
-    records.append(self.workdir, record)
-    with self.writer.as_default(step=step):
-      tf.summary.scalar(name, value)
-    logging.info("step %d %s %.4f (%d samples)", step,
-                 "FID" if name == "fid" else name, value,
-                 self.evaluator.samples)
+    records.publish(
+        self.workdir, self.writer, record, {name: value},
+        f"step {step} {'FID' if name == 'fid' else name} {value:.4f} "
+        f"({self.evaluator.samples} samples)")
     if name != "fid":
       return
     if self.best is None or value < self.best:
@@ -205,9 +202,7 @@ class JSDCallback(keras.callbacks.Callback):
     values = self.reference.jsd(self.generated_lines(step))
     record = {"step": step, "jsd_samples": self.config.jsd_samples,
               **{f"jsd_{n}": v for n, v in values.items()}}
-    records.append(self.workdir, record)
-    with self.writer.as_default(step=step):
-      for n, v in values.items():
-        tf.summary.scalar(f"jsd_{n}", v)
-    logging.info("step %d JSD 4-gram %.4f 6-gram %.4f", step, values[4],
-                 values[6])
+    records.publish(
+        self.workdir, self.writer, record,
+        {f"jsd_{n}": v for n, v in values.items()},
+        f"step {step} JSD 4-gram {values[4]:.4f} 6-gram {values[6]:.4f}")

@@ -4,13 +4,16 @@ A run killed mid-write can leave a partial last line, and records of steps
 after its last checkpoint, which the resumed run will log again. On resume,
 `truncate_after` keeps exactly the whole records up to the restored step,
 rewriting the file through a temporary name so that a kill during the
-rewrite loses nothing either.
+rewrite loses nothing either. `publish` is the one way a step's numbers
+leave a run: the record, its TensorBoard scalars and one log line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+
+from absl import logging
 
 from tf_ttur.errors import StorageError
 
@@ -26,6 +29,18 @@ def append(workdir: str, record: dict) -> None:
       f.flush()
   except OSError as e:
     raise StorageError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def publish(workdir: str, writer, record: dict, scalars: dict,
+            line: str) -> None:
+  """Appends `record` to metrics.jsonl, writes `scalars` ({name: value}) to
+  TensorBoard's `writer` at record["step"], and logs `line`."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  append(workdir, record)
+  with writer.as_default(step=record["step"]):
+    for name, value in scalars.items():
+      tf.summary.scalar(name, value)
+  logging.info("%s", line)
 
 
 def read(workdir: str) -> list[dict]:

@@ -186,40 +186,13 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   else:
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, "tensorboard"))
-    z = fixed_z(config, spec.z_distribution)
-    callbacks = [
-        catcher,
-        callbacks_lib.NonFiniteGuard(manager),
-        callbacks_lib.MetricsLogger(write_dir, config.train_steps, writer),
-        (callbacks_lib.TextSamples(write_dir, z, config.sample_every, vocab)
-         if vocab is not None else
-         callbacks_lib.SampleGrid(write_dir, z, config.sample_every, writer)),
-        callbacks_lib.Checkpointer(manager, config.checkpoint_every),
-    ]
-    if config.fid_every or config.jsd_every or config.quality_every:
-      from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
-      if config.fid_every:
-        # The FID is computed by the chief alone (over the local replicas
-        # under mirrored); the other workers only save at the same steps.
-        evaluator = (evaluation.FIDEvaluator(config, spec.fid_pixels,
-                                             strategy=runtime.fid_strategy(strategy))
-                     if chief else None)
-        callbacks.append(evaluation.FIDCallback(
-            evaluator, write_dir, config.fid_every, writer, manager,
-            export_best=lambda: export(model, config, write_dir, precision,
-                                       export_dir=evaluation.BEST_DIR)))
-      if config.quality_every:
-        evaluator = (evaluation.ShapesEvaluator(
-            config, spec.fid_pixels,
-            images_lib.load_images(config.dataset, config.image_size,
-                                   data_dir=config.data_dir))
-                     if chief else None)
-        callbacks.append(evaluation.FIDCallback(
-            evaluator, write_dir, config.quality_every, writer, manager,
-            metric=evaluation.ShapesEvaluator.metric))
-      if config.jsd_every and chief:
-        callbacks.append(evaluation.JSDCallback(
-            padded, vocab, config, workdir, writer))
+    callbacks = callbacks_lib.assemble(
+        config, model, manager, catcher, writer, write_dir,
+        fixed_z(config, spec.z_distribution), chief=chief,
+        fid_strategy=runtime.fid_strategy(strategy), vocab=vocab,
+        padded=padded,
+        export_best=lambda directory: export(model, config, write_dir,
+                                             precision, export_dir=directory))
     _fit(model, manager, dataset, callbacks, config, spec.z_distribution,
          step, chief, catcher)
     writer.close()

@@ -59,20 +59,7 @@ def compute(paths: list[str], inception_path: str | None = None,
             workers: int | None = None,
             image_size: int | None = None) -> dict:
   """Everything the CLI computes, as a dict (see main for the options)."""
-  if batch_size < 1:
-    raise ValueError(f"--batch_size must be positive, got {batch_size}")
-  if num < 1:
-    raise ValueError(f"--num must be positive, got {num}")
-  if image_size is not None and image_size < 1:
-    raise ValueError(f"--image_size must be positive, got {image_size}")
-  if workers is not None and workers < 1:
-    raise ValueError(f"--workers must be positive, got {workers}")
-  if save_stats is not None and len(paths) != 1:
-    raise ValueError("--save_stats takes exactly one input PATH")
-  if save_stats is None and len(paths) != 2:
-    raise ValueError("expected two paths (or one with --save_stats)")
-  if save_stats is not None and not save_stats.endswith(".npz"):
-    raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
+  _check_arguments(paths, batch_size, num, image_size, workers, save_stats)
   resolved = [resolve(p, recursive, data_dir, image_size) for p in paths]
   net = None
   results = []
@@ -88,23 +75,12 @@ def compute(paths: list[str], inception_path: str | None = None,
                                       spatial_sigma=spatial[1]))
       continue
     if kind == "generator":
-      # Sampled in memory through serving_default; no image is written.
-      batches, total = value.batches(num, seed, batch_size), num
       generated.append({"path": value.path, "num": num, "seed": seed,
                         "z_dim": value.z_dim,
                         "z_distribution": value.z_distribution,
                         "step": value.info.get("step")})
-    elif kind == "stream":
-      total = value.count
-      if drop_last_partial_batch and total is not None:
-        total = total // batch_size * batch_size
-      batches = value.batches(batch_size, limit=total)
-    else:
-      if drop_last_partial_batch:
-        # TTUR's get_activations: n_batches = n // batch_size.
-        value = value[:len(value) // batch_size * batch_size]
-      batches = sources.iter_batches(value, batch_size, notes, workers)
-      total = len(value)
+    batches, total = _batches(kind, value, batch_size, drop_last_partial_batch,
+                              num, seed, notes, workers)
     if net is None:
       # The sFID's spatial features ride along where they are reported or
       # saved (the tensor is computed anyway; its statistics are cheap).
@@ -130,22 +106,60 @@ def compute(paths: list[str], inception_path: str | None = None,
   out["fid"] = frechet.calculate_frechet_distance(a.mu, a.sigma, b.mu,
                                                   b.sigma, method=method)
   if extra_metrics:
-    out["inception_score"] = [
-        list(metrics.inception_score(r.logits)) if r.logits is not None
-        and len(r.logits) >= 10 else None for r in results]
-    both = a.features is not None and b.features is not None
-    out["kid"] = (list(metrics.kernel_inception_distance(a.features,
-                                                         b.features))
-                  if both else None)
-    # PATH1 is the reference (real) set and PATH2 the generated one, as in
-    # OpenAI's evaluator: precision = generated inside the real manifold.
-    pr = (metrics.precision_recall(a.features, b.features)
-          if both and min(len(a.features), len(b.features)) >
-          metrics.PR_NEIGHBOURS else None)
-    out["precision"], out["recall"] = pr if pr else (None, None)
-    out["sfid"] = (frechet.calculate_frechet_distance(
-        a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
-        method=method)
-                   if a.spatial_mu is not None and b.spatial_mu is not None
-                   else None)
+    out.update(_companions(a, b, results, method))
+  return out
+
+
+def _check_arguments(paths, batch_size, num, image_size, workers,
+                     save_stats) -> None:
+  for name, value in (("batch_size", batch_size), ("num", num),
+                      ("image_size", image_size), ("workers", workers)):
+    if value is not None and value < 1:
+      raise ValueError(f"--{name} must be positive, got {value}")
+  if save_stats is not None and len(paths) != 1:
+    raise ValueError("--save_stats takes exactly one input PATH")
+  if save_stats is None and len(paths) != 2:
+    raise ValueError("expected two paths (or one with --save_stats)")
+  if save_stats is not None and not save_stats.endswith(".npz"):
+    raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
+
+
+def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
+             seed: int, notes: dict, workers: int | None):
+  """(batches, total) of one image input."""
+  if kind == "generator":
+    # Sampled in memory through serving_default; no image is written.
+    return value.batches(num, seed, batch_size), num
+  if kind == "stream":
+    total = value.count
+    if drop_last and total is not None:
+      total = total // batch_size * batch_size
+    return value.batches(batch_size, limit=total), total
+  if drop_last:
+    # TTUR's get_activations: n_batches = n // batch_size.
+    value = value[:len(value) // batch_size * batch_size]
+  return sources.iter_batches(value, batch_size, notes, workers), len(value)
+
+
+def _companions(a: core.Activations, b: core.Activations, results,
+                method: str) -> dict:
+  """IS, KID, precision/recall and sFID: what --json adds to the FID."""
+  out = {"inception_score": [
+      list(metrics.inception_score(r.logits)) if r.logits is not None
+      and len(r.logits) >= 10 else None for r in results]}
+  both = a.features is not None and b.features is not None
+  out["kid"] = (list(metrics.kernel_inception_distance(a.features,
+                                                       b.features))
+                if both else None)
+  # PATH1 is the reference (real) set and PATH2 the generated one, as in
+  # OpenAI's evaluator: precision = generated inside the real manifold.
+  pr = (metrics.precision_recall(a.features, b.features)
+        if both and min(len(a.features), len(b.features)) >
+        metrics.PR_NEIGHBOURS else None)
+  out["precision"], out["recall"] = pr if pr else (None, None)
+  out["sfid"] = (frechet.calculate_frechet_distance(
+      a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
+      method=method)
+                 if a.spatial_mu is not None and b.spatial_mu is not None
+                 else None)
   return out

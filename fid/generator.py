@@ -71,6 +71,26 @@ def generated_batches(generate: Callable[[np.ndarray], np.ndarray], num: int,
       yield images[start:start + batch_size]
 
 
+def read_model_info(path: str) -> dict | None:
+  """assets/model.json of an exported generator (tf_ttur writes it), or
+  None when there is none (an export of an earlier version, or another
+  SavedModel); GeneratorError when it is there but unusable."""
+  info_path = os.path.join(path, MODEL_INFO)
+  try:
+    with open(info_path, encoding="utf-8") as f:
+      info = json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    first = str(e).strip().splitlines()
+    raise GeneratorError(f"{info_path} cannot be read: "
+                         f"{first[0] if first else type(e).__name__}") from None
+  if not isinstance(info, dict) or "kind" not in info:
+    raise GeneratorError(f"{info_path} is not the model description of a "
+                         "tf_ttur generator")
+  return info
+
+
 class SavedModelGenerator:
   """An exported generator: z -> uint8 images through `serving_default`.
 
@@ -82,19 +102,14 @@ class SavedModelGenerator:
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
       raise GeneratorError(f"{path}: no SavedModel there")
     info_path = os.path.join(path, MODEL_INFO)
-    try:
-      with open(info_path, encoding="utf-8") as f:
-        self.info = json.load(f)
-    except FileNotFoundError:
+    self.info = read_model_info(path)
+    if self.info is None:
       raise GeneratorError(
           f"{path}: no {MODEL_INFO}, so the z dimension and distribution are "
-          "unknown (re-export it with python -m tf_ttur.main --mode=export)"
-      ) from None
-    except (OSError, ValueError) as e:
-      raise GeneratorError(f"{info_path} cannot be read: {e}") from None
-    if not isinstance(self.info, dict) or self.info.get("kind") != "image":
+          "unknown (re-export it with python -m tf_ttur.main --mode=export)")
+    if self.info["kind"] != "image":
       raise GeneratorError(f"{path}: not an image generator (model.json "
-                           f"kind: {self.info.get('kind') if isinstance(self.info, dict) else None!r})")
+                           f"kind: {self.info['kind']!r})")
     try:
       self.z_dim = int(self.info["z_dim"])
       self.z_distribution = str(self.info["z_distribution"])

@@ -74,7 +74,7 @@ class FrechetEvaluator:
         lambda z: keras.ops.convert_to_numpy(model.generator(z,
                                                              training=False)),
         self.samples, model.z_dim, model.z_distribution, [self.seed, step],
-        self.batch_size, generation_batch=fid_generator.GENERATION_BATCH,
+        self.batch_size,
         to_pixels=lambda images: to_pixels(images, self.pixels))
     stats = fid.run_pass(batches, self.extractor)
     return frechet.calculate_frechet_distance(stats.mu, stats.sigma,

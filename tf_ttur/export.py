@@ -27,7 +27,6 @@ the SavedModel before the export is put in place.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -37,11 +36,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fid import generator as fid_generator
+from fid.generator import MODEL_INFO
 from tf_ttur.errors import StorageError, first_line
+from tf_ttur import networks
 from tf_ttur.networks import NETWORKS
 from tf_ttur.networks import wgangp_resnet
 
-MODEL_INFO = os.path.join("assets", "model.json")
 TFLITE_FILE = "generator.tflite"
 FORMAT = "tf_ttur.generator/1"
 # --export_dtype -> the Keras dtype policy the serving graph is built under.
@@ -55,17 +56,6 @@ TFLITE_MIN_WITHIN_1 = 0.999
 
 class ExportError(StorageError):
   """An export that cannot be made correctly; the message says why."""
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-  """Sets the global Keras dtype policy for the networks built inside."""
-  previous = keras.mixed_precision.dtype_policy()
-  keras.mixed_precision.set_dtype_policy(name)
-  try:
-    yield
-  finally:
-    keras.mixed_precision.set_dtype_policy(previous)
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -82,7 +72,7 @@ def serving_generator(generator: keras.Model, config,
   stay so) holding the trained weights, batch-norm statistics included."""
   spec = NETWORKS[config.model]
   first = vocab_size if spec.kind == "text" else config.image_size
-  with dtype_policy(EXPORT_POLICIES[export_dtype]):
+  with networks.dtype_policy(EXPORT_POLICIES[export_dtype]):
     copy = spec.make_generator(first, config.z_dim, config.width)
   copy.set_weights(generator.get_weights())
   for layer in copy.layers:
@@ -187,19 +177,11 @@ def model_info(model, config, training_precision: str,
 
 def read_model_info(path: str) -> dict | None:
   """assets/model.json of an exported generator, or None when there is none
-  (an export of an earlier version, or another SavedModel)."""
+  (fid.generator reads it; ExportError when it is unusable)."""
   try:
-    with open(os.path.join(path, MODEL_INFO), encoding="utf-8") as f:
-      info = json.load(f)
-  except FileNotFoundError:
-    return None
-  except (OSError, ValueError) as e:
-    raise ExportError(f"{os.path.join(path, MODEL_INFO)} cannot be read: "
-                      f"{first_line(e)}") from None
-  if not isinstance(info, dict) or "kind" not in info:
-    raise ExportError(f"{os.path.join(path, MODEL_INFO)} is not the model "
-                      "description of a tf_ttur generator")
-  return info
+    return fid_generator.read_model_info(path)
+  except fid_generator.GeneratorError as e:
+    raise ExportError(str(e)) from None
 
 
 def tflite_interpreter(**kwargs):
@@ -262,7 +244,7 @@ def export_generator(model, config, export_dir: str, training_precision: str,
   Raises:
     ExportError (a StorageError): it cannot be written or checked.
   """
-  export_dtype = getattr(config, "export_dtype", "float32")
+  export_dtype = config.export_dtype
   generator = serving_generator(
       model.generator, config, export_dtype,
       vocab_size=len(vocabulary) if vocabulary is not None else None)
@@ -277,7 +259,7 @@ def export_generator(model, config, export_dir: str, training_precision: str,
     raise ExportError(f"cannot export to {export_dir}: {e}") from None
   try:
     archive.write_out(tmp, verbose=False)
-    if getattr(config, "tflite", False):
+    if config.tflite:
       info["tflite"] = write_tflite(tmp, model.z_dim,
                                     os.path.join(tmp, TFLITE_FILE))
     os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)

@@ -24,7 +24,7 @@ from tf_ttur.errors import DatasetError, NonFiniteLossError, Preempted
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.data import text as text_lib
-from tf_ttur.networks import NETWORKS
+from tf_ttur.networks import NETWORKS, dtype_policy
 
 EXPORT_DIR = "saved_model"
 
@@ -42,7 +42,7 @@ def build_model(config: Config, precision: str, jit_compile: bool = False,
   first = vocab_size if spec.kind == "text" else config.image_size
   if first is None:
     raise ValueError("a text model needs the vocabulary size")
-  with export_lib.dtype_policy(precision):
+  with dtype_policy(precision):
     generator = spec.make_generator(first, config.z_dim, config.width,
                                     seed=config.seed)
     discriminator = spec.make_discriminator(first, config.width,

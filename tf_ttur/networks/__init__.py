@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Callable
 
@@ -60,3 +61,14 @@ NETWORKS: dict[str, NetworkSpec] = {
             vocab, width, seed=seed),
         (), "normal", "wgan_gp", "none", kind="text"),
 }
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+  """Sets the global Keras dtype policy for the networks built inside."""
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)

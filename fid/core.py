@@ -29,6 +29,49 @@ class Activations:
   spatial_sigma: np.ndarray | None = None
 
 
+class _PerReplica:
+  """Float64 statistics per replica (and of the sFID's spatial features
+  when the extractor gives them), merged at the end: they equal the
+  one-device ones whatever the number of replicas."""
+
+  def __init__(self, dim: int, replicas: int, keep: bool):
+    self.main = [stats_lib.RunningStats(dim) for _ in range(replicas)]
+    self.spatial = None  # Made at the first result that has them.
+    self.keep = keep
+    self.features, self.logits = [], []
+
+  def update(self, replica: int, result) -> None:
+    features, logits = result[:2]
+    self.main[replica].update(features)
+    if len(result) > 2:
+      if self.spatial is None:
+        self.spatial = [stats_lib.RunningStats(result[2].shape[1])
+                        for _ in self.main]
+      self.spatial[replica].update(result[2])
+    if self.keep:
+      self.features.append(features.astype(np.float32))
+      self.logits.append(logits.astype(np.float32))
+
+  @staticmethod
+  def _merged(accumulators):
+    for other in accumulators[1:]:
+      accumulators[0].merge(other)
+    return accumulators[0]
+
+  def activations(self) -> Activations:
+    running = self._merged(self.main)
+    if running.count < 2:
+      raise stats_lib.StatsError(
+          f"need at least 2 images for the statistics, got {running.count}")
+    spatial = self._merged(self.spatial) if self.spatial else None
+    return Activations(
+        running.mean, running.covariance(), running.count,
+        np.concatenate(self.features) if self.keep else None,
+        np.concatenate(self.logits) if self.keep else None,
+        spatial.mean if spatial else None,
+        spatial.covariance() if spatial else None)
+
+
 def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
              progress: bool = False, total: int | None = None) -> Activations:
   """Streams batches through the extractor into float64 statistics.
@@ -40,6 +83,7 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
       [n, 2023]) whose statistics give the sFID: the
       2015 Inception graph's (d = 2048, k = 1008) for the FID, or any other
       (fid.saved_model.SavedModelExtractor) with a `feature_dim` attribute.
+      One with a multi-replica `strategy` gives one result per replica.
     keep: also keep every feature and logit row (for KID and IS); memory
       then grows with the number of images, otherwise it does not.
     progress: show a progress bar on stderr.
@@ -47,59 +91,30 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   """
   replicas = getattr(getattr(extractor, "strategy", None),
                      "num_replicas_in_sync", 1)
-  # One float64 accumulator per replica, merged at the end: the statistics
-  # equal the one-device ones whatever the number of replicas.
   dim = getattr(extractor, "feature_dim", architecture.FEATURE_DIM)
-  accumulators = [stats_lib.RunningStats(dim) for _ in range(replicas)]
-  spatial = None  # One more accumulator per replica for the sFID.
-  kept_features, kept_logits = [], []
+  accumulated = _PerReplica(dim, replicas, keep)
   bar = None
   if progress:
     import tqdm  # pylint: disable=g-import-not-at-top
     bar = tqdm.tqdm(total=total, unit="img", file=sys.stderr, leave=False)
   try:
     for batch in batches:
-      if replicas > 1:
-        results = extractor.per_replica(batch)
-      else:
-        results = [extractor(batch)]
-      for i, (accumulator, result) in enumerate(zip(accumulators, results)):
-        features, logits = result[:2]
-        accumulator.update(features)
-        if len(result) > 2:
-          if spatial is None:
-            spatial = [stats_lib.RunningStats(result[2].shape[1])
-                       for _ in range(replicas)]
-          spatial[i].update(result[2])
-        if keep:
-          kept_features.append(features.astype(np.float32))
-          kept_logits.append(logits.astype(np.float32))
+      results = (extractor.per_replica(batch) if replicas > 1 else
+                 [extractor(batch)])
+      for replica, result in enumerate(results):
+        accumulated.update(replica, result)
       if bar is not None:
         bar.update(len(batch))
   finally:
     if bar is not None:
       bar.close()
-  running = accumulators[0]
-  for other in accumulators[1:]:
-    running.merge(other)
-  if running.count < 2:
-    raise stats_lib.StatsError(
-        f"need at least 2 images for the statistics, got {running.count}")
+  activations = accumulated.activations()
   if dim == architecture.FEATURE_DIM:
-    warn_sample_size(running.count)
-  elif running.count < dim:
-    warnings.warn(f"fid: {running.count} images < {dim} features: the "
+    warn_sample_size(activations.count)
+  elif activations.count < dim:
+    warnings.warn(f"fid: {activations.count} images < {dim} features: the "
                   "covariance is rank deficient", RuntimeWarning, stacklevel=2)
-  spatial_mu = spatial_sigma = None
-  if spatial is not None:
-    for other in spatial[1:]:
-      spatial[0].merge(other)
-    spatial_mu, spatial_sigma = spatial[0].mean, spatial[0].covariance()
-  return Activations(
-      running.mean, running.covariance(), running.count,
-      np.concatenate(kept_features) if keep else None,
-      np.concatenate(kept_logits) if keep else None,
-      spatial_mu, spatial_sigma)
+  return activations
 
 
 def warn_sample_size(count: int) -> None:

@@ -9,7 +9,8 @@ import hashlib
 import os
 import shutil
 import tarfile
-import tempfile
+
+from fid import files
 
 INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
                  "inception-2015-12-05.tgz")
@@ -40,9 +41,7 @@ def _md5(path: str) -> str:
   return digest.hexdigest()
 
 
-def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
-               size: int | None = PB_SIZE) -> str:
-  """Extracts only classify_image_graph_def.pb from archive, checked, atomically."""
+def _copy_member(archive: str, out_path: str) -> None:
   try:
     with tarfile.open(archive, "r:gz") as tar:
       member = next((m for m in tar.getmembers()
@@ -50,21 +49,23 @@ def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
                     None)
       if member is None:
         raise InceptionError(f"{archive} holds no {PB_NAME}")
-      source = tar.extractfile(member)
-      os.makedirs(os.path.dirname(os.path.abspath(destination)),
-                  exist_ok=True)
-      fd, tmp = tempfile.mkstemp(prefix=".pb-", dir=os.path.dirname(
-          os.path.abspath(destination)))
-      with os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(source, out)
+      with open(out_path, "wb") as out:
+        shutil.copyfileobj(tar.extractfile(member), out)
   except (tarfile.TarError, OSError, EOFError) as e:
     raise InceptionError(f"{archive} is not a readable .tgz ({e})") from None
+
+
+def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
+               size: int | None = PB_SIZE) -> str:
+  """Extracts only classify_image_graph_def.pb from archive, checked, atomically."""
   try:
-    _check_pb(tmp, md5, size, what=f"{PB_NAME} in {archive}")
-    os.replace(tmp, destination)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+    os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
+    with files.atomic_path(destination) as tmp:
+      _copy_member(archive, tmp)
+      # Renamed into place only once checked.
+      _check_pb(tmp, md5, size, what=f"{PB_NAME} in {archive}")
+  except OSError as e:
+    raise InceptionError(f"cannot write {destination}: {e}") from None
   return destination
 
 

@@ -10,11 +10,12 @@ SavedModel whose `serving_default` maps float32 `z` [n, d] to uint8 or
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Callable, Iterator
 
 import numpy as np
+
+from fid import files
 
 SAVEDMODEL_PREFIX = "savedmodel:"
 MODEL_INFO = os.path.join("assets", "model.json")
@@ -77,14 +78,11 @@ def read_model_info(path: str) -> dict | None:
   SavedModel); GeneratorError when it is there but unusable."""
   info_path = os.path.join(path, MODEL_INFO)
   try:
-    with open(info_path, encoding="utf-8") as f:
-      info = json.load(f)
-  except FileNotFoundError:
+    info = files.read_json(info_path)
+  except ValueError as e:
+    raise GeneratorError(f"{info_path} cannot be read: {e}") from None
+  if info is None:
     return None
-  except (OSError, ValueError) as e:
-    first = str(e).strip().splitlines()
-    raise GeneratorError(f"{info_path} cannot be read: "
-                         f"{first[0] if first else type(e).__name__}") from None
   if not isinstance(info, dict) or "kind" not in info:
     raise GeneratorError(f"{info_path} is not the model description of a "
                          "tf_ttur generator")

@@ -9,11 +9,11 @@ ddof = 1 like `np.cov(rowvar=False)` in TTUR. Statistics files are
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from fid import files
 
 
 # What np.load raises for a file that is not a readable .npy/.npz (a
@@ -82,16 +82,9 @@ def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
     extra = {"spatial_mu": np.asarray(spatial[0], np.float64),
              "spatial_sigma": np.asarray(spatial[1], np.float64)}
     _validate(extra["spatial_mu"], extra["spatial_sigma"], path)
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix=".stats-", suffix=".npz", dir=directory)
-  try:
-    with os.fdopen(fd, "wb") as f:
+  with files.atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
       np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -161,3 +163,21 @@ def test_dry_run_prints_config(tmp_path):
   assert proc.returncode == 2
   assert "error: --fid_stats=fid_stats_svhn_train.npz: no such file" in (
       proc.stderr)
+
+
+def test_checking_a_config_does_not_import_tensorflow(tmp_path):
+  # The registry (tf_ttur.families, tf_ttur.modalities) answers every name
+  # check without the networks or the pipelines: a dry run or a bad flag
+  # answers in a fraction of a second instead of TensorFlow's import time.
+  code = (
+      "import sys\n"
+      "import tf_ttur.main\n"
+      "from tf_ttur.config import Config\n"
+      f"Config(workdir={str(tmp_path / 'a')!r}).validate()\n"
+      f"Config(workdir={str(tmp_path / 'b')!r}, model='language',\n"
+      "       dataset='english', jsd_every=100).validate()\n"
+      "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout.strip() == "[]"

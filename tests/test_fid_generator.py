@@ -12,7 +12,7 @@ from fid import __main__ as cli
 from fid import generator as generator_lib
 from tests.test_serving import IMAGE, _spread
 from tf_ttur import export as export_lib
-from tf_ttur import train as train_lib
+from tf_ttur import families
 
 CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                           "saved_models", "shapes_classifier")
@@ -20,7 +20,7 @@ CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-  model = train_lib.build_model(IMAGE, "float32")
+  model = families.build_model(IMAGE, "float32")
   _spread(model.generator)
   return export_lib.export_generator(
       model, IMAGE.replace(tflite=False),

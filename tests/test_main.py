@@ -11,7 +11,7 @@ import tensorflow as tf
 from tests.conftest import REPO, run_module
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
-from tf_ttur import train as train_lib
+from tf_ttur import families
 from tf_ttur.config import Config
 
 
@@ -25,7 +25,7 @@ def _train(workdir, tfds_dir, *extra):
 def _restored_model(workdir):
   with open(os.path.join(workdir, "config.json")) as f:
     config = Config.from_json(f.read())
-  model = train_lib.build_model(config, "float32")
+  model = families.build_model(config, "float32")
   manager = checkpointing.make_manager(
       model, os.path.join(workdir, "checkpoints"), 3)
   step = checkpointing.restore_or_initialize(manager)
@@ -91,7 +91,7 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 
 def test_export_stores_each_variable_once(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
-  model = train_lib.build_model(config, "float32")
+  model = families.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / "export"),
                                      "float32")
   reader = tf.train.load_checkpoint(os.path.join(path, "variables",
@@ -109,7 +109,7 @@ def test_export_stores_each_variable_once(tmp_path):
 
 def test_sample_cli_grid_and_folder(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
-  model = train_lib.build_model(config, "float32")
+  model = families.build_model(config, "float32")
   export = export_lib.export_generator(model, config,
                                        str(tmp_path / "export"), "float32")
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=6",

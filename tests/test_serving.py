@@ -16,8 +16,10 @@ import tensorflow as tf
 
 from tests.conftest import REPO, run_module
 from tf_ttur import export as export_lib
-from tf_ttur import train as train_lib
+from tf_ttur import families
+from tf_ttur import modalities
 from tf_ttur.config import Config
+from tf_ttur.data import text as text_lib
 from tf_ttur.errors import ConfigError
 
 IMAGE = Config(image_size=32, width=8, z_dim=16, tflite=True)
@@ -47,7 +49,7 @@ def exports(tmp_path_factory):
   root = tmp_path_factory.mktemp("exports")
   models, paths = {}, {}
   for precision in ("float32", "mixed_bfloat16"):
-    model = train_lib.build_model(IMAGE, precision)
+    model = families.build_model(IMAGE, precision)
     if precision == "float32":
       _spread(model.generator)
     else:
@@ -57,10 +59,11 @@ def exports(tmp_path_factory):
     paths[precision] = export_lib.export_generator(
         model, IMAGE, str(root / precision), precision,
         history=[{"step": 7, "fid": 41.5, "fid_samples": 100}])
-  text = train_lib.build_model(TEXT, "float32", vocab_size=len(VOCABULARY))
+  text = families.build_model(TEXT, "float32", size=len(VOCABULARY))
   models["text"] = text
   paths["text"] = export_lib.export_generator(
-      text, TEXT, str(root / "text"), "float32", vocabulary=VOCABULARY)
+      text, TEXT, str(root / "text"), "float32",
+      data=modalities.Text(text_lib.Vocabulary(VOCABULARY)))
   paths["demo"] = DEMO
   return models, paths
 
@@ -211,7 +214,7 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   kept TFLite from converting (no built-in Conv2D for an unknown height)."""
   config = Config(model=family, image_size=size, width=8, z_dim=16,
                   tflite=True)
-  model = train_lib.build_model(config, "float32")
+  model = families.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / family),
                                      "float32")
   # Serving assigns nothing (the training graph updates batch norm's

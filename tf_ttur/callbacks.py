@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 
 import keras
 import numpy as np
@@ -66,18 +67,34 @@ class MetricsLogger(keras.callbacks.Callback):
         f"{format_duration(eta)}")
 
 
-class SampleGrid(keras.callbacks.Callback):
+class Periodic(keras.callbacks.Callback):
+  """Calls at_step(step) at the end of each interval whose step is a
+  multiple of `every`."""
+
+  def __init__(self, every: int):
+    super().__init__()
+    self.every = every
+
+  def at_step(self, step: int) -> None:
+    raise NotImplementedError
+
+  def on_epoch_end(self, epoch, logs=None):
+    step = int(self.model.step.numpy())
+    if step % self.every == 0:
+      self.at_step(step)
+
+
+class SampleGrid(Periodic):
   """PNG grids (and TensorBoard images) of the generator at a fixed z."""
 
   def __init__(self, workdir: str, z: np.ndarray, every: int,
                writer: tf.summary.SummaryWriter):
-    super().__init__()
+    super().__init__(every)
     self.directory = os.path.join(workdir, "samples")
     self.z = z
-    self.every = every
     self.writer = writer
 
-  def write(self, step: int) -> str:
+  def at_step(self, step: int) -> str:
     images = self.model.generator(self.z, training=False)
     images = export_lib.to_uint8(images).numpy()
     grid = grid_lib.make_grid(images)
@@ -91,28 +108,21 @@ class SampleGrid(keras.callbacks.Callback):
       tf.summary.image("samples", grid[None])
     return path
 
-  def on_epoch_end(self, epoch, logs=None):
-    step = int(self.model.step.numpy())
-    if step % self.every == 0:
-      self.write(step)
 
+class TextSamples(Periodic):
+  """Text files of the language generator's lines at a fixed z; decode
+  maps a row of ids to characters (the run's vocabulary)."""
 
-class TextSamples(keras.callbacks.Callback):
-  """Text files of the language generator's lines at a fixed z."""
-
-  def __init__(self, workdir: str, z: np.ndarray, every: int, vocab):
-    super().__init__()
+  def __init__(self, workdir: str, z: np.ndarray, every: int,
+               decode: Callable[[np.ndarray], list[str]]):
+    super().__init__(every)
     self.directory = os.path.join(workdir, "samples")
     self.z = z
-    self.every = every
-    self.vocab = vocab
+    self.decode = decode
 
-  def on_epoch_end(self, epoch, logs=None):
-    step = int(self.model.step.numpy())
-    if step % self.every:
-      return
+  def at_step(self, step: int) -> None:
     probs = keras.ops.convert_to_numpy(self.model.generator(self.z))
-    lines = ["".join(self.vocab.decode(row)) for row in probs.argmax(-1)]
+    lines = ["".join(self.decode(row)) for row in probs.argmax(-1)]
     path = os.path.join(self.directory, f"step_{step:08d}.txt")
     try:
       os.makedirs(self.directory, exist_ok=True)
@@ -121,23 +131,18 @@ class TextSamples(keras.callbacks.Callback):
       raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-class Checkpointer(keras.callbacks.Callback):
+class Checkpointer(Periodic):
   """Saves a checkpoint every `every` steps and at the end of training."""
 
   def __init__(self, manager: tf.train.CheckpointManager, every: int):
-    super().__init__()
+    super().__init__(every)
     self.manager = manager
-    self.every = every
 
-  def save(self) -> None:
-    checkpointing.save_step(self.manager, int(self.model.step.numpy()))
-
-  def on_epoch_end(self, epoch, logs=None):
-    if int(self.model.step.numpy()) % self.every == 0:
-      self.save()
+  def at_step(self, step: int) -> None:
+    checkpointing.save_step(self.manager, step)
 
   def on_train_end(self, logs=None):
-    self.save()
+    self.at_step(int(self.model.step.numpy()))
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -163,43 +168,26 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
 
 def assemble(config, model, manager: tf.train.CheckpointManager, catcher,
-             writer: tf.summary.SummaryWriter, write_dir: str, z: np.ndarray,
-             chief: bool, fid_strategy=None, vocab=None, padded=None,
-             export_best=None) -> list[keras.callbacks.Callback]:
+             writer: tf.summary.SummaryWriter, write_dir: str, data,
+             z: np.ndarray, chief: bool, fid_strategy=None,
+             export_best: Callable[[str], object] | None = None
+             ) -> list[keras.callbacks.Callback]:
   """The callbacks of a run, in the order they act at an interval's end:
-  the signal catcher, the non-finite guard, metrics, samples, checkpoints,
-  then the evaluations its flags ask for (FID and fd_shapes by the chief
-  alone, the other workers only saving at the same steps; JSD by the
-  chief). export_best(directory) exports the generator of a best FID."""
-  from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
-  samples = (TextSamples(write_dir, z, config.sample_every, vocab)
-             if vocab is not None else
-             SampleGrid(write_dir, z, config.sample_every, writer))
+  the signal catcher, the non-finite guard, metrics, samples (the run
+  data's kind, tf_ttur.modalities), checkpoints, then the evaluations its
+  flags ask for, run by the chief alone (the other workers only save at
+  the same steps). export_best(directory) exports the generator of a best
+  FID."""
   callbacks = [catcher, NonFiniteGuard(manager),
-               MetricsLogger(write_dir, config.train_steps, writer), samples,
+               MetricsLogger(write_dir, config.train_steps, writer),
+               data.sample_callback(config, write_dir, z, writer),
                Checkpointer(manager, config.checkpoint_every)]
-  if not (config.fid_every or config.jsd_every or config.quality_every):
-    return callbacks
-  from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
-  from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
-  pixels = NETWORKS[config.model].fid_pixels
-  if config.fid_every:
-    evaluator = (evaluation.FIDEvaluator(config, pixels,
-                                         strategy=fid_strategy)
-                 if chief else None)
-    callbacks.append(evaluation.FIDCallback(
-        evaluator, write_dir, config.fid_every, writer, manager,
-        export_best=(None if export_best is None else
-                     lambda: export_best(evaluation.BEST_DIR))))
-  if config.quality_every:
-    evaluator = (evaluation.ShapesEvaluator(
-        config, pixels, images.load_images(config.dataset, config.image_size,
-                                           data_dir=config.data_dir))
-                 if chief else None)
-    callbacks.append(evaluation.FIDCallback(
-        evaluator, write_dir, config.quality_every, writer, manager,
-        metric=evaluation.ShapesEvaluator.metric))
-  if config.jsd_every and chief:
-    callbacks.append(evaluation.JSDCallback(padded, vocab, config, write_dir,
-                                            writer))
+  from tf_ttur import families  # pylint: disable=g-import-not-at-top
+  schedule = [(every, make() if chief else None) for every, make in
+              data.evaluators(config, families.family_of(config),
+                              fid_strategy) if every]
+  if schedule:
+    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    callbacks.append(evaluation.Evaluation(schedule, write_dir, writer,
+                                           manager, export_best=export_best))
   return callbacks

@@ -163,8 +163,9 @@ def remove_leftovers(workdir: str) -> list[str]:
   """Deletes what a killed run can leave half-written: temporary exports,
   files being renamed into place, TensorFlow's temporary checkpoint
   folders. None of them is ever read; returns what was removed."""
-  patterns = [".export-*", "*.tmp", "*.tmp[0-9]*", "samples/*.tmp*",
-              "checkpoints/*_temp*", ".classifier-*"]
+  # fid.atomic's hidden ".NAME.XXXXXXXX.tmp"; "*.tmp*" of earlier versions.
+  patterns = [".export-*", ".*.tmp*", "samples/.*.tmp*", "*.tmp", "*.tmp[0-9]*",
+              "samples/*.tmp*", "checkpoints/*_temp*", ".classifier-*"]
   removed = []
   for pattern in patterns:
     for path in glob.glob(os.path.join(workdir, pattern)):

@@ -26,6 +26,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from fid.files import atomic_path, atomic_write
 from tf_ttur import records
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
@@ -145,10 +146,9 @@ def write_figure(summaries: list[dict], path: str, x: str) -> None:
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp)
+  with atomic_path(path, suffix=".png") as tmp:
+    fig.savefig(tmp)
   plt.close(fig)
-  os.replace(tmp, path)
 
 
 def write_table(summaries: list[dict], path: str) -> str:
@@ -162,10 +162,7 @@ def write_table(summaries: list[dict], path: str) -> str:
                  f"{s['best_max']:.2f} | {s['final_mean']:.2f} | "
                  f"{s['best_step_of_mean']} |")
   table = "\n".join(lines) + "\n"
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(table)
-  os.replace(tmp, path)
+  atomic_write(path, table)
   return table
 
 
@@ -196,11 +193,9 @@ def compare(flagfiles: list[str], seeds: int, out: str,
     summaries.append(summary)
   write_figure(summaries, os.path.join(out, "compare.png"), x)
   table = write_table(summaries, os.path.join(out, "compare.md"))
-  tmp = os.path.join(out, "compare.json.tmp")
-  with open(tmp, "w") as f:
-    json.dump({"flagfiles": flagfiles, "overrides": overrides,
-               "summaries": summaries}, f, indent=1)
-  os.replace(tmp, os.path.join(out, "compare.json"))
+  atomic_write(os.path.join(out, "compare.json"),
+               json.dumps({"flagfiles": flagfiles, "overrides": overrides,
+                           "summaries": summaries}, indent=1))
   log(table)
   return summaries
 

@@ -12,14 +12,11 @@ import json
 import os
 from typing import Any
 
-from tf_ttur.data import images
-from tf_ttur.data import text
+from tf_ttur import modalities
 from tf_ttur.errors import ConfigError
-from tf_ttur.networks import NETWORKS
+from tf_ttur.families import FAMILIES
 
 
-# The dimension of the FID's features (Inception pool_3).
-FID_DIMENSIONS = 2048
 # saved_models/shapes_classifier of this repository (tf_ttur.quality): beside
 # the package in a checkout or an editable install, else under the current
 # folder (an installed package run from a checkout).
@@ -112,30 +109,59 @@ class Config:
   def validate(self) -> "Config":
     """Checks every value; raises ConfigError naming the first bad flag.
 
-    Nothing is created or written here: an unwritable workdir is detected
-    with os.access on the nearest existing ancestor.
+    Then the files the run will read and (except for --mode=dry_run) the
+    workdir it will write (tf_ttur.preflight), writing nothing.
     """
     self._check_types()
-    if not (images.is_known(self.dataset) or
-            text.is_text_dataset(self.dataset)):
+    family = self._check_names()
+    self._check_ranges()
+    self._check_distribution()
+    if family.loss == "began" and self.n_critic != 1:
+      raise ConfigError("--model=began updates both networks together: "
+                        "--n_critic must be 1")
+    if self.fid_every and self.fid_samples < 2:
+      raise ConfigError(f"--fid_samples must be at least 2, got "
+                        f"{self.fid_samples}")
+    if self.quality_every and self.quality_samples < 2:
+      raise ConfigError(f"--quality_samples must be at least 2, got "
+                        f"{self.quality_samples}")
+    for name, choices in (("export_dtype", ("float32", "bfloat16",
+                                            "float16")),
+                          ("on_nonfinite", ("stop", "restore"))):
+      if getattr(self, name) not in choices:
+        raise ConfigError(f"--{name}={getattr(self, name)!r}: use "
+                          f"{', '.join(choices)}")
+    if self.tflite and self.export_dtype != "float32":
+      raise ConfigError("--tflite needs --export_dtype=float32: TFLite's "
+                        "built-in kernels compute in float32 (shrink the "
+                        "file with TFLite's own quantization instead)")
+    if not self.workdir:
+      raise ConfigError("--workdir must not be empty")
+    from tf_ttur import preflight  # pylint: disable=g-import-not-at-top
+    preflight.check_files(self)
+    return self
+
+  def _check_names(self):
+    """--dataset and --model name known things that fit together; returns
+    the family (tf_ttur.families) after its modality's own checks."""
+    if not any(m.accepts(self.dataset) for m in modalities.MODALITIES):
       raise ConfigError(
           f"--dataset={self.dataset!r} is unknown; choose one of "
-          f"{', '.join(sorted(images.DATASETS))}, folder:PATH, or for "
-          f"--model=language {', '.join(text.TEXT_DATASETS)}, textfile:PATH")
-    if self.model not in NETWORKS:
+          f"{modalities.Images.datasets}, or for --model=language "
+          f"{modalities.Text.datasets}")
+    if self.model not in FAMILIES:
       raise ConfigError(f"--model={self.model!r} is unknown; choose one of "
-                        f"{', '.join(sorted(NETWORKS))}")
-    is_text = NETWORKS[self.model].kind == "text"
-    if is_text != text.is_text_dataset(self.dataset):
+                        f"{', '.join(sorted(FAMILIES))}")
+    family = FAMILIES[self.model]
+    if not family.modality.accepts(self.dataset):
+      takes = {m.name: m.datasets for m in modalities.MODALITIES}
       raise ConfigError(
           f"--dataset={self.dataset} does not fit --model={self.model}: "
-          "--model=language takes text (english, lm1b, textfile:PATH), the "
-          "image models take images")
-    if not is_text and self.image_size not in NETWORKS[self.model].image_sizes:
-      raise ConfigError(
-          f"--image_size={self.image_size} is not supported by "
-          f"--model={self.model}; use one of "
-          f"{NETWORKS[self.model].image_sizes}")
+          f"it takes {family.modality.name} ({takes[family.modality.name]})")
+    family.modality.check(self, family)
+    return family
+
+  def _check_ranges(self) -> None:
     for name in ("d_lr", "g_lr", "adam_epsilon"):
       value = getattr(self, name)
       if not 0 < value < float("inf"):  # Also rejects NaN.
@@ -164,6 +190,8 @@ class Config:
       if value % self.log_every:
         raise ConfigError(f"--{name}={value} must be a multiple of "
                           f"--log_every={self.log_every}")
+
+  def _check_distribution(self) -> None:
     if self.strategy not in ("default", "mirrored", "multi_worker"):
       raise ConfigError(f"--strategy={self.strategy!r} is unknown")
     if self.cpu_replicas:
@@ -177,78 +205,6 @@ class Config:
     if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
       raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
                         "environment variable (cluster and task)")
-    if NETWORKS[self.model].loss == "began" and self.n_critic != 1:
-      raise ConfigError("--model=began updates both networks together: "
-                        "--n_critic must be 1")
-    if self.fid_every and is_text:
-      raise ConfigError("--fid_every is for image models; the language "
-                        "model is scored with --jsd_every")
-    if self.fid_every:
-      self._check_fid()
-    if self.quality_every:
-      self._check_quality(is_text)
-    if self.export_dtype not in ("float32", "bfloat16", "float16"):
-      raise ConfigError(f"--export_dtype={self.export_dtype!r}: use float32, "
-                        "bfloat16 or float16")
-    if self.tflite and is_text:
-      raise ConfigError("--tflite is for image generators (the language "
-                        "model's string outputs have no TFLite built-in ops)")
-    if self.tflite and self.export_dtype != "float32":
-      raise ConfigError("--tflite needs --export_dtype=float32: TFLite's "
-                        "built-in kernels compute in float32 (shrink the "
-                        "file with TFLite's own quantization instead)")
-    if self.on_nonfinite not in ("stop", "restore"):
-      raise ConfigError(f"--on_nonfinite={self.on_nonfinite!r}: use stop or "
-                        "restore")
-    if not self.workdir:
-      raise ConfigError("--workdir must not be empty")
-    if self.mode != "dry_run":
-      _check_writable(self.workdir)
-    return self
-
-  def _check_fid(self) -> None:
-    """The FID reference must be usable now, not after hours of training."""
-    from fid import stats as fid_stats  # pylint: disable=g-import-not-at-top
-    if self.fid_samples < 2:
-      raise ConfigError(f"--fid_samples must be at least 2, got "
-                        f"{self.fid_samples}")
-    if not self.fid_stats:
-      raise ConfigError("--fid_every needs --fid_stats (make one with "
-                        "python -m fid DATA --save_stats OUT.npz)")
-    if not os.path.isfile(self.fid_stats):
-      raise ConfigError(f"--fid_stats={self.fid_stats}: no such file")
-    try:
-      mu, _ = fid_stats.load_stats(self.fid_stats)
-    except fid_stats.StatsError as e:
-      raise ConfigError(f"--fid_stats: {e}") from None
-    if mu.shape != (FID_DIMENSIONS,):
-      raise ConfigError(
-          f"--fid_stats={self.fid_stats}: mu has {mu.shape[0]} dimensions; "
-          f"FID statistics are of the {FID_DIMENSIONS} pool_3 features "
-          "(make them with python -m fid DATA --save_stats OUT.npz)")
-    if self.fid_inception:
-      _check_inception(self.fid_inception)
-
-  def _check_quality(self, is_text: bool) -> None:
-    if is_text:
-      raise ConfigError("--quality_every is for image models")
-    if self.quality_samples < 2:
-      raise ConfigError(f"--quality_samples must be at least 2, got "
-                        f"{self.quality_samples}")
-    model = self.quality_model or DEFAULT_QUALITY_MODEL
-    if not os.path.isfile(os.path.join(model, "saved_model.pb")):
-      raise ConfigError(f"--quality_model={model}: no SavedModel there "
-                        "(train one with python -m tf_ttur.quality)")
-    if self.mode == "train":
-      # What the evaluator will call, loaded now rather than at its first
-      # evaluation (a generator's SavedModel has no `features`).
-      from fid import saved_model  # pylint: disable=g-import-not-at-top
-      try:
-        saved_model.SavedModelExtractor(model)
-      except (ValueError, OSError) as e:
-        raise ConfigError(f"--quality_model={model}: {e} (it needs the "
-                          "`features` function of python -m "
-                          "tf_ttur.quality)") from None
 
   @property
   def quality_model_path(self) -> str:
@@ -275,37 +231,3 @@ class Config:
   @classmethod
   def from_json(cls, text: str) -> "Config":
     return cls(**json.loads(text))
-
-
-def _check_inception(path: str) -> None:
-  """--fid_inception must be the 2015 graph (.pb) or its archive (.tgz),
-  checked without extracting anything."""
-  import tarfile  # pylint: disable=g-import-not-at-top
-  if not os.path.isfile(path):
-    raise ConfigError(f"--fid_inception={path}: no such file")
-  if path.endswith((".tgz", ".tar.gz")):
-    if not tarfile.is_tarfile(path):
-      raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
-    return
-  from fid import inception  # pylint: disable=g-import-not-at-top
-  try:
-    inception.load_graph_def(path)
-  except inception.InceptionError as e:
-    raise ConfigError(f"--fid_inception: {e}") from None
-
-
-def _check_writable(path: str) -> None:
-  """Raises ConfigError if `path` cannot be created or written, writing nothing."""
-  path = os.path.abspath(path)
-  probe = path
-  while not os.path.exists(probe):
-    parent = os.path.dirname(probe)
-    if parent == probe:
-      break
-    probe = parent
-  if not os.path.isdir(probe):
-    raise ConfigError(f"--workdir={path} is not usable: {probe} is a file")
-  if not os.access(probe, os.W_OK | os.X_OK):
-    raise ConfigError(f"--workdir={path} is not writable ({probe} is not "
-                      "writable)")
-

@@ -1,11 +1,22 @@
-"""FID during training, measured the paper's way, through the fid package.
+"""The evaluators of a run and the one callback that runs them.
 
-Every `fid_every` steps: `fid_samples` samples from the generator, in
-batches, mapped to [0, 255] as the original did for that family (DCGAN kept
-floats, WGAN-GP truncated to uint8, BEGAN clipped), through the Inception
-graph, against the reference statistics. Each value goes to metrics.jsonl
-and TensorBoard with its step and checkpoint; the best generator so far is
-exported to saved_model_best/.
+An evaluator is called with the model and the step and returns
+{name: value}; its `name` keys the record, `samples` says how many samples
+it drew and `line(values)` is its log line. A family's modality says which
+evaluators a run has (tf_ttur.modalities):
+
+- FID, measured the paper's way through the fid package: `fid_samples`
+  samples from the generator, in batches, mapped to [0, 255] as the
+  original did for that family (DCGAN kept floats, WGAN-GP truncated to
+  uint8, BEGAN clipped), through the Inception graph, against the
+  reference statistics; the best generator so far is exported to
+  saved_model_best/;
+- fd_shapes, the same distance in the offline shapes classifier's space;
+- JSD, the paper's n-gram measure of the language model.
+
+Evaluation (the callback) saves the checkpoint of each step it evaluates
+and sends each record to metrics.jsonl, TensorBoard and the log
+(records.publish).
 """
 
 from __future__ import annotations
@@ -50,7 +61,8 @@ class FrechetEvaluator:
   """A Frechet distance of generated samples against reference statistics,
   in the feature space of `extractor` (the FID with the Inception one)."""
 
-  metric = "fid"
+  name = label = "fid"  # The record's key; the log line's word.
+  keep_best = False  # FIDEvaluator: the lowest exports the generator.
 
   def __init__(self, extractor, mu: np.ndarray, sigma: np.ndarray,
                samples: int, batch_size: int, pixels: str, seed: int):
@@ -61,8 +73,9 @@ class FrechetEvaluator:
     self.pixels = pixels
     self.seed = seed
 
-  def __call__(self, model, step: int = 0) -> float:
-    """The distance of model's generator over `samples` fresh samples.
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    """{name: the distance} of model's generator over `samples` fresh
+    samples.
 
     z is drawn from numpy with the seed (seed, step), so evaluation neither
     consumes the training noise stream nor depends on when it runs.
@@ -77,12 +90,18 @@ class FrechetEvaluator:
         self.batch_size,
         to_pixels=lambda images: to_pixels(images, self.pixels))
     stats = fid.run_pass(batches, self.extractor)
-    return frechet.calculate_frechet_distance(stats.mu, stats.sigma,
-                                              self.mu, self.sigma)
+    return {self.name: frechet.calculate_frechet_distance(
+        stats.mu, stats.sigma, self.mu, self.sigma)}
+
+  def line(self, values: dict[str, float]) -> str:
+    return f"{self.label} {values[self.name]:.4f} ({self.samples} samples)"
 
 
 class FIDEvaluator(FrechetEvaluator):
   """The FID: the Inception extractor and the reference statistics file."""
+
+  label = "FID"
+  keep_best = True
 
   def __init__(self, config: Config, pixels: str,
                strategy: tf.distribute.Strategy | None = None):
@@ -103,7 +122,7 @@ class ShapesEvaluator(FrechetEvaluator):
   shapes classifier's feature space, against the training images'
   statistics. Logged as `fd_shapes`, never as the FID."""
 
-  metric = quality.METRIC
+  name = label = quality.METRIC
 
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
@@ -116,93 +135,89 @@ class ShapesEvaluator(FrechetEvaluator):
                      config.quality_samples, 500, pixels, config.seed)
 
 
-class FIDCallback(keras.callbacks.Callback):
-  """Evaluates, logs, and (for the FID) exports the best generator.
+class JSDEvaluator:
+  """The paper's language metric (docs/paper.md A.4): `jsd_samples` lines
+  (640 in the paper) generated from fresh z, decoded by argmax, against the
+  corpus's n-gram models for n = 1..6, computed once per corpus and cached
+  on disk (jsd.py)."""
 
-  evaluator None: a multi-worker worker other than the chief, which only
-  saves the checkpoint at the same steps as the chief. export_best (FID
-  only) exports the generator to workdir/BEST_DIR when the FID is the
-  lowest yet.
-  """
+  name = "jsd"
+  keep_best = False
 
-  def __init__(self, evaluator: FrechetEvaluator | None, workdir: str,
-               every: int, writer: tf.summary.SummaryWriter,
-               manager: tf.train.CheckpointManager, metric: str = "fid",
-               export_best: Callable[[], object] | None = None):
-    super().__init__()
-    self.export_best = export_best
-    self.evaluator = evaluator
-    self.metric = metric
-    self.workdir = workdir
-    self.every = every
-    self.writer = writer
-    self.manager = manager
-    self.best_path = os.path.join(workdir, BEST_FILE)
-    self.best = None
-    if metric == "fid" and os.path.exists(self.best_path):
-      with open(self.best_path) as f:
-        self.best = json.load(f)["fid"]
-
-  def on_epoch_end(self, epoch, logs=None):
-    step = int(self.model.step.numpy())
-    if step % self.every:
-      return
-    checkpoint = checkpointing.save_step(self.manager, step)
-    if self.evaluator is None:
-      return
-    value = self.evaluator(self.model, step)
-    name = self.metric
-    record = {"step": step, name: value,
-              f"{name}_samples": self.evaluator.samples,
-              "checkpoint": os.path.basename(checkpoint)}
-    records.publish(
-        self.workdir, self.writer, record, {name: value},
-        f"step {step} {'FID' if name == 'fid' else name} {value:.4f} "
-        f"({self.evaluator.samples} samples)")
-    if name != "fid":
-      return
-    if self.best is None or value < self.best:
-      self.best = value
-      if self.export_best is not None:
-        self.export_best()
-      rundir.atomic_write(self.best_path, json.dumps(record))
-
-
-class JSDCallback(keras.callbacks.Callback):
-  """The paper's language metric every `jsd_every` steps (docs/paper.md A.4).
-
-  jsd_samples lines (640 in the paper) are generated from fresh z, decoded
-  by argmax, and compared with the corpus's n-gram models for n = 1..6,
-  which are computed once per corpus and cached on disk (jsd.py).
-  """
-
-  def __init__(self, padded_lines, vocab, config: Config, workdir: str,
-               writer: tf.summary.SummaryWriter):
-    super().__init__()
+  def __init__(self, padded_lines, vocab, config: Config):
     from tf_ttur import jsd  # pylint: disable=g-import-not-at-top
     # The reference sees lines as the model does: unknown characters mapped.
     known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
     self.reference = jsd.cached_reference(known)
     self.vocab = vocab
-    self.config = config
+    self.samples = config.jsd_samples
+    self.seed = config.seed
+
+  def generated_lines(self, model, step: int) -> list[list[str]]:
+    rng = np.random.default_rng([self.seed, step])
+    z = noise.draw_z(rng, self.samples, model.z_dim, model.z_distribution)
+    probs = keras.ops.convert_to_numpy(model.generator(z))
+    return [self.vocab.decode(row) for row in probs.argmax(-1)]
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    values = self.reference.jsd(self.generated_lines(model, step))
+    return {f"jsd_{n}": v for n, v in values.items()}
+
+  def line(self, values: dict[str, float]) -> str:
+    return (f"JSD 4-gram {values['jsd_4']:.4f} 6-gram "
+            f"{values['jsd_6']:.4f}")
+
+
+class Evaluation(keras.callbacks.Callback):
+  """Runs each evaluator of `schedule` every its N steps.
+
+  schedule: [(every, evaluator)]; evaluator None on a multi-worker worker
+  other than the chief, which only saves the checkpoint at the same steps
+  as the chief. At a step where any is due, the checkpoint is saved first
+  and each record names it. export_best(directory) exports the generator
+  to workdir/BEST_DIR when a keep_best evaluator (the FID) gives its lowest
+  value yet, which best_fid.json keeps across restarts.
+  """
+
+  def __init__(self, schedule, workdir: str,
+               writer: tf.summary.SummaryWriter,
+               manager: tf.train.CheckpointManager,
+               export_best: Callable[[str], object] | None = None):
+    super().__init__()
+    self.schedule = schedule
     self.workdir = workdir
     self.writer = writer
-
-  def generated_lines(self, step: int) -> list[list[str]]:
-    rng = np.random.default_rng([self.config.seed, step])
-    z = noise.draw_z(rng, self.config.jsd_samples, self.model.z_dim,
-                     self.model.z_distribution)
-    probs = keras.ops.convert_to_numpy(self.model.generator(z))
-    return [self.vocab.decode(row) for row in probs.argmax(-1)]
+    self.manager = manager
+    self.export_best = export_best
+    self.best_path = os.path.join(workdir, BEST_FILE)
+    self.best = None
+    if os.path.exists(self.best_path):
+      with open(self.best_path) as f:
+        self.best = json.load(f)["fid"]
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
-    if step % self.config.jsd_every:
+    due = [evaluator for every, evaluator in self.schedule
+           if step % every == 0]
+    if not due:
       return
-    values = self.reference.jsd(self.generated_lines(step))
-    record = {"step": step, "jsd_samples": self.config.jsd_samples,
-              **{f"jsd_{n}": v for n, v in values.items()}}
-    records.publish(
-        self.workdir, self.writer, record,
-        {f"jsd_{n}": v for n, v in values.items()},
-        f"step {step} JSD 4-gram {values[4]:.4f} 6-gram {values[6]:.4f}")
+    checkpoint = os.path.basename(checkpointing.save_step(self.manager, step))
+    for evaluator in due:
+      if evaluator is None:
+        continue
+      values = evaluator(self.model, step)
+      record = {"step": step, **values,
+                f"{evaluator.name}_samples": evaluator.samples,
+                "checkpoint": checkpoint}
+      records.publish(self.workdir, self.writer, record, values,
+                      f"step {step} {evaluator.line(values)}")
+      if evaluator.keep_best:
+        self._keep_best(values[evaluator.name], record)
+
+  def _keep_best(self, value: float, record: dict) -> None:
+    if self.best is not None and value >= self.best:
+      return
+    self.best = value
+    if self.export_best is not None:
+      self.export_best(BEST_DIR)
+    rundir.atomic_write(self.best_path, json.dumps(record))

@@ -32,17 +32,24 @@ import os
 import shutil
 import tempfile
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
 from fid import generator as fid_generator
 from fid.generator import MODEL_INFO
-from tf_ttur.errors import StorageError, first_line
+from tf_ttur import checkpointing
+from tf_ttur import families
 from tf_ttur import networks
-from tf_ttur.networks import NETWORKS
+from tf_ttur import records
+from tf_ttur import rundir
+from tf_ttur import runtime
+from tf_ttur.data import noise
+from tf_ttur.errors import ConfigError, StorageError, first_line
 from tf_ttur.networks import wgangp_resnet
 
+EXPORT_DIR = "saved_model"  # In the run directory.
 TFLITE_FILE = "generator.tflite"
 FORMAT = "tf_ttur.generator/1"
 # --export_dtype -> the Keras dtype policy the serving graph is built under.
@@ -64,16 +71,14 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
   return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
 
-def serving_generator(generator: keras.Model, config,
-                      export_dtype: str = "float32",
-                      vocab_size: int | None = None) -> keras.Model:
+def serving_generator(generator: keras.Model, config, size: int,
+                      export_dtype: str = "float32") -> keras.Model:
   """A copy of `generator` built under export_dtype's policy (the same
   builder as training, so the layers kept in float32 under mixed precision
-  stay so) holding the trained weights, batch-norm statistics included."""
-  spec = NETWORKS[config.model]
-  first = vocab_size if spec.kind == "text" else config.image_size
+  stay so) holding the trained weights, batch-norm statistics included;
+  size is the run data's (tf_ttur.modalities)."""
   with networks.dtype_policy(EXPORT_POLICIES[export_dtype]):
-    copy = spec.make_generator(first, config.z_dim, config.width)
+    copy = families.family_of(config).make_generator(config, size)
   copy.set_weights(generator.get_weights())
   for layer in copy.layers:
     if isinstance(layer, wgangp_resnet.TrainingBatchNorm):
@@ -81,30 +86,12 @@ def serving_generator(generator: keras.Model, config,
   return copy
 
 
-def _archive(generator: keras.Model, z_dim: int, z_distribution: str,
-             vocabulary: list[str] | None) -> keras.export.ExportArchive:
-  """The two endpoints over `generator`; only the variables they capture
-  are saved, each once."""
-  if vocabulary is None:
-    def serve(z):
-      return {"images": to_uint8(generator(z, training=False))}
-  else:
-    # The unknown token (id 0) decodes to U+FFFD, so that every position is
-    # one character; the table is a constant of the graph.
-    table = tf.constant(["\ufffd"] + list(vocabulary[1:]))
-
-    def serve(z):
-      ids = tf.argmax(generator(z, training=False), axis=-1,
-                      output_type=tf.int32)
-      return {"text": tf.strings.reduce_join(tf.gather(table, ids), axis=-1),
-              "ids": ids}
-
+def _archive(serve, z_dim: int,
+             z_distribution: str) -> keras.export.ExportArchive:
+  """The two endpoints over serve (z -> outputs, the run data's); only the
+  variables they capture are saved, each once."""
   def sample(num, seed):
-    shape = tf.stack([num, z_dim])
-    if z_distribution == "uniform":
-      z = tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
-    else:
-      z = tf.random.stateless_normal(shape, seed)
+    z = noise.stateless_z(tf.stack([num, z_dim]), seed, z_distribution)
     return {"z": z, **serve(z)}
 
   archive = keras.export.ExportArchive()
@@ -118,20 +105,19 @@ def _archive(generator: keras.Model, z_dim: int, z_distribution: str,
   return archive
 
 
-def model_info(model, config, training_precision: str,
+def model_info(model, config, training_precision: str, data,
                export_dtype: str = "float32",
-               vocabulary: list[str] | None = None,
                history: list[dict] | None = None) -> dict:
   """What assets/model.json says about the exported generator.
 
+  data: the run's (tf_ttur.modalities), which describes its own outputs.
   history: the run's metrics records (metrics.jsonl); the last FID and the
   last fd_shapes in it are named with their step and sample count.
   """
-  spec = NETWORKS[config.model]
   info = {
       "format": FORMAT,
       "family": config.model,
-      "kind": spec.kind,
+      "kind": data.name,
       "z_dim": model.z_dim,
       "z_distribution": model.z_distribution,
       "z_range": [-1.0, 1.0] if model.z_distribution == "uniform" else None,
@@ -140,21 +126,14 @@ def model_info(model, config, training_precision: str,
       "step": int(model.step.numpy()),
       "dataset": config.dataset,
       "signatures": {
-          "serving_default": "float32 z [n, z_dim] -> " + (
-              "uint8 images [n, H, W, 3]" if spec.kind == "image" else
-              "string text [n], int32 ids [n, seq_len]"),
+          "serving_default": f"float32 z [n, z_dim] -> {data.outputs}",
           "sample": "int32 num [], int32 seed [2] -> z and the same outputs",
       },
       "tensorflow": tf.__version__,
       "keras": keras.__version__,
       "config": config.to_dict(),
+      **data.describe(model, config),
   }
-  if spec.kind == "image":
-    info.update(image_size=config.image_size, channels=3,
-                pixels="uint8 round((x + 1) * 127.5) clipped to [0, 255]")
-  else:
-    info.update(seq_len=int(model.generator.output_shape[1]),
-                vocabulary_size=len(vocabulary or []))
   # WGAN-GP's generator normalizes with the batch's statistics, as the
   # original sampled: each image then depends on the other z of its call.
   info["batch_statistics"] = any(
@@ -230,11 +209,11 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
 
 
 def export_generator(model, config, export_dir: str, training_precision: str,
-                     vocabulary: list[str] | None = None,
-                     history: list[dict] | None = None) -> str:
+                     data=None, history: list[dict] | None = None) -> str:
   """Exports `model`'s generator as a SavedModel at export_dir, atomically.
 
-  config supplies the family and sizes, --export_dtype and --tflite; the
+  config supplies the family and sizes, --export_dtype and --tflite; data
+  is the run's (tf_ttur.modalities; None: an image run's, from config). The
   SavedModel is written to a temporary sibling folder (model.json and the
   TFLite file included) and renamed into place, so a crash or a failed
   check never leaves a half-written export and keeps an older one intact.
@@ -245,12 +224,14 @@ def export_generator(model, config, export_dir: str, training_precision: str,
     ExportError (a StorageError): it cannot be written or checked.
   """
   export_dtype = config.export_dtype
-  generator = serving_generator(
-      model.generator, config, export_dtype,
-      vocab_size=len(vocabulary) if vocabulary is not None else None)
-  archive = _archive(generator, model.z_dim, model.z_distribution, vocabulary)
-  info = model_info(model, config, training_precision, export_dtype,
-                    vocabulary, history)
+  if data is None:
+    data = families.family_of(config).modality(config)
+  generator = serving_generator(model.generator, config, data.size,
+                                export_dtype)
+  archive = _archive(data.serve(generator), model.z_dim,
+                     model.z_distribution)
+  info = model_info(model, config, training_precision, data, export_dtype,
+                    history)
   parent = os.path.dirname(os.path.abspath(export_dir))
   try:
     os.makedirs(parent, exist_ok=True)
@@ -282,3 +263,40 @@ def export_generator(model, config, export_dir: str, training_precision: str,
     shutil.rmtree(tmp, ignore_errors=True)
     raise
   return export_dir
+
+
+def export_run(model, config, workdir: str, training_precision: str,
+               data=None, export_dir: str = EXPORT_DIR) -> str:
+  """Exports the generator to workdir/export_dir, described by the run's
+  config and last scores (metrics.jsonl)."""
+  path = export_generator(
+      model, config, os.path.join(workdir, export_dir), training_precision,
+      data, history=records.read(workdir))
+  logging.info("Exported the generator to %s", path)
+  return path
+
+
+def export_latest(config) -> str:
+  """--mode=export: the generator of the newest readable checkpoint of
+  config.workdir, exported under the precision that trained it."""
+  checkpoints = os.path.join(config.workdir, "checkpoints")
+  if not os.path.isdir(checkpoints):
+    raise ConfigError(f"no checkpoint in {checkpoints} to export")
+  with rundir.RunLock(config.workdir):
+    data = families.family_of(config).modality.restore(config, config.workdir)
+    precision, _ = runtime.resolve_runtime(config)
+    model = families.build_model(config, precision, size=data.size)
+    # The same discovery as training (files on disk, newest readable).
+    latest = rundir.find_checkpoint(checkpoints, log=logging.warning,
+                                    repair=False)
+    if latest is None:
+      raise ConfigError(f"no checkpoint in {checkpoints} to export")
+    # The generator's weights are all an export needs: a checkpoint made
+    # under any precision exports under any other.
+    step = checkpointing.restore(model, latest, generator_only=True)
+    logging.info("Exporting the generator of %s (step %d).", latest, step)
+    # model.json names the precision that trained it, not this process's.
+    recorded = rundir.recorded_config(config.workdir) or {}
+    trained = recorded.get("precision", precision)
+    return export_run(model, config.replace(precision=trained),
+                      config.workdir, trained, data)

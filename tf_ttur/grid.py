@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
 
+from fid.files import atomic_write
 from tf_ttur.errors import StorageError
 
 
@@ -25,14 +25,9 @@ def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
 
 
 def write_png(image: np.ndarray, path: str) -> None:
-  """Writes a uint8 [H, W, 3] image to path via a temporary name + rename."""
+  """Writes a uint8 [H, W, 3] image to path, whole or not at all."""
   data = tf.io.encode_png(tf.convert_to_tensor(image, tf.uint8)).numpy()
-  tmp = f"{path}.tmp{os.getpid()}"
   try:
-    with open(tmp, "wb") as f:
-      f.write(data)
-    os.replace(tmp, path)
+    atomic_write(path, data)
   except OSError as e:
-    if os.path.exists(tmp):
-      os.remove(tmp)
     raise StorageError(f"cannot write {path}: {e.strerror or e}") from None

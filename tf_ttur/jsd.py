@@ -16,8 +16,9 @@ import hashlib
 import math
 import os
 import pickle
-import tempfile
 from typing import Iterable, Sequence
+
+from fid.files import atomic_write
 
 
 def ngram_counts(lines: Iterable[Sequence[str]], n: int) -> collections.Counter:
@@ -97,8 +98,5 @@ def cached_reference(lines: Sequence[Sequence[str]], max_n: int = 6,
       pass  # A damaged cache file is recomputed and replaced.
   reference = ReferenceModels(lines, max_n)
   os.makedirs(cache_dir, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=".jsd-", dir=cache_dir)
-  with os.fdopen(fd, "wb") as f:
-    pickle.dump(reference, f)
-  os.replace(tmp, path)
+  atomic_write(path, pickle.dumps(reference))
   return reference

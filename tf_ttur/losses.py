@@ -3,7 +3,7 @@
 The pure functions check shapes and cite the formula; a `LossFamily` says
 how a train step uses them (which network outputs, which extra scalars are
 logged, whether D and G update from one forward pass). LOSSES maps the
-family name used by networks.NETWORKS to its family.
+loss name of a tf_ttur.families entry to its family.
 """
 
 from __future__ import annotations

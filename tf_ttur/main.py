@@ -13,14 +13,12 @@ line and exits with code 75; the same command resumes at that step.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
-from fid.stats import StatsError
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError, DatasetError, NonFiniteLossError
@@ -40,13 +38,16 @@ def main(argv):
   if config.mode == "dry_run":
     print(config.to_json())
     return
-  # The training stack is only needed past validation and dry_run.
-  from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
+  # The training stack (and TensorFlow) is only needed past validation and
+  # dry_run.
+  from fid.stats import StatsError  # pylint: disable=g-import-not-at-top
+  from tf_ttur import export  # pylint: disable=g-import-not-at-top
+  from tf_ttur import train  # pylint: disable=g-import-not-at-top
   try:
     if config.mode == "export":
-      _export_latest(config, train_lib)
+      export.export_latest(config)
     else:
-      train_lib.train(config)
+      train.train(config)
   except (ConfigError, DatasetError, StatsError, FileNotFoundError,
           StorageError) as e:
     # What a user can fix; anything else is a bug and keeps its traceback.
@@ -56,39 +57,6 @@ def main(argv):
   except Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(PREEMPTED_EXIT_CODE)
-
-
-def _export_latest(config: Config, train_lib) -> None:
-  from tf_ttur import checkpointing  # pylint: disable=g-import-not-at-top
-  from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
-  from tf_ttur import runtime  # pylint: disable=g-import-not-at-top
-  from tf_ttur.networks import NETWORKS  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(os.path.join(config.workdir, "checkpoints")):
-    raise ConfigError(f"no checkpoint in {config.workdir}/checkpoints to "
-                      "export")
-  with rundir.RunLock(config.workdir):
-    vocabulary = None
-    if NETWORKS[config.model].kind == "text":
-      vocabulary = rundir.load_vocabulary(config.workdir).chars
-    precision, _ = runtime.resolve_runtime(config)
-    model = train_lib.build_model(
-        config, precision, vocab_size=len(vocabulary) if vocabulary else None)
-    # The same discovery as training (files on disk, newest readable).
-    latest = rundir.find_checkpoint(
-        os.path.join(config.workdir, "checkpoints"), log=logging.warning,
-        repair=False)
-    if latest is None:
-      raise ConfigError(f"no checkpoint in {config.workdir}/checkpoints to "
-                        "export")
-    # The generator's weights are all an export needs: a checkpoint made
-    # under any precision exports under any other.
-    step = checkpointing.restore(model, latest, generator_only=True)
-    logging.info("Exporting the generator of %s (step %d).", latest, step)
-    # model.json names the precision that trained it, not this process's.
-    recorded = rundir.recorded_config(config.workdir) or {}
-    trained = recorded.get("precision", precision)
-    train_lib.export(model, config.replace(precision=trained),
-                     config.workdir, trained, vocabulary)
 
 
 def run():

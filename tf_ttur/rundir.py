@@ -18,11 +18,12 @@ disk, and a config that only changes once the run has been restored.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import re
 import socket
 
+# One way to write a file whole, shared with fid; the run's files use it.
+from fid.files import atomic_write, read_json
 from tf_ttur.errors import ConfigError, first_line
 
 CONFIG_FILE = "config.json"
@@ -169,13 +170,12 @@ def recorded_config(workdir: str) -> dict | None:
   """The run's config.json as a dict, or None for a new run directory."""
   path = os.path.join(workdir, CONFIG_FILE)
   try:
-    with open(path, encoding="utf-8") as f:
-      recorded = json.load(f)
-  except FileNotFoundError:
-    return None
-  except (OSError, ValueError) as e:
+    recorded = read_json(path)
+  except ValueError as e:
     raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
                       "damaged (--restart moves it aside)") from None
+  if recorded is None:
+    return None
   if not isinstance(recorded, dict):
     raise ConfigError(f"{path} is not a config (--restart moves the run "
                       "aside)")
@@ -212,20 +212,6 @@ def move_aside(workdir: str) -> str | None:
   target = f"{workdir.rstrip(os.sep)}.old-{stamp}"
   os.replace(workdir, target)
   return target
-
-
-def atomic_write(path: str, text: str) -> None:
-  """Writes text to path through a temporary sibling and a rename, so that
-  a kill or a full disk leaves the old file or the new one, never a part."""
-  tmp = path + ".tmp"
-  try:
-    with open(tmp, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def write_config(config, workdir: str) -> None:

@@ -3,8 +3,6 @@ tf.distribute strategy, and this process's role among the workers."""
 
 from __future__ import annotations
 
-import os
-
 from absl import logging
 import tensorflow as tf
 
@@ -68,9 +66,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
           "--strategy=default here.")
     return tf.distribute.MirroredStrategy([d.name for d in devices])
   if name == "multi_worker":
-    if "TF_CONFIG" not in os.environ:
-      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
-                       "environment variable (cluster and task)")
+    # Config.validate has checked that TF_CONFIG is set (without it,
+    # TensorFlow would quietly make a one-worker cluster).
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise ConfigError(f"unknown strategy {name!r}")
 

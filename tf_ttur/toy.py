@@ -17,6 +17,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from fid.files import atomic_path, atomic_write
+
 RUNS = {
     "equal 1e-2": (1e-2, 1e-2),
     "equal 1e-3": (1e-3, 1e-3),
@@ -71,10 +73,7 @@ def run(out: str, iterations: int = 5000, seed: int = 0) -> dict:
            for name, lrs in RUNS.items()}
   figures = {name: {"lr_x": RUNS[name][0], "lr_y": RUNS[name][1],
                     **summarize(path)} for name, path in paths.items()}
-  tmp = os.path.join(out, "toy.json.tmp")
-  with open(tmp, "w") as f:
-    json.dump(figures, f, indent=2)
-  os.replace(tmp, os.path.join(out, "toy.json"))
+  atomic_write(os.path.join(out, "toy.json"), json.dumps(figures, indent=2))
   _plot(paths, os.path.join(out, "toy.png"))
   return figures
 
@@ -96,10 +95,9 @@ def _plot(paths: dict, path: str) -> None:
   axes[2].plot(*START, "ko")
   axes[1].legend(fontsize=8)
   fig.tight_layout()
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=100)
+  with atomic_path(path, suffix=".png") as tmp:
+    fig.savefig(tmp, dpi=100)
   plt.close(fig)
-  os.replace(tmp, path)
 
 
 def _define_flags() -> None:

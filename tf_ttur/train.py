@@ -14,87 +14,21 @@ import tensorflow as tf
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
+from tf_ttur import families
 from tf_ttur import gan as gan_lib
 from tf_ttur import preemption
 from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur import runtime
 from tf_ttur.config import Config
-from tf_ttur.errors import DatasetError, NonFiniteLossError, Preempted
-from tf_ttur.data import images as images_lib
+from tf_ttur.errors import NonFiniteLossError, Preempted
 from tf_ttur.data import noise as noise_lib
-from tf_ttur.data import text as text_lib
-from tf_ttur.networks import NETWORKS, dtype_policy
-
-EXPORT_DIR = "saved_model"
-
-
-def build_model(config: Config, precision: str, jit_compile: bool = False,
-                vocab_size: int | None = None,
-                sync_batch_norm: bool = False) -> gan_lib.GAN:
-  """The compiled GAN of `config` (both optimizers built).
-
-  vocab_size is required for text models (their first dimension).
-  sync_batch_norm makes batch norm use the global batch's statistics under
-  a multi-replica strategy, so that the step equals the one-device step.
-  """
-  spec = NETWORKS[config.model]
-  first = vocab_size if spec.kind == "text" else config.image_size
-  if first is None:
-    raise ValueError("a text model needs the vocabulary size")
-  with dtype_policy(precision):
-    generator = spec.make_generator(first, config.z_dim, config.width,
-                                    seed=config.seed)
-    discriminator = spec.make_discriminator(first, config.width,
-                                            config.z_dim, seed=config.seed)
-  if sync_batch_norm:
-    for layer in generator.layers + discriminator.layers:
-      if isinstance(layer, keras.layers.BatchNormalization):
-        layer.synchronized = True
-  model = gan_lib.GAN(generator, discriminator, loss=spec.loss,
-                      z_dim=config.z_dim, z_distribution=spec.z_distribution,
-                      n_critic=config.n_critic, seed=config.seed)
-  loss_scaling = precision == "mixed_float16"
-  adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
-              epsilon=config.adam_epsilon, loss_scaling=loss_scaling,
-              halve_every=config.lr_halve_every)
-  model.compile(
-      d_optimizer=gan_lib.make_adam(config.d_lr, name="d_adam", **adam),
-      g_optimizer=gan_lib.make_adam(config.g_lr, name="g_adam", **adam),
-      jit_compile=jit_compile)
-  return model
-
-
-def make_dataset(config: Config) -> tf.data.Dataset:
-  """Batches [batch_size, n_critic, H, W, 3] of real images (no noise yet)."""
-  images = images_lib.load_images(config.dataset, config.image_size,
-                                  data_dir=config.data_dir)
-  cache = images_lib.fits_in_memory(images, config.image_size,
-                                    config.cache_mb)
-  logging.info("Input pipeline: %s the decoded images in memory "
-               "(--cache_mb=%d).", "caching" if cache else "not caching",
-               config.cache_mb)
-  return images_lib.make_pipeline(
-      images, config.batch_size, seed=config.seed,
-      shuffle_buffer=config.shuffle_buffer, cache=cache,
-      n_critic=config.n_critic)
 
 
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
+  """The z of the sample grids: the same at every step and on resume."""
   return noise_lib.draw_z(np.random.default_rng(config.seed),
                           config.grid_size**2, config.z_dim, distribution)
-
-
-def export(model: gan_lib.GAN, config: Config, workdir: str,
-           training_precision: str, vocabulary: list[str] | None = None,
-           export_dir: str = EXPORT_DIR) -> str:
-  """Exports the generator to workdir/export_dir (text: with vocabulary),
-  described by the run's config and last scores (tf_ttur.export)."""
-  path = export_lib.export_generator(
-      model, config, os.path.join(workdir, export_dir), training_precision,
-      vocabulary=vocabulary, history=records.read(workdir))
-  logging.info("Exported the generator to %s", path)
-  return path
 
 
 def train(config: Config) -> gan_lib.GAN:
@@ -135,36 +69,21 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     runtime.split_cpu(config.cpu_replicas)
   strategy = runtime.make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
-  workdir = config.workdir
-  spec = NETWORKS[config.model]
-  vocab = padded = None
+  family = families.family_of(config)
   # Data first: a missing dataset fails before anything is written.
-  if spec.kind == "text":
-    ids, vocab, padded = text_lib.load_corpus(
-        config.dataset, config.max_lines, config.seed, config.data_dir)
-    dataset = text_lib.make_pipeline(ids, len(vocab), config.batch_size,
-                                     config.seed, n_critic=config.n_critic)
-  else:
-    dataset = make_dataset(config)
+  data = family.modality.load(config)
   chief, role = runtime.worker_role(strategy)
   # Every worker runs the same steps and saves at the same steps (saving may
   # use collectives); only the chief writes into the workdir, the others
   # into a scratch folder removed at the end (TensorFlow's multi-worker
   # convention). All restore from the chief's checkpoints.
+  workdir = config.workdir
   write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
-  checkpoints = os.path.join(workdir, "checkpoints")
-  if chief:
-    _lock_run(config, held)
-    for path in checkpointing.remove_leftovers(workdir):
-      logging.info("Removed %s (left by an interrupted run).", path)
-    # From the files on disk; damaged newer ones are moved aside, named.
-    latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
-  else:
-    latest = tf.train.latest_checkpoint(checkpoints)
+  latest = _open_run(config, held, chief)
   with strategy.scope():
-    model = build_model(config, precision, jit_compile,
-                        vocab_size=len(vocab) if vocab else None,
-                        sync_batch_norm=strategy.num_replicas_in_sync > 1)
+    model = families.build_model(
+        config, precision, size=data.size, jit_compile=jit_compile,
+        sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
         model, os.path.join(write_dir, "checkpoints"), config.keep_checkpoints)
   step = 0
@@ -177,8 +96,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     # resume on another machine keeps it.
     rundir.write_config(config.replace(precision=precision, restart=False),
                         workdir)
-    if vocab is not None:
-      rundir.write_vocabulary(vocab, workdir)
+    data.save(workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
@@ -187,23 +105,34 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, "tensorboard"))
     callbacks = callbacks_lib.assemble(
-        config, model, manager, catcher, writer, write_dir,
-        fixed_z(config, spec.z_distribution), chief=chief,
-        fid_strategy=runtime.fid_strategy(strategy), vocab=vocab,
-        padded=padded,
-        export_best=lambda directory: export(model, config, write_dir,
-                                             precision, export_dir=directory))
-    _fit(model, manager, dataset, callbacks, config, spec.z_distribution,
-         step, chief, catcher)
+        config, model, manager, catcher, writer, write_dir, data,
+        fixed_z(config, family.z_distribution), chief=chief,
+        fid_strategy=runtime.fid_strategy(strategy),
+        export_best=lambda directory: export_lib.export_run(
+            model, config, write_dir, precision, data, export_dir=directory))
+    _fit(model, manager, data, callbacks, config, step, chief, catcher)
     writer.close()
   if catcher.received is not None:
     _stop_preempted(model, manager, catcher)
   if config.export:
-    export(model, config, write_dir, precision,
-           vocab.chars if vocab is not None else None)
+    export_lib.export_run(model, config, write_dir, precision, data)
   if not chief:
     shutil.rmtree(write_dir, ignore_errors=True)
   return model
+
+
+def _open_run(config: Config, held: contextlib.ExitStack,
+              chief: bool) -> str | None:
+  """The checkpoint to resume from (None: a new run). The chief first
+  locks the run directory and removes what an interrupted run left."""
+  checkpoints = os.path.join(config.workdir, "checkpoints")
+  if not chief:
+    return tf.train.latest_checkpoint(checkpoints)
+  _lock_run(config, held)
+  for path in checkpointing.remove_leftovers(config.workdir):
+    logging.info("Removed %s (left by an interrupted run).", path)
+  # From the files on disk; damaged newer ones are moved aside, named.
+  return rundir.find_checkpoint(checkpoints, log=logging.warning)
 
 
 MAX_RESTORES = 3
@@ -223,9 +152,8 @@ def _stop_preempted(model, manager, catcher) -> None:
       f"command to resume at step {step}")
 
 
-def _fit(model, manager, dataset, callbacks, config: Config,
-         z_distribution: str, step: int, chief: bool,
-         catcher: preemption.SignalCatcher) -> None:
+def _fit(model, manager, data, callbacks, config: Config, step: int,
+         chief: bool, catcher: preemption.SignalCatcher) -> None:
   """fit() from `step`; after a non-finite loss, stops, or (with
   --on_nonfinite=restore) restores the last checkpoint and continues with
   a fresh noise seed, at most MAX_RESTORES times. Returns early once the
@@ -239,11 +167,13 @@ def _fit(model, manager, dataset, callbacks, config: Config,
                      dropped, step)
     seed = config.seed + attempt * RESEED
     try:
-      _fit_from(model, dataset, callbacks, config, z_distribution, seed,
-                step, catcher)
+      _fit_from(model, data.dataset, callbacks, config, seed, step, catcher)
       return
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
-      _raise_if_unreadable_image(config, manager, e)
+      # A corrupt image of a folder is named (the pipeline's error is not).
+      explained = data.explain(config, e, manager.latest_checkpoint)
+      if explained is not None:
+        raise explained from e
       raise
     except NonFiniteLossError as e:
       if (config.on_nonfinite == "stop" or attempt == MAX_RESTORES or
@@ -258,8 +188,8 @@ def _fit(model, manager, dataset, callbacks, config: Config,
       model.debug_nan_at_step.assign(0)  # The test hook fires once.
 
 
-def _fit_from(model, dataset, callbacks, config: Config, z_distribution: str,
-              seed: int, step: int, catcher) -> None:
+def _fit_from(model, dataset, callbacks, config: Config, seed: int,
+              step: int, catcher) -> None:
   """fit() from `step` to config.train_steps in intervals of log_every
   steps; a run preempted inside an interval first finishes that interval,
   so that logs, checkpoints and samples stay at the same steps."""
@@ -277,8 +207,9 @@ def _fit_from(model, dataset, callbacks, config: Config, z_distribution: str,
   every = config.log_every
   while step < config.train_steps and catcher.received is None:
     # The noise of each step is keyed by the step (data/noise.py).
-    noisy = noise_lib.attach_noise(dataset, config.z_dim, z_distribution,
-                                   seed, start_step=step).with_options(options)
+    noisy = noise_lib.attach_noise(dataset, config.z_dim,
+                                   model.z_distribution, seed,
+                                   start_step=step).with_options(options)
     partial = -step % every
     if partial:
       model.fit(noisy, epochs=1, steps_per_epoch=partial,
@@ -288,21 +219,3 @@ def _fit_from(model, dataset, callbacks, config: Config, z_distribution: str,
                 initial_epoch=step // every, steps_per_epoch=every,
                 callbacks=callbacks, verbose=0, shuffle=False)
     step = int(model.step.numpy())
-
-
-def _raise_if_unreadable_image(config: Config, manager, error) -> None:
-  """A DatasetError naming the file, if `error` came from a corrupt image of
-  a folder dataset (the pipeline's own error names no file)."""
-  if not config.dataset.startswith(images_lib.FOLDER_PREFIX):
-    return
-  found = images_lib.first_unreadable(
-      config.dataset[len(images_lib.FOLDER_PREFIX):])
-  if found is None:
-    return
-  path, reason = found
-  latest = manager.latest_checkpoint
-  kept = (f"the last checkpoint ({latest}) is intact" if latest else
-          "no checkpoint was written yet")
-  raise DatasetError(
-      f"{path}: cannot decode the image ({reason}); remove "
-      f"or replace it and rerun the same command; {kept}") from error

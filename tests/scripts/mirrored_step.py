@@ -21,7 +21,7 @@ tf.config.set_logical_device_configuration(
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from tf_ttur import runtime  # pylint: disable=wrong-import-position
-from tf_ttur import train as train_lib  # pylint: disable=wrong-import-position
+from tf_ttur import families  # pylint: disable=wrong-import-position
 from tf_ttur.config import Config  # pylint: disable=wrong-import-position
 
 MODELS = {
@@ -55,11 +55,11 @@ def main(names, n_critic=None):
         "alpha": rng.uniform(size=(8, n)).astype(np.float32),
     }
     ds = tf.data.Dataset.from_tensors(batch).repeat()
-    single = train_lib.build_model(config, "float32")
+    single = families.build_model(config, "float32")
     start = weights(single)
     strategy = runtime.make_strategy("mirrored")
     with strategy.scope():
-      mirrored = train_lib.build_model(config, "float32", sync_batch_norm=True)
+      mirrored = families.build_model(config, "float32", sync_batch_norm=True)
     for v, w in zip(mirrored.generator.weights + mirrored.discriminator.weights,
                     start):
       v.assign(w)

@@ -17,9 +17,9 @@ import tensorflow_datasets as tfds
 
 from fid import preprocess
 from tf_ttur.errors import DatasetError
+from tf_ttur.data import FOLDER_PREFIX, IMAGE_DATASETS
 from tf_ttur.data import shapes
 
-FOLDER_PREFIX = "folder:"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
@@ -46,14 +46,8 @@ def _paper(name: str, split: str = "train") -> DatasetSpec:
   return DatasetSpec(name, split, rule.size, rule.crop)
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    name: _paper(name) for name in
-    ("shapes", "svhn_cropped", "cifar10", "celeb_a", "lsun/bedroom")}
-
-
-def is_known(name: str) -> bool:
-  return name in DATASETS or (name.startswith(FOLDER_PREFIX) and
-                              len(name) > len(FOLDER_PREFIX))
+DATASETS: dict[str, DatasetSpec] = {name: _paper(name)
+                                    for name in IMAGE_DATASETS}
 
 
 def prepare_shapes(data_dir: str | None) -> None:

@@ -15,6 +15,14 @@ import tensorflow as tf
 from fid.generator import draw_z  # pylint: disable=unused-import
 
 
+def stateless_z(shape, seed, distribution: str) -> tf.Tensor:
+  """z of `shape` for a stateless seed [2]: U(-1, 1) or N(0, I) (the
+  training stream and the SavedModel's `sample` endpoint)."""
+  if distribution == "uniform":
+    return tf.random.stateless_uniform(shape, seed, -1.0, 1.0)
+  return tf.random.stateless_normal(shape, seed)
+
+
 def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,
                  seed: int, start_step: int = 0) -> tf.data.Dataset:
   """[B, n_critic, ...] real batches -> {"real", "z" [B, n, z_dim], "alpha" [B, n]}."""
@@ -25,10 +33,7 @@ def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,
     z_seed = tf.stack([tf.cast(seed, tf.int64), 2 * step])
     alpha_seed = tf.stack([tf.cast(seed, tf.int64), 2 * step + 1])
     z_shape = tf.concat([shape, [z_dim]], axis=0)
-    if distribution == "uniform":
-      z = tf.random.stateless_uniform(z_shape, z_seed, -1.0, 1.0)
-    else:
-      z = tf.random.stateless_normal(z_shape, z_seed)
+    z = stateless_z(z_shape, z_seed, distribution)
     alpha = tf.random.stateless_uniform(shape, alpha_seed)
     return {"real": real, "z": z, "alpha": alpha}
 

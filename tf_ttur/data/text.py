@@ -19,20 +19,14 @@ import re
 
 import numpy as np
 
+from tf_ttur.data import TEXTFILE_PREFIX
 from tf_ttur.errors import DatasetError
 
 SEQ_LEN = 32
 PAD = "`"
 UNK = "unk"
 MAX_VOCAB = 2048
-TEXTFILE_PREFIX = "textfile:"
 CORPUS = os.path.join(os.path.dirname(__file__), "corpus", "english.txt")
-TEXT_DATASETS = ("english", "lm1b")
-
-
-def is_text_dataset(name: str) -> bool:
-  return name in TEXT_DATASETS or (name.startswith(TEXTFILE_PREFIX) and
-                                   len(name) > len(TEXTFILE_PREFIX))
 
 
 def pad_line(line: str, seq_len: int = SEQ_LEN) -> list[str]:

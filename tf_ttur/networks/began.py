@@ -68,3 +68,9 @@ def make_discriminator(image_size: int = 64, width: int = 128,
       seed=seeds()), name="d_bottleneck")(x)
   return keras.Model(images, _decoder(h, width, seeds, "d_dec"),
                      name="discriminator")
+
+
+def discriminator_for(config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.families' builder)."""
+  return make_discriminator(size, config.width, seed=config.seed,
+                            z_dim=config.z_dim)

@@ -85,3 +85,8 @@ def make_discriminator(image_size: int, width: int = 64,
   logits = layers.Dense(1, kernel_initializer=_normal(_seed(seed, 14)),
                         dtype="float32", name="d_h4_lin")(x)
   return keras.Model(images, logits, name="discriminator")
+
+
+def discriminator_for(config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.families' builder)."""
+  return make_discriminator(size, config.width, seed=config.seed)

@@ -64,3 +64,8 @@ def make_discriminator(vocab_size: int, width: int = 512,
   out = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(
       seed=seeds()), dtype="float32", name="d_output")(x)
   return keras.Model(text, out, name="discriminator")
+
+
+def discriminator_for(config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.families' builder)."""
+  return make_discriminator(size, config.width, seed=config.seed)

@@ -162,3 +162,8 @@ def make_discriminator(image_size: int, width: int = 64,
   out = layers.Dense(1, kernel_initializer=_glorot(seeds()), dtype="float32",
                      name="d_output")(x)
   return keras.Model(images, out, name="discriminator")
+
+
+def discriminator_for(config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.families' builder)."""
+  return make_discriminator(size, config.width, seed=config.seed)

@@ -1,0 +1,56 @@
+"""Files of both packages: written whole or not at all, JSON read with one
+error for every way it can be unreadable."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = ""):
+  """Yields a temporary path beside `path` to write in any way; when the
+  block ends without an exception it is renamed onto `path`, else removed.
+  A kill or a full disk then leaves the old file or the new one, never a
+  part. The temporary name is hidden, `.NAME.XXXXXXXX.tmp` + suffix (give
+  the extension there for writers that infer the format from it)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
+                             suffix=".tmp" + suffix, dir=directory)
+  os.close(fd)
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def atomic_write(path: str, data: str | bytes) -> None:
+  """Writes text (UTF-8) or bytes to path through atomic_path."""
+  with atomic_path(path) as tmp:
+    if isinstance(data, str):
+      with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+    else:
+      with open(tmp, "wb") as f:
+        f.write(data)
+
+
+def read_json(path: str):
+  """The JSON value in path, or None when there is no such file.
+
+  Raises:
+    ValueError: the file cannot be read or is not JSON; the message is the
+      first line of the reason.
+  """
+  try:
+    with open(path, encoding="utf-8") as f:
+      return json.load(f)
+  except FileNotFoundError:
+    return None
+  except (OSError, ValueError) as e:
+    lines = str(e).strip().splitlines()
+    raise ValueError(lines[0] if lines else type(e).__name__) from None

@@ -1,0 +1,94 @@
+"""The files a run will read and the folder it will write, checked when the
+config is validated: a bad reference file fails now, not after hours of
+training, and nothing is created or written here."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+
+from tf_ttur.errors import ConfigError
+
+# The dimension of the FID's features (Inception pool_3).
+FID_DIMENSIONS = 2048
+
+
+def check_files(config) -> None:
+  """Raises ConfigError naming the flag of the first unusable file."""
+  if config.fid_every:
+    check_fid_stats(config.fid_stats)
+    if config.fid_inception:
+      check_inception(config.fid_inception)
+  if config.quality_every:
+    check_quality_model(config.quality_model_path, load=config.mode == "train")
+  if config.mode != "dry_run":
+    check_writable(config.workdir)
+
+
+def check_fid_stats(path: str | None) -> None:
+  from fid import stats as fid_stats  # pylint: disable=g-import-not-at-top
+  if not path:
+    raise ConfigError("--fid_every needs --fid_stats (make one with "
+                      "python -m fid DATA --save_stats OUT.npz)")
+  if not os.path.isfile(path):
+    raise ConfigError(f"--fid_stats={path}: no such file")
+  try:
+    mu, _ = fid_stats.load_stats(path)
+  except fid_stats.StatsError as e:
+    raise ConfigError(f"--fid_stats: {e}") from None
+  if mu.shape != (FID_DIMENSIONS,):
+    raise ConfigError(
+        f"--fid_stats={path}: mu has {mu.shape[0]} dimensions; FID "
+        f"statistics are of the {FID_DIMENSIONS} pool_3 features (make them "
+        "with python -m fid DATA --save_stats OUT.npz)")
+
+
+def check_inception(path: str) -> None:
+  """--fid_inception must be the 2015 graph (.pb) or its archive (.tgz),
+  checked without extracting anything."""
+  if not os.path.isfile(path):
+    raise ConfigError(f"--fid_inception={path}: no such file")
+  if path.endswith((".tgz", ".tar.gz")):
+    if not tarfile.is_tarfile(path):
+      raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
+    return
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  try:
+    inception.load_graph_def(path)
+  except inception.InceptionError as e:
+    raise ConfigError(f"--fid_inception: {e}") from None
+
+
+def check_quality_model(path: str, load: bool) -> None:
+  """A SavedModel of python -m tf_ttur.quality; with load, what the
+  evaluator will call is loaded now rather than at its first evaluation
+  (a generator's SavedModel has no `features`)."""
+  if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    raise ConfigError(f"--quality_model={path}: no SavedModel there "
+                      "(train one with python -m tf_ttur.quality)")
+  if not load:
+    return
+  from fid import saved_model  # pylint: disable=g-import-not-at-top
+  try:
+    saved_model.SavedModelExtractor(path)
+  except (ValueError, OSError) as e:
+    raise ConfigError(f"--quality_model={path}: {e} (it needs the "
+                      "`features` function of python -m "
+                      "tf_ttur.quality)") from None
+
+
+def check_writable(path: str) -> None:
+  """Raises ConfigError if `path` cannot be created or written, writing
+  nothing: os.access on the nearest existing ancestor."""
+  path = os.path.abspath(path)
+  probe = path
+  while not os.path.exists(probe):
+    parent = os.path.dirname(probe)
+    if parent == probe:
+      break
+    probe = parent
+  if not os.path.isdir(probe):
+    raise ConfigError(f"--workdir={path} is not usable: {probe} is a file")
+  if not os.access(probe, os.W_OK | os.X_OK):
+    raise ConfigError(f"--workdir={path} is not writable ({probe} is not "
+                      "writable)")

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
+from tf_ttur import families
 from tf_ttur import grid as grid_lib
 from tf_ttur import records
 from tf_ttur import rundir
@@ -167,7 +168,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         "noise seed.")
 
 
-def assemble(config, model, manager: tf.train.CheckpointManager, catcher,
+def assemble(config, manager: tf.train.CheckpointManager, catcher,
              writer: tf.summary.SummaryWriter, write_dir: str, data,
              z: np.ndarray, chief: bool, fid_strategy=None,
              export_best: Callable[[str], object] | None = None
@@ -182,7 +183,6 @@ def assemble(config, model, manager: tf.train.CheckpointManager, catcher,
                MetricsLogger(write_dir, config.train_steps, writer),
                data.sample_callback(config, write_dir, z, writer),
                Checkpointer(manager, config.checkpoint_every)]
-  from tf_ttur import families  # pylint: disable=g-import-not-at-top
   schedule = [(every, make() if chief else None) for every, make in
               data.evaluators(config, families.family_of(config),
                               fid_strategy) if every]

@@ -105,7 +105,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, "tensorboard"))
     callbacks = callbacks_lib.assemble(
-        config, model, manager, catcher, writer, write_dir, data,
+        config, manager, catcher, writer, write_dir, data,
         fixed_z(config, family.z_distribution), chief=chief,
         fid_strategy=runtime.fid_strategy(strategy),
         export_best=lambda directory: export_lib.export_run(

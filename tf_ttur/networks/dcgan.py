@@ -15,6 +15,8 @@ import math
 import keras
 from keras import layers
 
+from tf_ttur.networks.seeds import Seeds
+
 # tf.contrib.layers.batch_norm(decay=0.9, epsilon=1e-5, scale=True).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -30,10 +32,6 @@ def _normal(seed: int | None) -> keras.initializers.Initializer:
   return keras.initializers.RandomNormal(stddev=INIT_STDDEV, seed=seed)
 
 
-def _seed(seed: int | None, offset: int) -> int | None:
-  return None if seed is None else seed * 100 + offset
-
-
 def make_generator(image_size: int, z_dim: int = 100, width: int = 64,
                    seed: int | None = None) -> keras.Model:
   """The DCGAN generator: float32 z [B, z_dim] -> images [B, s, s, 3] in [-1, 1].
@@ -45,18 +43,19 @@ def make_generator(image_size: int, z_dim: int = 100, width: int = 64,
     seed: fixes the initial weights.
   """
   s16 = math.ceil(image_size / 16)
+  seeds = Seeds(seed, -1, scale=100)  # seed * 100 + 0, 1, ..., 4.
   z = keras.Input((z_dim,), name="z")
-  x = layers.Dense(s16 * s16 * 8 * width, kernel_initializer=_normal(
-      _seed(seed, 0)), name="g_h0_lin")(z)
+  x = layers.Dense(s16 * s16 * 8 * width, kernel_initializer=_normal(seeds()),
+                   name="g_h0_lin")(z)
   x = layers.Reshape((s16, s16, 8 * width))(x)
   x = layers.ReLU()(_batch_norm("g_bn0")(x))
   for i, mult in enumerate((4, 2, 1), start=1):
     x = layers.Conv2DTranspose(mult * width, 5, strides=2, padding="same",
-                               kernel_initializer=_normal(_seed(seed, i)),
+                               kernel_initializer=_normal(seeds()),
                                name=f"g_h{i}")(x)
     x = layers.ReLU()(_batch_norm(f"g_bn{i}")(x))
   x = layers.Conv2DTranspose(3, 5, strides=2, padding="same",
-                             kernel_initializer=_normal(_seed(seed, 4)),
+                             kernel_initializer=_normal(seeds()),
                              dtype="float32", name="g_h4")(x)
   images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
   return keras.Model(z, images, name="generator")
@@ -71,18 +70,19 @@ def make_discriminator(image_size: int, width: int = 64,
     width: df, the first conv's width (64 in the paper).
     seed: fixes the initial weights.
   """
+  seeds = Seeds(seed, 9, scale=100)  # seed * 100 + 10, 11, ..., 14.
   images = keras.Input((image_size, image_size, 3), name="images")
   x = images
   for i, mult in enumerate((1, 2, 4, 8)):
     x = layers.Conv2D(mult * width, 5, strides=2, padding="same",
                       kernel_initializer=keras.initializers.TruncatedNormal(
-                          stddev=INIT_STDDEV, seed=_seed(seed, 10 + i)),
+                          stddev=INIT_STDDEV, seed=seeds()),
                       name=f"d_h{i}_conv")(x)
     if i > 0:  # No batch norm on the first layer.
       x = _batch_norm(f"d_bn{i}")(x)
     x = layers.LeakyReLU(negative_slope=0.2)(x)
   x = layers.Flatten()(x)
-  logits = layers.Dense(1, kernel_initializer=_normal(_seed(seed, 14)),
+  logits = layers.Dense(1, kernel_initializer=_normal(seeds()),
                         dtype="float32", name="d_h4_lin")(x)
   return keras.Model(images, logits, name="discriminator")
 

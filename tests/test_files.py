@@ -6,7 +6,7 @@ import os
 import pytest
 
 from fid import files
-from tf_ttur import checkpointing
+from tf_ttur import rundir
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
@@ -53,6 +53,6 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(
   kept = [tmp_path / "config.json", tmp_path / "samples" / "step_00000100.png"]
   for path in left + kept:
     path.write_text("x")
-  removed = checkpointing.remove_leftovers(str(tmp_path))
+  removed = rundir.remove_leftovers(str(tmp_path))
   assert sorted(removed) == sorted(map(str, left))
   assert all(path.exists() for path in kept)

@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fid.files import atomic_write
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
 from tf_ttur import families
 from tf_ttur import grid as grid_lib
 from tf_ttur import records
-from tf_ttur import rundir
 from tf_ttur.errors import NonFiniteLossError, StorageError
 
 
@@ -127,7 +127,7 @@ class TextSamples(Periodic):
     path = os.path.join(self.directory, f"step_{step:08d}.txt")
     try:
       os.makedirs(self.directory, exist_ok=True)
-      rundir.atomic_write(path, "\n".join(lines) + "\n")
+      atomic_write(path, "\n".join(lines) + "\n")
     except OSError as e:
       raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
 

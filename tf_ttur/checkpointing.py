@@ -7,10 +7,6 @@ generator's SavedModel is made by tf_ttur.export.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-
 from absl import logging
 import keras
 import tensorflow as tf
@@ -157,21 +153,3 @@ def save_step(manager: tf.train.CheckpointManager, step: int) -> str:
           f"{manager.latest_checkpoint or 'none'}); free space or fix the "
           "permissions and rerun to resume.") from None
   return latest
-
-
-def remove_leftovers(workdir: str) -> list[str]:
-  """Deletes what a killed run can leave half-written: temporary exports,
-  files being renamed into place, TensorFlow's temporary checkpoint
-  folders. None of them is ever read; returns what was removed."""
-  # fid.atomic's hidden ".NAME.XXXXXXXX.tmp"; "*.tmp*" of earlier versions.
-  patterns = [".export-*", ".*.tmp*", "samples/.*.tmp*", "*.tmp", "*.tmp[0-9]*",
-              "samples/*.tmp*", "checkpoints/*_temp*", ".classifier-*"]
-  removed = []
-  for pattern in patterns:
-    for path in glob.glob(os.path.join(workdir, pattern)):
-      if os.path.isdir(path):
-        shutil.rmtree(path, ignore_errors=True)
-      else:
-        os.remove(path)
-      removed.append(path)
-  return removed

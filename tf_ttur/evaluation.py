@@ -32,10 +32,10 @@ import tensorflow as tf
 import fid
 from fid import frechet
 from fid import generator as fid_generator
+from fid.files import atomic_write
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
-from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.data import noise
 
@@ -220,4 +220,4 @@ class Evaluation(keras.callbacks.Callback):
     self.best = value
     if self.export_best is not None:
       self.export_best(BEST_DIR)
-    rundir.atomic_write(self.best_path, json.dumps(record))
+    atomic_write(self.best_path, json.dumps(record))

@@ -15,6 +15,7 @@ import os
 
 from absl import logging
 
+from fid.files import atomic_write
 from tf_ttur.errors import StorageError
 
 METRICS_FILE = "metrics.jsonl"
@@ -72,6 +73,5 @@ def truncate_after(workdir: str, step: int) -> int:
   kept = [r for r in read(workdir) if r.get("step", 0) <= step]
   if len(kept) == total:
     return 0
-  from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
-  rundir.atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
+  atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
   return total - len(kept)

@@ -18,8 +18,10 @@ disk, and a config that only changes once the run has been restored.
 from __future__ import annotations
 
 import datetime
+import glob
 import os
 import re
+import shutil
 import socket
 
 # One way to write a file whole, shared with fid; the run's files use it.
@@ -235,3 +237,21 @@ def write_vocabulary(vocab, workdir: str) -> None:
                        "the run directory belongs to another dataset")
     return
   atomic_write(path, vocab.to_json())
+
+
+def remove_leftovers(workdir: str) -> list[str]:
+  """Deletes what a killed run can leave half-written: temporary exports,
+  files being renamed into place, TensorFlow's temporary checkpoint
+  folders. None of them is ever read; returns what was removed."""
+  # fid.files' hidden ".NAME.XXXXXXXX.tmp"; "*.tmp*" of earlier versions.
+  patterns = [".export-*", ".*.tmp*", "samples/.*.tmp*", "*.tmp", "*.tmp[0-9]*",
+              "samples/*.tmp*", "checkpoints/*_temp*", ".classifier-*"]
+  removed = []
+  for pattern in patterns:
+    for path in glob.glob(os.path.join(workdir, pattern)):
+      if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+      else:
+        os.remove(path)
+      removed.append(path)
+  return removed

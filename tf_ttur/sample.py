@@ -108,8 +108,8 @@ def _write(batches, images: bool, grid, np) -> None:
     lines = [t.decode("utf-8", errors="replace").rstrip("`")
              for batch in batches for t in batch]
     if FLAGS.out:
-      from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
-      rundir.atomic_write(FLAGS.out, "\n".join(lines) + "\n")
+      from fid.files import atomic_write  # pylint: disable=g-import-not-at-top
+      atomic_write(FLAGS.out, "\n".join(lines) + "\n")
       print(f"wrote {len(lines)} lines to {FLAGS.out}")
     else:
       print("\n".join(lines))

@@ -129,7 +129,7 @@ def _open_run(config: Config, held: contextlib.ExitStack,
   if not chief:
     return tf.train.latest_checkpoint(checkpoints)
   _lock_run(config, held)
-  for path in checkpointing.remove_leftovers(config.workdir):
+  for path in rundir.remove_leftovers(config.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
   # From the files on disk; damaged newer ones are moved aside, named.
   return rundir.find_checkpoint(checkpoints, log=logging.warning)

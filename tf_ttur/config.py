@@ -154,10 +154,9 @@ class Config:
                         f"{', '.join(sorted(FAMILIES))}")
     family = FAMILIES[self.model]
     if not family.modality.accepts(self.dataset):
-      takes = {m.name: m.datasets for m in modalities.MODALITIES}
       raise ConfigError(
-          f"--dataset={self.dataset} does not fit --model={self.model}: "
-          f"it takes {family.modality.name} ({takes[family.modality.name]})")
+          f"--dataset={self.dataset} does not fit --model={self.model}, "
+          f"which takes {family.modality.noun}: {family.modality.datasets}")
     family.modality.check(self, family)
     return family
 

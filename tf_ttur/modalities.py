@@ -13,6 +13,8 @@ it); each method imports what it runs.
 
 from __future__ import annotations
 
+from absl import logging
+
 from tf_ttur import data as data_names
 from tf_ttur.errors import ConfigError
 
@@ -25,6 +27,7 @@ class Images:
   """Image runs: [B, n_critic, H, W, 3] batches in [-1, 1]."""
 
   name = "image"
+  noun = "images"
   datasets = f"{', '.join(data_names.IMAGE_DATASETS)}, folder:PATH"
   # What serving_default returns (assets/model.json).
   outputs = "uint8 images [n, H, W, 3]"
@@ -52,7 +55,6 @@ class Images:
   def load(cls, config) -> "Images":
     """The training images of config.dataset, cached in memory when they
     fit in --cache_mb (no noise attached yet)."""
-    from absl import logging  # pylint: disable=g-import-not-at-top
     from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
     real = images.load_images(config.dataset, config.image_size,
                               data_dir=config.data_dir)
@@ -129,6 +131,7 @@ class Text:
   the run's vocabulary (kept in the run directory as vocab.json)."""
 
   name = "text"
+  noun = "text"
   datasets = f"{', '.join(data_names.TEXT_DATASETS)}, textfile:PATH"
   outputs = "string text [n], int32 ids [n, seq_len]"
 

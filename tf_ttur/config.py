@@ -116,9 +116,9 @@ class Config:
     family = self._check_names()
     self._check_ranges()
     self._check_distribution()
-    if family.loss == "began" and self.n_critic != 1:
-      raise ConfigError("--model=began updates both networks together: "
-                        "--n_critic must be 1")
+    if family.joint_update and self.n_critic != 1:
+      raise ConfigError(f"--model={self.model} updates both networks "
+                        "together: --n_critic must be 1")
     if self.fid_every and self.fid_samples < 2:
       raise ConfigError(f"--fid_samples must be at least 2, got "
                         f"{self.fid_samples}")

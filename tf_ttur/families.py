@@ -34,6 +34,8 @@ class Family:
     fid_pixels: how the original mapped samples to [0, 255] for its FID:
       "float" ((x + 1) * 127.5, no rounding: DCGAN), "truncate" (then cast
       to uint8: WGAN-GP), "clip" (clipped to [0, 255]: BEGAN).
+    joint_update: D and G update from one forward pass (BEGAN), so
+      --n_critic must be 1.
   """
   name: str
   networks: str
@@ -42,6 +44,7 @@ class Family:
   z_distribution: str
   loss: str
   fid_pixels: str
+  joint_update: bool = False
 
   def _module(self):
     return importlib.import_module(f"tf_ttur.networks.{self.networks}")
@@ -63,7 +66,7 @@ FAMILIES: dict[str, Family] = {
         Family("wgan_gp", "wgangp_resnet", modalities.Images, (32, 64),
                "normal", "wgan_gp", "truncate"),
         Family("began", "began", modalities.Images, (64,), "uniform",
-               "began", "clip"),
+               "began", "clip", joint_update=True),
         Family("language", "language", modalities.Text, (), "normal",
                "wgan_gp", "none"),
     )

@@ -32,7 +32,7 @@ import tensorflow as tf
 import fid
 from fid import frechet
 from fid import generator as fid_generator
-from fid.files import atomic_write
+from fid.files import atomic_write, read_json
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
@@ -190,10 +190,11 @@ class Evaluation(keras.callbacks.Callback):
     self.manager = manager
     self.export_best = export_best
     self.best_path = os.path.join(workdir, BEST_FILE)
-    self.best = None
-    if os.path.exists(self.best_path):
-      with open(self.best_path) as f:
-        self.best = json.load(f)["fid"]
+    try:
+      kept = read_json(self.best_path)
+    except ValueError:
+      kept = None  # Damaged: the next FID is the best yet and rewrites it.
+    self.best = kept.get("fid") if isinstance(kept, dict) else None
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())

@@ -1,0 +1,82 @@
+"""The one evaluation path: evaluators return {name: value}; Evaluation
+runs each every its N steps, saves the checkpoint its records name, writes
+each record once and exports the generator of the lowest FID."""
+
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf_ttur import evaluation
+from tf_ttur import records
+
+
+class _Model:
+  def __init__(self):
+    self.step = tf.Variable(0, dtype=tf.int64)
+
+
+class _Evaluator:
+  def __init__(self, name, values, keep_best=False):
+    self.name, self.samples, self.keep_best = name, 10, keep_best
+    self.values = iter(values)
+    self.calls = []
+
+  def __call__(self, model, step):
+    self.calls.append(step)
+    return {self.name: next(self.values)}
+
+  def line(self, values):
+    return f"{self.name} {values[self.name]}"
+
+
+def _run(workdir, schedule, steps, exported):
+  model = _Model()
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5)
+  callback = evaluation.Evaluation(
+      schedule, workdir, tf.summary.create_noop_writer(), manager,
+      export_best=exported.append)
+  callback.set_model(model)
+  for step in steps:
+    model.step.assign(step)
+    callback.on_epoch_end(0)
+  return manager
+
+
+def test_each_evaluator_runs_at_its_steps_and_the_lowest_fid_is_exported(
+    tmp_path):
+  workdir = str(tmp_path)
+  fid = _Evaluator("fid", [30.0, 20.0, 25.0], keep_best=True)
+  other = _Evaluator("fd_shapes", [5.0, 4.0])
+  exported = []
+  manager = _run(workdir, [(2, fid), (3, other)], [1, 2, 3, 4, 5, 6],
+                 exported)
+  assert fid.calls == [2, 4, 6] and other.calls == [3, 6]
+  saved = sorted(int(p.rsplit("-", 1)[1]) for p in manager.checkpoints)
+  assert saved == [2, 3, 4, 6]  # Every evaluated step, once.
+  rows = records.read(workdir)
+  assert [(r["step"], "fid" in r) for r in rows] == [
+      (2, True), (3, False), (4, True), (6, True), (6, False)]
+  assert all(r["checkpoint"] == f"ckpt-{r['step']}" for r in rows)
+  assert rows[0]["fid_samples"] == 10
+  # Exported at 30 (the first) and 20 (lower), not at 25.
+  assert exported == [evaluation.BEST_DIR] * 2
+  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+    assert json.load(f)["fid"] == 20.0
+
+
+def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(
+    tmp_path):
+  workdir = str(tmp_path)
+  manager = _run(workdir, [(2, None)], [2, 4], [])
+  assert len(manager.checkpoints) == 2
+  assert not os.path.exists(os.path.join(workdir, records.METRICS_FILE))
+  (tmp_path / evaluation.BEST_FILE).write_text('{"fid": 1')  # Cut short.
+  exported = []
+  _run(workdir, [(2, _Evaluator("fid", [np.float64(40.0)], True))], [2],
+       exported)
+  assert exported == [evaluation.BEST_DIR]
+  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+    assert json.load(f)["fid"] == 40.0

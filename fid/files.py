@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 
 
 @contextlib.contextmanager
@@ -15,11 +15,12 @@ def atomic_path(path: str, suffix: str = ""):
   block ends without an exception it is renamed onto `path`, else removed.
   A kill or a full disk then leaves the old file or the new one, never a
   part. The temporary name is hidden, `.NAME.XXXXXXXX.tmp` + suffix (give
-  the extension there for writers that infer the format from it)."""
+  the extension there for writers that infer the format from it); the
+  writer creates it, so the file gets the usual permissions (umask), not
+  mkstemp's owner-only ones."""
   directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
-                             suffix=".tmp" + suffix, dir=directory)
-  os.close(fd)
+  tmp = os.path.join(directory, f".{os.path.basename(path)}."
+                     f"{secrets.token_hex(4)}.tmp{suffix}")
   try:
     yield tmp
     os.replace(tmp, path)

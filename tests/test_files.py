@@ -24,6 +24,10 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
   assert path.read_text() == "new"
   assert (tmp_path / "grid.png").read_bytes() == b"\x89PNG"
   assert sorted(os.listdir(tmp_path)) == ["config.json", "grid.png"]
+  # The usual permissions (a stats file is shared), not owner-only.
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_the_temporary_name_keeps_a_suffix_for_format_sniffing_writers(

@@ -8,6 +8,8 @@ import json
 import os
 import secrets
 
+from fid.errors import first_line
+
 
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = ""):
@@ -53,5 +55,4 @@ def read_json(path: str):
   except FileNotFoundError:
     return None
   except (OSError, ValueError) as e:
-    lines = str(e).strip().splitlines()
-    raise ValueError(lines[0] if lines else type(e).__name__) from None
+    raise ValueError(first_line(e)) from None

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from fid import files
+from fid.errors import first_line
 
 SAVEDMODEL_PREFIX = "savedmodel:"
 MODEL_INFO = os.path.join("assets", "model.json")
@@ -121,7 +122,7 @@ class SavedModelGenerator:
       self._module = tf.saved_model.load(path)
     except (OSError, ValueError, tf.errors.OpError) as e:
       raise GeneratorError(f"{path}: cannot load the SavedModel "
-                           f"({str(e).strip().splitlines()[0]})") from None
+                           f"({first_line(e)})") from None
     if "serving_default" not in self._module.signatures:
       raise GeneratorError(f"{path}: no serving_default signature")
     self._serve = self._module.signatures["serving_default"]

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from fid import preprocess
+from fid.errors import first_line
 from fid import stats as stats_lib
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -74,11 +75,6 @@ def check_pixels(path: str, width: int, height: int) -> None:
         "(set FID_MAX_PIXELS to allow larger images)")
 
 
-def _first_line(error: Exception) -> str:
-  text = str(error).strip()
-  return text.splitlines()[0] if text else type(error).__name__
-
-
 def read_image(path: str, notes: dict | None = None) -> np.ndarray:
   """float32 [H, W, 3] in [0, 255]; grayscale, RGBA, palette, 16-bit -> RGB.
 
@@ -89,9 +85,14 @@ def read_image(path: str, notes: dict | None = None) -> np.ndarray:
       before anything is decoded).
   """
   array, mode = _decode(path)
+  _note_conversion(notes, mode)
+  return array
+
+
+def _note_conversion(notes: dict | None, mode: str) -> None:
+  """Counts an image converted to RGB from `mode` (notes: {mode: count})."""
   if mode != "RGB" and notes is not None:
     notes[mode] = notes.get(mode, 0) + 1
-  return array
 
 
 def _decode(path: str) -> tuple[np.ndarray, str]:
@@ -177,7 +178,7 @@ def tfds_builder(name: str, data_dir: str | None = None):
         f"no TFDS dataset named {name!r}" +
         (f"; closest: {', '.join(close)}" if close else "")) from None
   except Exception as e:  # A bad config name, a damaged data_dir.
-    raise SourceError(f"TFDS dataset {name!r}: {_first_line(e)}") from None
+    raise SourceError(f"TFDS dataset {name!r}: {first_line(e)}") from None
   if not builder.is_prepared() and not download_reachable():
     raise SourceError(
         f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
@@ -219,7 +220,7 @@ class TfdsSource:
       self._builder.download_and_prepare()
       self._dataset = self._builder.as_dataset(split=self.split)
     except Exception as e:  # No network, missing splits.  pylint: disable=broad-except
-      raise SourceError(f"{spec}: cannot load from TFDS ({_first_line(e)})"
+      raise SourceError(f"{spec}: cannot load from TFDS ({first_line(e)})"
                         ) from None
     # The split's size from its metadata (None where TFDS has none).
     splits = self._builder.info.splits
@@ -305,8 +306,7 @@ def _group(images: Iterator[tuple[np.ndarray, str]], batch_size: int,
   the partial batches of each size at the end."""
   pending: dict[tuple, list] = {}
   for image, mode in images:
-    if mode != "RGB" and notes is not None:
-      notes[mode] = notes.get(mode, 0) + 1
+    _note_conversion(notes, mode)
     group = pending.setdefault(image.shape, [])
     group.append(image)
     if len(group) == batch_size:

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import preprocess
-from tf_ttur.errors import DatasetError
+from tf_ttur.errors import DatasetError, first_line
 from tf_ttur.data import FOLDER_PREFIX, IMAGE_DATASETS
 from tf_ttur.data import shapes
 
@@ -74,7 +74,7 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
   except Exception as e:  # Network, missing files, manual-download datasets.
     raise DatasetError(
         f"cannot load the TFDS dataset {spec.tfds_name!r} "
-        f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
+        f"({type(e).__name__}: {first_line(e)}). "
         "It is downloaded on first use; without internet, prepare it on a "
         "machine that has it and pass its folder as --data_dir.") from None
   return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)

@@ -16,8 +16,8 @@ from fid import sources
 from fid import stats as stats_lib
 
 EXPECTED_ERRORS = (sources.SourceError, stats_lib.StatsError,
-             inception.InceptionError, generator_lib.GeneratorError,
-             ValueError, OSError)
+                   inception.InceptionError, generator_lib.GeneratorError,
+                   ValueError, OSError)
 
 
 def resolve(path: str, recursive: bool, data_dir: str | None,

@@ -70,11 +70,13 @@ def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
 
 
 def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
-  if size is not None and os.path.getsize(path) != size:
-    raise InceptionError(f"{what} has {os.path.getsize(path)} bytes, expected "
+  actual_size = os.path.getsize(path)
+  if size is not None and actual_size != size:
+    raise InceptionError(f"{what} has {actual_size} bytes, expected "
                          f"{size}: not the 2015-12-05 Inception graph")
-  if md5 is not None and _md5(path) != md5:
-    raise InceptionError(f"{what} has MD5 {_md5(path)}, expected {md5}: not "
+  actual_md5 = _md5(path) if md5 is not None else None
+  if md5 is not None and actual_md5 != md5:
+    raise InceptionError(f"{what} has MD5 {actual_md5}, expected {md5}: not "
                          "the 2015-12-05 Inception graph")
 
 

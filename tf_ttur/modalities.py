@@ -33,7 +33,7 @@ class Images:
   outputs = "uint8 images [n, H, W, 3]"
 
   def __init__(self, config, dataset=None):
-    self.size = config.image_size
+    self.size = self.size_of(config)
     self.dataset = dataset
 
   @staticmethod

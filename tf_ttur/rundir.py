@@ -222,10 +222,22 @@ def write_config(config, workdir: str) -> None:
 
 
 def load_vocabulary(workdir: str):
-  """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json."""
+  """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json;
+  ConfigError when it is missing or damaged (read as config.json is)."""
   from tf_ttur.data import text  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(workdir, VOCAB_FILE), encoding="utf-8") as f:
-    return text.Vocabulary.from_json(f.read())
+  path = os.path.join(workdir, VOCAB_FILE)
+  try:
+    recorded = read_json(path)
+  except ValueError as e:
+    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
+                      "damaged") from None
+  if recorded is None:
+    raise ConfigError(f"{path}: no such file; the language model's run "
+                      "directory keeps its vocabulary there")
+  if not isinstance(recorded, dict) or not isinstance(
+      recorded.get("chars"), list):
+    raise ConfigError(f"{path} is not a vocabulary")
+  return text.Vocabulary(recorded["chars"])
 
 
 def write_vocabulary(vocab, workdir: str) -> None:

@@ -333,10 +333,14 @@ class FastExtractor:
     """(features, logits), and the sFID's spatial features if spatial."""
     with float32_exact():
       out = self._fn(tf.constant(_as_float_batch(images)))
-    result = (out[0].numpy().astype(np.float64),
-              out[1].numpy().astype(np.float64))
+    return self._result(out)
+
+  def _result(self, outputs) -> tuple[np.ndarray, ...]:
+    """The model's outputs (one replica's) as float64 numpy arrays."""
+    result = (outputs[0].numpy().astype(np.float64),
+              outputs[1].numpy().astype(np.float64))
     if self.spatial:
-      result += (spatial_features(out[2].numpy()),)
+      result += (spatial_features(outputs[2].numpy()),)
     return result
 
   def per_replica(self, images) -> list[tuple[np.ndarray, ...]]:
@@ -350,14 +354,7 @@ class FastExtractor:
     with float32_exact():
       outs = self.strategy.run(self._fn, args=(shard,))
     local = [self.strategy.experimental_local_results(t) for t in outs]
-    results = []
-    for replica in zip(*local):
-      result = (replica[0].numpy().astype(np.float64),
-                replica[1].numpy().astype(np.float64))
-      if self.spatial:
-        result += (spatial_features(replica[2].numpy()),)
-      results.append(result)
-    return results
+    return [self._result(replica) for replica in zip(*local)]
 
   def close(self) -> None:
     pass

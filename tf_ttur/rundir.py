@@ -168,20 +168,23 @@ def _move_aside(prefix: str, folder: str) -> str:
   return folder
 
 
-def recorded_config(workdir: str) -> dict | None:
-  """The run's config.json as a dict, or None for a new run directory."""
-  path = os.path.join(workdir, CONFIG_FILE)
+def _read_run_file(path: str, what: str) -> dict | None:
+  """A JSON object the run directory keeps, or None when there is none;
+  ConfigError naming the file when it is damaged or not `what`."""
   try:
     recorded = read_json(path)
   except ValueError as e:
     raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
                       "damaged (--restart moves it aside)") from None
-  if recorded is None:
-    return None
-  if not isinstance(recorded, dict):
-    raise ConfigError(f"{path} is not a config (--restart moves the run "
+  if recorded is not None and not isinstance(recorded, dict):
+    raise ConfigError(f"{path} is not {what} (--restart moves the run "
                       "aside)")
   return recorded
+
+
+def recorded_config(workdir: str) -> dict | None:
+  """The run's config.json as a dict, or None for a new run directory."""
+  return _read_run_file(os.path.join(workdir, CONFIG_FILE), "a config")
 
 
 def check_resume(config, recorded: dict | None) -> list[str]:
@@ -226,17 +229,12 @@ def load_vocabulary(workdir: str):
   ConfigError when it is missing or damaged (read as config.json is)."""
   from tf_ttur.data import text  # pylint: disable=g-import-not-at-top
   path = os.path.join(workdir, VOCAB_FILE)
-  try:
-    recorded = read_json(path)
-  except ValueError as e:
-    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
-                      "damaged") from None
+  recorded = _read_run_file(path, "a vocabulary")
   if recorded is None:
     raise ConfigError(f"{path}: no such file; the language model's run "
                       "directory keeps its vocabulary there")
-  if not isinstance(recorded, dict) or not isinstance(
-      recorded.get("chars"), list):
-    raise ConfigError(f"{path} is not a vocabulary")
+  if not isinstance(recorded.get("chars"), list):
+    raise ConfigError(f"{path} is not a vocabulary (no list of chars)")
   return text.Vocabulary(recorded["chars"])
 
 

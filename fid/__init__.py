@@ -28,10 +28,9 @@ import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from fid import core
 from fid import download
-from fid import inception
 from fid.core import Activations, run_pass
+from fid.download import InceptionError
 from fid.frechet import calculate_frechet_distance
-from fid.inception import InceptionError, make_extractor
 from fid.stats import RunningStats, StatsError, load_stats, save_stats
 
 __all__ = [
@@ -55,8 +54,18 @@ def check_or_download_inception(inception_path: str | None = None) -> str:
   return download.get_inception_graph(inception_path)
 
 
+def make_extractor(*args, **kwargs):
+  """fid.inception.make_extractor. TensorFlow is imported here, on first
+  use, not by `import fid`: the package's files, statistics and download
+  helpers (fid.files, used by tf_ttur's TensorFlow-free modules) stay
+  light."""
+  from fid import inception  # pylint: disable=g-import-not-at-top
+  return inception.make_extractor(*args, **kwargs)
+
+
 def create_inception_graph(pth: str, kind: str = "fast"):
   """Loads the graph at pth and makes it the default of the functions below."""
+  from fid import inception  # pylint: disable=g-import-not-at-top
   extractor = inception.EXTRACTORS[kind](inception.load_graph_def(pth))
   _default["extractor"] = extractor
   return extractor

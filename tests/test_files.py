@@ -2,10 +2,13 @@
 leaves is hidden and removed by the next run."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from fid import files
+from tests.conftest import REPO
 from tf_ttur import rundir
 
 
@@ -60,3 +63,17 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(
   removed = rundir.remove_leftovers(str(tmp_path))
   assert sorted(removed) == sorted(map(str, left))
   assert all(path.exists() for path in kept)
+
+
+def test_the_shared_file_helpers_do_not_import_tensorflow():
+  # tf_ttur's TensorFlow-free modules (the run directory, metrics records,
+  # the saddle-point toy) write through fid.files; importing it must not
+  # cost TensorFlow's start-up.
+  code = ("import sys\n"
+          "import fid, fid.files, tf_ttur.rundir, tf_ttur.records, "
+          "tf_ttur.toy\n"
+          "print('tensorflow' in sys.modules)\n")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  assert proc.stdout.strip() == "False"

@@ -17,16 +17,23 @@ CROPS = ("none", "center108", "square")
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-  """crop: one of CROPS; size: the side the paper trained at."""
+  """crop: one of CROPS; size: the side the paper trained at; split: the
+  TFDS split (expression) holding the images the paper trained on and
+  made its statistics from."""
   crop: str
   size: int
+  split: str = "train"
 
 
+# The original's image counts (docs/paper.md A.3.4): SVHN 73,257 and
+# CIFAR-10 50,000 are TFDS's `train`; CelebA is all 202,599 aligned images,
+# TFDS's three splits together; LSUN Bedroom's 3,033,042 are TFDS's `train`.
+CELEBA_ALL = "train+validation+test"
 PAPER: dict[str, Preprocessing] = {
     "shapes": Preprocessing("none", 32),
     "svhn_cropped": Preprocessing("none", 32),
     "cifar10": Preprocessing("none", 32),
-    "celeb_a": Preprocessing("center108", 64),
+    "celeb_a": Preprocessing("center108", 64, CELEBA_ALL),
     "lsun/bedroom": Preprocessing("square", 64),
 }
 

@@ -222,10 +222,12 @@ class TfdsSource:
     except Exception as e:  # No network, missing splits.  pylint: disable=broad-except
       raise SourceError(f"{spec}: cannot load from TFDS ({first_line(e)})"
                         ) from None
-    # The split's size from its metadata (None where TFDS has none).
-    splits = self._builder.info.splits
-    self.count = (int(splits[self.split].num_examples)
-                  if self.split in splits else None)
+    # The split's size from its metadata (a split expression such as
+    # train+validation+test included; None where TFDS has none).
+    try:
+      self.count = int(self._builder.info.splits[self.split].num_examples)
+    except Exception:  # Unprepared metadata, an unknown split.  pylint: disable=broad-except
+      self.count = None
 
   def batches(self, batch_size: int, limit: int | None = None
               ) -> Iterator[np.ndarray]:

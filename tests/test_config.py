@@ -50,6 +50,8 @@ def test_flagfile_parses_and_validates(path, tmp_path):
              for line in header)
   if "_orig" in path:
     assert config.d_lr == config.g_lr
+  elif "_fixed" in path:  # The project's variant of a row.
+    assert any("Not a paper row" in line for line in header)
   elif "demo" not in path and "smoke" not in path:
     assert config.d_lr != config.g_lr
     # BEGAN left the paper before publication: its header says so instead.

@@ -16,9 +16,11 @@ def _conv(k, c_in, c_out, bias=True):
 
 
 def _wgan_g_params(size, z=128, w=64):
-  widths = {64: [8, 8, 4, 2, 1], 32: [8, 4, 2, 1]}[size]
-  widths = [m * w for m in widths]
-  n = z * 16 * widths[0] + 16 * widths[0]
+  # The original's fact = DIM // 16: a 4x4 (64) or 2x2 (32) start, then
+  # 4 up blocks either way.
+  widths = [m * w for m in (8, 8, 4, 2, 1)]
+  cells = (size // 16) ** 2
+  n = z * cells * widths[0] + cells * widths[0]
   for c_in, c_out in zip(widths[:-1], widths[1:]):
     n += _conv(1, c_in, c_out)  # shortcut
     n += 4 * c_in + _conv(3, c_in, c_out, bias=False)  # bn1 + conv1
@@ -48,8 +50,9 @@ def test_wgangp_networks_match_spec(size):
   assert ln.gamma.shape == (64,) and ln.beta.shape == (64,)
 
 
-def test_32px_critic_scores_each_sample_alone():
-  d = wgangp_resnet.make_discriminator(32, width=8, seed=0)
+def test_32px_per_sample_critic_scores_each_sample_alone():
+  d = wgangp_resnet.make_discriminator(32, width=8, seed=0,
+                                       critic_flatten="per_sample")
   x = np.random.default_rng(0).uniform(-1, 1, (5, 32, 32, 3)).astype("float32")
   base = d(x).numpy()
   x2 = x.copy()

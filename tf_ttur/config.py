@@ -43,6 +43,7 @@ class Config:
   model: str = "dcgan"
   z_dim: int = 100
   width: int = 64
+  critic_flatten: str = "per_sample"
   d_lr: float = 1e-4
   g_lr: float = 5e-4
   beta_1: float = 0.5
@@ -55,6 +56,7 @@ class Config:
   strategy: str = "default"
   cpu_replicas: int = 0
   precision: str = "auto"
+  tf32: str = "auto"
   jit_compile: str = "auto"
   log_every: int = 100
   checkpoint_every: int = 1000
@@ -122,11 +124,14 @@ class Config:
     if self.fid_every and self.fid_samples < 2:
       raise ConfigError(f"--fid_samples must be at least 2, got "
                         f"{self.fid_samples}")
+    self._check_critic_rows()
     if self.quality_every and self.quality_samples < 2:
       raise ConfigError(f"--quality_samples must be at least 2, got "
                         f"{self.quality_samples}")
     for name, choices in (("export_dtype", ("float32", "bfloat16",
                                             "float16")),
+                          ("critic_flatten", ("original", "per_sample")),
+                          ("tf32", ("auto", "true", "false")),
                           ("on_nonfinite", ("stop", "restore"))):
       if getattr(self, name) not in choices:
         raise ConfigError(f"--{name}={getattr(self, name)!r}: use "
@@ -204,6 +209,21 @@ class Config:
     if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
       raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
                         "environment variable (cluster and task)")
+
+  def _check_critic_rows(self) -> None:
+    """The original's merged flatten (WGAN-GP, 32x32) needs each device's
+    real and fake batches in whole rows of samples."""
+    if self.model != "wgan_gp" or self.critic_flatten != "original":
+      return
+    # Not tf_ttur.networks (TensorFlow): the same rule, 4 samples a row
+    # where the last map is 2x2.
+    per_row = 4 if self.image_size == 32 else 1
+    per_device = self.batch_size // max(self.cpu_replicas, 1)
+    if per_device % per_row:
+      raise ConfigError(
+          f"--critic_flatten=original merges {per_row} samples into each "
+          f"critic value at --image_size={self.image_size}: the batch of "
+          f"each device ({per_device}) must be a multiple of {per_row}")
 
   @property
   def quality_model_path(self) -> str:

@@ -36,6 +36,12 @@ class Family:
       to uint8: WGAN-GP), "clip" (clipped to [0, 255]: BEGAN).
     joint_update: D and G update from one forward pass (BEGAN), so
       --n_critic must be 1.
+    fresh_g_z: the generator update draws its own z (WGAN-GP, language:
+      the original's generator op samples noise itself) instead of reusing
+      the last discriminator update's (DCGAN feeds one z to both).
+    extra_g_passes: training-mode generator passes after its update that
+      move its batch-norm averages (DCGAN: the original's two loss
+      evaluations for logging, docs/paper.md A.3.1).
   """
   name: str
   networks: str
@@ -45,6 +51,8 @@ class Family:
   loss: str
   fid_pixels: str
   joint_update: bool = False
+  fresh_g_z: bool = False
+  extra_g_passes: int = 0
 
   def _module(self):
     return importlib.import_module(f"tf_ttur.networks.{self.networks}")
@@ -62,13 +70,13 @@ class Family:
 FAMILIES: dict[str, Family] = {
     family.name: family for family in (
         Family("dcgan", "dcgan", modalities.Images, (32, 64), "uniform",
-               "dcgan", "float"),
+               "dcgan", "float", extra_g_passes=2),
         Family("wgan_gp", "wgangp_resnet", modalities.Images, (32, 64),
-               "normal", "wgan_gp", "truncate"),
+               "normal", "wgan_gp", "truncate", fresh_g_z=True),
         Family("began", "began", modalities.Images, (64,), "uniform",
                "began", "clip", joint_update=True),
         Family("language", "language", modalities.Text, (), "normal",
-               "wgan_gp", "none"),
+               "wgan_gp", "none", fresh_g_z=True),
     )
 }
 
@@ -102,7 +110,9 @@ def build_model(config, precision: str, size: int | None = None,
   model = gan_lib.GAN(generator, discriminator, loss=family.loss,
                       z_dim=config.z_dim,
                       z_distribution=family.z_distribution,
-                      n_critic=config.n_critic, seed=config.seed)
+                      n_critic=config.n_critic, seed=config.seed,
+                      fresh_g_z=family.fresh_g_z,
+                      extra_g_passes=family.extra_g_passes)
   adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
               epsilon=config.adam_epsilon,
               loss_scaling=precision == "mixed_float16",

@@ -57,6 +57,12 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                       "Network family: dcgan, wgan_gp, began, language.")
   flags.DEFINE_integer("z_dim", 100, "Latent dimension.")
   flags.DEFINE_integer("width", 64, "Base width (gf = df = 64 in the paper).")
+  flags.DEFINE_enum("critic_flatten", "per_sample", ["original", "per_sample"],
+                    "WGAN-GP at 32x32: original (the paper's CIFAR-10 critic, "
+                    "whose reshape to 4*4*8w merges 4 samples into one "
+                    "critic value; --batch_size a multiple of 4) or "
+                    "per_sample (one value per sample). The same network at "
+                    "64x64; no effect on other models.")
 
   # TTUR: one Adam per network.
   flags.DEFINE_float("d_lr", 1e-4, "Discriminator learning rate (b).")
@@ -81,6 +87,11 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                     "GPUs, float32 elsewhere. A resumed run keeps the "
                     "precision its config.json records unless this flag "
                     "names another; checkpoints move between precisions.")
+  flags.DEFINE_enum("tf32", "auto", ["auto", "true", "false"],
+                    "TensorFloat-32 matmuls and convolutions in training on "
+                    "Ampere and later GPUs. auto: TensorFlow's default (on); "
+                    "false: exact float32, as the paper's 2017 GPUs (the "
+                    "paper flagfiles). The FID is always computed without.")
   flags.DEFINE_enum("strategy", "default", ["default", "mirrored",
                                             "multi_worker"],
                     "tf.distribute: default (one device), mirrored (all local "

@@ -39,17 +39,24 @@ class GAN(keras.Model):
   """A generator/discriminator pair trained with two time-scale updates.
 
   Each train_step does `n_critic` discriminator updates, each on its own slice
-  of the real batch (the pipeline delivers n_critic * batch_size images), then
-  one generator update with the same z as the last discriminator update
-  (DCGAN_FID_batched). WGAN-GP's original order, G then n_critic critic
-  steps with G skipped at iteration 0, is the same sequence of updates. A
-  `simultaneous` family (BEGAN) updates both networks from one forward pass
-  and then its k_t.
+  of the real batch (the pipeline delivers n_critic * batch_size images) and
+  its own z, then one generator update. Which z the generator update sees
+  is the original's (docs/paper.md A.3, A.4): with fresh_g_z False
+  (DCGAN_FID_batched) the last discriminator update's z, with fresh_g_z
+  True (WGAN-GP images and language, whose generator op draws its own
+  noise) a z of its own, the pipeline's extra column. WGAN-GP's original
+  order, G then n_critic critic steps with G skipped at iteration 0, is the
+  same sequence of updates. extra_g_passes > 0 (DCGAN) runs the generator
+  that many more times in training mode after its update, as the
+  original's loss evaluations for logging did, moving its batch-norm
+  averages. A `simultaneous` family (BEGAN) updates both networks from one
+  forward pass and then its k_t.
   """
 
   def __init__(self, generator: keras.Model, discriminator: keras.Model,
                loss: str, z_dim: int, z_distribution: str, n_critic: int = 1,
-               seed: int = 0, **kwargs):
+               seed: int = 0, fresh_g_z: bool = False,
+               extra_g_passes: int = 0, **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.discriminator = discriminator
@@ -57,6 +64,8 @@ class GAN(keras.Model):
     self.z_dim = z_dim
     self.z_distribution = z_distribution
     self.n_critic = n_critic
+    self.fresh_g_z = fresh_g_z
+    self.extra_g_passes = extra_g_passes
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.trackers = [keras.metrics.Mean(name=n) for n in
                      ("d_loss", "g_loss", *self.loss_family.d_metrics)]
@@ -119,8 +128,15 @@ class GAN(keras.Model):
     # plain Adam scale_loss is the identity.
     optimizer.apply(tape.gradient(scaled_loss, variables), variables)
 
+  @property
+  def z_columns(self) -> int:
+    """z per example and step: one per discriminator update, plus the
+    generator's own with fresh_g_z."""
+    return self.n_critic + int(self.fresh_g_z)
+
   def _unpack(self, data):
-    """(real [B, n, ...], z [B, n, z_dim], alpha [B, n]) from a batch.
+    """(real [B, n, ...], z [B, z_columns, z_dim], alpha [B, n]) from a
+    batch.
 
     The pipeline's dicts carry their own noise (data/noise.py); a plain
     tensor of n_critic * B images (tests, benchmarks) gets noise from the
@@ -131,8 +147,8 @@ class GAN(keras.Model):
     real = data[0] if isinstance(data, (tuple, list)) else data
     real = tf.stack(tf.split(real, self.n_critic, axis=0), axis=1)
     batch_size = tf.shape(real)[0]
-    z = tf.reshape(self.sample_z(batch_size * self.n_critic),
-                   [batch_size, self.n_critic, self.z_dim])
+    z = tf.reshape(self.sample_z(batch_size * self.z_columns),
+                   [batch_size, self.z_columns, self.z_dim])
     alpha = keras.random.uniform((batch_size, self.n_critic),
                                  seed=self.seed_generator)
     return real, z, alpha
@@ -177,11 +193,18 @@ class GAN(keras.Model):
         d_loss, extra = family.d_loss(self, real[:, i], fake, alpha[:, i])
         scaled = self.d_optimizer.scale_loss(d_loss / replicas)
       self._update(self.d_optimizer, tape, scaled, d_vars)
+    # z[:, -1]: the last critic update's (shared) or the generator's own.
     with tf.GradientTape() as tape:
       fake = self.generator(z[:, -1], training=True)
       g_loss = family.g_loss(self, fake)
       scaled = self.g_optimizer.scale_loss(g_loss / replicas)
     self._update(self.g_optimizer, tape, scaled, g_vars)
+    for _ in range(self.extra_g_passes):
+      # Forward only: what the original's loss evaluations did to the
+      # averages. (One pass with momentum ** passes would be cheaper, but
+      # a layer's momentum is shared by the replica threads that trace
+      # this step under MirroredStrategy.)
+      self.generator(z[:, -1], training=True)
     return {"d_loss": d_loss, "g_loss": g_loss, **extra}
 
   def _simultaneous_step(self, real, z, replicas):

@@ -35,7 +35,7 @@ DAMAGED = "damaged"
 # Flags that fix the networks' shapes or what they learn: a checkpoint of
 # one value cannot be resumed under another.
 DEFINING_FLAGS = ("model", "dataset", "image_size", "width", "z_dim",
-                  "max_lines")
+                  "critic_flatten", "max_lines")
 _CKPT = re.compile(r"^ckpt-(\d+)\.index$")
 
 

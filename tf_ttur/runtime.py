@@ -30,11 +30,26 @@ def resolve_runtime(config: Config,
                "XLA on" if jit_compile else "XLA off", why)
   if warning:
     logging.warning("%s.", warning)
+  tf32, why = resolve_tf32(config.tf32)
+  logging.info("tf32=%s: %s.", config.tf32, why)
+  if tf32 is not None:
+    tf.config.experimental.enable_tensor_float_32_execution(tf32)
   if not machine.onednn and not machine.gpus:
     logging.warning("oneDNN is off: CPU steps are ~3x slower. Unset "
                     "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
                     "TensorFlow.")
   return precision, jit_compile
+
+
+def resolve_tf32(requested: str) -> tuple[bool | None, str]:
+  """(TF32 setting to make, or None to keep TensorFlow's; why)."""
+  if requested == "false":
+    return False, ("TF32 off: float32 matmuls and convolutions are exact "
+                   "float32, the paper's arithmetic")
+  if requested == "true":
+    return True, "TF32 on for float32 matmuls and convolutions on Ampere+"
+  return None, ("TensorFlow's default (TF32 on for float32 matmuls and "
+                "convolutions on Ampere and later GPUs)")
 
 
 def split_cpu(n: int) -> None:

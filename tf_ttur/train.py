@@ -209,7 +209,9 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
     # The noise of each step is keyed by the step (data/noise.py).
     noisy = noise_lib.attach_noise(dataset, config.z_dim,
                                    model.z_distribution, seed,
-                                   start_step=step).with_options(options)
+                                   start_step=step,
+                                   extra_z=int(model.fresh_g_z)
+                                   ).with_options(options)
     partial = -step % every
     if partial:
       model.fit(noisy, epochs=1, steps_per_epoch=partial,

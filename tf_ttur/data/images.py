@@ -29,7 +29,7 @@ class DatasetSpec:
 
   Attributes:
     tfds_name: the TFDS name (with config), or None for a folder.
-    split: the TFDS split the paper trained on.
+    split: the TFDS split (expression) the paper trained on.
     native_size: the side the paper trained at.
     crop: "center108" (CelebA, docs/paper.md A.3.1), "square" (center square) or "none".
   """
@@ -39,11 +39,11 @@ class DatasetSpec:
   crop: str
 
 
-def _paper(name: str, split: str = "train") -> DatasetSpec:
-  # The crop and size are fid.preprocess's: the reference statistics of
-  # `python -m fid tfds:NAME:SPLIT` see the same images as training.
+def _paper(name: str) -> DatasetSpec:
+  # The split, crop and size are fid.preprocess's: the reference statistics
+  # of `python -m fid tfds:NAME:SPLIT` see the same images as training.
   rule = preprocess.PAPER[name]
-  return DatasetSpec(name, split, rule.size, rule.crop)
+  return DatasetSpec(name, rule.split, rule.size, rule.crop)
 
 
 DATASETS: dict[str, DatasetSpec] = {name: _paper(name)

@@ -24,15 +24,18 @@ def stateless_z(shape, seed, distribution: str) -> tf.Tensor:
 
 
 def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,
-                 seed: int, start_step: int = 0) -> tf.data.Dataset:
-  """[B, n_critic, ...] real batches -> {"real", "z" [B, n, z_dim], "alpha" [B, n]}."""
+                 seed: int, start_step: int = 0,
+                 extra_z: int = 0) -> tf.data.Dataset:
+  """[B, n_critic, ...] real batches -> {"real", "z" [B, n + extra_z,
+  z_dim], "alpha" [B, n]}; extra_z = 1 gives the generator update a z of
+  its own (gan.GAN.fresh_g_z)."""
   steps = tf.data.Dataset.counter(start=start_step, dtype=tf.int64)
 
   def add(real, step):
     shape = tf.shape(real)[:2]
     z_seed = tf.stack([tf.cast(seed, tf.int64), 2 * step])
     alpha_seed = tf.stack([tf.cast(seed, tf.int64), 2 * step + 1])
-    z_shape = tf.concat([shape, [z_dim]], axis=0)
+    z_shape = tf.concat([shape + [0, extra_z], [z_dim]], axis=0)
     z = stateless_z(z_shape, z_seed, distribution)
     alpha = tf.random.stateless_uniform(shape, alpha_seed)
     return {"real": real, "z": z, "alpha": alpha}

@@ -1,14 +1,20 @@
 """The WGAN-GP ResNet of `gan_64x64_FID.py` (GoodGenerator and
 GoodDiscriminator of igul222's improved_wgan_training), docs/paper.md A.3.2, in NHWC.
 
-Generator: z ~ N(0, I_128) -> Linear(4*4*8w) -> up blocks -> BN -> ReLU ->
-Conv3x3 to 3 -> tanh, its batch norm always in training mode (batch
-statistics, also when sampling). Critic: Conv3x3 to w -> down blocks ->
-flatten -> Linear to 1, with layer norm over (H, W, C) and a per-channel
-scale and offset. 64x64: 4 up blocks 8w->8w->4w->2w->w, 4 down blocks
-w->2w->4w->8w->8w, flatten 4*4*8w. 32x32: 3 up blocks 8w->4w->2w->w and the
-same 4 down blocks, so the critic flattens 2*2*8w per sample (the
-original's "DIM = 32" note kept 4*4*8*dim and merged 4 samples per row).
+Generator: z ~ N(0, I_128) -> Linear(s16*s16*8w) -> 4 up blocks
+8w->8w->4w->2w->w -> BN -> ReLU -> Conv3x3 to 3 -> tanh, its batch norm
+always in training mode (batch statistics, also when sampling); s16 = s / 16
+(64: 4x4 -> 64x64; 32: 2x2 -> 32x32, the original's `fact = DIM // 16`).
+Critic: Conv3x3 to w -> 4 down blocks w->2w->4w->8w->8w -> flatten ->
+Linear to 1, with layer norm over (H, W, C) and a per-channel scale and
+offset.
+
+The critic's flatten (docs/paper.md A.3.2): the original always reshapes
+to [-1, 4*4*8w]. At 64x64 that is one sample's 4x4x8w map. At 32x32 (its
+"DIM = 32", the CIFAR-10 run) the map is 2x2x8w, so each row holds 4
+consecutive samples and the critic gives one value per 4 samples
+(`critic_flatten="original"`, the paper's CIFAR-10 WGAN-GP);
+`critic_flatten="per_sample"` flattens 2x2x8w, one value per sample.
 
 Initialisers (tflib): convs "he" uniform with variance 4 / (fan_in +
 fan_out), i.e. VarianceScaling(2, "fan_avg", "uniform"); 1x1 shortcuts, the
@@ -123,20 +129,63 @@ def _down_block(x, c_in, c_out, seeds, name):
   return layers.Add()([shortcut, y])
 
 
-def _up_widths(image_size, width):
-  mults = {64: (8, 8, 4, 2, 1), 32: (8, 4, 2, 1)}[image_size]
-  return [m * width for m in mults]
+UP_MULTIPLIERS = (8, 8, 4, 2, 1)
+DOWN_MULTIPLIERS = (1, 2, 4, 8, 8)
+# The original's reshape of the critic's last map: 4 * 4 * 8w values a row.
+ORIGINAL_FLATTEN_CELLS = 4 * 4
+CRITIC_FLATTENS = ("original", "per_sample")
+
+
+def samples_per_critic_row(image_size: int, critic_flatten: str) -> int:
+  """How many samples share one critic value: 4 for the original's flatten
+  at 32x32, else 1."""
+  if critic_flatten not in CRITIC_FLATTENS:
+    raise ValueError(f"critic_flatten must be one of {CRITIC_FLATTENS}, "
+                     f"got {critic_flatten!r}")
+  cells = (image_size // 16) ** 2
+  if critic_flatten == "per_sample" or cells >= ORIGINAL_FLATTEN_CELLS:
+    return 1
+  return ORIGINAL_FLATTEN_CELLS // cells
+
+
+class MergedFlatten(layers.Layer):
+  """[B, h, w, c] -> [B / k, k * h * w * c]: k consecutive samples a row,
+  as the original's reshape(output, [-1, 4*4*8*dim]) of a 2x2 map.
+
+  The original is NCHW, so its row is 4 samples' (C, H, W) values; here
+  each sample's (H, W, C) values: a fixed permutation of the linear layer's
+  inputs, which the Glorot initialisation does not see.
+  """
+
+  def __init__(self, samples_per_row: int, **kwargs):
+    super().__init__(**kwargs)
+    self.samples_per_row = samples_per_row
+
+  def call(self, x):
+    features = self.samples_per_row * x.shape[1] * x.shape[2] * x.shape[3]
+    return ops.reshape(x, (-1, features))
+
+  def compute_output_shape(self, input_shape):
+    features = self.samples_per_row * (input_shape[1] * input_shape[2] *
+                                       input_shape[3])
+    batch = input_shape[0]
+    return (None if batch is None else batch // self.samples_per_row,
+            features)
+
+  def get_config(self):
+    return {**super().get_config(), "samples_per_row": self.samples_per_row}
 
 
 def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
                    seed: int | None = None) -> keras.Model:
   """z [B, z_dim] -> images [B, s, s, 3] in [-1, 1]; s = 32 or 64."""
   seeds = Seeds(seed)
-  widths = _up_widths(image_size, width)
+  widths = [m * width for m in UP_MULTIPLIERS]
+  side = image_size // 16
   z = keras.Input((z_dim,), name="z")
-  x = layers.Dense(4 * 4 * widths[0], kernel_initializer=_glorot(seeds()),
+  x = layers.Dense(side * side * widths[0], kernel_initializer=_glorot(seeds()),
                    name="g_input")(z)
-  x = layers.Reshape((4, 4, widths[0]))(x)
+  x = layers.Reshape((side, side, widths[0]))(x)
   for i, c_out in enumerate(widths[1:], start=1):
     x = _up_block(x, c_out, seeds, f"g_res{i}")
   x = TrainingBatchNorm(epsilon=BN_EPSILON, name="g_out_bn")(x)
@@ -148,17 +197,25 @@ def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
 
 
 def make_discriminator(image_size: int, width: int = 64,
-                       seed: int | None = None) -> keras.Model:
-  """images [B, s, s, 3] -> critic values [B, 1]; 4 down blocks."""
+                       seed: int | None = None,
+                       critic_flatten: str = "per_sample") -> keras.Model:
+  """images [B, s, s, 3] -> critic values [B / k, 1]; 4 down blocks.
+
+  k = samples_per_critic_row(image_size, critic_flatten): 4 for the
+  original's flatten at 32x32 (B must then be a multiple of 4), else 1.
+  """
+  per_row = samples_per_critic_row(image_size, critic_flatten)
   seeds = Seeds(seed, 500)
-  widths = [width, 2 * width, 4 * width, 8 * width, 8 * width]
+  widths = [m * width for m in DOWN_MULTIPLIERS]
   images = keras.Input((image_size, image_size, 3), name="images")
   x = layers.Conv2D(width, 3, padding="same",
                     kernel_initializer=_glorot(seeds()), name="d_input")(images)
   for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
     x = _down_block(x, c_in, c_out, seeds, f"d_res{i}")
-  side = image_size // 16
-  x = layers.Reshape((side * side * widths[-1],))(x)
+  if per_row > 1:
+    x = MergedFlatten(per_row, name="d_merged_flatten")(x)
+  else:
+    x = layers.Flatten()(x)
   out = layers.Dense(1, kernel_initializer=_glorot(seeds()), dtype="float32",
                      name="d_output")(x)
   return keras.Model(images, out, name="discriminator")
@@ -166,4 +223,5 @@ def make_discriminator(image_size: int, width: int = 64,
 
 def discriminator_for(config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.families' builder)."""
-  return make_discriminator(size, config.width, seed=config.seed)
+  return make_discriminator(size, config.width, seed=config.seed,
+                            critic_flatten=config.critic_flatten)

@@ -3,8 +3,16 @@
 pipeline's images/s, on the machine it runs on, as markdown tables.
 
 Usage: python -m benchmarks.performance [--models=dcgan32,...]
-       [--precisions=float32,mixed_bfloat16] [--xla=false,true] [--steps=3]
-       [--batch_size=0] [--n_critic=0] [--fid_batch=100]
+       [--precisions=float32,mixed_bfloat16] [--xla=false,true]
+       [--tf32=auto] [--steps=3] [--batch_size=0] [--n_critic=0]
+       [--fid_batch=100]
+
+The paper flagfiles' own arithmetic against the fast one on a GPU
+(docs/paper.md A.6): --models=dcgan64,wgan_gp64
+--precisions=float32,mixed_bfloat16 --xla=false,true --tf32=false,auto;
+the row float32 / XLA false / TF32 false is the paper's, mixed_bfloat16 /
+XLA true / TF32 auto what --precision=auto --jit_compile=auto --tf32=auto
+runs.
 
 Each model is built from its paper flagfile (configs/), at the paper's
 batch size unless --batch_size is given; one step is the model's
@@ -48,6 +56,8 @@ flags.DEFINE_list("models", list(MODELS), f"Some of {', '.join(MODELS)}.")
 flags.DEFINE_list("precisions", [], "Dtype policies (default: float32 and "
                   "mixed_bfloat16, plus mixed_float16 on a GPU).")
 flags.DEFINE_list("xla", ["false", "true"], "jit_compile values.")
+flags.DEFINE_list("tf32", ["auto"], "TF32 settings: auto (TensorFlow's), "
+                  "true, false (--tf32 of tf_ttur.main).")
 flags.DEFINE_integer("steps", 3, "Timed steps per setting.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 0, "0: each flagfile's (paper's) batch.")
 flags.DEFINE_integer("n_critic", 0, "0: each flagfile's critic steps.")
@@ -58,9 +68,10 @@ FLAGS = flags.FLAGS
 
 
 def train_rows(precisions: list[str]) -> None:
-  print("| model | batch | precision | XLA | first step, s | steps/s | "
-        "s/step | images/s |")
-  print("|---|---|---|---|---|---|---|---|")
+  print("| model | batch | precision | XLA | TF32 | first step, s | "
+        "steps/s | s/step | images/s |")
+  print("|---|---|---|---|---|---|---|---|---|")
+  default_tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
   for name in FLAGS.models:
     if name not in MODELS:
       raise app.UsageError(f"unknown model {name!r}; use {', '.join(MODELS)}")
@@ -70,12 +81,16 @@ def train_rows(precisions: list[str]) -> None:
     config = Config.from_flagfile(MODELS[name], *overrides)
     for precision in precisions:
       for xla in FLAGS.xla:
-        first, seconds = time_steps(config, precision, xla == "true",
-                                    FLAGS.steps)
-        rate = config.batch_size * config.n_critic / seconds
-        print(f"| {name} | {config.batch_size} | {precision} | {xla} | "
-              f"{first:.1f} | {1 / seconds:.2f} | {seconds:.3f} | "
-              f"{rate:.0f} |", flush=True)
+        for tf32 in FLAGS.tf32:
+          tf.config.experimental.enable_tensor_float_32_execution(
+              default_tf32 if tf32 == "auto" else tf32 == "true")
+          first, seconds = time_steps(config, precision, xla == "true",
+                                      FLAGS.steps)
+          rate = config.batch_size * config.n_critic / seconds
+          print(f"| {name} | {config.batch_size} | {precision} | {xla} | "
+                f"{tf32} | {first:.1f} | {1 / seconds:.2f} | "
+                f"{seconds:.3f} | {rate:.0f} |", flush=True)
+  tf.config.experimental.enable_tensor_float_32_execution(default_tf32)
 
 
 def fid_rows() -> None:

@@ -25,7 +25,7 @@ class Preprocessing:
   split: str = "train"
 
 
-# The original's image counts (docs/paper.md A.3.4): SVHN 73,257 and
+# The original's image counts (docs/paper.md A.6.1): SVHN 73,257 and
 # CIFAR-10 50,000 are TFDS's `train`; CelebA is all 202,599 aligned images,
 # TFDS's three splits together; LSUN Bedroom's 3,033,042 are TFDS's `train`.
 CELEBA_ALL = "train+validation+test"

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from fid import core
+from fid import download
 from fid import frechet
 from fid import generator as generator_lib
 from fid import inception
@@ -60,6 +61,8 @@ def compute(paths: list[str], inception_path: str | None = None,
             image_size: int | None = None) -> dict:
   """Everything the CLI computes, as a dict (see main for the options)."""
   _check_arguments(paths, batch_size, num, image_size, workers, save_stats)
+  if cache_dir is None and inception_path is None:
+    download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
   resolved = [resolve(p, recursive, data_dir, image_size) for p in paths]
   net = None
   results = []
@@ -120,8 +123,24 @@ def _check_arguments(paths, batch_size, num, image_size, workers,
     raise ValueError("--save_stats takes exactly one input PATH")
   if save_stats is None and len(paths) != 2:
     raise ValueError("expected two paths (or one with --save_stats)")
-  if save_stats is not None and not save_stats.endswith(".npz"):
-    raise ValueError(f"--save_stats={save_stats}: the file must end in .npz")
+  if save_stats is not None:
+    _check_output(save_stats)
+  sources.max_pixels()  # $FID_MAX_PIXELS, before any long computation.
+
+
+def _check_output(path: str) -> None:
+  """--save_stats: refused before the Inception pass, naming the path."""
+  if not path.endswith(".npz"):
+    raise ValueError(f"--save_stats={path}: the file must end in .npz")
+  if os.path.isdir(path):
+    raise ValueError(f"--save_stats={path}: a folder is there")
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"--save_stats={path}: the folder {folder} does not "
+                     "exist")
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise ValueError(f"--save_stats={path}: the folder {folder} is not "
+                     "writable")
 
 
 def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
@@ -143,23 +162,50 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
 
 def _companions(a: core.Activations, b: core.Activations, results,
                 method: str) -> dict:
-  """IS, KID, precision/recall and sFID: what --json adds to the FID."""
-  out = {"inception_score": [
-      list(metrics.inception_score(r.logits)) if r.logits is not None
-      and len(r.logits) >= 10 else None for r in results]}
+  """IS, KID, precision/recall and sFID: what --json adds to the FID. Each
+  value that cannot be computed is null, and "why_null" says why."""
+  why: dict = {}
+  scores = []
+  for i, r in enumerate(results, start=1):
+    if r.logits is None:
+      scores.append(None)
+      why.setdefault("inception_score", []).append(
+          f"PATH{i} is statistics: no logits")
+    elif len(r.logits) < 10:
+      scores.append(None)
+      why.setdefault("inception_score", []).append(
+          f"PATH{i} has {len(r.logits)} images; the score's 10 splits need "
+          "at least 10")
+    else:
+      scores.append(list(metrics.inception_score(r.logits)))
+  out = {"inception_score": scores}
+  if "inception_score" in why:
+    why["inception_score"] = "; ".join(why["inception_score"])
   both = a.features is not None and b.features is not None
   out["kid"] = (list(metrics.kernel_inception_distance(a.features,
                                                        b.features))
                 if both else None)
+  if not both:
+    why["kid"] = why["precision"] = why["recall"] = (
+        "an input is statistics: no per-image features")
   # PATH1 is the reference (real) set and PATH2 the generated one, as in
   # OpenAI's evaluator: precision = generated inside the real manifold.
-  pr = (metrics.precision_recall(a.features, b.features)
-        if both and min(len(a.features), len(b.features)) >
-        metrics.PR_NEIGHBOURS else None)
+  enough = both and min(len(a.features), len(b.features)) > \
+      metrics.PR_NEIGHBOURS
+  if both and not enough:
+    why["precision"] = why["recall"] = (
+        f"{min(len(a.features), len(b.features))} images in the smaller "
+        f"set; k = {metrics.PR_NEIGHBOURS} neighbours need at least "
+        f"{metrics.PR_NEIGHBOURS + 1}")
+  pr = metrics.precision_recall(a.features, b.features) if enough else None
   out["precision"], out["recall"] = pr if pr else (None, None)
+  spatial = a.spatial_mu is not None and b.spatial_mu is not None
   out["sfid"] = (frechet.calculate_frechet_distance(
       a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
-      method=method)
-                 if a.spatial_mu is not None and b.spatial_mu is not None
-                 else None)
+      method=method) if spatial else None)
+  if not spatial:
+    why["sfid"] = ("an input is a statistics file without spatial_mu and "
+                   "spatial_sigma (TTUR's files have none)")
+  if why:
+    out["why_null"] = why
   return out

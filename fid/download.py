@@ -29,7 +29,13 @@ class InceptionError(RuntimeError):
 
 
 def default_cache_dir() -> str:
-  return os.environ.get(CACHE_ENV) or os.path.join(
+  """$FID_CACHE_DIR or ~/.cache/tf_ttur_fid; InceptionError naming the
+  variable when it names something that is not a folder."""
+  value = os.environ.get(CACHE_ENV)
+  if value and os.path.exists(value) and not os.path.isdir(value):
+    raise InceptionError(f"{CACHE_ENV}={value}: not a folder (where the "
+                         "Inception graph is kept); point it at a folder")
+  return value or os.path.join(
       os.path.expanduser("~"), ".cache", "tf_ttur_fid")
 
 

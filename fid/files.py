@@ -56,3 +56,14 @@ def read_json(path: str):
     return None
   except (OSError, ValueError) as e:
     raise ValueError(first_line(e)) from None
+
+
+def free_name(path: str) -> str:
+  """path itself if nothing is there, else the first of path-2, path-3,
+  ... that is free: where a file is set aside without replacing one set
+  aside before."""
+  candidate, n = path, 1
+  while os.path.lexists(candidate):
+    n += 1
+    candidate = f"{path}-{n}"
+  return candidate

@@ -46,7 +46,10 @@ def list_images(folder: str, recursive: bool = False) -> list[str]:
   files = sorted(f for f in files if not os.path.isdir(f))
   for f in files:
     if not os.path.isfile(f):  # os.path.isfile follows links
-      raise SourceError(f"{f}: a broken symbolic link or a symlink loop")
+      if os.path.islink(f) and not os.path.exists(f):
+        raise SourceError(f"{f}: a broken symbolic link or a symlink loop")
+      raise SourceError(f"{f}: not a regular file (a FIFO, socket or "
+                        "device); remove it from the folder")
   if not files:
     raise SourceError(f"{folder}: no .png, .jpg or .jpeg images"
                       + ("" if recursive else " (--recursive looks deeper)"))
@@ -61,8 +64,16 @@ MAX_PIXELS = 4096 * 4096
 
 
 def max_pixels() -> int:
-  value = os.environ.get("FID_MAX_PIXELS", "")
-  return int(value) if value.isdigit() and int(value) > 0 else MAX_PIXELS
+  """MAX_PIXELS, or $FID_MAX_PIXELS when set; SourceError naming the
+  variable when it is not a positive integer."""
+  value = os.environ.get("FID_MAX_PIXELS")
+  if value is None or value == "":
+    return MAX_PIXELS
+  if not value.strip().isdigit() or int(value) < 1:
+    raise SourceError(f"FID_MAX_PIXELS={value!r}: not a positive integer "
+                      "(the most pixels an image may have; unset it for "
+                      f"{MAX_PIXELS:,})")
+  return int(value)
 
 
 def check_pixels(path: str, width: int, height: int) -> None:

@@ -81,7 +81,8 @@ def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
   if spatial is not None:
     extra = {"spatial_mu": np.asarray(spatial[0], np.float64),
              "spatial_sigma": np.asarray(spatial[1], np.float64)}
-    _validate(extra["spatial_mu"], extra["spatial_sigma"], path)
+    _validate(extra["spatial_mu"], extra["spatial_sigma"], path,
+              names=("spatial_mu", "spatial_sigma"))
   with files.atomic_path(path) as tmp:
     with open(tmp, "wb") as f:
       np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
@@ -115,21 +116,23 @@ def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
       mu, sigma = data["spatial_mu"], data["spatial_sigma"]
   except NPZ_READ_ERRORS as e:
     raise StatsError(f"{path}: not a readable .npz file ({e})") from None
-  _validate(mu, sigma, path)
+  _validate(mu, sigma, path, names=("spatial_mu", "spatial_sigma"))
   return mu.astype(np.float64), sigma.astype(np.float64)
 
 
-def _validate(mu: np.ndarray, sigma: np.ndarray, path: str) -> None:
+def _validate(mu: np.ndarray, sigma: np.ndarray, path: str,
+              names: tuple[str, str] = ("mu", "sigma")) -> None:
+  m, s = names
   if not (np.issubdtype(mu.dtype, np.floating) and
           np.issubdtype(sigma.dtype, np.floating)):
-    raise StatsError(f"{path}: mu and sigma must be floating point, got "
+    raise StatsError(f"{path}: {m} and {s} must be floating point, got "
                      f"{mu.dtype} and {sigma.dtype}")
   if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-    raise StatsError(f"{path}: mu must be [D] and sigma [D, D], got "
+    raise StatsError(f"{path}: {m} must be [D] and {s} [D, D], got "
                      f"{mu.shape} and {sigma.shape}")
   if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
-    raise StatsError(f"{path}: mu or sigma contains NaN or infinite values")
-  check_covariance(sigma, f"{path}: sigma")
+    raise StatsError(f"{path}: {m} or {s} contains NaN or infinite values")
+  check_covariance(sigma, f"{path}: {s}")
 
 
 # Relative to sigma's largest diagonal entry: far above the rounding of a

@@ -80,3 +80,19 @@ def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(
   assert exported == [evaluation.BEST_DIR]
   with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 40.0
+  # The damaged file is kept, not overwritten.
+  with open(os.path.join(workdir, evaluation.BEST_FILE + ".damaged")) as f:
+    assert f.read() == '{"fid": 1'
+
+
+def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
+  workdir = str(tmp_path)
+  records.append(workdir, {"step": 2, "fid": 30.0})
+  exported = []
+  _run(workdir, [(2, _Evaluator("fid", [np.float64(40.0),
+                                        np.float64(25.0)], True))], [4, 6],
+       exported)
+  # 40 is worse than the 30 in metrics.jsonl: saved_model_best stays.
+  assert exported == [evaluation.BEST_DIR]
+  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+    assert json.load(f)["fid"] == 25.0

@@ -28,6 +28,25 @@ DEFAULT_QUALITY_MODEL = (
     os.path.join("saved_models", "shapes_classifier"))
 
 
+def _check_tf_config(value: str | None) -> None:
+  """ConfigError naming TF_CONFIG unless it describes a cluster and this
+  process's task (tf.distribute's format)."""
+  if value is None:
+    raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
+                      "environment variable (cluster and task)")
+  try:
+    parsed = json.loads(value)
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"TF_CONFIG is not JSON ({e.msg} at character "
+                      f"{e.pos}): {value[:80]!r}") from None
+  if not isinstance(parsed, dict) or not isinstance(
+      parsed.get("cluster"), dict) or not isinstance(parsed.get("task"),
+                                                     dict):
+    raise ConfigError("TF_CONFIG must be a JSON object with \"cluster\" "
+                      "(job name -> addresses) and \"task\" (type and "
+                      f"index), got {value[:80]!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
   """Every setting of a run (see flags.py for the meaning of each)."""
@@ -95,6 +114,9 @@ class Config:
     from absl import flags  # pylint: disable=g-import-not-at-top
     from tf_ttur import flags as tf_ttur_flags  # pylint: disable=g-import-not-at-top
     flag_values = tf_ttur_flags.define(flags.FlagValues())
+    cycle = tf_ttur_flags.flagfile_cycle(["tf_ttur", *args])
+    if cycle:
+      raise ConfigError(cycle)
     try:
       flag_values(["tf_ttur", *args])
     except flags.Error as e:
@@ -206,9 +228,8 @@ class Config:
       if self.batch_size % self.cpu_replicas:
         raise ConfigError(f"--batch_size={self.batch_size} does not split "
                           f"over --cpu_replicas={self.cpu_replicas}")
-    if self.strategy == "multi_worker" and "TF_CONFIG" not in os.environ:
-      raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
-                        "environment variable (cluster and task)")
+    if self.strategy == "multi_worker":
+      _check_tf_config(os.environ.get("TF_CONFIG"))
 
   def _check_critic_rows(self) -> None:
     """The original's merged flatten (WGAN-GP, 32x32) needs each device's

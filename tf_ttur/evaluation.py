@@ -25,6 +25,7 @@ import json
 import os
 from typing import Callable
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -32,7 +33,7 @@ import tensorflow as tf
 import fid
 from fid import frechet
 from fid import generator as fid_generator
-from fid.files import atomic_write, read_json
+from fid.files import atomic_write, free_name, read_json
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
@@ -168,6 +169,29 @@ class JSDEvaluator:
             f"{values['jsd_6']:.4f}")
 
 
+def _best_so_far(workdir: str, path: str) -> float | None:
+  """The lowest FID of the run: best_fid.json's, or, when that is missing
+  or damaged (set aside, named), the lowest in metrics.jsonl, so that a
+  worse generator never replaces saved_model_best."""
+  try:
+    kept = read_json(path)
+  except ValueError as e:
+    aside = free_name(f"{path}.damaged")
+    os.replace(path, aside)
+    logging.warning("%s cannot be read (%s); kept as %s.", path, e, aside)
+    kept = None
+  best = kept.get("fid") if isinstance(kept, dict) else None
+  if isinstance(best, (int, float)) and not isinstance(best, bool):
+    return float(best)
+  fids = [r["fid"] for r in records.read(workdir)
+          if isinstance(r.get("fid"), (int, float))]
+  if fids:
+    logging.warning("%s has no best FID; the lowest in %s, %.4f, is the one "
+                    "to beat.", path, records.METRICS_FILE, min(fids))
+    return float(min(fids))
+  return None
+
+
 class Evaluation(keras.callbacks.Callback):
   """Runs each evaluator of `schedule` every its N steps.
 
@@ -190,11 +214,7 @@ class Evaluation(keras.callbacks.Callback):
     self.manager = manager
     self.export_best = export_best
     self.best_path = os.path.join(workdir, BEST_FILE)
-    try:
-      kept = read_json(self.best_path)
-    except ValueError:
-      kept = None  # Damaged: the next FID is the best yet and rewrites it.
-    self.best = kept.get("fid") if isinstance(kept, dict) else None
+    self.best = _best_so_far(workdir, self.best_path)
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())

@@ -283,6 +283,10 @@ def export_latest(config) -> str:
   if not os.path.isdir(checkpoints):
     raise ConfigError(f"no checkpoint in {checkpoints} to export")
   with rundir.RunLock(config.workdir):
+    # Under the lock nothing else exports here: a temporary export is a
+    # killed one's.
+    for path in rundir.remove_leftovers(config.workdir):
+      logging.info("Removed %s (left by an interrupted run).", path)
     data = families.family_of(config).modality.restore(config, config.workdir)
     precision, _ = runtime.resolve_runtime(config)
     model = families.build_model(config, precision, size=data.size)

@@ -6,6 +6,7 @@ them into one frozen `config.Config`.
 """
 
 import functools
+import os
 
 from absl import flags as absl_flags
 
@@ -164,12 +165,44 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
   return flag_values
 
 
+def flagfile_cycle(argv: list[str]) -> str | None:
+  """The message for a --flagfile that includes itself, directly or through
+  others (absl only warns and goes on), or None."""
+
+  def visit(path: str, chain: list[str]) -> str | None:
+    real = os.path.realpath(path)
+    if real in chain:
+      names = " -> ".join([*chain[chain.index(real):], real])
+      return f"--flagfile={path} includes itself ({names})"
+    try:
+      with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [line.strip() for line in f]
+    except OSError:
+      return None  # absl names a missing flagfile.
+    for line in lines:
+      if line.startswith("--flagfile="):
+        found = visit(line.split("=", 1)[1], [*chain, real])
+        if found:
+          return found
+    return None
+
+  for arg in argv[1:]:
+    if arg.startswith("--flagfile="):
+      found = visit(arg.split("=", 1)[1], [])
+      if found:
+        return found
+  return None
+
+
 def parse_or_exit(flag_values: absl_flags.FlagValues):
   """A flags_parser for absl's app.run with the project's convention for
   usage errors: one `error:` line on stderr and exit code 2 (absl itself
   prints "FATAL Flags parsing error" and exits 1)."""
 
   def parse(argv: list[str]) -> list[str]:
+    cycle = flagfile_cycle(argv)
+    if cycle:
+      fail(cycle)
     try:
       return flag_values(argv)
     except absl_flags.Error as e:

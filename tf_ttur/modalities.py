@@ -58,6 +58,13 @@ class Images:
     from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
     real = images.load_images(config.dataset, config.image_size,
                               data_dir=config.data_dir)
+    count = int(real.cardinality())
+    per_step = config.batch_size * config.n_critic
+    if 0 <= count < per_step:
+      logging.warning("%s has %d images, fewer than one step takes "
+                      "(--batch_size=%d x --n_critic=%d): each step repeats "
+                      "them.", config.dataset, count, config.batch_size,
+                      config.n_critic)
     cache = images.fits_in_memory(real, config.image_size, config.cache_mb)
     logging.info("Input pipeline: %s the decoded images in memory "
                  "(--cache_mb=%d).", "caching" if cache else "not caching",

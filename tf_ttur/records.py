@@ -4,7 +4,10 @@ A run killed mid-write can leave a partial last line, and records of steps
 after its last checkpoint, which the resumed run will log again. On resume,
 `truncate_after` keeps exactly the whole records up to the restored step,
 rewriting the file through a temporary name so that a kill during the
-rewrite loses nothing either. `publish` is the one way a step's numbers
+rewrite loses nothing either. A line that is not a record (damage, an
+editor) is skipped by `read`, never dropped silently: before a rewrite
+would lose it, the whole file is set aside under a free name, with one
+WARNING naming it. `publish` is the one way a step's numbers
 leave a run: the record, its TensorBoard scalars and one log line.
 """
 
@@ -15,7 +18,7 @@ import os
 
 from absl import logging
 
-from fid.files import atomic_write
+from fid.files import atomic_write, free_name
 from tf_ttur.errors import StorageError
 
 METRICS_FILE = "metrics.jsonl"
@@ -44,22 +47,31 @@ def publish(workdir: str, writer, record: dict, scalars: dict,
   logging.info("%s", line)
 
 
+def _scan(path: str) -> tuple[list[dict], int]:
+  """(the whole records, the number of complete lines that are not one)."""
+  records, damaged = [], 0
+  with open(path, errors="replace") as f:
+    for line in f:
+      if not line.endswith("\n"):
+        break  # The last line, cut short by a kill.
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError:
+        record = None
+      if isinstance(record, dict):
+        records.append(record)
+      else:
+        damaged += 1
+  return records, damaged
+
+
 def read(workdir: str) -> list[dict]:
-  """The whole records of workdir/metrics.jsonl (a partial last line is
-  skipped); [] if there is no file."""
+  """The whole records of workdir/metrics.jsonl (a partial last line and
+  lines that are not records are skipped); [] if there is no file."""
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return []
-  records = []
-  with open(path) as f:
-    for line in f:
-      if not line.endswith("\n"):
-        break  # Cut short by a kill.
-      try:
-        records.append(json.loads(line))
-      except json.JSONDecodeError:
-        break
-  return records
+  return _scan(path)[0]
 
 
 def truncate_after(workdir: str, step: int) -> int:
@@ -68,10 +80,16 @@ def truncate_after(workdir: str, step: int) -> int:
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return 0
-  with open(path) as f:
+  with open(path, errors="replace") as f:
     total = sum(1 for _ in f)
-  kept = [r for r in read(workdir) if r.get("step", 0) <= step]
+  records, damaged = _scan(path)
+  kept = [r for r in records if r.get("step", 0) <= step]
   if len(kept) == total:
     return 0
+  if damaged:
+    aside = free_name(f"{path}.damaged")
+    os.replace(path, aside)
+    logging.warning("%s: %d line(s) are not records; the file as it was is "
+                    "kept as %s.", path, damaged, aside)
   atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
   return total - len(kept)

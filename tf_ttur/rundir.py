@@ -25,7 +25,7 @@ import shutil
 import socket
 
 # One way to write a file whole, shared with fid; the run's files use it.
-from fid.files import atomic_write, read_json
+from fid.files import atomic_write, free_name, read_json
 from tf_ttur.errors import ConfigError, first_line
 
 CONFIG_FILE = "config.json"
@@ -159,12 +159,18 @@ def find_checkpoint(directory: str, log=print,
 
 
 def _move_aside(prefix: str, folder: str) -> str:
-  """Moves the files of checkpoint `prefix` into folder; returns folder."""
-  os.makedirs(folder, exist_ok=True)
+  """Moves the files of checkpoint `prefix` into folder, or, where a
+  checkpoint of that name was set aside before, into a free subfolder
+  (folder/ckpt-N, ckpt-N-2, ...): nothing set aside is replaced. Returns
+  where they went."""
   directory, base = os.path.split(prefix)
-  for name in os.listdir(directory):
-    if name == f"{base}.index" or name.startswith(f"{base}.data-"):
-      os.replace(os.path.join(directory, name), os.path.join(folder, name))
+  names = [name for name in os.listdir(directory)
+           if name == f"{base}.index" or name.startswith(f"{base}.data-")]
+  if any(os.path.lexists(os.path.join(folder, name)) for name in names):
+    folder = free_name(os.path.join(folder, base))
+  os.makedirs(folder, exist_ok=True)
+  for name in names:
+    os.replace(os.path.join(directory, name), os.path.join(folder, name))
   return folder
 
 
@@ -214,7 +220,7 @@ def move_aside(workdir: str) -> str | None:
   if not os.path.exists(workdir) or not os.listdir(workdir):
     return None
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-  target = f"{workdir.rstrip(os.sep)}.old-{stamp}"
+  target = free_name(f"{workdir.rstrip(os.sep)}.old-{stamp}")
   os.replace(workdir, target)
   return target
 
@@ -246,6 +252,11 @@ def write_vocabulary(vocab, workdir: str) -> None:
       raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
                        "the run directory belongs to another dataset")
     return
+  if checkpoints_on_disk(os.path.join(workdir, "checkpoints")):
+    from absl import logging  # pylint: disable=g-import-not-at-top
+    logging.warning("%s is missing beside the checkpoints; written again "
+                    "from the corpus (the checkpoints' vocabulary cannot be "
+                    "checked).", path)
   atomic_write(path, vocab.to_json())
 
 

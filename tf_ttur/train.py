@@ -132,7 +132,13 @@ def _open_run(config: Config, held: contextlib.ExitStack,
   for path in rundir.remove_leftovers(config.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
   # From the files on disk; damaged newer ones are moved aside, named.
-  return rundir.find_checkpoint(checkpoints, log=logging.warning)
+  latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
+  if latest is not None and rundir.recorded_config(config.workdir) is None:
+    logging.warning(
+        "%s is missing beside the checkpoints: the resume cannot check the "
+        "model and data flags against the run's; it is written again from "
+        "these flags.", os.path.join(config.workdir, rundir.CONFIG_FILE))
+  return latest
 
 
 MAX_RESTORES = 3

@@ -385,3 +385,25 @@ def test_training_data_smaller_than_a_batch_is_said(tmp_path, log):
         tmp_path / f"{i}.png")
   modalities.Images.load(Config(dataset=f"folder:{tmp_path}", batch_size=16))
   assert any("3 images" in line for line in log["warning"])
+
+
+@pytest.mark.parametrize("name,value", [("FID_MAX_PIXELS", "many"),
+                                        ("FID_CACHE_DIR", "FILE"),
+                                        ("TF_TTUR_CACHE_DIR", "FILE")])
+def test_training_names_a_bad_environment_variable_first(monkeypatch,
+                                                         tmp_path, name,
+                                                         value):
+  if value == "FILE":
+    value = str(tmp_path / "a_file")
+    _write(value, "x")
+  monkeypatch.setenv(name, value)
+  config = Config(workdir=str(tmp_path / "run"), mode="dry_run", fid_every=0,
+                  jsd_every=100 if name == "TF_TTUR_CACHE_DIR" else 0,
+                  model="language" if name == "TF_TTUR_CACHE_DIR" else "dcgan",
+                  dataset="english" if name == "TF_TTUR_CACHE_DIR" else "shapes")
+  if name == "FID_CACHE_DIR":
+    stats = tmp_path / "s.npz"
+    np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))
+    config = config.replace(fid_every=100, fid_stats=str(stats))
+  with pytest.raises(ConfigError, match=name):
+    config.validate()

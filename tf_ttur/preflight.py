@@ -23,6 +23,26 @@ def check_files(config) -> None:
     check_quality_model(config.quality_model_path, load=config.mode == "train")
   if config.mode != "dry_run":
     check_writable(config.workdir)
+  check_environment(config)
+
+
+def check_environment(config) -> None:
+  """The environment variables the run will read, each named when unusable:
+  FID_MAX_PIXELS (folder datasets), FID_CACHE_DIR (the FID's Inception
+  graph), TF_TTUR_CACHE_DIR (the JSD's reference n-grams)."""
+  from fid import download  # pylint: disable=g-import-not-at-top
+  from fid import sources  # pylint: disable=g-import-not-at-top
+  try:
+    sources.max_pixels()
+    if config.fid_every and not config.fid_inception:
+      download.default_cache_dir()
+  except (sources.SourceError, download.InceptionError) as e:
+    raise ConfigError(str(e)) from None
+  cache = os.environ.get("TF_TTUR_CACHE_DIR")
+  if config.jsd_every and cache and os.path.exists(cache) and (
+      not os.path.isdir(cache)):
+    raise ConfigError(f"TF_TTUR_CACHE_DIR={cache}: not a folder (where the "
+                      "JSD's reference n-gram counts are kept)")
 
 
 def check_fid_stats(path: str | None) -> None:

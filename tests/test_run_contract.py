@@ -46,6 +46,21 @@ def finished_run(tmp_path_factory, tfds_dir):
   return workdir
 
 
+@pytest.fixture(scope="module")
+def finished_text_run(tmp_path_factory):
+  """A 2-step language run on the shipped corpus: vocab.json, ckpt-2."""
+  workdir = str(tmp_path_factory.mktemp("contract_text") / "run")
+  train_lib.train(_text_config(workdir))
+  return workdir
+
+
+def _text_config(workdir, **changes) -> Config:
+  return Config(workdir=workdir, model="language", dataset="english",
+                z_dim=16, width=8, batch_size=8, train_steps=2, log_every=2,
+                checkpoint_every=2, sample_every=2, precision="float32",
+                jit_compile="false", export=False).replace(**changes)
+
+
 @pytest.fixture
 def run(finished_run, tmp_path):
   workdir = str(tmp_path / "run")
@@ -252,6 +267,73 @@ def _samples_and_events_garbage(run, tfds_dir, log):
   return before, {"prefixes": ("checkpoints", records.METRICS_FILE)}
 
 
+def _checkpoint_of_another_model(run, tfds_dir, log):
+  del log
+  os.remove(os.path.join(run, rundir.CONFIG_FILE))  # Nothing to compare.
+  before = _snapshot(run)
+  with pytest.raises(ConfigError, match="does not fit the model"):
+    train_lib.train(_config(run, tfds_dir, width=16))
+  return before, {"resumed": False}
+
+
+def _lock_held(run, tfds_dir, log):
+  del log
+  before = _snapshot(run)
+  with rundir.RunLock(run):  # Another open file: flock conflicts.
+    with pytest.raises(rundir.RunInUseError, match="is in use by"):
+      train_lib.train(_config(run, tfds_dir))
+  return before, {"resumed": False}
+
+
+def _best_fid(garbage):
+  def case(run, tfds_dir, log):
+    del tfds_dir
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    records.append(run, {"step": 4, "fid": 30.0})
+    path = os.path.join(run, evaluation.BEST_FILE)
+    if garbage:
+      _write(path, '{"fid": 3')
+    before = _snapshot(run)
+    # What a run with --fid_every opens it with.
+    callback = evaluation.Evaluation([], run, tf.summary.create_noop_writer(),
+                                     None)
+    assert callback.best == 30.0  # Not beaten by a worse FID later.
+    if garbage:
+      with open(path + ".damaged") as f:
+        assert f.read() == '{"fid": 3'
+    assert log["warning"]
+    return before, {"changed": {evaluation.BEST_FILE}}
+  return case
+
+
+def _vocabulary(accident):
+  def case(run, tfds_dir, log):
+    del tfds_dir
+    path = os.path.join(run, rundir.VOCAB_FILE)
+    with open(path) as f:
+      kept = f.read()
+    if accident == "missing":
+      os.remove(path)
+    elif accident == "garbage":
+      _write(path, "\x00 not json")
+    else:
+      vocab = json.loads(kept)
+      chars = vocab["chars"][:1] + vocab["chars"][1:][::-1]  # unk first.
+      _write(path, json.dumps({**vocab, "chars": chars}))
+    before = _snapshot(run)
+    if accident == "missing":
+      train_lib.train(_text_config(run))
+      with open(path) as f:
+        assert f.read() == kept  # The same corpus, the same vocabulary.
+      assert any(rundir.VOCAB_FILE in line for line in log["warning"])
+      return before, {}
+    with pytest.raises(ConfigError, match="vocab.json"):
+      train_lib.train(_text_config(run))
+    return before, {"resumed": False}
+  return case
+
+
 CASES = {
     ("config.json", "missing"): _config_missing,
     ("config.json", "truncated"): _config_refused(lambda t: t[:len(t) // 2]),
@@ -265,16 +347,36 @@ CASES = {
     ("checkpoints/checkpoint", "garbage"): _state_file(garbage=True),
     ("checkpoints/ckpt-N", "truncated twice"): _checkpoint_damaged_twice,
     ("checkpoints/ckpt-N", "garbage, all"): _no_readable_checkpoint,
+    ("checkpoints/ckpt-N", "another model"): _checkpoint_of_another_model,
+    ("best_fid.json", "missing"): _best_fid(garbage=False),
+    ("best_fid.json", "garbage"): _best_fid(garbage=True),
     ("saved_model", "garbage"): _saved_model_garbage,
+    (".lock", "held by a live run"): _lock_held,
     ("samples, tensorboard", "garbage, truncated"): _samples_and_events_garbage,
     (".lock, temporaries", "left by a killed process"):
         _killed_lock_and_leftovers,
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES), ids=" / ".join)
-def test_run_directory_contract(case, run, tfds_dir, log):
-  before, expected = CASES[case](run, tfds_dir, log)
+TEXT_CASES = {
+    ("vocab.json", "missing"): _vocabulary("missing"),
+    ("vocab.json", "garbage"): _vocabulary("garbage"),
+    ("vocab.json", "another corpus"): _vocabulary("another corpus"),
+}
+
+
+@pytest.fixture
+def text_run(finished_text_run, tmp_path):
+  workdir = str(tmp_path / "text_run")
+  shutil.copytree(finished_text_run, workdir)
+  return workdir
+
+
+@pytest.mark.parametrize("case", sorted(CASES) + sorted(TEXT_CASES),
+                         ids=" / ".join)
+def test_run_directory_contract(case, request, tfds_dir, log):
+  run = request.getfixturevalue("text_run" if case in TEXT_CASES else "run")
+  before, expected = {**CASES, **TEXT_CASES}[case](run, tfds_dir, log)
   after = _snapshot(run)
   for name in expected.pop("also", []):
     assert after[name] == before[name], f"{name} was changed"

@@ -241,7 +241,10 @@ def load_vocabulary(workdir: str):
                       "directory keeps its vocabulary there")
   if not isinstance(recorded.get("chars"), list):
     raise ConfigError(f"{path} is not a vocabulary (no list of chars)")
-  return text.Vocabulary(recorded["chars"])
+  try:
+    return text.Vocabulary(recorded["chars"])
+  except ValueError as e:
+    raise ConfigError(f"{path} is not a vocabulary ({e})") from None
 
 
 def write_vocabulary(vocab, workdir: str) -> None:

@@ -94,9 +94,11 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   if chief:
     # Only now that the run is restored: what auto resolved to, so that a
     # resume on another machine keeps it.
+    # The data's files first: a vocab.json of another corpus is refused
+    # before config.json is written.
+    data.save(workdir)
     rundir.write_config(config.replace(precision=precision, restart=False),
                         workdir)
-    data.save(workdir)
   model.debug_nan_at_step.assign(config.debug_nan_at_step)
   if step >= config.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,

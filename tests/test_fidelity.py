@@ -17,14 +17,13 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import sources
+from tests.conftest import REPO
 from tf_ttur import families
 from tf_ttur import losses
 from tf_ttur.config import Config
 from tf_ttur.data import images
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.networks import wgangp_resnet
-
-from tests.conftest import REPO
 
 # Trainable parameters of the original's networks (G, D), counted from the
 # original code's layer shapes (docs/paper.md A.6).

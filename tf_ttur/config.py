@@ -28,6 +28,24 @@ DEFAULT_QUALITY_MODEL = (
     os.path.join("saved_models", "shapes_classifier"))
 
 
+CRITIC_FLATTENS = ("original", "per_sample")
+# The original WGAN-GP critic's reshape of its last map: 4 * 4 * 8w values
+# a row (docs/paper.md A.3.2).
+ORIGINAL_FLATTEN_CELLS = 4 * 4
+
+
+def samples_per_critic_row(image_size: int, critic_flatten: str) -> int:
+  """How many samples share one WGAN-GP critic value: 4 for the original's
+  flatten at 32x32 (a 2x2 last map), else 1."""
+  if critic_flatten not in CRITIC_FLATTENS:
+    raise ValueError(f"critic_flatten must be one of {CRITIC_FLATTENS}, "
+                     f"got {critic_flatten!r}")
+  cells = (image_size // 16) ** 2
+  if critic_flatten == "per_sample" or cells >= ORIGINAL_FLATTEN_CELLS:
+    return 1
+  return ORIGINAL_FLATTEN_CELLS // cells
+
+
 def _check_tf_config(value: str | None) -> None:
   """ConfigError naming TF_CONFIG unless it describes a cluster and this
   process's task (tf.distribute's format)."""
@@ -152,7 +170,7 @@ class Config:
                         f"{self.quality_samples}")
     for name, choices in (("export_dtype", ("float32", "bfloat16",
                                             "float16")),
-                          ("critic_flatten", ("original", "per_sample")),
+                          ("critic_flatten", CRITIC_FLATTENS),
                           ("tf32", ("auto", "true", "false")),
                           ("on_nonfinite", ("stop", "restore"))):
       if getattr(self, name) not in choices:
@@ -236,9 +254,7 @@ class Config:
     real and fake batches in whole rows of samples."""
     if self.model != "wgan_gp" or self.critic_flatten != "original":
       return
-    # Not tf_ttur.networks (TensorFlow): the same rule, 4 samples a row
-    # where the last map is 2x2.
-    per_row = 4 if self.image_size == 32 else 1
+    per_row = samples_per_critic_row(self.image_size, self.critic_flatten)
     per_device = self.batch_size // max(self.cpu_replicas, 1)
     if per_device % per_row:
       raise ConfigError(

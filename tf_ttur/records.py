@@ -47,11 +47,13 @@ def publish(workdir: str, writer, record: dict, scalars: dict,
   logging.info("%s", line)
 
 
-def _scan(path: str) -> tuple[list[dict], int]:
-  """(the whole records, the number of complete lines that are not one)."""
-  records, damaged = [], 0
+def _scan(path: str) -> tuple[list[dict], int, int]:
+  """(the whole records, the number of complete lines that are not one,
+  the number of lines, a partial last one included)."""
+  records, damaged, lines = [], 0, 0
   with open(path, errors="replace") as f:
     for line in f:
+      lines += 1
       if not line.endswith("\n"):
         break  # The last line, cut short by a kill.
       try:
@@ -62,7 +64,7 @@ def _scan(path: str) -> tuple[list[dict], int]:
         records.append(record)
       else:
         damaged += 1
-  return records, damaged
+  return records, damaged, lines
 
 
 def read(workdir: str) -> list[dict]:
@@ -80,9 +82,7 @@ def truncate_after(workdir: str, step: int) -> int:
   path = os.path.join(workdir, METRICS_FILE)
   if not os.path.exists(path):
     return 0
-  with open(path, errors="replace") as f:
-    total = sum(1 for _ in f)
-  records, damaged = _scan(path)
+  records, damaged, total = _scan(path)
   kept = [r for r in records if r.get("step", 0) <= step]
   if len(kept) == total:
     return 0

@@ -45,10 +45,10 @@ def train(config: Config) -> gan_lib.GAN:
     return _train(config, catcher, held)
 
 
-def _lock_run(config: Config, held: contextlib.ExitStack) -> None:
+def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
   """Takes the run directory for this process (after moving an old run
   aside with --restart) and checks this config against the run's recorded
-  one, before anything is written."""
+  one, before anything is written; returns that one (None: none)."""
   workdir = config.workdir
   if config.restart:
     with rundir.RunLock(workdir):  # Not while another process runs there.
@@ -56,8 +56,10 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> None:
     if moved:
       logging.warning("--restart: moved the previous run to %s.", moved)
   held.enter_context(rundir.RunLock(workdir))
-  for change in rundir.check_resume(config, rundir.recorded_config(workdir)):
+  recorded = rundir.recorded_config(workdir)
+  for change in rundir.check_resume(config, recorded):
     logging.info("Resuming with a changed flag: %s.", change)
+  return recorded
 
 
 def _train(config: Config, catcher: preemption.SignalCatcher,
@@ -130,12 +132,12 @@ def _open_run(config: Config, held: contextlib.ExitStack,
   checkpoints = os.path.join(config.workdir, "checkpoints")
   if not chief:
     return tf.train.latest_checkpoint(checkpoints)
-  _lock_run(config, held)
+  recorded = _lock_run(config, held)
   for path in rundir.remove_leftovers(config.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
   # From the files on disk; damaged newer ones are moved aside, named.
   latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
-  if latest is not None and rundir.recorded_config(config.workdir) is None:
+  if latest is not None and recorded is None:
     logging.warning(
         "%s is missing beside the checkpoints: the resume cannot check the "
         "model and data flags against the run's; it is written again from "

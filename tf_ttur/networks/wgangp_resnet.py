@@ -26,6 +26,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_ttur.config import samples_per_critic_row
 from tf_ttur.networks.seeds import Seeds
 from tf_ttur.networks.upsampling import UpSampling2D
 from keras import ops
@@ -131,21 +132,6 @@ def _down_block(x, c_in, c_out, seeds, name):
 
 UP_MULTIPLIERS = (8, 8, 4, 2, 1)
 DOWN_MULTIPLIERS = (1, 2, 4, 8, 8)
-# The original's reshape of the critic's last map: 4 * 4 * 8w values a row.
-ORIGINAL_FLATTEN_CELLS = 4 * 4
-CRITIC_FLATTENS = ("original", "per_sample")
-
-
-def samples_per_critic_row(image_size: int, critic_flatten: str) -> int:
-  """How many samples share one critic value: 4 for the original's flatten
-  at 32x32, else 1."""
-  if critic_flatten not in CRITIC_FLATTENS:
-    raise ValueError(f"critic_flatten must be one of {CRITIC_FLATTENS}, "
-                     f"got {critic_flatten!r}")
-  cells = (image_size // 16) ** 2
-  if critic_flatten == "per_sample" or cells >= ORIGINAL_FLATTEN_CELLS:
-    return 1
-  return ORIGINAL_FLATTEN_CELLS // cells
 
 
 class MergedFlatten(layers.Layer):

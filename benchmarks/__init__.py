@@ -2,4 +2,4 @@
 
 # First, so that TensorFlow loads with the project's oneDNN default
 # (tf_ttur/__init__.py): the benchmarks time what `tf_ttur.main` runs.
-import tf_ttur  # noqa: F401  pylint: disable=unused-import
+import tf_ttur  # noqa: F401

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 from fid import inception
 from fid import testing
-from tf_ttur import hardware
 from tf_ttur import families
+from tf_ttur import hardware
 from tf_ttur.config import Config
 
 

@@ -1,6 +1,7 @@
 """The generator export in every client: sizes, times and agreement.
 
-    python -m benchmarks.export [--families=dcgan:32,dcgan:64,wgan_gp:32,began:64]
+    python -m benchmarks.export \
+        [--families=dcgan:32,dcgan:64,wgan_gp:32,began:64]
 
 For each family (paper widths, random weights with spread batch-norm
 statistics, trained "under" mixed_bfloat16 so that the float32 serving
@@ -34,7 +35,7 @@ SAMPLES = 64
 
 
 def _spread(generator, seed: int = 0) -> None:
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
   rng = np.random.default_rng(seed)
   for layer in generator.layers:
     if isinstance(layer, keras.layers.BatchNormalization):

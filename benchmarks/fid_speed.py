@@ -22,7 +22,9 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from benchmarks.common import fid_extractors, machine, median_seconds
+from benchmarks.common import fid_extractors
+from benchmarks.common import machine
+from benchmarks.common import median_seconds
 from fid import frechet
 
 flags.DEFINE_list("batches", ["50", "100", "200"], "Batch sizes.")
@@ -39,13 +41,15 @@ FLAGS = flags.FLAGS
 
 
 def _end_to_end() -> None:
-  import os  # pylint: disable=g-import-not-at-top
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  import tempfile  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from fid import testing  # pylint: disable=g-import-not-at-top
+  import os
+  import subprocess
+  import sys
+  import tempfile
+  import time
+
+  from PIL import Image
+
+  from fid import testing
   n = FLAGS.e2e_images
   with tempfile.TemporaryDirectory() as tmp:
     folders = []
@@ -114,7 +118,8 @@ def main(argv):
   for batch in map(int, FLAGS.batches):
     images = rng.integers(0, 256, (batch, FLAGS.image_size,
                                    FLAGS.image_size, 3)).astype(np.float32)
-    rates = [batch / median_seconds(lambda e=e: e(images), FLAGS.repeats)
+    rates = [batch / median_seconds(lambda e=e, images=images: e(images),
+                                    FLAGS.repeats)
              for e in extractors.values()]
     print(f"| {batch} | " + " | ".join(f"{r:.1f} img/s" for r in rates) +
           f" | {rates[1] / rates[0]:.2f}x |", flush=True)

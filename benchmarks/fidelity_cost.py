@@ -78,7 +78,8 @@ def main(argv):
   print("|---|---|---|---|")
   for label, step, extra in (_began(), _dcgan(32), _dcgan(64)):
     step_s = common.median_seconds(step, FLAGS.steps)
-    extra_s = common.median_seconds(lambda: extra().numpy(), FLAGS.steps)
+    extra_s = common.median_seconds(lambda extra=extra: extra().numpy(),
+                                    FLAGS.steps)
     print(f"| {label} | {step_s:.3f} | {extra_s:.3f} | "
           f"{extra_s / step_s:.0%} |")
 

@@ -21,7 +21,8 @@ random in-memory images, median of --steps timed steps after 2 warm-up
 steps, and the seconds from building the model to the end of its first
 step (tracing and, with XLA, compilation: the wait before training starts).
 The header names the machine (CPU model and flags, GPU and compute
-capability) and what --precision=auto picks there. The FID rows time the Inception feature pass on the synthetic
+capability) and what --precision=auto picks there. The FID rows time the
+Inception feature pass on the synthetic
 replica of the 2015 graph (same ops and shapes as the real one, so no
 download is needed). The pipeline rows read the offline `shapes` dataset
 through the training input pipeline. On a GPU the default precisions add

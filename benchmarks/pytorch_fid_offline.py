@@ -8,9 +8,9 @@ benchmarks/fid_speed.py where pytorch-fid's weights cannot be downloaded.
 
 import sys
 
-import torch
 from pytorch_fid import fid_score
 from pytorch_fid import inception
+import torch
 
 inception.load_state_dict_from_url = lambda *args, **kwargs: None
 _load = torch.nn.Module.load_state_dict

@@ -10,7 +10,8 @@ same with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's own default on CPUs without
 AVX512_VNNI/AVX512_BF16/AVX_VNNI/AMX, such as AVX2-only AMD EPYC), and
 PyTorch (skipped with a note when it is not installed). One step is one
 discriminator update and one generator update with Adam at batch
---batch_size (DCGAN of the paper, docs/paper.md A.3.1: 5x5 stride-2 (de)convolutions,
+--batch_size (DCGAN of the paper, docs/paper.md A.3.1: 5x5 stride-2
+(de)convolutions,
 batch norm, biases everywhere). Median of --steps timed steps after 2
 warm-up steps. The environment passes through, so ONEDNN_MAX_CPU_ISA=AVX2
 applies to both frameworks' oneDNN.
@@ -40,8 +41,8 @@ WARMUP = 2
 
 
 def _tf_steps_per_second() -> float:
-  from benchmarks.common import time_steps  # pylint: disable=g-import-not-at-top
-  from tf_ttur.config import Config  # pylint: disable=g-import-not-at-top
+  from benchmarks.common import time_steps
+  from tf_ttur.config import Config
   config = Config(model="dcgan", image_size=FLAGS.image_size,
                   width=FLAGS.width, batch_size=FLAGS.batch_size)
   _, seconds = time_steps(config, "float32", False, FLAGS.steps, WARMUP)
@@ -49,8 +50,8 @@ def _tf_steps_per_second() -> float:
 
 
 def _torch_steps_per_second() -> float:
-  import torch  # pylint: disable=g-import-not-at-top
-  from torch import nn  # pylint: disable=g-import-not-at-top
+  import torch
+  from torch import nn
   torch.manual_seed(0)
   w, s16, z_dim = FLAGS.width, -(-FLAGS.image_size // 16), 100
 
@@ -134,7 +135,7 @@ def main(argv):
             _torch_steps_per_second())
     print(json.dumps({"steps_per_sec": rate}))
     return
-  from tf_ttur import hardware  # pylint: disable=g-import-not-at-top
+  from tf_ttur import hardware
   model, flags_ = hardware.cpu_info()
   named = [f.upper() for f in hardware.NAMED_CPU_FLAGS if f in flags_]
   isa = os.environ.get("ONEDNN_MAX_CPU_ISA")

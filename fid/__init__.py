@@ -6,7 +6,7 @@ or an extractor, where it passed `sess`):
 
     import fid
     fid.create_inception_graph(fid.check_or_download_inception(None))
-    mu, sigma = fid.calculate_activation_statistics(images)   # was (images, sess)
+    mu, sigma = fid.calculate_activation_statistics(images)  # no sess
     value = fid.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref)
 
 The command line is `python -m fid PATH1 PATH2`.
@@ -24,14 +24,18 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.2.0"
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # noqa: E402
 
 from fid import core
 from fid import download
-from fid.core import Activations, run_pass
+from fid.core import Activations
+from fid.core import run_pass
 from fid.download import InceptionError
 from fid.frechet import calculate_frechet_distance
-from fid.stats import RunningStats, StatsError, load_stats, save_stats
+from fid.stats import RunningStats
+from fid.stats import StatsError
+from fid.stats import load_stats
+from fid.stats import save_stats
 
 __all__ = [
     "calculate_frechet_distance", "calculate_activation_statistics",
@@ -59,13 +63,13 @@ def make_extractor(*args, **kwargs):
   use, not by `import fid`: the package's files, statistics and download
   helpers (fid.files, used by tf_ttur's TensorFlow-free modules) stay
   light."""
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   return inception.make_extractor(*args, **kwargs)
 
 
 def create_inception_graph(pth: str, kind: str = "fast"):
   """Loads the graph at pth and makes it the default of the functions below."""
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   extractor = inception.EXTRACTORS[kind](inception.load_graph_def(pth))
   _default["extractor"] = extractor
   return extractor
@@ -113,7 +117,7 @@ def calculate_generator_statistics(generate, num: int, z_dim: int,
   """(mu, sigma) of `num` images of a generator, made in memory: generate
   maps float32 z [n, z_dim] (numpy, drawn from `seed`: U(-1, 1) or N(0, I))
   to images [n, H, W, 3] in [0, 255]; no image is written."""
-  from fid import generator  # pylint: disable=g-import-not-at-top
+  from fid import generator
   result = core.run_pass(
       generator.generated_batches(generate, num, z_dim, z_distribution, seed,
                                   batch_size),
@@ -124,6 +128,6 @@ def calculate_generator_statistics(generate, num: int, z_dim: int,
 def calculate_fid_given_paths(paths, inception_path: str | None = None,
                               batch_size: int = 50, **kwargs) -> float:
   """The FID between two paths (folders, .npz statistics, arrays, tfds:)."""
-  from fid import api  # pylint: disable=g-import-not-at-top
+  from fid import api
   return api.compute(list(paths), inception_path=inception_path,
                      batch_size=batch_size, **kwargs)["fid"]

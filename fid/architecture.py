@@ -3,7 +3,8 @@
 `inception_2015(builder, x)` walks the network of
 `classify_image_graph_def.pb` from the normalised 299x299 input to pool_3,
 calling `builder.conv`, `builder.pool` and `builder.concat` with the graph's
-own scope names (docs/paper.md B.1.2 and B.1.3). The fast Keras port (inception.py)
+own scope names (docs/paper.md B.1.2 and B.1.3). The fast Keras port
+(inception.py)
 and the synthetic replica used by the tests (testing.py) are two builders of
 this one description; `inception.check_graph` verifies it against a real
 GraphDef's constant shapes and op attributes, so a mistake here cannot hide
@@ -16,7 +17,8 @@ exclude the padding (TF's SAME semantics), the last block's pool branch
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008
@@ -103,7 +105,7 @@ def _block_e(b: Builder, n: str, x, pool_kind: str):
 
 
 def inception_2015(b: Builder, x):
-  """From the normalised [N, 299, 299, 3] input to mixed_10/join [N, 8, 8, 2048]."""
+  """Normalised input [N, 299, 299, 3] -> mixed_10/join [N, 8, 8, 2048]."""
   x = b.conv("conv", x, (3, 3), 32, 2, "VALID")
   x = b.conv("conv_1", x, (3, 3), 32, 1, "VALID")
   x = b.conv("conv_2", x, (3, 3), 64, 1, "SAME")
@@ -120,5 +122,6 @@ def inception_2015(b: Builder, x):
     x = _block_c(b, name, x, c7)
   x = _block_d(b, "mixed_8", x)
   x = _block_e(b, "mixed_9", x, "avg")
-  # A max pool here, where torchvision's InceptionV3 averages (docs/paper.md B.1.3).
+  # A max pool here, where torchvision's InceptionV3 averages (docs/paper.md
+  # B.1.3).
   return _block_e(b, "mixed_10", x, "max")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import dataclasses
 import sys
 import warnings
-from typing import Iterable
 
 import numpy as np
 
@@ -95,7 +95,7 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   accumulated = _PerReplica(dim, replicas, keep)
   bar = None
   if progress:
-    import tqdm  # pylint: disable=g-import-not-at-top
+    import tqdm
     bar = tqdm.tqdm(total=total, unit="img", file=sys.stderr, leave=False)
   try:
     for batch in batches:

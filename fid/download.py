@@ -18,7 +18,8 @@ ARCHIVE_NAME = "inception-2015-12-05.tgz"
 ARCHIVE_SIZE = 88_931_400
 PB_NAME = "classify_image_graph_def.pb"
 PB_SIZE = 95_673_916
-# MD5 of the .pb as pinned by a public benchmark protocol (docs/paper.md B.1.1); the
+# MD5 of the .pb as pinned by a public benchmark protocol (docs/paper.md
+# B.1.1); the
 # same file is served by OpenAI's guided-diffusion evaluator.
 PB_MD5 = "e6bb154e85f5d4331c22abcddb5dcf31"
 CACHE_ENV = "FID_CACHE_DIR"
@@ -63,7 +64,8 @@ def _copy_member(archive: str, out_path: str) -> None:
 
 def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
                size: int | None = PB_SIZE) -> str:
-  """Extracts only classify_image_graph_def.pb from archive, checked, atomically."""
+  """Extracts only classify_image_graph_def.pb from archive, checked,
+  atomically."""
   try:
     os.makedirs(os.path.dirname(os.path.abspath(destination)), exist_ok=True)
     with files.atomic_path(destination) as tmp:
@@ -116,13 +118,13 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
   if os.path.isfile(cached) and (pb_size is None or
                                  os.path.getsize(cached) == pb_size):
     return cached
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
   # get_file silently falls back to /tmp/.keras when cache_dir is missing.
   os.makedirs(cache_dir, exist_ok=True)
   try:
     archive = keras.utils.get_file(ARCHIVE_NAME, origin=url,
                                    cache_dir=cache_dir, cache_subdir=".")
-  except Exception as e:  # get_file raises plain Exception on URL errors.
+  except Exception as e:  # noqa: BLE001 get_file raises plain Exception on URL errors.
     raise InceptionError(
         f"cannot download the Inception graph from {url} ({e}). Download "
         f"it elsewhere and put {ARCHIVE_NAME} or {PB_NAME} into {cache_dir} "

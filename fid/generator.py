@@ -10,8 +10,8 @@ SavedModel whose `serving_default` maps float32 `z` [n, d] to uint8 or
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 import os
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -115,7 +115,7 @@ class SavedModelGenerator:
     except (KeyError, TypeError, ValueError):
       raise GeneratorError(f"{info_path}: no usable z_dim and "
                            "z_distribution") from None
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     self.path = path
     self._tf = tf
     try:

@@ -25,14 +25,15 @@ numerics and speed of whatever else the process runs (a training step).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import contextlib
-from typing import Iterable
 
 import numpy as np
 import tensorflow as tf
 
 from fid import architecture
-from fid.download import InceptionError, get_inception_graph
+from fid.download import InceptionError
+from fid.download import get_inception_graph
 
 INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
@@ -50,7 +51,7 @@ def load_graph_def(pb_path: str) -> tf.compat.v1.GraphDef:
   try:
     with open(pb_path, "rb") as f:
       graph_def.ParseFromString(f.read())
-  except Exception as e:  # DecodeError and friends.
+  except Exception as e:  # noqa: BLE001 DecodeError and friends.
     raise InceptionError(f"{pb_path} is not a GraphDef ({e})") from None
   names = {n.name for n in graph_def.node}
   for needed in (INPUT_TENSOR[:-2], FEATURE_TENSOR[:-2], LOGITS_MATMUL):
@@ -133,7 +134,7 @@ class _KerasBuilder:
 
   def __init__(self, constants: dict[str, np.ndarray], attrs: dict,
                fold_bn: bool):
-    import keras  # pylint: disable=g-import-not-at-top
+    import keras
     self.keras = keras
     self.fold_bn = fold_bn
     self.constants = constants
@@ -206,7 +207,7 @@ def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False,
                       spatial: bool = False):
   """The Keras 3 port: images [N, H, W, 3] in [0, 255] -> (pool_3, logits),
   and with spatial the graph's mixed_6/conv [N, 17, 17, 192] as well."""
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
   constants = graph_constants(graph_def)
   check_graph(graph_def, constants)
   images = keras.Input((None, None, 3), dtype="float32", name="images")

@@ -44,7 +44,7 @@ def crop_and_resize(image, crop: str, size: int):
   antialiased bilinear (close to the PIL resize of the original scripts;
   docs/paper.md B.3: non-antialiased downsampling aliases), rounded and clipped.
   An image already size x size after the crop is kept as it is."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   if crop not in CROPS:
     raise ValueError(f"unknown crop {crop!r}; one of {', '.join(CROPS)}")
   image = image[..., :3]

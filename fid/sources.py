@@ -8,17 +8,17 @@ Image files are decoded with Pillow, as TTUR's imageio did.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 import difflib
 import os
 import socket
-from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
 from fid import preprocess
-from fid.errors import first_line
 from fid import stats as stats_lib
+from fid.errors import first_line
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 TFDS_PREFIX = "tfds:"
@@ -179,7 +179,7 @@ def tfds_builder(name: str, data_dir: str | None = None):
       dataset that is not prepared in data_dir while the download mirror
       cannot be reached (decided in seconds, not after TFDS's retries).
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
@@ -188,7 +188,7 @@ def tfds_builder(name: str, data_dir: str | None = None):
     raise SourceError(
         f"no TFDS dataset named {name!r}" +
         (f"; closest: {', '.join(close)}" if close else "")) from None
-  except Exception as e:  # A bad config name, a damaged data_dir.
+  except Exception as e:  # noqa: BLE001 A bad config name, a damaged data_dir.
     raise SourceError(f"TFDS dataset {name!r}: {first_line(e)}") from None
   if not builder.is_prepared() and not download_reachable():
     raise SourceError(
@@ -230,28 +230,28 @@ class TfdsSource:
     try:
       self._builder.download_and_prepare()
       self._dataset = self._builder.as_dataset(split=self.split)
-    except Exception as e:  # No network, missing splits.  pylint: disable=broad-except
+    except Exception as e:  # No network, missing splits.  # noqa: BLE001
       raise SourceError(f"{spec}: cannot load from TFDS ({first_line(e)})"
                         ) from None
     # The split's size from its metadata (a split expression such as
     # train+validation+test included; None where TFDS has none).
     try:
       self.count = int(self._builder.info.splits[self.split].num_examples)
-    except Exception:  # Unprepared metadata, an unknown split.  pylint: disable=broad-except
+    except Exception:  # Unprepared metadata, an unknown split.  # noqa: BLE001
       self.count = None
 
   def batches(self, batch_size: int, limit: int | None = None
               ) -> Iterator[np.ndarray]:
     """Batches [n, H, W, 3] (uint8); `limit` images at most."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     ds = self._dataset.map(lambda ex: ex["image"],
                            num_parallel_calls=tf.data.AUTOTUNE)
     if limit is not None:
       ds = ds.take(limit)
     rule = self.preprocessing
     if rule is None:  # As stored: group by size, like folders.
-      yield from _group(((np.asarray(x), "RGB") for x in ds.as_numpy_iterator()),
-                        batch_size, None)
+      stored = ((np.asarray(x), "RGB") for x in ds.as_numpy_iterator())
+      yield from _group(stored, batch_size, None)
       return
     ds = ds.map(lambda x: preprocess.crop_and_resize(x, rule.crop, rule.size),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -276,8 +276,8 @@ def decoded(paths: Sequence[str], workers: int | None = None,
   keeps at most `ahead` images decoded or in flight: memory does not grow
   with the number of images, and decoding goes on while the caller runs the
   network on the previous batch."""
-  import collections  # pylint: disable=g-import-not-at-top
-  from concurrent import futures  # pylint: disable=g-import-not-at-top
+  import collections
+  from concurrent import futures
   workers = workers or default_workers()
   if workers == 1:
     for path in paths:

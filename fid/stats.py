@@ -15,7 +15,6 @@ import numpy as np
 
 from fid import files
 
-
 # What np.load raises for a file that is not a readable .npy/.npz (a
 # truncated or non-zip .npz raises BadZipFile, which is neither of the
 # others). Every reader of user-given arrays catches exactly these.
@@ -51,7 +50,7 @@ class RunningStats:
     self.mean = self.mean + delta * (n / total)
     self.count = total
 
-  def merge(self, other: "RunningStats") -> None:
+  def merge(self, other: RunningStats) -> None:
     """Adds another accumulator's images (e.g. from another replica)."""
     if other.count == 0:
       return

@@ -1,4 +1,5 @@
-"""A synthetic replica of `classify_image_graph_def.pb` for tests and benchmarks.
+"""A synthetic replica of `classify_image_graph_def.pb` for tests and
+benchmarks.
 
 The real graph cannot be downloaded here, so the tests build its twin: the
 same node names, op types (the legacy BatchNormWithGlobalNormalization,
@@ -95,7 +96,8 @@ class GraphDefBuilder:
               variance_epsilon=architecture.BN_EPSILON,
               scale_after_normalization=self.scale_after_normalization)
     check = self.node(f"{scope}/CheckNumerics", "CheckNumerics", [bn],
-                      T=_type(_FLOAT), message="activation input is not finite.")
+                      T=_type(_FLOAT),
+                      message="activation input is not finite.")
     guarded = self.node(f"{scope}/control_dependency", "Identity",
                         [bn, f"^{check}"], T=_type(_FLOAT))
     self.node(scope, "Relu", [guarded], T=_type(_FLOAT))

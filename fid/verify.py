@@ -55,8 +55,9 @@ def main(argv=None) -> int:
   print("| images | features max rel. diff | FID (reference) | FID rel. diff |")
   print("|---|---|---|---|")
   for name, images in sets.items():
-    ref = np.concatenate([reference(b)[0] for b in inception.batches(images, 50)])
-    new = np.concatenate([fast(b)[0] for b in inception.batches(images, 50)])
+    batches = list(inception.batches(images, 50))
+    ref = np.concatenate([reference(b)[0] for b in batches])
+    new = np.concatenate([fast(b)[0] for b in batches])
     feature_diff = np.max(np.abs(new - ref)) / np.max(np.abs(ref))
     half = len(images) // 2
     fid_ref = frechet.frechet_distance_from_features(ref[:half], ref[half:])

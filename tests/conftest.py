@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> str:
   """A TFDS data_dir holding the generated `shapes` dataset."""
-  from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
+  from tf_ttur.data import images
   path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
   images.prepare_shapes(path)
   return path
@@ -24,21 +24,21 @@ def tfds_dir(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def inception_pb(tmp_path_factory) -> str:
   """The synthetic replica of classify_image_graph_def.pb (random weights)."""
-  from fid import testing  # pylint: disable=g-import-not-at-top
+  from fid import testing
   path = tmp_path_factory.mktemp("inception") / "classify_image_graph_def.pb"
   return testing.write_graph_def(str(path), seed=0)
 
 
 @pytest.fixture(scope="session")
 def graph_def(inception_pb):
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   return inception.load_graph_def(inception_pb)
 
 
 @pytest.fixture(scope="session")
 def extractors(graph_def):
   """(reference, fast) extractors over the replica, built once."""
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   return (inception.ReferenceExtractor(graph_def),
           inception.FastExtractor(graph_def, jit_compile=False))
 
@@ -61,7 +61,7 @@ def run_module(module: str, *args: str, cwd: str = REPO,
 @pytest.fixture(scope="session")
 def stats_file(tmp_path_factory) -> str:
   """Reference FID statistics (random, 2048-d) for FID during training."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
   path = str(tmp_path_factory.mktemp("stats") / "ref.npz")
   rng = np.random.default_rng(0)
   x = rng.normal(size=(64, 2048)) * 0.1

@@ -17,7 +17,7 @@ TINY = """--flagfile={repo}/configs/smoke.flags
 
 
 def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
-  from tests.conftest import REPO  # pylint: disable=g-import-not-at-top
+  from tests.conftest import REPO
   flagfiles = []
   for name, g_lr in (("ttur", "5e-4"), ("orig", "1e-4")):
     path = tmp_path / f"{name}.flags"

@@ -9,8 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_module
-from tf_ttur.config import Config, ConfigError
+from tests.conftest import REPO
+from tests.conftest import run_module
+from tf_ttur.config import Config
+from tf_ttur.config import ConfigError
 
 FLAGFILES = sorted(glob.glob(os.path.join(REPO, "configs", "*.flags")))
 

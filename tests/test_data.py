@@ -52,7 +52,7 @@ def test_pipeline_groups_critic_batches_per_example(tfds_dir):
 
 
 def test_noise_is_keyed_by_step_and_comes_with_the_data():
-  from tf_ttur.data import noise  # pylint: disable=g-import-not-at-top
+  from tf_ttur.data import noise
   real = tf.data.Dataset.from_tensors(tf.zeros((4, 2, 8, 8, 3))).repeat()
   first = list(noise.attach_noise(real, 5, "uniform", seed=1).take(3))
   resumed = list(noise.attach_noise(real, 5, "uniform", seed=1,
@@ -92,8 +92,9 @@ def test_tfds_datasets_with_mock_data(name, size, monkeypatch):
 
 
 def test_unprepared_dataset_offline_fails_in_seconds(tmp_path, monkeypatch):
-  import time  # pylint: disable=g-import-not-at-top
-  from tf_ttur.errors import DatasetError  # pylint: disable=g-import-not-at-top
+  import time
+
+  from tf_ttur.errors import DatasetError
   monkeypatch.setattr(sources, "download_reachable",
                       lambda timeout=3.0: False)
   start = time.monotonic()
@@ -104,7 +105,7 @@ def test_unprepared_dataset_offline_fails_in_seconds(tmp_path, monkeypatch):
 
 
 def test_download_probe_answers_quickly_either_way():
-  import time  # pylint: disable=g-import-not-at-top
+  import time
   start = time.monotonic()
   assert sources.download_reachable(timeout=1.0) in (True, False)
   assert time.monotonic() - start < 5
@@ -161,8 +162,9 @@ def test_unavailable_tfds_dataset_is_one_clear_error(monkeypatch, tmp_path):
 
 
 def test_oversized_image_in_a_training_folder_is_refused(tmp_path):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from tf_ttur.errors import DatasetError  # pylint: disable=g-import-not-at-top
+  from PIL import Image
+
+  from tf_ttur.errors import DatasetError
   for i in range(2):
     Image.new("RGB", (40, 40), (i * 100, 0, 0)).save(tmp_path / f"{i}.png")
   Image.new("RGB", (10_000, 10_000)).save(tmp_path / "2.png")
@@ -181,7 +183,7 @@ def test_reference_statistics_see_the_training_images(name, raw_shapes,
   """python -m fid tfds:NAME:SPLIT streams the images the model trains on
   (CelebA's 108 center crop, LSUN's center square, both to 64x64), not the
   raw ones, without stacking the split."""
-  from fid import __main__ as cli  # pylint: disable=g-import-not-at-top
+  from fid import __main__ as cli
   monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
   with tfds.testing.mock_data(num_examples=7):
     raw = [ex["image"].shape for ex in tfds.load(name, split="train")]
@@ -202,7 +204,7 @@ def test_reference_statistics_see_the_training_images(name, raw_shapes,
   # The same images as training (which shuffles its files): same multiset.
   key = lambda a: a.tobytes()  # noqa: E731
   assert sorted(map(key, streamed)) == sorted(map(key, trained))
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   features, _ = inception.make_extractor("fast", inception_pb)(
       streamed.astype(np.float32))
   with np.load(tmp_path / "s.npz") as saved:

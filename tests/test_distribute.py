@@ -7,17 +7,19 @@ import os
 
 import pytest
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO
+from tests.conftest import run_module
 from tf_ttur import runtime
-from tf_ttur.config import Config, ConfigError
+from tf_ttur.config import Config
+from tf_ttur.config import ConfigError
 
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan_gp"])
 def test_mirrored_step_equals_single_device_step(model):
   # One process per model: two MirroredStrategy runs in one process abort
   # on clashing collective instances (seen with TF 2.21 on CPU).
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
+  import subprocess
+  import sys
   proc = subprocess.run(
       # -m from the repository: the checkout's packages, not an installed
       # copy (a script's own folder would come first on its path).
@@ -59,8 +61,8 @@ def test_fid_statistics_under_mirrored_equal_single_device():
   # 11 images in batches of 4, 4, 3, each split over 2 replicas, each
   # replica with its own float64 accumulator, merged at the end. Features
   # are float32 from convolutions on other batch sizes, hence the tolerance.
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
+  import subprocess
+  import sys
   proc = subprocess.run(
       [sys.executable, "-m", "tests.scripts.mirrored_fid"],
       cwd=REPO, capture_output=True, text=True, timeout=900,
@@ -74,7 +76,8 @@ def test_fid_statistics_under_mirrored_equal_single_device():
 
 # Two steps of the smoke DCGAN through `python -m tf_ttur.main` (fit(), the
 # input pipeline, the checkpoint and an FID on the synthetic Inception graph
-# included) under each strategy, compared with the one-device run. Adam's epsilon is 1e-3 for the reason given in
+# included) under each strategy, compared with the one-device run. Adam's
+# epsilon is 1e-3 for the reason given in
 # tests/scripts/mirrored_step.py.
 TWO_STEPS = ("--flagfile=configs/smoke.flags", "--train_steps=2",
              "--log_every=2", "--checkpoint_every=2", "--sample_every=2",
@@ -85,8 +88,8 @@ def checkpoint_difference(dir_a: str, dir_b: str) -> float:
   """Largest difference over the weights and batch-norm statistics of two
   checkpoints (not Adam's moments: those of a bias followed by batch norm,
   whose exact gradient is zero, hold rounding noise only)."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  import tensorflow as tf
   a = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_a))
   b = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_b))
   names = set(a.get_variable_to_shape_map())
@@ -143,7 +146,7 @@ def test_mirrored_training_run_equals_one_device_run(tmp_path, two_steps,
 
 
 def _free_ports(n: int) -> list[int]:
-  import socket  # pylint: disable=g-import-not-at-top
+  import socket
   sockets = [socket.socket() for _ in range(n)]
   for s in sockets:
     s.bind(("127.0.0.1", 0))
@@ -154,8 +157,8 @@ def _free_ports(n: int) -> list[int]:
 
 
 def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
+  import subprocess
+  import sys
   workdir = str(tmp_path / "run")
   cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
   procs = []

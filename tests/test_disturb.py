@@ -39,7 +39,7 @@ def test_each_disturbance_changes_images_as_described():
 def test_table_on_the_replica(tmp_path, extractors):
   _, fast = extractors
   images = (_unit_images(8) + 1) * 127.5
-  from fid import core  # pylint: disable=g-import-not-at-top
+  from fid import core
   with pytest.warns(RuntimeWarning):
     ref = core.run_pass(iter([images]), fast)
   with pytest.warns(RuntimeWarning):
@@ -50,7 +50,8 @@ def test_table_on_the_replica(tmp_path, extractors):
     # Undisturbed: the reference images themselves. 8 images leave sigma of
     # rank 7 in 2048 dimensions, where the trace carries ~1e-4 of noise.
     assert abs(sub[0]) < 1e-3
-    # Stronger disturbance, larger FID (docs/paper.md A.5's sanity check); swirl moves
+    # Stronger disturbance, larger FID (docs/paper.md A.5's sanity check);
+    # swirl moves
     # 32x32 images least, as in the paper's table.
     assert all(b > a for a, b in zip(sub, sub[1:])), (name, sub)
     assert sub[-1] > 0.1

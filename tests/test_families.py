@@ -11,7 +11,6 @@ from tf_ttur import export as export_lib
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
 
-
 FAMILIES = {
     "dcgan": dict(model="dcgan", image_size=32, z_dim=16, width=4),
     "wgan_gp": dict(model="wgan_gp", image_size=32, z_dim=16, width=4,

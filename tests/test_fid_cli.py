@@ -7,8 +7,8 @@ import struct
 import zlib
 
 import numpy as np
-import pytest
 from PIL import Image
+import pytest
 
 from fid import __main__ as cli
 from fid import stats
@@ -51,7 +51,7 @@ def test_cli_fid_between_folders_matches_api(folders, inception_pb, capsys,
     images = np.stack([np.asarray(Image.open(p), np.float32)
                        for p in sorted(folder.iterdir())])
     feats.append(reference(images)[0])
-  from fid import frechet  # pylint: disable=g-import-not-at-top
+  from fid import frechet
   expected = frechet.calculate_frechet_distance(
       feats[0].mean(0), np.cov(feats[0], rowvar=False), feats[1].mean(0),
       np.cov(feats[1], rowvar=False))
@@ -120,7 +120,7 @@ def test_parallel_reading_equals_sequential_bit_for_bit(tmp_path,
   """Mixed sizes, grayscale, RGBA, palette and 16-bit, decoded by threads
   with a window smaller than the folder: the same batches, in the same
   order, and the same statistics to the last bit."""
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  from fid import sources
   mixed = tmp_path / "mixed"
   _write_folder(mixed, 9, 2, size=32)
   _write_folder(mixed / "gray", 5, 3, size=40, mode="L")
@@ -133,7 +133,7 @@ def test_parallel_reading_equals_sequential_bit_for_bit(tmp_path,
   one = list(sources.iter_batches(files, 4, notes[0], workers=1))
   # ahead = 256 > 22 files: shrink the window to exercise the refill.
   many = []
-  for image, mode in sources.decoded(files, workers=3, ahead=2):
+  for image, _ in sources.decoded(files, workers=3, ahead=2):
     many.append(image)
   np.testing.assert_array_equal(
       np.concatenate([b.reshape(-1) for b in one]),
@@ -158,7 +158,7 @@ def test_parallel_reading_equals_sequential_bit_for_bit(tmp_path,
 
 
 def test_read_image_16_bit_scales_to_255(tmp_path):
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  from fid import sources
   Image.fromarray(np.array([[0, 65535]], np.uint16)).save(tmp_path / "d.png")
   image = sources.read_image(str(tmp_path / "d.png"))
   np.testing.assert_allclose(image[0, :, 0], [0.0, 255.0])
@@ -168,7 +168,7 @@ def test_read_image_16_bit_scales_to_255(tmp_path):
 def test_recursive_walk_does_not_follow_folder_links(tmp_path):
   # A folder symlink loop (sub/back -> ..) is listed once, not forever;
   # linked files are read like files.
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  from fid import sources
   root = _write_folder(tmp_path / "root", 2, 0)
   _write_folder(root / "sub", 3, 1)
   os.symlink(root, root / "sub" / "back")
@@ -274,7 +274,7 @@ def test_missing_graph_offline_names_url_and_place(tmp_path, folders):
 
 
 def test_verify_command_on_the_replica(inception_pb, capsys):
-  from fid import verify  # pylint: disable=g-import-not-at-top
+  from fid import verify
   code = verify.main([f"--inception={inception_pb}", "--num=4"])
   out = capsys.readouterr().out
   assert code == 0, out
@@ -285,8 +285,9 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
                                                     inception_pb):
   """A 292 KB PNG of 10000x10000 pixels (under Pillow's hard limit) would
   decode to gigabytes; it is refused from its header."""
-  import time  # pylint: disable=g-import-not-at-top
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  import time
+
+  from fid import sources
   folder = _write_folder(tmp_path / "big", 2, 5)
   Image.new("RGB", (10_000, 10_000)).save(folder / "002.png")
   start = time.monotonic()
@@ -302,7 +303,7 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
   proc = run_module("fid", str(folder), str(folder),
                     f"--inception={inception_pb}")
   assert proc.returncode == 2
-  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
   assert len(errors) == 1 and "002.png" in errors[0]
   assert "Traceback" not in proc.stderr
 
@@ -320,7 +321,7 @@ def test_statistics_that_are_not_a_covariance_are_refused(tmp_path):
     with pytest.raises(stats.StatsError, match=words):
       stats.load_stats(str(path))
     with pytest.raises(ValueError, match=words):
-      import fid  # pylint: disable=g-import-not-at-top
+      import fid
       fid.calculate_frechet_distance(np.zeros(16), sigma, x.mean(0),
                                      np.cov(x, rowvar=False))
     proc = run_module("fid", str(path), str(good))

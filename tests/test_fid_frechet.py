@@ -119,7 +119,7 @@ def test_running_stats_equal_numpy():
 def test_running_stats_merge_equals_one_pass():
   rng = np.random.default_rng(4)
   x = rng.normal(size=(300, 8))
-  a, b, whole = stats.RunningStats(8), stats.RunningStats(8), stats.RunningStats(8)
+  a, b, whole = (stats.RunningStats(8) for _ in range(3))
   a.update(x[:120])
   b.update(x[120:])
   whole.update(x)

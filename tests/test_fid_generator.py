@@ -5,12 +5,13 @@ import json
 import os
 
 import numpy as np
-import pytest
 from PIL import Image
+import pytest
 
 from fid import __main__ as cli
 from fid import generator as generator_lib
-from tests.test_serving import IMAGE, _spread
+from tests.test_serving import IMAGE
+from tests.test_serving import _spread
 from tf_ttur import export as export_lib
 from tf_ttur import families
 
@@ -97,8 +98,8 @@ def test_num_must_be_positive(exported, stats_file, capsys):
 
 def test_api_from_a_callable_equals_the_cli(exported, inception_pb,
                                             stats_file, capsys):
-  import fid  # pylint: disable=g-import-not-at-top
-  from fid import frechet  # pylint: disable=g-import-not-at-top
+  import fid
+  from fid import frechet
   generate = generator_lib.SavedModelGenerator(exported)
   extractor = fid.create_inception_graph(inception_pb)
   mu, sigma = fid.calculate_generator_statistics(

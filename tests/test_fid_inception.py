@@ -64,7 +64,8 @@ def test_distance_from_features_equals_covariance_form():
   rng = np.random.default_rng(0)
   x1, x2 = rng.normal(size=(300, 20)), rng.normal(1.0, 2.0, size=(200, 20))
   expected = frechet.calculate_frechet_distance(
-      x1.mean(0), np.cov(x1, rowvar=False), x2.mean(0), np.cov(x2, rowvar=False))
+      x1.mean(0), np.cov(x1, rowvar=False),
+      x2.mean(0), np.cov(x2, rowvar=False))
   assert frechet.frechet_distance_from_features(x1, x2) == pytest.approx(
       expected, rel=1e-10)
 
@@ -87,7 +88,7 @@ def test_reference_logits_use_no_bias(extractors, graph_def):
 
 
 def test_fast_is_float32_under_mixed_precision(graph_def):
-  import keras  # pylint: disable=g-import-not-at-top
+  import keras
   keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
   try:
     model = inception.build_keras_model(graph_def)

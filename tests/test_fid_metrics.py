@@ -4,11 +4,11 @@ definitions, and from the same single pass as the FID (`--json`)."""
 import json
 
 import numpy as np
+from PIL import Image
 import pytest
 import scipy.linalg
 import scipy.spatial
 import tensorflow as tf
-from PIL import Image
 
 from fid import __main__ as cli
 from fid import inception

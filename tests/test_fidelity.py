@@ -61,7 +61,7 @@ def _count(model: keras.Model) -> int:
   return int(sum(np.prod(v.shape) for v in model.trainable_variables))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _counts(model, image_size, width, z_dim, critic_flatten):
   config = Config(model=model, image_size=image_size, width=width,
                   z_dim=z_dim, critic_flatten=critic_flatten)
@@ -289,7 +289,7 @@ def test_merged_flatten_is_the_per_sample_network_at_64():
 
 
 def test_merged_flatten_refuses_a_batch_it_cannot_split():
-  from tf_ttur.errors import ConfigError  # pylint: disable=g-import-not-at-top
+  from tf_ttur.errors import ConfigError
   config = _config("cifar10_wgangp").replace(fid_every=0, fid_stats=None)
   for bad in (config.replace(batch_size=66),
               config.replace(strategy="mirrored", cpu_replicas=2,
@@ -338,8 +338,8 @@ def test_other_paper_datasets_train_on_train():
 
 
 def test_tf32_flag_sets_tensorflows_switch_and_auto_leaves_it():
-  from tf_ttur import hardware  # pylint: disable=g-import-not-at-top
-  from tf_ttur import runtime  # pylint: disable=g-import-not-at-top
+  from tf_ttur import hardware
+  from tf_ttur import runtime
   enabled = tf.config.experimental.tensor_float_32_execution_enabled
   previous = enabled()
   machine = hardware.detect()

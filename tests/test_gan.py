@@ -92,7 +92,8 @@ def test_mixed_precision_step(policy):
   assert model.generator.output.dtype == "float32"
   assert model.discriminator.output.dtype == "float32"
   logs = model.train_step(_real(8))
-  assert np.isfinite(float(logs["d_loss"])) and np.isfinite(float(logs["g_loss"]))
+  assert np.isfinite(float(logs["d_loss"]))
+  assert np.isfinite(float(logs["g_loss"]))
   assert all(v.dtype == "float32" for v in model.generator.trainable_variables)
   if policy == "mixed_float16":
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer)

@@ -1,5 +1,6 @@
 """A run survives what real runs meet: SIGKILL at any moment, SIGTERM and
-SIGINT (preemption), a NaN, a disk that fills up; and the flags reject fuzzed bad values cleanly."""
+SIGINT (preemption), a NaN, a disk that fills up; and the flags reject fuzzed
+bad values cleanly."""
 
 import json
 import os
@@ -13,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO
+from tests.conftest import run_module
 from tf_ttur import records
 
 SMOKE = ("--flagfile=configs/smoke.flags",)
@@ -29,7 +31,7 @@ def _steps_of_checkpoints(workdir):
 
 def _assert_checkpoints_whole(workdir):
   """Every checkpoint the index file lists restores (reads) completely."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
   if state is None:
     return
@@ -102,7 +104,7 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
   """SIGTERM (and once SIGINT) at random moments of training, 5 times:
   each exits with code 75 after writing the checkpoint and the metrics of
   the step it stopped at; the next run resumes at exactly that step."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   workdir = str(tmp_path / "run")
   args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
           f"--data_dir={tfds_dir}", "--log_every=4", "--checkpoint_every=40",
@@ -177,11 +179,13 @@ def test_nan_restore_continues_with_a_fresh_seed(tmp_path, tfds_dir):
 
 
 def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
-  import errno  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tf_ttur import train as train_lib  # pylint: disable=g-import-not-at-top
-  from tf_ttur.config import Config  # pylint: disable=g-import-not-at-top
-  from tf_ttur.errors import StorageError  # pylint: disable=g-import-not-at-top
+  import errno
+
+  import tensorflow as tf
+
+  from tf_ttur import train as train_lib
+  from tf_ttur.config import Config
+  from tf_ttur.errors import StorageError
   save = tf.train.CheckpointManager.save
 
   def full_after_first(self, checkpoint_number=None, **kwargs):
@@ -225,14 +229,15 @@ def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
   proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={tmp_path / 'run'}",
                     f"--data_dir={tfds_dir}", *flag.split())
   assert proc.returncode == 2, proc.stderr[-2000:]
-  error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
-  assert len(error_lines) == 1 and message in error_lines[0], proc.stderr[-2000:]
+  error_lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+  assert len(error_lines) == 1, proc.stderr[-2000:]
+  assert message in error_lines[0], proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
   assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
   folder = tmp_path / "images"
   folder.mkdir()
   rng = np.random.default_rng(0)
@@ -245,7 +250,7 @@ def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
   proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
                     f"--dataset=folder:{folder}", "--train_steps=4")
   assert proc.returncode == 2, proc.stderr[-3000:]
-  error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  error_lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
   assert len(error_lines) == 1, proc.stderr[-3000:]
   assert str(folder / "07.png") in error_lines[0]
   assert "cannot decode the image" in error_lines[0]

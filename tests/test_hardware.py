@@ -4,7 +4,8 @@ capabilities that this machine need not have, and their log lines."""
 import pytest
 
 from tf_ttur import hardware
-from tf_ttur.hardware import Gpu, Machine
+from tf_ttur.hardware import Gpu
+from tf_ttur.hardware import Machine
 
 AVX2_EPYC = Machine("AMD EPYC 7B12", frozenset({"avx2", "fma", "sse4_2"}))
 AVX512_BF16 = Machine("AMD EPYC 9B14", frozenset(
@@ -51,7 +52,7 @@ def test_auto_precision_reasons_name_the_hardware():
     dict(onednn=False),                   # TF_ENABLE_ONEDNN_OPTS=0: Eigen.
 ])
 def test_bf16_cpu_that_cannot_use_it_gets_float32(changes):
-  import dataclasses  # pylint: disable=g-import-not-at-top
+  import dataclasses
   machine = dataclasses.replace(AVX512_BF16, **changes)
   precision, why, _ = hardware.resolve_precision("auto", machine)
   assert precision == "float32"
@@ -59,7 +60,7 @@ def test_bf16_cpu_that_cannot_use_it_gets_float32(changes):
 
 
 def test_uncapped_onednn_isa_keeps_bf16():
-  import dataclasses  # pylint: disable=g-import-not-at-top
+  import dataclasses
   for isa in ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "ALL"):
     machine = dataclasses.replace(AVX512_BF16, onednn_max_isa=isa)
     assert hardware.resolve_precision("auto", machine)[0] == "mixed_bfloat16"
@@ -144,8 +145,8 @@ class _Log:
 
 
 def test_runtime_logs_each_choice_once_with_its_reason(tmp_path, monkeypatch):
-  from tf_ttur import runtime  # pylint: disable=g-import-not-at-top
-  from tf_ttur.config import Config  # pylint: disable=g-import-not-at-top
+  from tf_ttur import runtime
+  from tf_ttur.config import Config
   config = Config(workdir=str(tmp_path / "run"))
   log = _Log(monkeypatch, runtime)
   assert runtime.resolve_runtime(config, AVX2_EPYC) == ("float32", False)

@@ -14,8 +14,8 @@ from tf_ttur import jsd
 from tf_ttur import rundir
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
-from tf_ttur.errors import ConfigError
 from tf_ttur.data import text
+from tf_ttur.errors import ConfigError
 from tf_ttur.networks import language
 
 
@@ -70,18 +70,18 @@ def test_lines_are_truncated_not_dropped():
 
 
 def test_lm1b_through_tfds_mock_data(monkeypatch):
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  from fid import sources
   # mock_data stands in for the download, the probe for the network.
   monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
   with tfds.testing.mock_data(num_examples=7):
     lines = text.read_lines("lm1b", 5)
-  assert len(lines) == 5 and all(isinstance(l, str) for l in lines)
+  assert len(lines) == 5 and all(isinstance(line, str) for line in lines)
 
 
 def test_english_corpus_is_real_text():
   ids, vocab, padded = text.load_corpus("english", 10**7, seed=0)
   assert ids.shape == (len(padded), 32) and len(padded) > 150
-  words = " ".join("".join(l).strip("`") for l in padded).split()
+  words = " ".join("".join(line).strip("`") for line in padded).split()
   assert {"the", "and", "was"} <= set(words)
   assert len(vocab) < 80
 
@@ -118,7 +118,8 @@ def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
   assert os.path.exists(os.path.join(workdir, "vocab.json"))
   assert os.path.exists(os.path.join(workdir, "samples", "step_00000002.txt"))
   loaded = tf.saved_model.load(os.path.join(workdir, "saved_model"))
-  out = loaded.signatures["sample"](num=tf.constant(3), seed=tf.constant([0, 1]))
+  out = loaded.signatures["sample"](num=tf.constant(3),
+                                    seed=tf.constant([0, 1]))
   lines = [t.decode() for t in out["text"].numpy()]
   assert len(lines) == 3 and all(len(line) == 32 for line in lines)
   proc = run_module("tf_ttur.sample",

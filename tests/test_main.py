@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO
+from tests.conftest import run_module
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
 from tf_ttur import families

@@ -1,4 +1,5 @@
-"""DCGAN shapes and parameter counts against docs/paper.md A.3.1, computed by hand."""
+"""DCGAN shapes and parameter counts against docs/paper.md A.3.1, computed by
+hand."""
 
 import numpy as np
 import pytest

@@ -172,7 +172,7 @@ def _metrics_garbage(run, tfds_dir, log):
     assert f.read() == "".join(damaged)
   assert any(".damaged" in line for line in log["warning"])
   assert [r["step"] for r in records.read(run)] == [
-      json.loads(l)["step"] for l in lines] + [6]
+      json.loads(line)["step"] for line in lines] + [6]
   return before, {"prefixes": TRAINING_OUTPUTS}
 
 
@@ -247,7 +247,7 @@ def _killed_lock_and_leftovers(run, tfds_dir, log):
   train_lib.train(_config(run, tfds_dir))
   assert not os.path.exists(os.path.join(run, ".export-abc123"))
   assert not os.path.exists(os.path.join(run, ".config.json.0a1b2c3d.tmp"))
-  assert len([l for l in log["info"] if l.startswith("Removed")]) == 2
+  assert len([line for line in log["info"] if line.startswith("Removed")]) == 2
   with open(os.path.join(run, rundir.LOCK_FILE)) as f:
     assert f"pid {os.getpid()}" in f.read()
   return before, {"changed": {".config.json.0a1b2c3d.tmp"}}
@@ -288,8 +288,9 @@ def _lock_held(run, tfds_dir, log):
 def _best_fid(garbage):
   def case(run, tfds_dir, log):
     del tfds_dir
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+
+    from tf_ttur import evaluation
     records.append(run, {"step": 4, "fid": 30.0})
     path = os.path.join(run, evaluation.BEST_FILE)
     if garbage:
@@ -462,7 +463,7 @@ def test_bad_spatial_statistics_are_named(tmp_path):
 
 
 def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
   rng = np.random.default_rng(0)
   for side in ("a", "b"):
     (tmp_path / side).mkdir()
@@ -480,8 +481,9 @@ def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
 
 
 def test_training_data_smaller_than_a_batch_is_said(tmp_path, log):
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from tf_ttur import modalities  # pylint: disable=g-import-not-at-top
+  from PIL import Image
+
+  from tf_ttur import modalities
   for i in range(3):
     Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(
         tmp_path / f"{i}.png")
@@ -499,10 +501,11 @@ def test_training_names_a_bad_environment_variable_first(monkeypatch,
     value = str(tmp_path / "a_file")
     _write(value, "x")
   monkeypatch.setenv(name, value)
+  text = name == "TF_TTUR_CACHE_DIR"
   config = Config(workdir=str(tmp_path / "run"), mode="dry_run", fid_every=0,
-                  jsd_every=100 if name == "TF_TTUR_CACHE_DIR" else 0,
-                  model="language" if name == "TF_TTUR_CACHE_DIR" else "dcgan",
-                  dataset="english" if name == "TF_TTUR_CACHE_DIR" else "shapes")
+                  jsd_every=100 if text else 0,
+                  model="language" if text else "dcgan",
+                  dataset="english" if text else "shapes")
   if name == "FID_CACHE_DIR":
     stats = tmp_path / "s.npz"
     np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))

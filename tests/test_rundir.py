@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO
+from tests.conftest import run_module
 from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur.config import Config
@@ -46,7 +47,7 @@ def _ckpt(workdir, name):
 
 
 def _one_error_line(proc):
-  lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
   assert len(lines) == 1, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr
   return lines[0]
@@ -192,7 +193,7 @@ def test_check_resume_lists_every_changed_defining_flag():
 
 def test_everything_checkable_is_checked_before_training(tmp_path, tfds_dir,
                                                          smoke_run):
-  import numpy as np  # pylint: disable=g-import-not-at-top
+  import numpy as np
   small = tmp_path / "mu10.npz"
   np.savez(small, mu=np.zeros(10), sigma=np.eye(10))
   workdir = tmp_path / "run"

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO, run_module
+from tests.conftest import REPO
+from tests.conftest import run_module
 from tf_ttur import export as export_lib
 from tf_ttur import families
 from tf_ttur import modalities
@@ -128,7 +129,7 @@ def test_shipped_classifier_runs_in_saved_model_cli(tmp_path):
 
 def _graph_dtypes(path: str) -> set[str]:
   """Every dtype named by a node of the SavedModel's graph and functions."""
-  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import saved_model_pb2
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(path, "saved_model.pb"), "rb") as f:
     proto.ParseFromString(f.read())
@@ -184,7 +185,7 @@ def test_tflite_equals_saved_model(exports, which):
       path)["z_dim"])).astype(np.float32)
   expected = tf.saved_model.load(path).signatures["serving_default"](
       z=tf.constant(z))["images"].numpy().astype(int)
-  from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+  from ai_edge_litert.interpreter import Interpreter
   runner = Interpreter(model_content=flatbuffer).get_signature_runner(
       "serving_default")
   got = runner(z=z)["images"]
@@ -197,7 +198,7 @@ def test_tflite_equals_saved_model(exports, which):
 def _serving_ops(path: str) -> set[str]:
   """The op types of the functions behind both signatures (not those of
   the SavedModel's own save and restore)."""
-  from tensorflow.core.protobuf import saved_model_pb2  # pylint: disable=g-import-not-at-top
+  from tensorflow.core.protobuf import saved_model_pb2
   proto = saved_model_pb2.SavedModel()
   with open(os.path.join(path, "saved_model.pb"), "rb") as f:
     proto.ParseFromString(f.read())
@@ -285,7 +286,7 @@ def test_export_flags_are_checked():
 
 def test_sampler_on_a_damaged_model_json(exports, tmp_path):
   _, paths = exports
-  import shutil  # pylint: disable=g-import-not-at-top
+  import shutil
   damaged = str(tmp_path / "damaged")
   shutil.copytree(paths["float32"], damaged)
   with open(os.path.join(damaged, export_lib.MODEL_INFO), "w") as f:

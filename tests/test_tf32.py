@@ -10,7 +10,8 @@ from fid import inception
 from fid import saved_model as fid_saved_model
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import train as train_lib
-from tf_ttur.config import Config, DEFAULT_QUALITY_MODEL
+from tf_ttur.config import DEFAULT_QUALITY_MODEL
+from tf_ttur.config import Config
 
 tf32_enabled = tf.config.experimental.tensor_float_32_execution_enabled
 
@@ -47,18 +48,18 @@ def test_each_extractor_runs_with_tf32_off_and_restores_it(graph_def,
                                                            tf32_on):
   images = np.zeros((2, 32, 32, 3), np.uint8)
   reference = inception.ReferenceExtractor(graph_def)
-  reference._session = _Session(reference._session)  # pylint: disable=protected-access
+  reference._session = _Session(reference._session)  # noqa: SLF001
   fast = inception.FastExtractor(graph_def, jit_compile=False)
   assert tf32_enabled(), "building an extractor changed the process"
-  fast._fn = _Recording(fast._fn)  # pylint: disable=protected-access
+  fast._fn = _Recording(fast._fn)  # noqa: SLF001
   classifier = fid_saved_model.SavedModelExtractor(DEFAULT_QUALITY_MODEL)
-  classifier._fn = _Recording(classifier._fn)  # pylint: disable=protected-access
+  classifier._fn = _Recording(classifier._fn)  # noqa: SLF001
   for extractor in (reference, fast, classifier):
     extractor(images)
     assert tf32_enabled(), f"{extractor} left TF32 off"
-  assert reference._session.run.seen == [False]  # pylint: disable=protected-access
-  assert fast._fn.seen == [False]  # pylint: disable=protected-access
-  assert classifier._fn.seen == [False]  # pylint: disable=protected-access
+  assert reference._session.run.seen == [False]  # noqa: SLF001
+  assert fast._fn.seen == [False]  # noqa: SLF001
+  assert classifier._fn.seen == [False]  # noqa: SLF001
 
 
 def test_float32_exact_restores_an_off_setting_too():

@@ -1,4 +1,4 @@
-"""tf-ttur: TTUR GANs (Heusel et al., NeurIPS 2017) on TensorFlow 2 / Keras 3."""
+"""tf-ttur: TTUR GANs (Heusel et al., NeurIPS 2017), TensorFlow 2 / Keras 3."""
 
 import os
 

@@ -9,9 +9,9 @@ the other intervals are multiples of it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import os
 import time
-from typing import Callable
 
 import keras
 import numpy as np
@@ -23,14 +23,17 @@ from tf_ttur import export as export_lib
 from tf_ttur import families
 from tf_ttur import grid as grid_lib
 from tf_ttur import records
-from tf_ttur.errors import NonFiniteLossError, StorageError
+from tf_ttur.errors import NonFiniteLossError
+from tf_ttur.errors import StorageError
 
 
 def format_duration(seconds: float) -> str:
   seconds = int(max(seconds, 0))
   hours, rest = divmod(seconds, 3600)
   minutes, secs = divmod(rest, 60)
-  return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+  if hours:
+    return f"{hours}h{minutes:02d}m{secs:02d}s"
+  return f"{minutes}m{secs:02d}s"
 
 
 class MetricsLogger(keras.callbacks.Callback):
@@ -160,9 +163,10 @@ class NonFiniteGuard(keras.callbacks.Callback):
     if step < 0:
       return
     losses = ", ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
+    last = self.manager.latest_checkpoint or "none (no step saved yet)"
     raise NonFiniteLossError(
         f"non-finite loss at step {step} ({losses}). The last good "
-        f"checkpoint is {self.manager.latest_checkpoint or 'none (no step saved yet)'}; "
+        f"checkpoint is {last}; "
         "nothing after it was saved. Rerun to resume from it, or pass "
         "--on_nonfinite=restore to restore it and continue with a fresh "
         "noise seed.")
@@ -187,7 +191,7 @@ def assemble(config, manager: tf.train.CheckpointManager, catcher,
               data.evaluators(config, families.family_of(config),
                               fid_strategy) if every]
   if schedule:
-    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    from tf_ttur import evaluation
     callbacks.append(evaluation.Evaluation(schedule, write_dir, writer,
                                            manager, export_best=export_best))
   return callbacks

@@ -12,7 +12,9 @@ import keras
 import tensorflow as tf
 
 from tf_ttur import gan as gan_lib
-from tf_ttur.errors import ConfigError, StorageError, first_line
+from tf_ttur.errors import ConfigError
+from tf_ttur.errors import StorageError
+from tf_ttur.errors import first_line
 
 
 def _adam(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:

@@ -26,7 +26,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from fid.files import atomic_path, atomic_write
+from fid.files import atomic_path
+from fid.files import atomic_write
 from tf_ttur import records
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
@@ -63,8 +64,7 @@ def ensure_run(flagfile: str, seed: int, workdir: str,
     return False
   log(f"training {workdir} ...")
   proc = subprocess.run([sys.executable, "-m", "tf_ttur.main", *args],
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                        text=True)
+                        capture_output=True, text=True)
   if proc.returncode:
     tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
     raise RuntimeError(f"{workdir}: training failed (exit "
@@ -125,9 +125,9 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
 
 
 def write_figure(summaries: list[dict], path: str, x: str) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
   for s in summaries:
     xs = s["steps"] if x == "step" else s["minutes"]

@@ -16,7 +16,6 @@ from tf_ttur import modalities
 from tf_ttur.errors import ConfigError
 from tf_ttur.families import FAMILIES
 
-
 # saved_models/shapes_classifier of this repository (tf_ttur.quality): beside
 # the package in a checkout or an editable install, else under the current
 # folder (an installed package run from a checkout).
@@ -119,18 +118,19 @@ class Config:
   jsd_samples: int = 640
 
   @classmethod
-  def from_flags(cls, flag_values: Any) -> "Config":
+  def from_flags(cls, flag_values: Any) -> Config:
     """Builds a Config from absl FlagValues (only fields of this class)."""
     values = {f.name: getattr(flag_values, f.name)
               for f in dataclasses.fields(cls)}
     return cls(**values)
 
   @classmethod
-  def from_args(cls, *args: str) -> "Config":
+  def from_args(cls, *args: str) -> Config:
     """The Config of `python -m tf_ttur.main args...` (not validated),
     parsed on a FlagValues of its own (absl's FLAGS is left alone)."""
-    from absl import flags  # pylint: disable=g-import-not-at-top
-    from tf_ttur import flags as tf_ttur_flags  # pylint: disable=g-import-not-at-top
+    from absl import flags
+
+    from tf_ttur import flags as tf_ttur_flags
     flag_values = tf_ttur_flags.define(flags.FlagValues())
     cycle = tf_ttur_flags.flagfile_cycle(["tf_ttur", *args])
     if cycle:
@@ -142,13 +142,13 @@ class Config:
     return cls.from_flags(flag_values)
 
   @classmethod
-  def from_flagfile(cls, path: str, *overrides: str) -> "Config":
+  def from_flagfile(cls, path: str, *overrides: str) -> Config:
     return cls.from_args(f"--flagfile={path}", *overrides)
 
-  def replace(self, **changes: Any) -> "Config":
+  def replace(self, **changes: Any) -> Config:
     return dataclasses.replace(self, **changes)
 
-  def validate(self) -> "Config":
+  def validate(self) -> Config:
     """Checks every value; raises ConfigError naming the first bad flag.
 
     Then the files the run will read and (except for --mode=dry_run) the
@@ -182,7 +182,7 @@ class Config:
                         "file with TFLite's own quantization instead)")
     if not self.workdir:
       raise ConfigError("--workdir must not be empty")
-    from tf_ttur import preflight  # pylint: disable=g-import-not-at-top
+    from tf_ttur import preflight
     preflight.check_files(self)
     return self
 
@@ -285,5 +285,5 @@ class Config:
     return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
   @classmethod
-  def from_json(cls, text: str) -> "Config":
+  def from_json(cls, text: str) -> Config:
     return cls(**json.loads(text))

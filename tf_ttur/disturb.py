@@ -103,8 +103,8 @@ DISTURBANCES = {"gaussian_noise": gaussian_noise, "blur": blur,
 def run(images: np.ndarray, mu: np.ndarray, sigma: np.ndarray, extractor,
         seed: int = 0, batch_size: int = 50) -> list[dict]:
   """FID of every (disturbance, level) against (mu, sigma)."""
-  from fid import core  # pylint: disable=g-import-not-at-top
-  from fid import frechet  # pylint: disable=g-import-not-at-top
+  from fid import core
+  from fid import frechet
   unit = np.asarray(images, np.float64) / 127.5 - 1.0
   rows = []
   for name, fn in DISTURBANCES.items():
@@ -135,9 +135,9 @@ def write(rows: list[dict], out: str) -> None:
                  " |")
   with open(os.path.join(out, "disturbances.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3))
   for ax, name in zip(axes, names):
     sub = [r for r in rows if r["disturbance"] == name]
@@ -163,10 +163,11 @@ def _define_flags() -> None:
 
 def main(argv):
   del argv
-  import sys  # pylint: disable=g-import-not-at-top
-  import fid  # pylint: disable=g-import-not-at-top
-  from fid import api as fid_api  # pylint: disable=g-import-not-at-top
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  import sys
+
+  import fid
+  from fid import api as fid_api
+  from fid import sources
   f = flags.FLAGS
   try:
     kind, items = fid_api.resolve(f.images, False, None)

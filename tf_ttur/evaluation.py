@@ -21,9 +21,9 @@ and sends each record to metrics.jsonl, TensorBoard and the log
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import os
-from typing import Callable
 
 from absl import logging
 import keras
@@ -33,7 +33,9 @@ import tensorflow as tf
 import fid
 from fid import frechet
 from fid import generator as fid_generator
-from fid.files import atomic_write, free_name, read_json
+from fid.files import atomic_write
+from fid.files import free_name
+from fid.files import read_json
 from tf_ttur import checkpointing
 from tf_ttur import quality
 from tf_ttur import records
@@ -127,7 +129,7 @@ class ShapesEvaluator(FrechetEvaluator):
 
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
-    from fid.saved_model import SavedModelExtractor  # pylint: disable=g-import-not-at-top
+    from fid.saved_model import SavedModelExtractor
     extractor = SavedModelExtractor(config.quality_model_path)
     batches = (keras.ops.convert_to_numpy(b).astype(np.float32) for b in
                real_images.take(config.quality_samples).batch(500))
@@ -146,7 +148,7 @@ class JSDEvaluator:
   keep_best = False
 
   def __init__(self, padded_lines, vocab, config: Config):
-    from tf_ttur import jsd  # pylint: disable=g-import-not-at-top
+    from tf_ttur import jsd
     # The reference sees lines as the model does: unknown characters mapped.
     known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
     self.reference = jsd.cached_reference(known)

@@ -46,7 +46,9 @@ from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur import runtime
 from tf_ttur.data import noise
-from tf_ttur.errors import ConfigError, StorageError, first_line
+from tf_ttur.errors import ConfigError
+from tf_ttur.errors import StorageError
+from tf_ttur.errors import first_line
 from tf_ttur.networks import wgangp_resnet
 
 EXPORT_DIR = "saved_model"  # In the run directory.
@@ -66,7 +68,8 @@ class ExportError(StorageError):
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
-  # [-1, 1] -> [0, 255], rounded and clipped (docs/paper.md B.3 lists the choices).
+  # [-1, 1] -> [0, 255], rounded and clipped (docs/paper.md B.3 lists the
+  # choices).
   images = (tf.cast(images, tf.float32) + 1.0) * 127.5
   return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
@@ -167,9 +170,9 @@ def tflite_interpreter(**kwargs):
   """LiteRT's interpreter (ai-edge-litert, what TFLite users run now), or
   TensorFlow's deprecated tf.lite.Interpreter where it is not installed."""
   try:
-    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+    from ai_edge_litert.interpreter import Interpreter
   except ImportError:
-    Interpreter = tf.lite.Interpreter  # pylint: disable=invalid-name
+    Interpreter = tf.lite.Interpreter
   return Interpreter(**kwargs)
 
 
@@ -186,7 +189,7 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
   try:
     flatbuffer = converter.convert()
-  except Exception as e:  # pylint: disable=broad-except  (ConverterError)
+  except Exception as e:  # noqa: BLE001  (ConverterError)
     raise ExportError(f"TFLite conversion failed: {first_line(e)}") from None
   z = np.random.default_rng(0).uniform(
       -1, 1, (TFLITE_CHECK_SAMPLES, z_dim)).astype(np.float32)
@@ -258,7 +261,8 @@ def export_generator(model, config, export_dir: str, training_precision: str,
     shutil.rmtree(tmp, ignore_errors=True)
     if isinstance(e, ExportError):
       raise
-    raise ExportError(f"cannot export to {export_dir}: {first_line(e)}") from None
+    raise ExportError(
+        f"cannot export to {export_dir}: {first_line(e)}") from None
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise

@@ -90,13 +90,15 @@ def build_model(config, precision: str, size: int | None = None,
   """The compiled GAN of `config` (both optimizers built).
 
   size: the run data's (tf_ttur.modalities); None for images means
-  config.image_size, a text model needs its vocabulary's. sync_batch_norm makes batch norm use
+  config.image_size, a text model needs its vocabulary's. sync_batch_norm makes
+  batch norm use
   the global batch's statistics under a multi-replica strategy, so that the
   step equals the one-device step.
   """
-  import keras  # pylint: disable=g-import-not-at-top
-  from tf_ttur import gan as gan_lib  # pylint: disable=g-import-not-at-top
-  from tf_ttur import networks  # pylint: disable=g-import-not-at-top
+  import keras
+
+  from tf_ttur import gan as gan_lib
+  from tf_ttur import networks
   family = family_of(config)
   if size is None:
     size = family.modality.size_of(config)

@@ -1,8 +1,8 @@
 """Every command-line flag of `python -m tf_ttur.main`, each with its default.
 
-The defaults are the paper's DCGAN settings (docs/paper.md A.3.1); flagfiles under
-configs/ hold only what differs. Library code never reads FLAGS: main.py turns
-them into one frozen `config.Config`.
+The defaults are the paper's DCGAN settings (docs/paper.md A.3.1);
+flagfiles under configs/ hold only what differs. Library code never reads
+FLAGS: main.py turns them into one frozen `config.Config`.
 """
 
 import functools
@@ -45,7 +45,8 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                       "celeb_a, lsun/bedroom, or folder:PATH; for "
                       "--model=language: english (offline, shipped), lm1b, "
                       "or textfile:PATH.")
-  flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's).")
+  flags.DEFINE_string("data_dir", None,
+                      "TFDS data directory (default: TFDS's).")
   flags.DEFINE_integer("image_size", 32, "Image side: 32 or 64.")
   flags.DEFINE_integer("shuffle_buffer", 10_000, "tf.data shuffle buffer.")
   flags.DEFINE_integer("cache_mb", 4096,
@@ -112,7 +113,8 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
   flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept.")
   flags.DEFINE_integer("grid_size", 8, "Sample grids are grid_size^2 images.")
   flags.DEFINE_bool("export", True, "Export the generator when training ends.")
-  flags.DEFINE_enum("export_dtype", "float32", ["float32", "bfloat16", "float16"],
+  flags.DEFINE_enum("export_dtype", "float32",
+                    ["float32", "bfloat16", "float16"],
                     "The serving graph's precision, whatever precision "
                     "trained the weights (bfloat16, float16: Keras mixed "
                     "precision, the last layer in float32).")
@@ -121,12 +123,13 @@ def define(flag_values: absl_flags.FlagValues) -> absl_flags.FlagValues:
                     "built-in ops) into the exported SavedModel folder, "
                     "checked against it (image generators, float32).")
 
-  # FID during training (docs/paper.md A.3): every fid_every steps, fid_samples samples
-  # against the statistics in fid_stats (python -m fid DATA --save_stats X.npz,
-  # or TTUR's published fid_stats_*.npz).
+  # FID during training (docs/paper.md A.3): every fid_every steps,
+  # fid_samples samples against the statistics in fid_stats (python -m fid
+  # DATA --save_stats X.npz, or TTUR's published fid_stats_*.npz).
   flags.DEFINE_integer("fid_every", 0, "Steps between FID evaluations; 0: off.")
   flags.DEFINE_integer("fid_samples", 50_000, "Generated samples per FID.")
-  flags.DEFINE_string("fid_stats", None, "Reference statistics (.npz, mu/sigma).")
+  flags.DEFINE_string("fid_stats", None,
+                      "Reference statistics (.npz, mu/sigma).")
   flags.DEFINE_string("fid_inception", None,
                       "classify_image_graph_def.pb or the .tgz (default: the "
                       "fid package's cache, downloaded on first use).")

@@ -181,8 +181,8 @@ def cpu_info(path: str = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
 
 def detect() -> Machine:
   """The machine at hand (imports TensorFlow)."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
+  from tensorflow.python.util import _pywrap_util_port
   gpus = []
   for device in tf.config.list_physical_devices("GPU"):
     details = tf.config.experimental.get_device_details(device)

@@ -12,11 +12,11 @@ depend on the number of generated lines (640 in the paper).
 from __future__ import annotations
 
 import collections
+from collections.abc import Iterable, Sequence
 import hashlib
 import math
 import os
 import pickle
-from typing import Iterable, Sequence
 
 from fid.files import atomic_write
 

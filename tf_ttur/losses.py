@@ -8,8 +8,8 @@ loss name of a tf_ttur.families entry to its family.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
-from typing import Callable
 
 import tensorflow as tf
 
@@ -34,7 +34,8 @@ def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
 
 
 def dcgan_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
-  """BCE(D(x), 1) + BCE(D(G(z)), 0), summed as in the original (docs/paper.md A.3.1)."""
+  """BCE(D(x), 1) + BCE(D(G(z)), 0), summed as in the original (docs/paper.md
+  A.3.1)."""
   _check_logits(real_logits, fake_logits)
   return _bce(real_logits, 1.0) + _bce(fake_logits, 0.0)
 
@@ -46,7 +47,8 @@ def dcgan_g_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 def wasserstein_d_loss(real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
-  """mean D(G(z)) - mean D(x), the critic's part of WGAN-GP (docs/paper.md A.3.2)."""
+  """mean D(G(z)) - mean D(x), the critic's part of WGAN-GP (docs/paper.md
+  A.3.2)."""
   _check_logits(real_out, fake_out)
   return tf.reduce_mean(fake_out) - tf.reduce_mean(real_out)
 
@@ -138,7 +140,9 @@ def _dcgan_g(model, fake):
 
 
 def _wgan_d(model, real, fake, alpha):
-  critic = lambda x: model.discriminator(x, training=True)
+  def critic(x):
+    return model.discriminator(x, training=True)
+
   wasserstein = wasserstein_d_loss(critic(real), critic(fake))
   gp = gradient_penalty(critic, real, fake, alpha)
   return wasserstein + GP_WEIGHT * gp, {"wasserstein": -wasserstein, "gp": gp}

@@ -21,8 +21,12 @@ from absl import logging
 
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
-from tf_ttur.errors import ConfigError, DatasetError, NonFiniteLossError
-from tf_ttur.errors import PREEMPTED_EXIT_CODE, Preempted, StorageError
+from tf_ttur.errors import PREEMPTED_EXIT_CODE
+from tf_ttur.errors import ConfigError
+from tf_ttur.errors import DatasetError
+from tf_ttur.errors import NonFiniteLossError
+from tf_ttur.errors import Preempted
+from tf_ttur.errors import StorageError
 from tf_ttur.errors import fail
 
 FLAGS = tf_ttur_flags.define(flags.FLAGS)
@@ -40,9 +44,9 @@ def main(argv):
     return
   # The training stack (and TensorFlow) is only needed past validation and
   # dry_run.
-  from fid.stats import StatsError  # pylint: disable=g-import-not-at-top
-  from tf_ttur import export  # pylint: disable=g-import-not-at-top
-  from tf_ttur import train  # pylint: disable=g-import-not-at-top
+  from fid.stats import StatsError
+  from tf_ttur import export
+  from tf_ttur import train
   try:
     if config.mode == "export":
       export.export_latest(config)

@@ -52,10 +52,10 @@ class Images:
     return config.image_size
 
   @classmethod
-  def load(cls, config) -> "Images":
+  def load(cls, config) -> Images:
     """The training images of config.dataset, cached in memory when they
     fit in --cache_mb (no noise attached yet)."""
-    from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
+    from tf_ttur.data import images
     real = images.load_images(config.dataset, config.image_size,
                               data_dir=config.data_dir)
     count = int(real.cardinality())
@@ -75,7 +75,7 @@ class Images:
         n_critic=config.n_critic))
 
   @classmethod
-  def restore(cls, config, workdir: str) -> "Images":
+  def restore(cls, config, workdir: str) -> Images:
     del workdir  # An image run keeps nothing of its data.
     return cls(config)
 
@@ -83,15 +83,15 @@ class Images:
     del workdir
 
   def sample_callback(self, config, write_dir: str, z, writer):
-    from tf_ttur import callbacks  # pylint: disable=g-import-not-at-top
+    from tf_ttur import callbacks
     return callbacks.SampleGrid(write_dir, z, config.sample_every, writer)
 
   def evaluators(self, config, family, fid_strategy=None) -> Schedule:
     """FID (--fid_every) and the offline fd_shapes (--quality_every)."""
-    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    from tf_ttur import evaluation
 
     def shapes():
-      from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
+      from tf_ttur.data import images
       real = images.load_images(config.dataset, config.image_size,
                                 data_dir=config.data_dir)
       return evaluation.ShapesEvaluator(config, family.fid_pixels, real)
@@ -105,8 +105,8 @@ class Images:
   def explain(self, config, error, latest: str | None):
     """A DatasetError naming the file when `error` (a pipeline error) came
     from a corrupt image of a folder dataset, else None."""
-    from tf_ttur.data import images  # pylint: disable=g-import-not-at-top
-    from tf_ttur.errors import DatasetError  # pylint: disable=g-import-not-at-top
+    from tf_ttur.data import images
+    from tf_ttur.errors import DatasetError
     if not config.dataset.startswith(data_names.FOLDER_PREFIX):
       return None
     found = images.first_unreadable(
@@ -121,7 +121,7 @@ class Images:
 
   def serve(self, generator):
     """serving_default's function: z -> {"images": uint8 [n, H, W, 3]}."""
-    from tf_ttur import export  # pylint: disable=g-import-not-at-top
+    from tf_ttur import export
 
     def serve(z):
       return {"images": export.to_uint8(generator(z, training=False))}
@@ -169,8 +169,8 @@ class Text:
     raise ValueError(f"--model={config.model} needs its vocabulary's size")
 
   @classmethod
-  def load(cls, config) -> "Text":
-    from tf_ttur.data import text  # pylint: disable=g-import-not-at-top
+  def load(cls, config) -> Text:
+    from tf_ttur.data import text
     ids, vocabulary, lines = text.load_corpus(
         config.dataset, config.max_lines, config.seed, config.data_dir)
     return cls(vocabulary, lines, text.make_pipeline(
@@ -178,25 +178,25 @@ class Text:
         n_critic=config.n_critic))
 
   @classmethod
-  def restore(cls, config, workdir: str) -> "Text":
+  def restore(cls, config, workdir: str) -> Text:
     del config
-    from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
+    from tf_ttur import rundir
     return cls(rundir.load_vocabulary(workdir))
 
   def save(self, workdir: str) -> None:
-    from tf_ttur import rundir  # pylint: disable=g-import-not-at-top
+    from tf_ttur import rundir
     rundir.write_vocabulary(self.vocabulary, workdir)
 
   def sample_callback(self, config, write_dir: str, z, writer):
     del writer
-    from tf_ttur import callbacks  # pylint: disable=g-import-not-at-top
+    from tf_ttur import callbacks
     return callbacks.TextSamples(write_dir, z, config.sample_every,
                                  self.vocabulary.decode)
 
   def evaluators(self, config, family, fid_strategy=None) -> Schedule:
     """The paper's n-gram JSD (--jsd_every)."""
     del family, fid_strategy
-    from tf_ttur import evaluation  # pylint: disable=g-import-not-at-top
+    from tf_ttur import evaluation
     return [(config.jsd_every, lambda: evaluation.JSDEvaluator(
         self.lines, self.vocabulary, config))]
 
@@ -208,7 +208,7 @@ class Text:
     """serving_default's function: z -> {"text": strings, "ids": int32}.
     The unknown token (id 0) decodes to U+FFFD, so that every position is
     one character; the table is a constant of the graph."""
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
     table = tf.constant(["\ufffd"] + list(self.vocabulary.chars[1:]))
 
     def serve(z):

@@ -4,7 +4,8 @@ A cluster scheduler (Slurm, Kubernetes, a cloud's spot VMs) sends SIGTERM
 and waits a grace period before SIGKILL; a user presses Ctrl-C. Either way
 the step being computed finishes, fit()'s own end-of-epoch and end-of-train
 callbacks write that step's metrics record and checkpoint, and the program
-exits with errors.PREEMPTED_EXIT_CODE (75); the same command resumes at exactly that step. A
+exits with errors.PREEMPTED_EXIT_CODE (75); the same command resumes at exactly
+that step. A
 second signal while stopping acts as it would without this module
 (SIGINT: KeyboardInterrupt; SIGTERM: the process ends), which is safe
 because every file of the run directory is written under a temporary name.
@@ -45,7 +46,7 @@ class SignalCatcher(keras.callbacks.Callback):
       signal.signal(signum, handler)
     self._previous = {}
 
-  def __enter__(self) -> "SignalCatcher":
+  def __enter__(self) -> SignalCatcher:
     # Python delivers signals to the main thread only; elsewhere (a test
     # calling train() from a thread) the default handling stays.
     if threading.current_thread() is threading.main_thread():

@@ -30,8 +30,8 @@ def check_environment(config) -> None:
   """The environment variables the run will read, each named when unusable:
   FID_MAX_PIXELS (folder datasets), FID_CACHE_DIR (the FID's Inception
   graph), TF_TTUR_CACHE_DIR (the JSD's reference n-grams)."""
-  from fid import download  # pylint: disable=g-import-not-at-top
-  from fid import sources  # pylint: disable=g-import-not-at-top
+  from fid import download
+  from fid import sources
   try:
     sources.max_pixels()
     if config.fid_every and not config.fid_inception:
@@ -46,7 +46,7 @@ def check_environment(config) -> None:
 
 
 def check_fid_stats(path: str | None) -> None:
-  from fid import stats as fid_stats  # pylint: disable=g-import-not-at-top
+  from fid import stats as fid_stats
   if not path:
     raise ConfigError("--fid_every needs --fid_stats (make one with "
                       "python -m fid DATA --save_stats OUT.npz)")
@@ -72,7 +72,7 @@ def check_inception(path: str) -> None:
     if not tarfile.is_tarfile(path):
       raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
     return
-  from fid import inception  # pylint: disable=g-import-not-at-top
+  from fid import inception
   try:
     inception.load_graph_def(path)
   except inception.InceptionError as e:
@@ -88,7 +88,7 @@ def check_quality_model(path: str, load: bool) -> None:
                       "(train one with python -m tf_ttur.quality)")
   if not load:
     return
-  from fid import saved_model  # pylint: disable=g-import-not-at-top
+  from fid import saved_model
   try:
     saved_model.SavedModelExtractor(path)
   except (ValueError, OSError) as e:

@@ -124,7 +124,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("out", DEFAULT_QUALITY_MODEL, "Where to export the SavedModel.")
+  flags.DEFINE_string("out", DEFAULT_QUALITY_MODEL,
+                      "Where to export the SavedModel.")
   flags.DEFINE_string("data_dir", None, "TFDS data_dir for `shapes`.")
   flags.DEFINE_integer("seed", 0, "Seed.")
   flags.DEFINE_integer("epochs", 10, "Training epochs.")

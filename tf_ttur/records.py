@@ -18,7 +18,8 @@ import os
 
 from absl import logging
 
-from fid.files import atomic_write, free_name
+from fid.files import atomic_write
+from fid.files import free_name
 from tf_ttur.errors import StorageError
 
 METRICS_FILE = "metrics.jsonl"
@@ -39,7 +40,7 @@ def publish(workdir: str, writer, record: dict, scalars: dict,
             line: str) -> None:
   """Appends `record` to metrics.jsonl, writes `scalars` ({name: value}) to
   TensorBoard's `writer` at record["step"], and logs `line`."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   append(workdir, record)
   with writer.as_default(step=record["step"]):
     for name, value in scalars.items():

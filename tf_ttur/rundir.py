@@ -25,8 +25,11 @@ import shutil
 import socket
 
 # One way to write a file whole, shared with fid; the run's files use it.
-from fid.files import atomic_write, free_name, read_json
-from tf_ttur.errors import ConfigError, first_line
+from fid.files import atomic_write
+from fid.files import free_name
+from fid.files import read_json
+from tf_ttur.errors import ConfigError
+from tf_ttur.errors import first_line
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
@@ -50,10 +53,10 @@ class RunLock:
     self.path = os.path.join(workdir, LOCK_FILE)
     self._file = None
 
-  def acquire(self) -> "RunLock":
-    import fcntl  # pylint: disable=g-import-not-at-top  (POSIX only)
+  def acquire(self) -> RunLock:
+    import fcntl  # POSIX only.
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
-    handle = open(self.path, "a+", encoding="utf-8")
+    handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held)
     try:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -76,7 +79,7 @@ class RunLock:
       self._file.close()  # Closing the descriptor releases the flock.
       self._file = None
 
-  def __enter__(self) -> "RunLock":
+  def __enter__(self) -> RunLock:
     return self.acquire()
 
   def __exit__(self, *exc) -> None:
@@ -100,7 +103,7 @@ def unreadable(prefix: str) -> str | None:
   Reads every tensor, so a truncated or missing data shard, a damaged
   index or a wrong checksum is found before anything is restored.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   try:
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
@@ -124,7 +127,7 @@ def find_checkpoint(directory: str, log=print,
     ConfigError: there are checkpoints, but none reads: the run directory
       is not started over silently.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   found = checkpoints_on_disk(directory)
   if not found:
     return None
@@ -233,7 +236,7 @@ def write_config(config, workdir: str) -> None:
 def load_vocabulary(workdir: str):
   """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json;
   ConfigError when it is missing or damaged (read as config.json is)."""
-  from tf_ttur.data import text  # pylint: disable=g-import-not-at-top
+  from tf_ttur.data import text
   path = os.path.join(workdir, VOCAB_FILE)
   recorded = _read_run_file(path, "a vocabulary")
   if recorded is None:
@@ -256,7 +259,7 @@ def write_vocabulary(vocab, workdir: str) -> None:
                        "the run directory belongs to another dataset")
     return
   if checkpoints_on_disk(os.path.join(workdir, "checkpoints")):
-    from absl import logging  # pylint: disable=g-import-not-at-top
+    from absl import logging
     logging.warning("%s is missing beside the checkpoints; written again "
                     "from the corpus (the checkpoints' vocabulary cannot be "
                     "checked).", path)

@@ -8,11 +8,12 @@ import tensorflow as tf
 
 from tf_ttur import hardware
 from tf_ttur import rundir
-from tf_ttur.config import Config, ConfigError
+from tf_ttur.config import Config
+from tf_ttur.config import ConfigError
 
 
-def resolve_runtime(config: Config,
-                    machine: hardware.Machine | None = None) -> tuple[str, bool]:
+def resolve_runtime(config: Config, machine: hardware.Machine | None = None
+                    ) -> tuple[str, bool]:
   """(dtype policy, XLA) for this run on this machine, each logged once
   with its reason. A resumed run keeps the precision its config.json
   records unless --precision names another."""

@@ -16,7 +16,8 @@ from absl import app
 from absl import flags
 
 from tf_ttur import flags as tf_ttur_flags
-from tf_ttur.errors import fail, first_line
+from tf_ttur.errors import fail
+from tf_ttur.errors import first_line
 
 flags.DEFINE_string("saved_model", None, "Exported generator directory.")
 flags.DEFINE_integer("num", 64, "Number of samples.", lower_bound=1)
@@ -34,7 +35,7 @@ FLAGS = flags.FLAGS
 def generate(model, num: int, seed: int, batch_size: int):
   """Yields batches of the loaded generator's `sample` signature: uint8
   images [b, H, W, 3] or strings [b], num in all."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   sample = model.signatures["sample"]
   done = 0
   while done < num:
@@ -70,10 +71,11 @@ def main(argv):
     fail(f"unexpected arguments: {' '.join(argv[1:])}")
   if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
     fail(f"no SavedModel in {FLAGS.saved_model}")
-  from tf_ttur import export  # pylint: disable=g-import-not-at-top
-  from tf_ttur import grid  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  import tensorflow as tf
+
+  from tf_ttur import export
+  from tf_ttur import grid
   try:
     info = export.read_model_info(FLAGS.saved_model)
   except export.ExportError as e:
@@ -108,7 +110,7 @@ def _write(batches, images: bool, grid, np) -> None:
     lines = [t.decode("utf-8", errors="replace").rstrip("`")
              for batch in batches for t in batch]
     if FLAGS.out:
-      from fid.files import atomic_write  # pylint: disable=g-import-not-at-top
+      from fid.files import atomic_write
       atomic_write(FLAGS.out, "\n".join(lines) + "\n")
       print(f"wrote {len(lines)} lines to {FLAGS.out}")
     else:

@@ -17,7 +17,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from fid.files import atomic_path, atomic_write
+from fid.files import atomic_path
+from fid.files import atomic_write
 
 RUNS = {
     "equal 1e-2": (1e-2, 1e-2),
@@ -79,9 +80,9 @@ def run(out: str, iterations: int = 5000, seed: int = 0) -> dict:
 
 
 def _plot(paths: dict, path: str) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
+  import matplotlib
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.pyplot as plt
   fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
   for name, p in paths.items():
     axes[0].plot(objective(p[:, 0], p[:, 1]), label=name, lw=0.8)

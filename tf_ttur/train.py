@@ -21,8 +21,9 @@ from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur import runtime
 from tf_ttur.config import Config
-from tf_ttur.errors import NonFiniteLossError, Preempted
 from tf_ttur.data import noise as noise_lib
+from tf_ttur.errors import NonFiniteLossError
+from tf_ttur.errors import Preempted
 
 
 def fixed_z(config: Config, distribution: str) -> np.ndarray:

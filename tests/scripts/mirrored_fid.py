@@ -12,11 +12,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # noqa: E402
 
-from fid import core  # pylint: disable=wrong-import-position
-from fid import inception  # pylint: disable=wrong-import-position
-from fid import testing  # pylint: disable=wrong-import-position
+from fid import core  # noqa: E402
+from fid import inception  # noqa: E402
+from fid import testing  # noqa: E402
 
 
 def main():

@@ -18,11 +18,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # noqa: E402
 
-from tf_ttur import runtime  # pylint: disable=wrong-import-position
-from tf_ttur import families  # pylint: disable=wrong-import-position
-from tf_ttur.config import Config  # pylint: disable=wrong-import-position
+from tf_ttur import families  # noqa: E402
+from tf_ttur import runtime  # noqa: E402
+from tf_ttur.config import Config  # noqa: E402
 
 MODELS = {
     "dcgan": dict(model="dcgan", n_critic=1),

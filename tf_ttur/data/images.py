@@ -16,9 +16,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import preprocess
-from tf_ttur.errors import DatasetError, first_line
-from tf_ttur.data import FOLDER_PREFIX, IMAGE_DATASETS
+from tf_ttur.data import FOLDER_PREFIX
+from tf_ttur.data import IMAGE_DATASETS
 from tf_ttur.data import shapes
+from tf_ttur.errors import DatasetError
+from tf_ttur.errors import first_line
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -31,7 +33,8 @@ class DatasetSpec:
     tfds_name: the TFDS name (with config), or None for a folder.
     split: the TFDS split (expression) the paper trained on.
     native_size: the side the paper trained at.
-    crop: "center108" (CelebA, docs/paper.md A.3.1), "square" (center square) or "none".
+    crop: "center108" (CelebA, docs/paper.md A.3.1), "square" (center square)
+    or "none".
   """
   tfds_name: str | None
   split: str
@@ -63,7 +66,7 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
     download = False
   if download:
     # Offline, TFDS would retry its downloads for minutes: decide now.
-    from fid import sources  # pylint: disable=g-import-not-at-top
+    from fid import sources
     try:
       sources.tfds_builder(spec.tfds_name, data_dir)
     except sources.SourceError as e:
@@ -71,7 +74,7 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
   try:
     ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
                    download=download, shuffle_files=True)
-  except Exception as e:  # Network, missing files, manual-download datasets.
+  except Exception as e:  # noqa: BLE001 Network, missing files, manual-download datasets.
     raise DatasetError(
         f"cannot load the TFDS dataset {spec.tfds_name!r} "
         f"({type(e).__name__}: {first_line(e)}). "
@@ -128,8 +131,9 @@ def _refuse_oversized(files: list[str]) -> None:
   """DatasetError naming the first image over the fid package's pixel limit
   (from the headers, ~50 us a file), before the pipeline decodes any: a
   292 KB PNG of 10000x10000 pixels decodes to gigabytes."""
-  from fid import sources  # pylint: disable=g-import-not-at-top
-  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from PIL import Image
+
+  from fid import sources
   for path in files:
     try:
       with Image.open(path) as image:

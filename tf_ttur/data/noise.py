@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 # z drawn with numpy (grids, FID, JSD): the one function fid also uses.
-from fid.generator import draw_z  # pylint: disable=unused-import
+from fid.generator import draw_z  # noqa: F401
 
 
 def stateless_z(shape, seed, distribution: str) -> tf.Tensor:

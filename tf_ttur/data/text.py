@@ -57,8 +57,9 @@ def read_lines(name: str, max_lines: int, data_dir: str | None = None
       raise DatasetError(f"{path} holds no lines")
     return lines
   if name == "lm1b":
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    from fid import sources  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds
+
+    from fid import sources
     try:
       # Offline and not prepared: one line in seconds, not TFDS's retries.
       sources.tfds_builder("lm1b", data_dir)
@@ -86,7 +87,7 @@ class Vocabulary:
 
   @classmethod
   def from_lines(cls, padded: list[list[str]], max_size: int = MAX_VOCAB
-                 ) -> "Vocabulary":
+                 ) -> Vocabulary:
     counts = collections.Counter(c for line in padded for c in line)
     # Most common first; ties by character, so the order is reproducible.
     ordered = sorted(counts, key=lambda c: (-counts[c], c))
@@ -106,7 +107,7 @@ class Vocabulary:
                       ensure_ascii=False)
 
   @classmethod
-  def from_json(cls, text: str) -> "Vocabulary":
+  def from_json(cls, text: str) -> Vocabulary:
     return cls(json.loads(text)["chars"])
 
 
@@ -126,7 +127,7 @@ def load_corpus(name: str, max_lines: int, seed: int,
 def make_pipeline(ids: np.ndarray, vocab_size: int, batch_size: int,
                   seed: int, n_critic: int = 1):
   """Shuffle, repeat, one-hot [B, n_critic, 32, V] float32, batch, prefetch."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf
   ds = tf.data.Dataset.from_tensor_slices(ids).cache()
   ds = ds.shuffle(min(len(ids), 100_000), seed=seed,
                   reshuffle_each_iteration=True).repeat()

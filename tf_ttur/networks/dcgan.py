@@ -34,7 +34,8 @@ def _normal(seed: int | None) -> keras.initializers.Initializer:
 
 def make_generator(image_size: int, z_dim: int = 100, width: int = 64,
                    seed: int | None = None) -> keras.Model:
-  """The DCGAN generator: float32 z [B, z_dim] -> images [B, s, s, 3] in [-1, 1].
+  """The DCGAN generator: float32 z [B, z_dim] -> images [B, s, s, 3] in [-1,
+  1].
 
   Args:
     image_size: 32 (CIFAR-10, SVHN: 2->4->8->16->32) or 64 (4->...->64).

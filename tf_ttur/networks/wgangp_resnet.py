@@ -1,5 +1,6 @@
 """The WGAN-GP ResNet of `gan_64x64_FID.py` (GoodGenerator and
-GoodDiscriminator of igul222's improved_wgan_training), docs/paper.md A.3.2, in NHWC.
+GoodDiscriminator of igul222's improved_wgan_training), docs/paper.md A.3.2, in
+NHWC.
 
 Generator: z ~ N(0, I_128) -> Linear(s16*s16*8w) -> 4 up blocks
 8w->8w->4w->2w->w -> BN -> ReLU -> Conv3x3 to 3 -> tanh, its batch norm
@@ -25,11 +26,11 @@ from __future__ import annotations
 
 import keras
 from keras import layers
+from keras import ops
 
 from tf_ttur.config import samples_per_critic_row
 from tf_ttur.networks.seeds import Seeds
 from tf_ttur.networks.upsampling import UpSampling2D
-from keras import ops
 
 BN_EPSILON = 1e-5
 LN_EPSILON = 1e-5

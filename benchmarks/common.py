@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from fid import inception
 from fid import testing
-from tf_ttur import families
+from tf_ttur import builder
 from tf_ttur import hardware
 from tf_ttur.config import Config
 
@@ -63,7 +63,7 @@ def time_steps(config: Config, precision: str, xla: bool, steps: int,
       -1, 1, (n, config.image_size, config.image_size, 3)).astype(np.float32)
   ds = tf.data.Dataset.from_tensors(images).repeat()
   start = time.perf_counter()
-  model = families.build_model(config, precision, jit_compile=xla)
+  model = builder.build_model(config, precision, jit_compile=xla)
   timer = _StepTimer()
   model.fit(ds, steps_per_epoch=steps + warmup + 1, epochs=1, verbose=0,
             shuffle=False, callbacks=[timer])

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import common
+from tf_ttur import builder
 from tf_ttur import export as export_lib
-from tf_ttur import families
 from tf_ttur.config import Config
 
 flags.DEFINE_list("families", ["dcgan:32", "dcgan:64", "wgan_gp:32",
@@ -74,7 +74,7 @@ def main(argv):
     z_dims = {"dcgan": 100, "wgan_gp": 128, "began": 64}
     config = Config(model=family, image_size=int(size), width=widths[family],
                     z_dim=z_dims[family], tflite=True)
-    model = families.build_model(config, "mixed_bfloat16")
+    model = builder.build_model(config, "mixed_bfloat16")
     _spread(model.generator)
     with tempfile.TemporaryDirectory() as tmp:
       start = time.perf_counter()

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import common
-from tf_ttur import families
+from tf_ttur import builder
 from tf_ttur import losses
 from tf_ttur.config import Config
 
@@ -36,7 +36,7 @@ FLAGS = flags.FLAGS
 def _began():
   config = Config(model="began", image_size=64, width=128, z_dim=64,
                   batch_size=16, beta_1=0.9)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   rng = np.random.default_rng(0)
   real = tf.constant(rng.uniform(-1, 1, (16, 1, 64, 64, 3)), tf.float32)
   z = tf.constant(rng.uniform(-1, 1, (16, 1, 64)), tf.float32)
@@ -59,7 +59,7 @@ def _began():
 
 def _dcgan(size: int):
   config = Config(model="dcgan", image_size=size)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   rng = np.random.default_rng(0)
   real = tf.constant(rng.uniform(-1, 1, (64, 1, size, size, 3)), tf.float32)
   z = tf.constant(rng.uniform(-1, 1, (64, 1, 100)), tf.float32)

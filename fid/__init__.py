@@ -22,7 +22,7 @@ import os
 # anything imports it (a value the user set is kept).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"  # tf_ttur.__version__ and the installed one too.
 
 import numpy as np  # noqa: E402
 

@@ -16,17 +16,30 @@ import json
 import sys
 import warnings
 
+import fid
 from fid import api
 from fid import frechet
 from fid import generator as generator_lib
 from fid import inception
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse with the project's one way to fail on a usage error: one
+  `error:` line and exit code 2 (argparse prints its usage first)."""
+
+  def error(self, message: str):
+    print(f"error: {message} (python -m fid --help lists the options)",
+          file=sys.stderr)
+    sys.exit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(
+  p = _Parser(
       prog="python -m fid", description=__doc__.split("\n\n")[1],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("paths", nargs="+", metavar="PATH")
+  p.add_argument("--version", action="version",
+                 version=f"%(prog)s {fid.__version__}")
   p.add_argument("--inception", "-i", default=None,
                  help="local classify_image_graph_def.pb or the .tgz")
   p.add_argument("--cache_dir", default=None,

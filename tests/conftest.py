@@ -1,14 +1,13 @@
-"""Shared fixtures: the offline dataset prepared once, subprocess helpers."""
+"""Shared fixtures: the offline dataset prepared once, the synthetic
+Inception graph, reference statistics. Helpers a test imports are in
+tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -41,21 +40,6 @@ def extractors(graph_def):
   from fid import inception
   return (inception.ReferenceExtractor(graph_def),
           inception.FastExtractor(graph_def, jit_compile=False))
-
-
-def run_module(module: str, *args: str, cwd: str = REPO,
-               env_extra: dict | None = None,
-               timeout: float = 600) -> subprocess.CompletedProcess:
-  """Runs `python -m module args` and returns the completed process.
-
-  The packages come from the current folder (the repository by default) or
-  the installed project (requirements.txt installs it editable); a user's
-  own PYTHONPATH is kept."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  env.update(env_extra or {})
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
-                        env=env, capture_output=True, text=True,
-                        timeout=timeout)
 
 
 @pytest.fixture(scope="session")

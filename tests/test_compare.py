@@ -1,10 +1,10 @@
-"""python -m tf_ttur.compare: trains each configuration per seed, reuses
-finished runs, writes the paper-style figure and the table."""
+"""python -m tf_ttur.experiments.compare: trains each configuration per
+seed, reuses finished runs, writes the paper-style figure and the table."""
 
 import json
 import os
 
-from tests.conftest import run_module
+from tests.helpers import run_module
 
 TINY = """--flagfile={repo}/configs/smoke.flags
 --train_steps=4
@@ -17,7 +17,7 @@ TINY = """--flagfile={repo}/configs/smoke.flags
 
 
 def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
-  from tests.conftest import REPO
+  from tests.helpers import REPO
   flagfiles = []
   for name, g_lr in (("ttur", "5e-4"), ("orig", "1e-4")):
     path = tmp_path / f"{name}.flags"
@@ -26,7 +26,7 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
     flagfiles.append(str(path))
   out = tmp_path / "compare"
   args = (f"--flagfiles={','.join(flagfiles)}", "--seeds=2", f"--out={out}")
-  proc = run_module("tf_ttur.compare", *args)
+  proc = run_module("tf_ttur.experiments.compare", *args)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert proc.stdout.count("training ") == 4
   png = (out / "compare.png").read_bytes()
@@ -52,7 +52,7 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
   stamps = {p: os.path.getmtime(p) for p in
             out.glob("*/seed_*/checkpoints/checkpoint")}
   assert len(stamps) == 4
-  again = run_module("tf_ttur.compare", *args)
+  again = run_module("tf_ttur.experiments.compare", *args)
   assert again.returncode == 0, again.stderr[-3000:]
   assert again.stdout.count("reused ") == 4 and "training " not in again.stdout
   assert {p: os.path.getmtime(p) for p in stamps} == stamps
@@ -60,7 +60,8 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
 
 
 def test_compare_bad_input(tmp_path):
-  proc = run_module("tf_ttur.compare", "--flagfiles=configs/nope.flags",
+  proc = run_module("tf_ttur.experiments.compare",
+                    "--flagfiles=configs/nope.flags",
                     f"--out={tmp_path / 'c'}")
   assert proc.returncode == 2
   assert "error: --flagfiles: configs/nope.flags: no such file" in proc.stderr

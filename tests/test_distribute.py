@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from tests.conftest import REPO
-from tests.conftest import run_module
+from tests.helpers import REPO
+from tests.helpers import run_module
 from tf_ttur import runtime
 from tf_ttur.config import Config
 from tf_ttur.config import ConfigError

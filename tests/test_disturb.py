@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from tf_ttur import disturb
 from tf_ttur.data import shapes
+from tf_ttur.experiments import disturb
 
 
 def _unit_images(n=6):

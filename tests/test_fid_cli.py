@@ -12,7 +12,8 @@ import pytest
 
 from fid import __main__ as cli
 from fid import stats
-from tests.conftest import run_module
+from tests.helpers import error_lines
+from tests.helpers import run_module
 
 
 def _write_folder(folder, n, seed, size=32, mode="RGB"):
@@ -303,7 +304,7 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
   proc = run_module("fid", str(folder), str(folder),
                     f"--inception={inception_pb}")
   assert proc.returncode == 2
-  errors = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+  errors = error_lines(proc.stderr)
   assert len(errors) == 1 and "002.png" in errors[0]
   assert "Traceback" not in proc.stderr
 

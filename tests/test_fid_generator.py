@@ -10,10 +10,10 @@ import pytest
 
 from fid import __main__ as cli
 from fid import generator as generator_lib
-from tests.test_serving import IMAGE
-from tests.test_serving import _spread
+from tests.helpers import SMALL_IMAGE_CONFIG as IMAGE
+from tests.helpers import spread_batch_norm
+from tf_ttur import builder
 from tf_ttur import export as export_lib
-from tf_ttur import families
 
 CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                           "saved_models", "shapes_classifier")
@@ -21,8 +21,8 @@ CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-  model = families.build_model(IMAGE, "float32")
-  _spread(model.generator)
+  model = builder.build_model(IMAGE, "float32")
+  spread_batch_norm(model.generator)
   return export_lib.export_generator(
       model, IMAGE.replace(tflite=False),
       str(tmp_path_factory.mktemp("gen") / "g"), "float32")

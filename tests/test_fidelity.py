@@ -17,8 +17,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import sources
-from tests.conftest import REPO
-from tf_ttur import families
+from tests.helpers import REPO
+from tf_ttur import builder
 from tf_ttur import losses
 from tf_ttur.config import Config
 from tf_ttur.data import images
@@ -65,10 +65,9 @@ def _count(model: keras.Model) -> int:
 def _counts(model, image_size, width, z_dim, critic_flatten):
   config = Config(model=model, image_size=image_size, width=width,
                   z_dim=z_dim, critic_flatten=critic_flatten)
-  family = families.FAMILIES[model]
   size = 100 if model == "language" else image_size
-  return (_count(family.make_generator(config, size)),
-          _count(family.make_discriminator(config, size)))
+  return (_count(builder.make_generator(config, size)),
+          _count(builder.make_discriminator(config, size)))
 
 
 def test_every_paper_flagfile_is_pinned():
@@ -133,7 +132,7 @@ def _spied_step(model_name, n_critic, image_size=32, batch=4):
   config = Config(model=model_name, image_size=image_size, width=4,
                   z_dim=8, n_critic=n_critic, batch_size=batch)
   size = 20 if model_name == "language" else image_size
-  model = families.build_model(config, "float32", size=size)
+  model = builder.build_model(config, "float32", size=size)
   g_calls, d_calls = [], []
   generator = model.generator
   model.__dict__["generator"] = _Spy(generator, g_calls)
@@ -209,7 +208,7 @@ def test_dcgan_batch_norm_averages_move_four_times_a_step():
   # moving mean goes m -> 0.9^4 m + 0.1 (0.9^3 + 0.9^2) s + 0.19 s'.
   config = Config(model="dcgan", image_size=32, width=4, z_dim=8,
                   batch_size=8)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   bn = model.generator.get_layer("g_bn0")
   head = keras.Model(model.generator.input, bn.input)
   z = np.random.default_rng(1).uniform(-1, 1, (8, 1, 8)).astype(np.float32)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from fid import files
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tf_ttur import rundir
 
 
@@ -71,7 +71,7 @@ def test_the_shared_file_helpers_do_not_import_tensorflow():
   # cost TensorFlow's start-up.
   code = ("import sys\n"
           "import fid, fid.files, tf_ttur.rundir, tf_ttur.records, "
-          "tf_ttur.toy\n"
+          "tf_ttur.experiments.toy\n"
           "print('tensorflow' in sys.modules)\n")
   proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                         capture_output=True, text=True, timeout=120)

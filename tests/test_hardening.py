@@ -14,8 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
-from tests.conftest import run_module
+from tests.helpers import REPO
+from tests.helpers import error_lines
+from tests.helpers import run_module
 from tf_ttur import records
 
 SMOKE = ("--flagfile=configs/smoke.flags",)
@@ -229,9 +230,9 @@ def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
   proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={tmp_path / 'run'}",
                     f"--data_dir={tfds_dir}", *flag.split())
   assert proc.returncode == 2, proc.stderr[-2000:]
-  error_lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-  assert len(error_lines) == 1, proc.stderr[-2000:]
-  assert message in error_lines[0], proc.stderr[-2000:]
+  errors = error_lines(proc.stderr)
+  assert len(errors) == 1, proc.stderr[-2000:]
+  assert message in errors[0], proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
   assert sorted(os.listdir(tmp_path)) == before
 
@@ -250,8 +251,8 @@ def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
   proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
                     f"--dataset=folder:{folder}", "--train_steps=4")
   assert proc.returncode == 2, proc.stderr[-3000:]
-  error_lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
-  assert len(error_lines) == 1, proc.stderr[-3000:]
-  assert str(folder / "07.png") in error_lines[0]
-  assert "cannot decode the image" in error_lines[0]
+  errors = error_lines(proc.stderr)
+  assert len(errors) == 1, proc.stderr[-3000:]
+  assert str(folder / "07.png") in errors[0]
+  assert "cannot decode the image" in errors[0]
   assert "Traceback" not in proc.stderr

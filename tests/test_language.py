@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tests.conftest import run_module
+from tests.helpers import run_module
 from tf_ttur import jsd
 from tf_ttur import rundir
 from tf_ttur import train as train_lib

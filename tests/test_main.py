@@ -8,11 +8,12 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tests.conftest import REPO
-from tests.conftest import run_module
+from tests.helpers import REPO
+from tests.helpers import run_module
+from tf_ttur import builder
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
-from tf_ttur import families
+from tf_ttur import pixels
 from tf_ttur.config import Config
 
 
@@ -26,7 +27,7 @@ def _train(workdir, tfds_dir, *extra):
 def _restored_model(workdir):
   with open(os.path.join(workdir, "config.json")) as f:
     config = Config.from_json(f.read())
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   manager = checkpointing.make_manager(
       model, os.path.join(workdir, "checkpoints"), 3)
   step = checkpointing.restore_or_initialize(manager)
@@ -71,7 +72,7 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 
   # The export reloads without this package and matches the generator.
   z = np.random.default_rng(1).uniform(-1, 1, (5, 100)).astype(np.float32)
-  expected = export_lib.to_uint8(
+  expected = pixels.to_uint8(
       resumed.generator(z, training=False)).numpy()
   np.save(tmp_path / "z.npy", z)
   script = (
@@ -92,7 +93,7 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 
 def test_export_stores_each_variable_once(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / "export"),
                                      "float32")
   reader = tf.train.load_checkpoint(os.path.join(path, "variables",
@@ -110,7 +111,7 @@ def test_export_stores_each_variable_once(tmp_path):
 
 def test_sample_cli_grid_and_folder(tmp_path):
   config = Config(image_size=32, width=8, z_dim=16)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   export = export_lib.export_generator(model, config,
                                        str(tmp_path / "export"), "float32")
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=6",

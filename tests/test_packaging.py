@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from fid import __main__ as cli
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def _install(tmp_path) -> str:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import run_module
+from tests.helpers import run_module
+from tf_ttur import builder
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
-from tf_ttur import families
 from tf_ttur.config import Config
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -22,7 +22,7 @@ CONFIG = Config(model="dcgan", image_size=32, z_dim=8, width=4, batch_size=4,
 
 def _trained(precision: str, directory: str):
   """A model trained 2 steps under `precision`, checkpointed in directory."""
-  model = families.build_model(CONFIG, precision)
+  model = builder.build_model(CONFIG, precision)
   images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(
       np.float32)
   model.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=1,
@@ -54,7 +54,7 @@ def checkpoints(tmp_path_factory):
 @pytest.mark.parametrize("resumed", PRECISIONS)
 def test_resume_under_any_precision(checkpoints, saved, resumed):
   source, path = checkpoints[saved]
-  model = families.build_model(CONFIG, resumed)
+  model = builder.build_model(CONFIG, resumed)
   assert checkpointing.restore(model, path) == 2
   for a, b in zip(_weights(source.generator) + _weights(source.discriminator),
                   _weights(model.generator) + _weights(model.discriminator)):
@@ -69,7 +69,7 @@ def test_resume_under_any_precision(checkpoints, saved, resumed):
   if saved == resumed == "mixed_float16":
     # The loss scale's state travels too where both sides have one (the
     # first float16 steps overflowed and lowered it from its start).
-    fresh = families.build_model(CONFIG, "mixed_float16").g_optimizer
+    fresh = builder.build_model(CONFIG, "mixed_float16").g_optimizer
     for optimizer in ("g_optimizer", "d_optimizer"):
       restored = getattr(model, optimizer)
       assert float(restored.dynamic_scale) == float(
@@ -89,7 +89,7 @@ def test_resume_under_any_precision(checkpoints, saved, resumed):
 def test_export_needs_only_the_generator(checkpoints, saved, tmp_path):
   source, path = checkpoints[saved]
   for exported in PRECISIONS:
-    model = families.build_model(CONFIG, exported)
+    model = builder.build_model(CONFIG, exported)
     assert checkpointing.restore(model, path, generator_only=True) == 2
     for a, b in zip(_weights(source.generator), _weights(model.generator)):
       np.testing.assert_array_equal(a, b)
@@ -113,14 +113,14 @@ def test_checkpoint_of_an_earlier_version_with_loss_scaling(checkpoints,
       step=source.step)
   path = legacy.save(str(tmp_path / "ckpt"))
   for precision in ("float32", "mixed_float16"):
-    model = families.build_model(CONFIG, precision)
+    model = builder.build_model(CONFIG, precision)
     assert checkpointing.restore(model, path) == 2
     for a, b in zip(_adam_state(source), _adam_state(model)):
       np.testing.assert_array_equal(a, b)
   assert float(model.d_optimizer.dynamic_scale) == float(
       source.d_optimizer.dynamic_scale)
   assert float(model.d_optimizer.dynamic_scale) != float(
-      families.build_model(CONFIG, precision).d_optimizer.dynamic_scale)
+      builder.build_model(CONFIG, precision).d_optimizer.dynamic_scale)
 
 
 def test_main_moves_a_mixed_float16_run_to_float32(tmp_path, tfds_dir):

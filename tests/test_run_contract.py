@@ -17,8 +17,9 @@ import pytest
 from fid import api as fid_api
 from fid import sources
 from fid import stats as fid_stats
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tf_ttur import records
+from tf_ttur import rundata
 from tf_ttur import rundir
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
@@ -482,12 +483,10 @@ def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
 
 def test_training_data_smaller_than_a_batch_is_said(tmp_path, log):
   from PIL import Image
-
-  from tf_ttur import modalities
   for i in range(3):
     Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(
         tmp_path / f"{i}.png")
-  modalities.Images.load(Config(dataset=f"folder:{tmp_path}", batch_size=16))
+  rundata.ImageData.load(Config(dataset=f"folder:{tmp_path}", batch_size=16))
   assert any("3 images" in line for line in log["warning"])
 
 

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
-from tests.conftest import run_module
+from tests.helpers import REPO
+from tests.helpers import error_lines
+from tests.helpers import run_module
 from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur.config import Config
@@ -47,7 +48,7 @@ def _ckpt(workdir, name):
 
 
 def _one_error_line(proc):
-  lines = [x for x in proc.stderr.splitlines() if x.startswith("error:")]
+  lines = error_lines(proc.stderr)
   assert len(lines) == 1, proc.stderr[-3000:]
   assert "Traceback" not in proc.stderr
   return lines[0]

@@ -9,38 +9,26 @@ import re
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.conftest import REPO
-from tests.conftest import run_module
+from tests.helpers import REPO
+from tests.helpers import SMALL_IMAGE_CONFIG as IMAGE
+from tests.helpers import run_module
+from tests.helpers import spread_batch_norm
+from tf_ttur import builder
 from tf_ttur import export as export_lib
-from tf_ttur import families
-from tf_ttur import modalities
+from tf_ttur import pixels
+from tf_ttur import rundata
 from tf_ttur.config import Config
 from tf_ttur.data import text as text_lib
 from tf_ttur.errors import ConfigError
 
-IMAGE = Config(image_size=32, width=8, z_dim=16, tflite=True)
 TEXT = Config(model="language", dataset="english", width=8, z_dim=16)
 VOCABULARY = ["unk", "`"] + list("abcdefghij ")
 DEMO = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
 CLASSIFIER = os.path.join(REPO, "saved_models", "shapes_classifier")
-
-
-def _spread(generator: keras.Model, seed: int = 0) -> None:
-  """Random batch-norm parameters and statistics, so that an untrained
-  generator's images use the whole range (and the statistics matter)."""
-  rng = np.random.default_rng(seed)
-  for layer in generator.layers:
-    if isinstance(layer, keras.layers.BatchNormalization):
-      n = layer.gamma.shape[0]
-      layer.gamma.assign(rng.uniform(0.5, 3.0, n))
-      layer.beta.assign(rng.normal(0.0, 1.0, n))
-      layer.moving_mean.assign(rng.normal(0.0, 0.05, n))
-      layer.moving_variance.assign(rng.uniform(1e-4, 1e-3, n))
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +38,9 @@ def exports(tmp_path_factory):
   root = tmp_path_factory.mktemp("exports")
   models, paths = {}, {}
   for precision in ("float32", "mixed_bfloat16"):
-    model = families.build_model(IMAGE, precision)
+    model = builder.build_model(IMAGE, precision)
     if precision == "float32":
-      _spread(model.generator)
+      spread_batch_norm(model.generator)
     else:
       model.generator.set_weights(models["float32"].generator.get_weights())
     model.step.assign(7)
@@ -60,11 +48,11 @@ def exports(tmp_path_factory):
     paths[precision] = export_lib.export_generator(
         model, IMAGE, str(root / precision), precision,
         history=[{"step": 7, "fid": 41.5, "fid_samples": 100}])
-  text = families.build_model(TEXT, "float32", size=len(VOCABULARY))
+  text = builder.build_model(TEXT, "float32", size=len(VOCABULARY))
   models["text"] = text
   paths["text"] = export_lib.export_generator(
       text, TEXT, str(root / "text"), "float32",
-      data=modalities.Text(text_lib.Vocabulary(VOCABULARY)))
+      data=rundata.TextData(text_lib.Vocabulary(VOCABULARY)))
   paths["demo"] = DEMO
   return models, paths
 
@@ -154,13 +142,13 @@ def test_mixed_precision_run_serves_in_float32(exports):
   assert info["serving_dtype"] == "float32"
   # The images equal a float32 recomputation of the same weights.
   z = np.random.default_rng(4).uniform(-1, 1, (16, 16)).astype(np.float32)
-  recomputed = export_lib.to_uint8(
+  recomputed = pixels.to_uint8(
       models["float32"].generator(z, training=False)).numpy().astype(int)
   served = tf.saved_model.load(paths["mixed_bfloat16"]).signatures[
       "serving_default"](z=tf.constant(z))["images"].numpy().astype(int)
   assert np.abs(served - recomputed).max() <= 1
   # While the training graph (bfloat16) itself is further off.
-  trained = export_lib.to_uint8(
+  trained = pixels.to_uint8(
       models["mixed_bfloat16"].generator(z, training=False)).numpy()
   assert np.abs(trained.astype(int) - recomputed).max() > 1
 
@@ -215,7 +203,7 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   kept TFLite from converting (no built-in Conv2D for an unknown height)."""
   config = Config(model=family, image_size=size, width=8, z_dim=16,
                   tflite=True)
-  model = families.build_model(config, "float32")
+  model = builder.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / family),
                                      "float32")
   # Serving assigns nothing (the training graph updates batch norm's
@@ -227,7 +215,7 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   z = np.random.default_rng(6).uniform(-1, 1, (8, 16)).astype(np.float32)
   served = tf.saved_model.load(path).signatures["serving_default"](
       z=tf.constant(z))["images"].numpy().astype(int)
-  trained = export_lib.to_uint8(model.generator(z, training=False)).numpy()
+  trained = pixels.to_uint8(model.generator(z, training=False)).numpy()
   assert np.abs(served - trained.astype(int)).max() <= 1
   got = export_lib.tflite_interpreter(
       model_path=os.path.join(path, export_lib.TFLITE_FILE)

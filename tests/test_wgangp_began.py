@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_ttur import losses
-from tf_ttur import toy
+from tf_ttur.experiments import toy
 from tf_ttur.networks import began
 from tf_ttur.networks import wgangp_resnet
 

@@ -9,4 +9,6 @@ import os
 # anything imports TensorFlow; a value the user set is kept.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.1.0"
+# One version for the whole project (pyproject.toml reads it from fid, the
+# package that stands alone).
+from fid import __version__  # noqa: E402,F401

@@ -19,10 +19,10 @@ import tensorflow as tf
 
 from fid.files import atomic_write
 from tf_ttur import checkpointing
-from tf_ttur import export as export_lib
-from tf_ttur import families
 from tf_ttur import grid as grid_lib
+from tf_ttur import pixels
 from tf_ttur import records
+from tf_ttur.config import Config
 from tf_ttur.errors import NonFiniteLossError
 from tf_ttur.errors import StorageError
 
@@ -100,7 +100,7 @@ class SampleGrid(Periodic):
 
   def at_step(self, step: int) -> str:
     images = self.model.generator(self.z, training=False)
-    images = export_lib.to_uint8(images).numpy()
+    images = pixels.to_uint8(images).numpy()
     grid = grid_lib.make_grid(images)
     try:
       os.makedirs(self.directory, exist_ok=True)
@@ -172,26 +172,26 @@ class NonFiniteGuard(keras.callbacks.Callback):
         "noise seed.")
 
 
-def assemble(config, manager: tf.train.CheckpointManager, catcher,
-             writer: tf.summary.SummaryWriter, write_dir: str, data,
-             z: np.ndarray, chief: bool, fid_strategy=None,
-             export_best: Callable[[str], object] | None = None
-             ) -> list[keras.callbacks.Callback]:
-  """The callbacks of a run, in the order they act at an interval's end:
-  the signal catcher, the non-finite guard, metrics, samples (the run
-  data's kind, tf_ttur.modalities), checkpoints, then the evaluations its
-  flags ask for, run by the chief alone (the other workers only save at
-  the same steps). export_best(directory) exports the generator of a best
-  FID."""
-  callbacks = [catcher, NonFiniteGuard(manager),
-               MetricsLogger(write_dir, config.train_steps, writer),
-               data.sample_callback(config, write_dir, z, writer),
-               Checkpointer(manager, config.checkpoint_every)]
-  schedule = [(every, make() if chief else None) for every, make in
-              data.evaluators(config, families.family_of(config),
-                              fid_strategy) if every]
-  if schedule:
-    from tf_ttur import evaluation
-    callbacks.append(evaluation.Evaluation(schedule, write_dir, writer,
-                                           manager, export_best=export_best))
-  return callbacks
+def _image_samples(config: Config, data, write_dir: str, z: np.ndarray,
+                   writer: tf.summary.SummaryWriter) -> SampleGrid:
+  del data
+  return SampleGrid(write_dir, z, config.sample_every, writer)
+
+
+def _text_samples(config: Config, data, write_dir: str, z: np.ndarray,
+                  writer: tf.summary.SummaryWriter) -> TextSamples:
+  del writer
+  return TextSamples(write_dir, z, config.sample_every,
+                     data.vocabulary.decode)
+
+
+# How each modality writes its samples: (config, the run's data, the
+# folder, the fixed z, the TensorBoard writer) -> a callback.
+SAMPLE_WRITERS = {"image": _image_samples, "text": _text_samples}
+
+
+def sample_writer(config: Config, data, write_dir: str, z: np.ndarray,
+                  writer: tf.summary.SummaryWriter) -> Periodic:
+  """The sample callback of config's modality."""
+  return SAMPLE_WRITERS[config.family.modality.name](config, data, write_dir,
+                                                     z, writer)

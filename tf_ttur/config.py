@@ -13,8 +13,10 @@ import os
 from typing import Any
 
 from tf_ttur import modalities
+from tf_ttur import preflight
 from tf_ttur.errors import ConfigError
 from tf_ttur.families import FAMILIES
+from tf_ttur.families import Family
 
 # saved_models/shapes_classifier of this repository (tf_ttur.quality): beside
 # the package in a checkout or an editable install, else under the current
@@ -182,9 +184,30 @@ class Config:
                         "file with TFLite's own quantization instead)")
     if not self.workdir:
       raise ConfigError("--workdir must not be empty")
-    from tf_ttur import preflight
-    preflight.check_files(self)
+    self._check_files()
     return self
+
+  def _check_files(self) -> None:
+    """The files the run will read, the folder it will write (not for
+    --mode=dry_run) and the environment variables it will read."""
+    if self.fid_every:
+      preflight.check_fid_stats(self.fid_stats)
+      if self.fid_inception:
+        preflight.check_inception(self.fid_inception)
+    if self.quality_every:
+      preflight.check_quality_model(self.quality_model_path,
+                                    load=self.mode == "train")
+    if self.mode != "dry_run":
+      preflight.check_writable(self.workdir)
+    preflight.check_environment(
+        inception_download=bool(self.fid_every and not self.fid_inception),
+        jsd=bool(self.jsd_every))
+
+  @property
+  def family(self) -> Family:
+    """The --model's entry of tf_ttur.families (the name is checked by
+    validate())."""
+    return FAMILIES[self.model]
 
   def _check_names(self):
     """--dataset and --model name known things that fit together; returns
@@ -192,8 +215,8 @@ class Config:
     if not any(m.accepts(self.dataset) for m in modalities.MODALITIES):
       raise ConfigError(
           f"--dataset={self.dataset!r} is unknown; choose one of "
-          f"{modalities.Images.datasets}, or for --model=language "
-          f"{modalities.Text.datasets}")
+          f"{modalities.IMAGES.datasets}, or for --model=language "
+          f"{modalities.TEXT.datasets}")
     if self.model not in FAMILIES:
       raise ConfigError(f"--model={self.model!r} is unknown; choose one of "
                         f"{', '.join(sorted(FAMILIES))}")
@@ -202,7 +225,13 @@ class Config:
       raise ConfigError(
           f"--dataset={self.dataset} does not fit --model={self.model}, "
           f"which takes {family.modality.noun}: {family.modality.datasets}")
-    family.modality.check(self, family)
+    if family.image_sizes and self.image_size not in family.image_sizes:
+      raise ConfigError(
+          f"--image_size={self.image_size} is not supported by "
+          f"--model={self.model}; use one of {family.image_sizes}")
+    for flag, why in family.modality.inapplicable:
+      if getattr(self, flag):
+        raise ConfigError(f"--{flag} {why}")
     return family
 
   def _check_ranges(self) -> None:

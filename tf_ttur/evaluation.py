@@ -2,8 +2,8 @@
 
 An evaluator is called with the model and the step and returns
 {name: value}; its `name` keys the record, `samples` says how many samples
-it drew and `line(values)` is its log line. A family's modality says which
-evaluators a run has (tf_ttur.modalities):
+it drew and `line(values)` is its log line. EVALUATORS, keyed by the
+family's modality (tf_ttur.modalities), says which evaluators a run has:
 
 - FID, measured the paper's way through the fid package: `fid_samples`
   samples from the generator, in batches, mapped to [0, 255] as the
@@ -37,10 +37,12 @@ from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
 from tf_ttur import checkpointing
-from tf_ttur import quality
 from tf_ttur import records
 from tf_ttur.config import Config
 from tf_ttur.data import noise
+
+# The offline measure's name in metrics.jsonl and TensorBoard; never "fid".
+METRIC = "fd_shapes"
 
 BEST_DIR = "saved_model_best"
 BEST_FILE = "best_fid.json"
@@ -125,7 +127,7 @@ class ShapesEvaluator(FrechetEvaluator):
   shapes classifier's feature space, against the training images'
   statistics. Logged as `fd_shapes`, never as the FID."""
 
-  name = label = quality.METRIC
+  name = label = METRIC
 
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
@@ -244,3 +246,43 @@ class Evaluation(keras.callbacks.Callback):
     if self.export_best is not None:
       self.export_best(BEST_DIR)
     atomic_write(self.best_path, json.dumps(record))
+
+
+# The evaluators of a run: [(every N steps, a function building the
+# evaluator)], built by the chief only (tf_ttur.train).
+Schedule = list[tuple[int, Callable[[], object]]]
+
+
+def _image_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
+  """FID (--fid_every) and the offline fd_shapes (--quality_every)."""
+  del data
+  pixels = config.family.fid_pixels
+
+  def shapes():
+    from tf_ttur.data import images
+    real = images.load_images(config.dataset, config.image_size,
+                              data_dir=config.data_dir)
+    return ShapesEvaluator(config, pixels, real)
+
+  return [
+      (config.fid_every,
+       lambda: FIDEvaluator(config, pixels, strategy=fid_strategy)),
+      (config.quality_every, shapes),
+  ]
+
+
+def _text_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
+  """The paper's n-gram JSD (--jsd_every)."""
+  del fid_strategy
+  return [(config.jsd_every,
+           lambda: JSDEvaluator(data.lines, data.vocabulary, config))]
+
+
+EVALUATORS = {"image": _image_evaluators, "text": _text_evaluators}
+
+
+def schedule(config: Config, data, fid_strategy=None) -> Schedule:
+  """The evaluations config asks for (those every 0 steps left out)."""
+  make = EVALUATORS[config.family.modality.name]
+  return [(every, build) for every, build in
+          make(config, data, fid_strategy) if every]

@@ -39,12 +39,15 @@ import tensorflow as tf
 
 from fid import generator as fid_generator
 from fid.generator import MODEL_INFO
+from tf_ttur import builder
 from tf_ttur import checkpointing
-from tf_ttur import families
 from tf_ttur import networks
+from tf_ttur import pixels
 from tf_ttur import records
+from tf_ttur import rundata
 from tf_ttur import rundir
 from tf_ttur import runtime
+from tf_ttur.config import Config
 from tf_ttur.data import noise
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import StorageError
@@ -67,21 +70,55 @@ class ExportError(StorageError):
   """An export that cannot be made correctly; the message says why."""
 
 
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-  # [-1, 1] -> [0, 255], rounded and clipped (docs/paper.md B.3 lists the
-  # choices).
-  images = (tf.cast(images, tf.float32) + 1.0) * 127.5
-  return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+def _serve_images(generator: keras.Model, data):
+  """serving_default's function: z -> {"images": uint8 [n, H, W, 3]}."""
+  del data
+
+  def serve(z):
+    return {"images": pixels.to_uint8(generator(z, training=False))}
+  return serve
 
 
-def serving_generator(generator: keras.Model, config, size: int,
+def _serve_text(generator: keras.Model, data):
+  """serving_default's function: z -> {"text": strings, "ids": int32}.
+  The unknown token (id 0) decodes to U+FFFD, so that every position is
+  one character; the table is a constant of the graph."""
+  table = tf.constant(["\ufffd"] + list(data.vocabulary.chars[1:]))
+
+  def serve(z):
+    ids = tf.argmax(generator(z, training=False), axis=-1,
+                    output_type=tf.int32)
+    return {"text": tf.strings.reduce_join(tf.gather(table, ids), axis=-1),
+            "ids": ids}
+  return serve
+
+
+def _describe_images(model, config: Config, data) -> dict:
+  del model, data
+  return {"image_size": config.image_size, "channels": 3,
+          "pixels": pixels.DESCRIPTION}
+
+
+def _describe_text(model, config: Config, data) -> dict:
+  del config
+  return {"seq_len": int(model.generator.output_shape[1]),
+          "vocabulary_size": data.size}
+
+
+# Per modality: (generator, the run's data) -> serving_default's function,
+# and (model, config, data) -> what model.json adds about its outputs.
+SERVING = {"image": _serve_images, "text": _serve_text}
+DESCRIBE = {"image": _describe_images, "text": _describe_text}
+
+
+def serving_generator(generator: keras.Model, config: Config, size: int,
                       export_dtype: str = "float32") -> keras.Model:
   """A copy of `generator` built under export_dtype's policy (the same
   builder as training, so the layers kept in float32 under mixed precision
   stay so) holding the trained weights, batch-norm statistics included;
-  size is the run data's (tf_ttur.modalities)."""
+  size is the run data's (tf_ttur.rundata)."""
   with networks.dtype_policy(EXPORT_POLICIES[export_dtype]):
-    copy = families.family_of(config).make_generator(config, size)
+    copy = builder.make_generator(config, size)
   copy.set_weights(generator.get_weights())
   for layer in copy.layers:
     if isinstance(layer, wgangp_resnet.TrainingBatchNorm):
@@ -108,19 +145,19 @@ def _archive(serve, z_dim: int,
   return archive
 
 
-def model_info(model, config, training_precision: str, data,
+def model_info(model, config: Config, training_precision: str, data,
                export_dtype: str = "float32",
                history: list[dict] | None = None) -> dict:
   """What assets/model.json says about the exported generator.
 
-  data: the run's (tf_ttur.modalities), which describes its own outputs.
+  data: the run's (tf_ttur.rundata).
   history: the run's metrics records (metrics.jsonl); the last FID and the
   last fd_shapes in it are named with their step and sample count.
   """
   info = {
       "format": FORMAT,
       "family": config.model,
-      "kind": data.name,
+      "kind": config.family.modality.name,
       "z_dim": model.z_dim,
       "z_distribution": model.z_distribution,
       "z_range": [-1.0, 1.0] if model.z_distribution == "uniform" else None,
@@ -129,13 +166,14 @@ def model_info(model, config, training_precision: str, data,
       "step": int(model.step.numpy()),
       "dataset": config.dataset,
       "signatures": {
-          "serving_default": f"float32 z [n, z_dim] -> {data.outputs}",
+          "serving_default": (f"float32 z [n, z_dim] -> "
+                              f"{config.family.modality.outputs}"),
           "sample": "int32 num [], int32 seed [2] -> z and the same outputs",
       },
       "tensorflow": tf.__version__,
       "keras": keras.__version__,
       "config": config.to_dict(),
-      **data.describe(model, config),
+      **DESCRIBE[config.family.modality.name](model, config, data),
   }
   # WGAN-GP's generator normalizes with the batch's statistics, as the
   # original sampled: each image then depends on the other z of its call.
@@ -211,12 +249,13 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
   return check
 
 
-def export_generator(model, config, export_dir: str, training_precision: str,
+def export_generator(model, config: Config, export_dir: str,
+                     training_precision: str,
                      data=None, history: list[dict] | None = None) -> str:
   """Exports `model`'s generator as a SavedModel at export_dir, atomically.
 
   config supplies the family and sizes, --export_dtype and --tflite; data
-  is the run's (tf_ttur.modalities; None: an image run's, from config). The
+  is the run's (tf_ttur.rundata; None: an image run's, from config). The
   SavedModel is written to a temporary sibling folder (model.json and the
   TFLite file included) and renamed into place, so a crash or a failed
   check never leaves a half-written export and keeps an older one intact.
@@ -228,10 +267,11 @@ def export_generator(model, config, export_dir: str, training_precision: str,
   """
   export_dtype = config.export_dtype
   if data is None:
-    data = families.family_of(config).modality(config)
+    data = rundata.ImageData(config)
   generator = serving_generator(model.generator, config, data.size,
                                 export_dtype)
-  archive = _archive(data.serve(generator), model.z_dim,
+  serve = SERVING[config.family.modality.name](generator, data)
+  archive = _archive(serve, model.z_dim,
                      model.z_distribution)
   info = model_info(model, config, training_precision, data, export_dtype,
                     history)
@@ -269,7 +309,7 @@ def export_generator(model, config, export_dir: str, training_precision: str,
   return export_dir
 
 
-def export_run(model, config, workdir: str, training_precision: str,
+def export_run(model, config: Config, workdir: str, training_precision: str,
                data=None, export_dir: str = EXPORT_DIR) -> str:
   """Exports the generator to workdir/export_dir, described by the run's
   config and last scores (metrics.jsonl)."""
@@ -280,7 +320,7 @@ def export_run(model, config, workdir: str, training_precision: str,
   return path
 
 
-def export_latest(config) -> str:
+def export_latest(config: Config) -> str:
   """--mode=export: the generator of the newest readable checkpoint of
   config.workdir, exported under the precision that trained it."""
   checkpoints = os.path.join(config.workdir, "checkpoints")
@@ -291,9 +331,9 @@ def export_latest(config) -> str:
     # killed one's.
     for path in rundir.remove_leftovers(config.workdir):
       logging.info("Removed %s (left by an interrupted run).", path)
-    data = families.family_of(config).modality.restore(config, config.workdir)
+    data = rundata.restore(config)
     precision, _ = runtime.resolve_runtime(config)
-    model = families.build_model(config, precision, size=data.size)
+    model = builder.build_model(config, precision, size=data.size)
     # The same discovery as training (files on disk, newest readable).
     latest = rundir.find_checkpoint(checkpoints, log=logging.warning,
                                     repair=False)

@@ -1,20 +1,18 @@
-"""The registry of what --model trains: FAMILIES = {name: Family}.
+"""The registry of what --model trains: FAMILIES = {name: Family}, as data.
 
 An entry carries everything that differs between families (networks, loss,
 noise, the FID's pixel mapping, image sides) and, through its modality
 (tf_ttur.modalities: images or text), everything that differs between
-images and text (datasets, checks, data, samples, evaluators, the exported
-signature). The rest of the package asks the entry and has no branch of its
-own on a family or a modality.
+images and text. tf_ttur.builder builds an entry's GAN; the rest of the
+package asks the entry and has no branch of its own on a family.
 
 Importing this module does not import TensorFlow: configuration checks use
-it; the networks are imported when a model is built.
+it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 
 from tf_ttur import modalities
 
@@ -27,7 +25,7 @@ class Family:
     name: the --model value.
     networks: module of tf_ttur.networks with make_generator and
       discriminator_for.
-    modality: tf_ttur.modalities.Images or Text.
+    modality: tf_ttur.modalities.IMAGES or TEXT.
     image_sizes: the sides the family is defined for (images only).
     z_distribution: "uniform" (U(-1, 1)) or "normal" (N(0, I)).
     loss: key of losses.LOSSES.
@@ -45,7 +43,7 @@ class Family:
   """
   name: str
   networks: str
-  modality: type
+  modality: modalities.Modality
   image_sizes: tuple[int, ...]
   z_distribution: str
   loss: str
@@ -54,73 +52,16 @@ class Family:
   fresh_g_z: bool = False
   extra_g_passes: int = 0
 
-  def _module(self):
-    return importlib.import_module(f"tf_ttur.networks.{self.networks}")
-
-  def make_generator(self, config, size: int):
-    """z [B, z_dim] -> samples; size is the run data's (the image side or
-    the vocabulary size, tf_ttur.modalities)."""
-    return self._module().make_generator(size, config.z_dim, config.width,
-                                         seed=config.seed)
-
-  def make_discriminator(self, config, size: int):
-    return self._module().discriminator_for(config, size)
-
 
 FAMILIES: dict[str, Family] = {
     family.name: family for family in (
-        Family("dcgan", "dcgan", modalities.Images, (32, 64), "uniform",
+        Family("dcgan", "dcgan", modalities.IMAGES, (32, 64), "uniform",
                "dcgan", "float", extra_g_passes=2),
-        Family("wgan_gp", "wgangp_resnet", modalities.Images, (32, 64),
+        Family("wgan_gp", "wgangp_resnet", modalities.IMAGES, (32, 64),
                "normal", "wgan_gp", "truncate", fresh_g_z=True),
-        Family("began", "began", modalities.Images, (64,), "uniform",
+        Family("began", "began", modalities.IMAGES, (64,), "uniform",
                "began", "clip", joint_update=True),
-        Family("language", "language", modalities.Text, (), "normal",
+        Family("language", "language", modalities.TEXT, (), "normal",
                "wgan_gp", "none", fresh_g_z=True),
     )
 }
-
-
-def family_of(config) -> Family:
-  return FAMILIES[config.model]
-
-
-def build_model(config, precision: str, size: int | None = None,
-                jit_compile: bool = False, sync_batch_norm: bool = False):
-  """The compiled GAN of `config` (both optimizers built).
-
-  size: the run data's (tf_ttur.modalities); None for images means
-  config.image_size, a text model needs its vocabulary's. sync_batch_norm makes
-  batch norm use
-  the global batch's statistics under a multi-replica strategy, so that the
-  step equals the one-device step.
-  """
-  import keras
-
-  from tf_ttur import gan as gan_lib
-  from tf_ttur import networks
-  family = family_of(config)
-  if size is None:
-    size = family.modality.size_of(config)
-  with networks.dtype_policy(precision):
-    generator = family.make_generator(config, size)
-    discriminator = family.make_discriminator(config, size)
-  if sync_batch_norm:
-    for layer in generator.layers + discriminator.layers:
-      if isinstance(layer, keras.layers.BatchNormalization):
-        layer.synchronized = True
-  model = gan_lib.GAN(generator, discriminator, loss=family.loss,
-                      z_dim=config.z_dim,
-                      z_distribution=family.z_distribution,
-                      n_critic=config.n_critic, seed=config.seed,
-                      fresh_g_z=family.fresh_g_z,
-                      extra_g_passes=family.extra_g_passes)
-  adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
-              epsilon=config.adam_epsilon,
-              loss_scaling=precision == "mixed_float16",
-              halve_every=config.lr_halve_every)
-  model.compile(
-      d_optimizer=gan_lib.make_adam(config.d_lr, name="d_adam", **adam),
-      g_optimizer=gan_lib.make_adam(config.g_lr, name="g_adam", **adam),
-      jit_compile=jit_compile)
-  return model

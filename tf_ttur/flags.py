@@ -8,6 +8,7 @@ FLAGS: main.py turns them into one frozen `config.Config`.
 import functools
 import os
 
+from absl import app
 from absl import flags as absl_flags
 
 from tf_ttur.errors import fail
@@ -214,3 +215,18 @@ def parse_or_exit(flag_values: absl_flags.FlagValues):
       fail(f"{message} (--helpfull lists the flags)")
 
   return parse
+
+
+def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS
+                ) -> None:
+  """How every program of tf_ttur starts (main, sample, quality and the
+  experiments): absl's app.run with parse_or_exit, and positional
+  arguments refused, so that a usage error is always one `error:` line and
+  exit code 2 (tf_ttur.errors.fail)."""
+
+  def checked(argv: list[str]):
+    if len(argv) > 1:
+      fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    return main(argv)
+
+  app.run(checked, flags_parser=parse_or_exit(flag_values))

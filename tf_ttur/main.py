@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -33,8 +32,7 @@ FLAGS = tf_ttur_flags.define(flags.FLAGS)
 
 
 def main(argv):
-  if len(argv) > 1:
-    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # Only flags (flags.run_program refuses the rest).
   try:
     config = Config.from_flags(FLAGS).validate()
   except ConfigError as e:
@@ -65,7 +63,7 @@ def main(argv):
 
 def run():
   logging.set_verbosity(logging.INFO)
-  app.run(main, flags_parser=tf_ttur_flags.parse_or_exit(FLAGS))
+  tf_ttur_flags.run_program(main, FLAGS)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The files a run will read and the folder it will write, checked when the
-config is validated: a bad reference file fails now, not after hours of
-training, and nothing is created or written here."""
+config is validated (tf_ttur.config says which): a bad reference file fails
+now, not after hours of training, and nothing is created or written here.
+Each check takes the values it checks, not the config."""
 
 from __future__ import annotations
 
@@ -13,34 +14,21 @@ from tf_ttur.errors import ConfigError
 FID_DIMENSIONS = 2048
 
 
-def check_files(config) -> None:
-  """Raises ConfigError naming the flag of the first unusable file."""
-  if config.fid_every:
-    check_fid_stats(config.fid_stats)
-    if config.fid_inception:
-      check_inception(config.fid_inception)
-  if config.quality_every:
-    check_quality_model(config.quality_model_path, load=config.mode == "train")
-  if config.mode != "dry_run":
-    check_writable(config.workdir)
-  check_environment(config)
-
-
-def check_environment(config) -> None:
-  """The environment variables the run will read, each named when unusable:
-  FID_MAX_PIXELS (folder datasets), FID_CACHE_DIR (the FID's Inception
-  graph), TF_TTUR_CACHE_DIR (the JSD's reference n-grams)."""
+def check_environment(inception_download: bool, jsd: bool) -> None:
+  """The environment variables a run will read, each named when unusable:
+  FID_MAX_PIXELS (folder datasets), FID_CACHE_DIR (where the FID's
+  Inception graph is downloaded to: inception_download), TF_TTUR_CACHE_DIR
+  (the JSD's reference n-grams: jsd)."""
   from fid import download
   from fid import sources
   try:
     sources.max_pixels()
-    if config.fid_every and not config.fid_inception:
+    if inception_download:
       download.default_cache_dir()
   except (sources.SourceError, download.InceptionError) as e:
     raise ConfigError(str(e)) from None
   cache = os.environ.get("TF_TTUR_CACHE_DIR")
-  if config.jsd_every and cache and os.path.exists(cache) and (
-      not os.path.isdir(cache)):
+  if jsd and cache and os.path.exists(cache) and not os.path.isdir(cache):
     raise ConfigError(f"TF_TTUR_CACHE_DIR={cache}: not a folder (where the "
                       "JSD's reference n-gram counts are kept)")
 

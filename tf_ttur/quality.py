@@ -21,7 +21,6 @@ import os
 import shutil
 import tempfile
 
-from absl import app
 from absl import flags
 from absl import logging
 import keras
@@ -29,11 +28,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import DEFAULT_QUALITY_MODEL
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import shapes
 
-METRIC = "fd_shapes"  # The name it is logged under; never "fid".
 FEATURE_DIM = 64
 
 
@@ -117,7 +116,7 @@ def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
 
 
 def main(argv):
-  del argv
+  del argv  # Only flags (flags.run_program refuses the rest).
   metrics = train_classifier(FLAGS.out, FLAGS.data_dir, FLAGS.seed,
                              FLAGS.epochs)
   print(json.dumps(metrics))
@@ -130,4 +129,4 @@ if __name__ == "__main__":
   flags.DEFINE_integer("seed", 0, "Seed.")
   flags.DEFINE_integer("epochs", 10, "Training epochs.")
   FLAGS = flags.FLAGS
-  app.run(main)
+  tf_ttur_flags.run_program(main)

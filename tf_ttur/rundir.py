@@ -28,6 +28,7 @@ import socket
 from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
+from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
 
@@ -196,7 +197,7 @@ def recorded_config(workdir: str) -> dict | None:
   return _read_run_file(os.path.join(workdir, CONFIG_FILE), "a config")
 
 
-def check_resume(config, recorded: dict | None) -> list[str]:
+def check_resume(config: Config, recorded: dict | None) -> list[str]:
   """Raises ConfigError listing every defining flag that differs from the
   run's recorded config; returns the other changed flags (to be logged)."""
   if recorded is None:
@@ -228,7 +229,7 @@ def move_aside(workdir: str) -> str | None:
   return target
 
 
-def write_config(config, workdir: str) -> None:
+def write_config(config: Config, workdir: str) -> None:
   """workdir/config.json: the run's resolved config."""
   atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json() + "\n")
 

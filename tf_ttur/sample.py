@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-from absl import app
 from absl import flags
 
 from tf_ttur import flags as tf_ttur_flags
@@ -67,8 +66,7 @@ def _check_out(out: str, images: bool) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # Only flags (flags.run_program refuses the rest).
   if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
     fail(f"no SavedModel in {FLAGS.saved_model}")
   import numpy as np
@@ -133,7 +131,7 @@ def _write(batches, images: bool, grid, np) -> None:
 
 
 def run():
-  app.run(main, flags_parser=tf_ttur_flags.parse_or_exit(FLAGS))
+  tf_ttur_flags.run_program(main, FLAGS)
 
 
 if __name__ == "__main__":

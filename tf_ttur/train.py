@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import contextlib
 import os
 import shutil
@@ -11,13 +12,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_ttur import builder
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
+from tf_ttur import evaluation
 from tf_ttur import export as export_lib
-from tf_ttur import families
 from tf_ttur import gan as gan_lib
 from tf_ttur import preemption
 from tf_ttur import records
+from tf_ttur import rundata
 from tf_ttur import rundir
 from tf_ttur import runtime
 from tf_ttur.config import Config
@@ -72,9 +75,9 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     runtime.split_cpu(config.cpu_replicas)
   strategy = runtime.make_strategy(config.strategy)
   keras.utils.set_random_seed(config.seed)
-  family = families.family_of(config)
+  family = config.family
   # Data first: a missing dataset fails before anything is written.
-  data = family.modality.load(config)
+  data = rundata.load(config)
   chief, role = runtime.worker_role(strategy)
   # Every worker runs the same steps and saves at the same steps (saving may
   # use collectives); only the chief writes into the workdir, the others
@@ -84,7 +87,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
   latest = _open_run(config, held, chief)
   with strategy.scope():
-    model = families.build_model(
+    model = builder.build_model(
         config, precision, size=data.size, jit_compile=jit_compile,
         sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
@@ -109,7 +112,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   else:
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, "tensorboard"))
-    callbacks = callbacks_lib.assemble(
+    callbacks = assemble(
         config, manager, catcher, writer, write_dir, data,
         fixed_z(config, family.z_distribution), chief=chief,
         fid_strategy=runtime.fid_strategy(strategy),
@@ -144,6 +147,30 @@ def _open_run(config: Config, held: contextlib.ExitStack,
         "model and data flags against the run's; it is written again from "
         "these flags.", os.path.join(config.workdir, rundir.CONFIG_FILE))
   return latest
+
+
+def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
+             writer: tf.summary.SummaryWriter, write_dir: str, data,
+             z: np.ndarray, chief: bool, fid_strategy=None,
+             export_best: Callable[[str], object] | None = None
+             ) -> list[keras.callbacks.Callback]:
+  """The callbacks of a run, in the order they act at an interval's end:
+  the signal catcher, the non-finite guard, metrics, samples (the
+  modality's, callbacks.SAMPLE_WRITERS), checkpoints, then the evaluations
+  its flags ask for (evaluation.EVALUATORS), run by the chief alone (the
+  other workers only save at the same steps). export_best(directory)
+  exports the generator of a best FID."""
+  callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
+               callbacks_lib.MetricsLogger(write_dir, config.train_steps,
+                                           writer),
+               callbacks_lib.sample_writer(config, data, write_dir, z, writer),
+               callbacks_lib.Checkpointer(manager, config.checkpoint_every)]
+  schedule = [(every, make() if chief else None) for every, make in
+              evaluation.schedule(config, data, fid_strategy)]
+  if schedule:
+    callbacks.append(evaluation.Evaluation(schedule, write_dir, writer,
+                                           manager, export_best=export_best))
+  return callbacks
 
 
 MAX_RESTORES = 3

@@ -20,7 +20,7 @@ tf.config.set_logical_device_configuration(
 
 import numpy as np  # noqa: E402
 
-from tf_ttur import families  # noqa: E402
+from tf_ttur import builder  # noqa: E402
 from tf_ttur import runtime  # noqa: E402
 from tf_ttur.config import Config  # noqa: E402
 
@@ -55,11 +55,11 @@ def main(names, n_critic=None):
         "alpha": rng.uniform(size=(8, n)).astype(np.float32),
     }
     ds = tf.data.Dataset.from_tensors(batch).repeat()
-    single = families.build_model(config, "float32")
+    single = builder.build_model(config, "float32")
     start = weights(single)
     strategy = runtime.make_strategy("mirrored")
     with strategy.scope():
-      mirrored = families.build_model(config, "float32", sync_batch_norm=True)
+      mirrored = builder.build_model(config, "float32", sync_batch_norm=True)
     for v, w in zip(mirrored.generator.weights + mirrored.discriminator.weights,
                     start):
       v.assign(w)

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from tf_ttur import families
+from tf_ttur import builder
 from tf_ttur.config import Config
 
 
@@ -37,7 +37,7 @@ def main(n_critic=2, ulps=2.0, seed=0, perturbation_seed=1):
   signs = np.random.default_rng(perturbation_seed)
   results = []
   for scale in (0.0, ulps * 2.0**-23):
-    model = families.build_model(config, "float32")
+    model = builder.build_model(config, "float32")
     for v in model.generator.weights + model.discriminator.weights:
       w = v.numpy()
       v.assign((w * (1 + scale * signs.choice([-1, 1], w.shape))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_ttur.config import Config
 from tf_ttur.networks.seeds import Seeds
 from tf_ttur.networks.upsampling import UpSampling2D
 
@@ -70,7 +71,7 @@ def make_discriminator(image_size: int = 64, width: int = 128,
                      name="discriminator")
 
 
-def discriminator_for(config, size: int) -> keras.Model:
-  """The discriminator of a run's config (tf_ttur.families' builder)."""
+def discriminator_for(config: Config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.builder)."""
   return make_discriminator(size, config.width, seed=config.seed,
                             z_dim=config.z_dim)

@@ -15,6 +15,7 @@ import math
 import keras
 from keras import layers
 
+from tf_ttur.config import Config
 from tf_ttur.networks.seeds import Seeds
 
 # tf.contrib.layers.batch_norm(decay=0.9, epsilon=1e-5, scale=True).
@@ -88,6 +89,6 @@ def make_discriminator(image_size: int, width: int = 64,
   return keras.Model(images, logits, name="discriminator")
 
 
-def discriminator_for(config, size: int) -> keras.Model:
-  """The discriminator of a run's config (tf_ttur.families' builder)."""
+def discriminator_for(config: Config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.builder)."""
   return make_discriminator(size, config.width, seed=config.seed)

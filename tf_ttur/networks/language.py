@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tf_ttur.config import Config
 from tf_ttur.networks.seeds import Seeds
 
 SEQ_LEN = 32
@@ -66,6 +67,6 @@ def make_discriminator(vocab_size: int, width: int = 512,
   return keras.Model(text, out, name="discriminator")
 
 
-def discriminator_for(config, size: int) -> keras.Model:
-  """The discriminator of a run's config (tf_ttur.families' builder)."""
+def discriminator_for(config: Config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.builder)."""
   return make_discriminator(size, config.width, seed=config.seed)

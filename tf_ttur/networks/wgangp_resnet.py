@@ -28,6 +28,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from tf_ttur.config import Config
 from tf_ttur.config import samples_per_critic_row
 from tf_ttur.networks.seeds import Seeds
 from tf_ttur.networks.upsampling import UpSampling2D
@@ -208,7 +209,7 @@ def make_discriminator(image_size: int, width: int = 64,
   return keras.Model(images, out, name="discriminator")
 
 
-def discriminator_for(config, size: int) -> keras.Model:
-  """The discriminator of a run's config (tf_ttur.families' builder)."""
+def discriminator_for(config: Config, size: int) -> keras.Model:
+  """The discriminator of a run's config (tf_ttur.builder)."""
   return make_discriminator(size, config.width, seed=config.seed,
                             critic_flatten=config.critic_flatten)

@@ -1,4 +1,5 @@
-"""python -m tf_ttur.toy [--out=runs/toy] [--iterations=5000] [--seed=0]
+"""python -m tf_ttur.experiments.toy [--out=runs/toy] [--iterations=5000] \
+    [--seed=0]
 
 The paper's saddle-point toy (TTUR's Toy_Data_Example, docs/paper.md A.5):
 f(x, y) = (1 + x^2)(100 - y^2), saddle at (0, 0) with f = 100; x descends,
@@ -13,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from fid.files import atomic_path
 from fid.files import atomic_write
+from tf_ttur import flags as tf_ttur_flags
 
 RUNS = {
     "equal 1e-2": (1e-2, 1e-2),
@@ -110,7 +111,7 @@ def _define_flags() -> None:
 
 
 def main(argv):
-  del argv
+  del argv  # Only flags (flags.run_program refuses the rest).
   figures = run(flags.FLAGS.out, flags.FLAGS.iterations, flags.FLAGS.toy_seed)
   print("| run | lr_x | lr_y | mean distance, last 500 it. | final f |")
   print("|---|---|---|---|---|")
@@ -122,4 +123,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  tf_ttur_flags.run_program(main)

@@ -1,4 +1,5 @@
-"""python -m tf_ttur.disturb --images=PATH --stats=REF.npz [--out=DIR]
+"""python -m tf_ttur.experiments.disturb --images=PATH --stats=REF.npz \
+    [--out=DIR]
 
 FID against disturbances (docs/paper.md A.5, TTUR's FIDvsINC): real images, and
 their own reference statistics, disturbed at four levels each of Gaussian
@@ -16,10 +17,12 @@ from __future__ import annotations
 import csv
 import os
 
-from absl import app
 from absl import flags
 import numpy as np
 import scipy.ndimage
+
+from tf_ttur import flags as tf_ttur_flags
+from tf_ttur.errors import fail
 
 LEVELS = {
     "gaussian_noise": (0.0, 0.25, 0.5, 0.75),
@@ -162,9 +165,7 @@ def _define_flags() -> None:
 
 
 def main(argv):
-  del argv
-  import sys
-
+  del argv  # Only flags (flags.run_program refuses the rest).
   import fid
   from fid import api as fid_api
   from fid import sources
@@ -184,8 +185,7 @@ def main(argv):
       mu, sigma = fid.calculate_activation_statistics(images, extractor)
   except (sources.SourceError, fid.StatsError, fid.InceptionError,
           ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    fail(str(e))
   rows = run(images, mu, sigma, extractor, seed=f.disturb_seed)
   write(rows, f.out)
   with open(os.path.join(f.out, "disturbances.md")) as table:
@@ -195,4 +195,4 @@ def main(argv):
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  tf_ttur_flags.run_program(main)

@@ -2,7 +2,7 @@
 the paper's figures do: one curve per configuration, the mean over seeds
 with a min-max band, against updates or training minutes.
 
-    python -m tf_ttur.compare \
+    python -m tf_ttur.experiments.compare \
         --flagfiles=configs/demo.flags,configs/demo_orig.flags --seeds=3
 
 trains each flagfile with seeds 0..N-1 into OUT/<flagfile name>/seed_<k>
@@ -22,15 +22,16 @@ import os
 import subprocess
 import sys
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from fid.files import atomic_path
 from fid.files import atomic_write
+from tf_ttur import flags as tf_ttur_flags
 from tf_ttur import records
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
+from tf_ttur.errors import fail
 
 METRICS = ("fid", "fd_shapes", "jsd_4")
 LOWER_IS_BETTER = True  # All of METRICS.
@@ -201,18 +202,12 @@ def compare(flagfiles: list[str], seeds: int, out: str,
 
 
 def main(argv):
-  if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  del argv  # Only flags (flags.run_program refuses the rest).
   try:
     compare(FLAGS.flagfiles, FLAGS.seeds, FLAGS.out, FLAGS.override,
             FLAGS.metric, FLAGS.x)
   except (ConfigError, ValueError, RuntimeError) as e:
-    _fail(str(e))
-
-
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+    fail(str(e))
 
 
 if __name__ == "__main__":
@@ -227,11 +222,4 @@ if __name__ == "__main__":
   flags.DEFINE_enum("x", "step", ["step", "minutes"], "The x-axis.")
   flags.mark_flag_as_required("flagfiles")
   FLAGS = flags.FLAGS
-
-  def _parse(argv):
-    try:
-      return FLAGS(argv)
-    except flags.Error as e:
-      _fail(str(e))
-
-  app.run(main, flags_parser=_parse)
+  tf_ttur_flags.run_program(main)

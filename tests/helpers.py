@@ -1,0 +1,55 @@
+"""What several test files share: paths, subprocess runs, small checks.
+
+Fixtures stay in conftest.py; everything a test imports comes from here.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from tf_ttur.config import Config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_module(module: str, *args: str, cwd: str = REPO,
+               env_extra: dict | None = None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+  """Runs `python -m module args` and returns the completed process.
+
+  The packages come from the current folder (the repository by default) or
+  the installed project (requirements.txt installs it editable); a user's
+  own PYTHONPATH is kept."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env.update(env_extra or {})
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
+                        env=env, capture_output=True, text=True,
+                        timeout=timeout, check=False)
+
+
+def error_lines(stderr: str) -> list[str]:
+  """The `error:` lines of a program's stderr (the project's one way to
+  report a usage error)."""
+  return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+# The small image generator the serving and FID-generator tests export.
+SMALL_IMAGE_CONFIG = Config(image_size=32, width=8, z_dim=16, tflite=True)
+
+
+def spread_batch_norm(generator, seed: int = 0) -> None:
+  """Random batch-norm parameters and statistics, so that an untrained
+  generator's images use the whole range (and the statistics matter)."""
+  import keras
+  rng = np.random.default_rng(seed)
+  for layer in generator.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+      n = layer.gamma.shape[0]
+      layer.gamma.assign(rng.uniform(0.5, 3.0, n))
+      layer.beta.assign(rng.normal(0.0, 1.0, n))
+      layer.moving_mean.assign(rng.normal(0.0, 0.05, n))
+      layer.moving_variance.assign(rng.uniform(1e-4, 1e-3, n))

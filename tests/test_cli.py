@@ -1,0 +1,36 @@
+"""One version and one command-line voice: every program of the project
+refuses a bad flag or a stray argument with one `error:` line and exit
+code 2, and says the same version."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+import fid
+from tests.helpers import error_lines
+from tests.helpers import run_module
+import tf_ttur
+
+PROGRAMS = ("tf_ttur.main", "tf_ttur.sample", "tf_ttur.quality",
+            "tf_ttur.experiments.toy", "tf_ttur.experiments.disturb",
+            "tf_ttur.experiments.compare", "fid")
+
+
+def test_one_version():
+  assert tf_ttur.__version__ == fid.__version__
+  assert importlib.metadata.version("tf-ttur") == fid.__version__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("args", [("--no_such_flag=1",), ("stray",)],
+                         ids=["unknown_flag", "stray_argument"])
+def test_every_program_fails_one_way(program, args):
+  if program == "fid" and args == ("stray",):
+    args = ("--batch_size=x", "a", "b")  # fid takes paths as arguments.
+  proc = run_module(program, *args, timeout=120)
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert len(error_lines(proc.stderr)) == 1, proc.stderr[-2000:]
+  assert "Traceback" not in proc.stderr

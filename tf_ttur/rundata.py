@@ -1,0 +1,119 @@
+"""The run's data: what training reads and what the run directory keeps.
+
+DATA = {modality name: class}. `load(config)` gives the training pipeline
+(before anything is written, so a missing dataset fails first);
+`restore(config)` gives what an export needs from the run directory alone.
+Either has `size` (the networks' first dimension: the image side or the
+vocabulary size), `save(workdir)` (what the run directory keeps of it) and
+`explain(config, error, latest)` (a pipeline error in the user's words).
+"""
+
+from __future__ import annotations
+
+from absl import logging
+
+from tf_ttur import data as data_names
+from tf_ttur import rundir
+from tf_ttur.config import Config
+from tf_ttur.errors import DatasetError
+
+
+class ImageData:
+  """Image runs: [B, n_critic, H, W, 3] batches in [-1, 1]."""
+
+  def __init__(self, config: Config, dataset=None):
+    self.size = config.image_size
+    self.dataset = dataset
+
+  @classmethod
+  def load(cls, config: Config) -> ImageData:
+    """The training images of config.dataset, cached in memory when they
+    fit in --cache_mb (no noise attached yet)."""
+    from tf_ttur.data import images
+    real = images.load_images(config.dataset, config.image_size,
+                              data_dir=config.data_dir)
+    count = int(real.cardinality())
+    per_step = config.batch_size * config.n_critic
+    if 0 <= count < per_step:
+      logging.warning("%s has %d images, fewer than one step takes "
+                      "(--batch_size=%d x --n_critic=%d): each step repeats "
+                      "them.", config.dataset, count, config.batch_size,
+                      config.n_critic)
+    cache = images.fits_in_memory(real, config.image_size, config.cache_mb)
+    logging.info("Input pipeline: %s the decoded images in memory "
+                 "(--cache_mb=%d).", "caching" if cache else "not caching",
+                 config.cache_mb)
+    return cls(config, images.make_pipeline(
+        real, config.batch_size, seed=config.seed,
+        shuffle_buffer=config.shuffle_buffer, cache=cache,
+        n_critic=config.n_critic))
+
+  @classmethod
+  def restore(cls, config: Config) -> ImageData:
+    """An image run keeps nothing of its data."""
+    return cls(config)
+
+  def save(self, workdir: str) -> None:
+    del workdir
+
+  def explain(self, config: Config, error,
+              latest: str | None) -> DatasetError | None:
+    """A DatasetError naming the file when `error` (a pipeline error) came
+    from a corrupt image of a folder dataset, else None."""
+    del error
+    from tf_ttur.data import images
+    if not config.dataset.startswith(data_names.FOLDER_PREFIX):
+      return None
+    found = images.first_unreadable(
+        config.dataset[len(data_names.FOLDER_PREFIX):])
+    if found is None:
+      return None
+    path, reason = found
+    kept = (f"the last checkpoint ({latest}) is intact" if latest else
+            "no checkpoint was written yet")
+    return DatasetError(f"{path}: cannot decode the image ({reason}); remove "
+                        f"or replace it and rerun the same command; {kept}")
+
+
+class TextData:
+  """Language runs: one-hot [B, n_critic, 32, V] lines of characters over
+  the run's vocabulary (kept in the run directory as vocab.json)."""
+
+  def __init__(self, vocabulary, lines=None, dataset=None):
+    self.vocabulary = vocabulary
+    self.size = len(vocabulary)
+    self.lines = lines  # The padded corpus lines, in file order.
+    self.dataset = dataset
+
+  @classmethod
+  def load(cls, config: Config) -> TextData:
+    from tf_ttur.data import text
+    ids, vocabulary, lines = text.load_corpus(
+        config.dataset, config.max_lines, config.seed, config.data_dir)
+    return cls(vocabulary, lines, text.make_pipeline(
+        ids, len(vocabulary), config.batch_size, config.seed,
+        n_critic=config.n_critic))
+
+  @classmethod
+  def restore(cls, config: Config) -> TextData:
+    return cls(rundir.load_vocabulary(config.workdir))
+
+  def save(self, workdir: str) -> None:
+    rundir.write_vocabulary(self.vocabulary, workdir)
+
+  def explain(self, config: Config, error, latest: str | None) -> None:
+    del config, error, latest  # The corpus is read before training.
+    return None
+
+
+DATA = {"image": ImageData, "text": TextData}
+
+
+def load(config: Config) -> ImageData | TextData:
+  """The training data of config's dataset."""
+  return DATA[config.family.modality.name].load(config)
+
+
+def restore(config: Config) -> ImageData | TextData:
+  """What an export needs of the data, from config.workdir."""
+  return DATA[config.family.modality.name].restore(config)

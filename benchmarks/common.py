@@ -58,9 +58,10 @@ def time_steps(config: Config, precision: str, xla: bool, steps: int,
   interval between the ends of consecutive steps, so the timer itself never
   waits for the step.
   """
-  n = config.batch_size * config.n_critic
+  n = config.optimization.batch_size * config.optimization.n_critic
   images = np.random.default_rng(0).uniform(
-      -1, 1, (n, config.image_size, config.image_size, 3)).astype(np.float32)
+      -1, 1, (n, config.data.image_size, config.data.image_size, 3)
+  ).astype(np.float32)
   ds = tf.data.Dataset.from_tensors(images).repeat()
   start = time.perf_counter()
   model = builder.build_model(config, precision, jit_compile=xla)

@@ -72,8 +72,8 @@ def main(argv):
     family, size = item.split(":")
     widths = {"dcgan": 64, "wgan_gp": 128, "began": 128}
     z_dims = {"dcgan": 100, "wgan_gp": 128, "began": 64}
-    config = Config(model=family, image_size=int(size), width=widths[family],
-                    z_dim=z_dims[family], tflite=True)
+    config = Config.of(model=family, image_size=int(size), width=widths[family],
+                       z_dim=z_dims[family], tflite=True)
     model = builder.build_model(config, "mixed_bfloat16")
     _spread(model.generator)
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +83,7 @@ def main(argv):
                                          "mixed_bfloat16")
       seconds = time.perf_counter() - start
       z = np.random.default_rng(0).uniform(
-          -1, 1, (SAMPLES, config.z_dim)).astype(np.float32)
+          -1, 1, (SAMPLES, config.network.z_dim)).astype(np.float32)
       loaded = tf.saved_model.load(path)
       expected = loaded.signatures["serving_default"](
           z=tf.constant(z))["images"].numpy().astype(int)

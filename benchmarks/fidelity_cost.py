@@ -34,8 +34,8 @@ FLAGS = flags.FLAGS
 
 
 def _began():
-  config = Config(model="began", image_size=64, width=128, z_dim=64,
-                  batch_size=16, beta_1=0.9)
+  config = Config.of(model="began", image_size=64, width=128, z_dim=64,
+                     batch_size=16, beta_1=0.9)
   model = builder.build_model(config, "float32")
   rng = np.random.default_rng(0)
   real = tf.constant(rng.uniform(-1, 1, (16, 1, 64, 64, 3)), tf.float32)
@@ -58,7 +58,7 @@ def _began():
 
 
 def _dcgan(size: int):
-  config = Config(model="dcgan", image_size=size)
+  config = Config.of(model="dcgan", image_size=size)
   model = builder.build_model(config, "float32")
   rng = np.random.default_rng(0)
   real = tf.constant(rng.uniform(-1, 1, (64, 1, size, size, 3)), tf.float32)

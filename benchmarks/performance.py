@@ -87,8 +87,9 @@ def train_rows(precisions: list[str]) -> None:
               default_tf32 if tf32 == "auto" else tf32 == "true")
           first, seconds = time_steps(config, precision, xla == "true",
                                       FLAGS.steps)
-          rate = config.batch_size * config.n_critic / seconds
-          print(f"| {name} | {config.batch_size} | {precision} | {xla} | "
+          batch = config.optimization.batch_size
+          rate = batch * config.optimization.n_critic / seconds
+          print(f"| {name} | {batch} | {precision} | {xla} | "
                 f"{tf32} | {first:.1f} | {1 / seconds:.2f} | "
                 f"{seconds:.3f} | {rate:.0f} |", flush=True)
   tf.config.experimental.enable_tensor_float_32_execution(default_tf32)

@@ -43,8 +43,8 @@ WARMUP = 2
 def _tf_steps_per_second() -> float:
   from benchmarks.common import time_steps
   from tf_ttur.config import Config
-  config = Config(model="dcgan", image_size=FLAGS.image_size,
-                  width=FLAGS.width, batch_size=FLAGS.batch_size)
+  config = Config.of(model="dcgan", image_size=FLAGS.image_size,
+                     width=FLAGS.width, batch_size=FLAGS.batch_size)
   _, seconds = time_steps(config, "float32", False, FLAGS.steps, WARMUP)
   return 1 / seconds
 

@@ -9,6 +9,9 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any test module imports TensorFlow (keras sorts before tf_ttur):
+# tf_ttur turns oneDNN on, which TensorFlow reads once, when it loads.
+import tf_ttur  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

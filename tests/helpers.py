@@ -38,7 +38,7 @@ def error_lines(stderr: str) -> list[str]:
 
 
 # The small image generator the serving and FID-generator tests export.
-SMALL_IMAGE_CONFIG = Config(image_size=32, width=8, z_dim=16, tflite=True)
+SMALL_IMAGE_CONFIG = Config.of(image_size=32, width=8, z_dim=16, tflite=True)
 
 
 def spread_batch_norm(generator, seed: int = 0) -> None:

@@ -1,16 +1,20 @@
 """Flags -> Config: every flagfile validates; each bad flag fails cleanly."""
 
+import dataclasses
 import glob
 import json
 import os
 import subprocess
 import sys
 
+from absl import flags
 import numpy as np
 import pytest
 
 from tests.helpers import REPO
 from tests.helpers import run_module
+from tf_ttur import config as config_lib
+from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
 
@@ -39,11 +43,11 @@ def _stats_file(tmp_path):
 @pytest.mark.parametrize("path", FLAGFILES, ids=os.path.basename)
 def test_flagfile_parses_and_validates(path, tmp_path):
   config = _parse(f"--flagfile={path}", f"--workdir={tmp_path}/run")
-  if config.fid_every:
+  if config.evaluation.fid_every:
     # The reference statistics are downloaded by the user; stand in for them.
     with pytest.raises(ConfigError, match="--fid_stats="):
       config.validate()
-    assert config.fid_samples == 50_000
+    assert config.evaluation.fid_samples == 50_000
     config = config.replace(fid_stats=_stats_file(tmp_path))
   config.validate()
   with open(path) as f:
@@ -51,18 +55,18 @@ def test_flagfile_parses_and_validates(path, tmp_path):
   assert any("Command: python -m tf_ttur.main --flagfile=configs/" in line
              for line in header)
   if "_orig" in path:
-    assert config.d_lr == config.g_lr
+    assert config.optimization.d_lr == config.optimization.g_lr
   elif "_fixed" in path:  # The project's variant of a row.
     assert any("Not a paper row" in line for line in header)
   elif "demo" not in path and "smoke" not in path:
-    assert config.d_lr != config.g_lr
+    assert config.optimization.d_lr != config.optimization.g_lr
     # BEGAN left the paper before publication: its header says so instead.
     assert any("Expected: best FID" in line or "Expected: best JSD" in line
                or "no final FID is published" in line for line in header)
 
 
 def test_paper_learning_rates():
-  by_row = {os.path.basename(p)[:-6]: _parse(f"--flagfile={p}")
+  by_row = {os.path.basename(p)[:-6]: _parse(f"--flagfile={p}").values()
             for p in FLAGFILES}
   assert (by_row["svhn"].d_lr, by_row["svhn"].g_lr) == (1e-5, 1e-4)
   assert (by_row["cifar10"].d_lr, by_row["cifar10"].g_lr) == (1e-4, 5e-4)
@@ -85,11 +89,58 @@ def test_paper_learning_rates():
 
 def test_later_flag_overrides_flagfile():
   path = os.path.join(REPO, "configs", "svhn.flags")
-  assert _parse(f"--flagfile={path}", "--d_lr=3e-4").d_lr == 3e-4
+  assert _parse(f"--flagfile={path}",
+                "--d_lr=3e-4").optimization.d_lr == 3e-4
+
+
+def test_flags_are_generated_from_the_parts():
+  """One source of defaults: every flag of tf_ttur.main is a field of a
+  part, with that field's default, help and choices, and nothing else."""
+  values = config_lib.define_flags(flags.FlagValues())
+  fields = {name: field for name, _, field in Config().flags()}
+  assert set(values) == set(fields) == set(config_lib.PART_OF)
+  for name, field in fields.items():
+    assert values[name].default == field.default, name
+    assert values[name].help.endswith(field.metadata["help"]), name
+    choices = field.metadata["choices"]
+    if choices:
+      assert list(values[name].parser.enum_values) == list(choices), name
+  assert Config.from_args() == Config()
+
+
+def test_config_is_nested_frozen_and_typed():
+  config = Config.of(width=8, d_lr=3e-4)
+  assert config.network.width == 8 and config.optimization.d_lr == 3e-4
+  assert config.values().width == 8
+  with pytest.raises(dataclasses.FrozenInstanceError):
+    config.network.width = 16
+  with pytest.raises(TypeError, match="no flag 'widht'"):
+    config.replace(widht=16)
+  for part, cls in config_lib.PARTS.items():
+    assert isinstance(getattr(config, part), cls)
+    assert cls.__dataclass_params__.frozen
+    for field in dataclasses.fields(cls):
+      assert field.type in ("bool", "int", "float", "str", "str | None"), (
+          part, field.name)
+
+
+def test_old_flat_config_json_reads_as_the_nested_one(tmp_path):
+  """Run directories written before the nested config resume: a flat
+  config.json gives the same Config and the same recorded flags."""
+  config = Config.of(model="wgan_gp", width=8, d_lr=3e-4, precision="float32")
+  assert Config.from_json(json.dumps(config.flat())) == config
+  assert json.loads(config.to_json())["network"]["model"] == "wgan_gp"
+  for name, text in (("flat", json.dumps(config.flat())),
+                     ("nested", config.to_json())):
+    workdir = tmp_path / name
+    workdir.mkdir()
+    (workdir / "config.json").write_text(text)
+    assert rundir.recorded_config(str(workdir)) == config.flat()
+    assert rundir.check_resume(config, config.flat()) == []
 
 
 def test_config_round_trips_through_json():
-  config = Config(d_lr=2e-5, dataset="cifar10")
+  config = Config.of(d_lr=2e-5, dataset="cifar10")
   assert Config.from_json(config.to_json()) == config
 
 
@@ -108,11 +159,11 @@ def test_config_round_trips_through_json():
 ])
 def test_validate_rejects(changes, message):
   with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
-    Config(workdir="/tmp/unused", **changes).validate()
+    Config.of(workdir="/tmp/unused", **changes).validate()
 
 
 def test_fid_reference_is_checked_at_start(tmp_path):
-  base = Config(workdir=str(tmp_path / "run"), fid_every=100)
+  base = Config.of(workdir=str(tmp_path / "run"), fid_every=100)
   with pytest.raises(ConfigError, match="needs --fid_stats"):
     base.validate()
   bad = tmp_path / "bad.npz"
@@ -128,7 +179,7 @@ def test_unwritable_workdir(tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("")
   with pytest.raises(ConfigError, match="workdir"):
-    Config(workdir=str(blocker / "run")).validate()
+    Config.of(workdir=str(blocker / "run")).validate()
 
 
 @pytest.mark.parametrize("flag, message", [
@@ -159,7 +210,8 @@ def test_dry_run_prints_config(tmp_path):
                     f"--fid_stats={_stats_file(tmp_path)}")
   assert proc.returncode == 0, proc.stderr
   config = json.loads(proc.stdout)
-  assert config["dataset"] == "svhn_cropped" and config["d_lr"] == 1e-5
+  assert config["data"]["dataset"] == "svhn_cropped"
+  assert config["optimization"]["d_lr"] == 1e-5
   assert not os.path.exists(tmp_path / "run")
   # The reference statistics are checked by a dry run too.
   proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
@@ -177,8 +229,8 @@ def test_checking_a_config_does_not_import_tensorflow(tmp_path):
       "import sys\n"
       "import tf_ttur.main\n"
       "from tf_ttur.config import Config\n"
-      f"Config(workdir={str(tmp_path / 'a')!r}).validate()\n"
-      f"Config(workdir={str(tmp_path / 'b')!r}, model='language',\n"
+      f"Config.of(workdir={str(tmp_path / 'a')!r}).validate()\n"
+      f"Config.of(workdir={str(tmp_path / 'b')!r}, model='language',\n"
       "       dataset='english', jsd_every=100).validate()\n"
       "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
   proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,

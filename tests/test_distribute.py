@@ -45,7 +45,7 @@ def test_mirrored_needs_two_devices():
 def test_multi_worker_needs_tf_config(monkeypatch):
   monkeypatch.delenv("TF_CONFIG", raising=False)
   with pytest.raises(ConfigError, match="TF_CONFIG"):
-    Config(workdir="/tmp/unused", strategy="multi_worker").validate()
+    Config.of(workdir="/tmp/unused", strategy="multi_worker").validate()
 
 
 def test_strategy_flag_error_through_main(tmp_path, tfds_dir):

@@ -23,7 +23,7 @@ FAMILIES = {
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_family_trains_and_logs_fid(family, tmp_path, tfds_dir, inception_pb,
                                     stats_file):
-  config = Config(
+  config = Config.of(
       workdir=str(tmp_path / "run"), data_dir=tfds_dir, batch_size=4,
       train_steps=2, log_every=1, checkpoint_every=2, sample_every=2,
       grid_size=2, shuffle_buffer=64, precision="float32", jit_compile="false",

@@ -63,8 +63,8 @@ def _count(model: keras.Model) -> int:
 
 @functools.cache
 def _counts(model, image_size, width, z_dim, critic_flatten):
-  config = Config(model=model, image_size=image_size, width=width,
-                  z_dim=z_dim, critic_flatten=critic_flatten)
+  config = Config.of(model=model, image_size=image_size, width=width,
+                     z_dim=z_dim, critic_flatten=critic_flatten)
   size = 100 if model == "language" else image_size
   return (_count(builder.make_generator(config, size)),
           _count(builder.make_discriminator(config, size)))
@@ -82,13 +82,14 @@ def test_every_paper_flagfile_is_pinned():
 def test_flagfile_builds_the_originals_parameter_counts(name):
   config = _config(name)
   expected = {**PAPER_FLAGFILES, **VARIANT_FLAGFILES}[name]
-  assert _counts(config.model, config.image_size, config.width,
-                 config.z_dim, config.critic_flatten) == expected
+  network = config.network
+  assert _counts(network.model, config.data.image_size, network.width,
+                 network.z_dim, network.critic_flatten) == expected
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_FLAGFILES))
 def test_paper_flagfiles_train_in_the_papers_arithmetic(name):
-  config = _config(name)
+  config = _config(name).values()
   assert (config.precision, config.tf32, config.jit_compile) == (
       "float32", "false", "false")
   if config.model == "wgan_gp" and config.image_size == 32:
@@ -97,7 +98,7 @@ def test_paper_flagfiles_train_in_the_papers_arithmetic(name):
 
 def test_demo_keeps_the_machines_choice():
   config = _config("demo")
-  assert (config.precision, config.tf32) == ("auto", "auto")
+  assert (config.runtime.precision, config.runtime.tf32) == ("auto", "auto")
 
 
 def test_orig_wgangp_runs_as_long_as_the_original():
@@ -105,7 +106,8 @@ def test_orig_wgangp_runs_as_long_as_the_original():
   # an FID every 333.
   for name in ("cifar10_wgangp_orig", "lsun_bedroom_wgangp_orig"):
     config = _config(name)
-    assert (config.train_steps, config.fid_every) == (25_008, 333)
+    assert config.schedule.train_steps == 25_008
+    assert config.evaluation.fid_every == 333
     config.replace(fid_stats=None, fid_every=0).validate()
 
 
@@ -129,8 +131,8 @@ class _Spy:
 
 
 def _spied_step(model_name, n_critic, image_size=32, batch=4):
-  config = Config(model=model_name, image_size=image_size, width=4,
-                  z_dim=8, n_critic=n_critic, batch_size=batch)
+  config = Config.of(model=model_name, image_size=image_size, width=4,
+                     z_dim=8, n_critic=n_critic, batch_size=batch)
   size = 20 if model_name == "language" else image_size
   model = builder.build_model(config, "float32", size=size)
   g_calls, d_calls = [], []
@@ -206,8 +208,8 @@ def test_dcgan_batch_norm_averages_move_four_times_a_step():
   # training mode in the D update, the G update and two loss evaluations:
   # with the batch statistics s before and s' after the G update, the
   # moving mean goes m -> 0.9^4 m + 0.1 (0.9^3 + 0.9^2) s + 0.19 s'.
-  config = Config(model="dcgan", image_size=32, width=4, z_dim=8,
-                  batch_size=8)
+  config = Config.of(model="dcgan", image_size=32, width=4, z_dim=8,
+                     batch_size=8)
   model = builder.build_model(config, "float32")
   bn = model.generator.get_layer("g_bn0")
   head = keras.Model(model.generator.input, bn.input)
@@ -342,8 +344,8 @@ def test_tf32_flag_sets_tensorflows_switch_and_auto_leaves_it():
   enabled = tf.config.experimental.tensor_float_32_execution_enabled
   previous = enabled()
   machine = hardware.detect()
-  config = Config(workdir="/nonexistent/run", precision="float32",
-                  jit_compile="false")
+  config = Config.of(workdir="/nonexistent/run", precision="float32",
+                     jit_compile="false")
   try:
     runtime.resolve_runtime(config.replace(tf32="false"), machine)
     assert not enabled()

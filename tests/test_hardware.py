@@ -147,7 +147,7 @@ class _Log:
 def test_runtime_logs_each_choice_once_with_its_reason(tmp_path, monkeypatch):
   from tf_ttur import runtime
   from tf_ttur.config import Config
-  config = Config(workdir=str(tmp_path / "run"))
+  config = Config.of(workdir=str(tmp_path / "run"))
   log = _Log(monkeypatch, runtime)
   assert runtime.resolve_runtime(config, AVX2_EPYC) == ("float32", False)
   assert sum(m.startswith("precision=auto: float32 (no GPU; the CPU has no "

@@ -101,7 +101,7 @@ def test_language_networks_match_spec():
 def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
   monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
   workdir = str(tmp_path / "run")
-  config = Config(
+  config = Config.of(
       workdir=workdir, model="language", dataset="english", z_dim=16,
       width=8, batch_size=8, train_steps=2, log_every=1, checkpoint_every=2,
       sample_every=2, d_lr=3e-4, g_lr=1e-4, beta_1=0.5, beta_2=0.9,
@@ -131,10 +131,10 @@ def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
 
 def test_text_model_rejects_image_data_and_fid():
   with pytest.raises(Exception, match="does not fit --model=language"):
-    Config(workdir="/tmp/x", model="language", dataset="shapes").validate()
+    Config.of(workdir="/tmp/x", model="language", dataset="shapes").validate()
   with pytest.raises(Exception, match="--jsd_every"):
-    Config(workdir="/tmp/x", model="language", dataset="english",
-           fid_every=100, fid_stats="x.npz").validate()
+    Config.of(workdir="/tmp/x", model="language", dataset="english",
+              fid_every=100, fid_stats="x.npz").validate()
 
 
 def test_reference_models_are_cached_per_corpus(tmp_path):

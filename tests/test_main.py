@@ -92,7 +92,7 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
 
 
 def test_export_stores_each_variable_once(tmp_path):
-  config = Config(image_size=32, width=8, z_dim=16)
+  config = Config.of(image_size=32, width=8, z_dim=16)
   model = builder.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / "export"),
                                      "float32")
@@ -110,7 +110,7 @@ def test_export_stores_each_variable_once(tmp_path):
 
 
 def test_sample_cli_grid_and_folder(tmp_path):
-  config = Config(image_size=32, width=8, z_dim=16)
+  config = Config.of(image_size=32, width=8, z_dim=16)
   model = builder.build_model(config, "float32")
   export = export_lib.export_generator(model, config,
                                        str(tmp_path / "export"), "float32")

@@ -16,8 +16,8 @@ from tf_ttur import export as export_lib
 from tf_ttur.config import Config
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CONFIG = Config(model="dcgan", image_size=32, z_dim=8, width=4, batch_size=4,
-                precision="float32", jit_compile="false")
+CONFIG = Config.of(model="dcgan", image_size=32, z_dim=8, width=4, batch_size=4,
+                   precision="float32", jit_compile="false")
 
 
 def _trained(precision: str, directory: str):

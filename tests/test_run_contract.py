@@ -56,10 +56,10 @@ def finished_text_run(tmp_path_factory):
 
 
 def _text_config(workdir, **changes) -> Config:
-  return Config(workdir=workdir, model="language", dataset="english",
-                z_dim=16, width=8, batch_size=8, train_steps=2, log_every=2,
-                checkpoint_every=2, sample_every=2, precision="float32",
-                jit_compile="false", export=False).replace(**changes)
+  return Config.of(workdir=workdir, model="language", dataset="english",
+                   z_dim=16, width=8, batch_size=8, train_steps=2, log_every=2,
+                   checkpoint_every=2, sample_every=2, precision="float32",
+                   jit_compile="false", export=False).replace(**changes)
 
 
 @pytest.fixture
@@ -419,7 +419,7 @@ def test_a_flagfile_that_includes_itself_is_refused(tmp_path):
 def test_tf_config_is_validated(monkeypatch, value):
   monkeypatch.setenv("TF_CONFIG", value)
   with pytest.raises(ConfigError, match="TF_CONFIG"):
-    Config(strategy="multi_worker", mode="dry_run").validate()
+    Config.of(strategy="multi_worker", mode="dry_run").validate()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5"])
@@ -486,7 +486,7 @@ def test_training_data_smaller_than_a_batch_is_said(tmp_path, log):
   for i in range(3):
     Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(
         tmp_path / f"{i}.png")
-  rundata.ImageData.load(Config(dataset=f"folder:{tmp_path}", batch_size=16))
+  rundata.ImageData.load(Config.of(dataset=f"folder:{tmp_path}", batch_size=16))
   assert any("3 images" in line for line in log["warning"])
 
 
@@ -501,10 +501,10 @@ def test_training_names_a_bad_environment_variable_first(monkeypatch,
     _write(value, "x")
   monkeypatch.setenv(name, value)
   text = name == "TF_TTUR_CACHE_DIR"
-  config = Config(workdir=str(tmp_path / "run"), mode="dry_run", fid_every=0,
-                  jsd_every=100 if text else 0,
-                  model="language" if text else "dcgan",
-                  dataset="english" if text else "shapes")
+  config = Config.of(workdir=str(tmp_path / "run"), mode="dry_run", fid_every=0,
+                     jsd_every=100 if text else 0,
+                     model="language" if text else "dcgan",
+                     dataset="english" if text else "shapes")
   if name == "FID_CACHE_DIR":
     stats = tmp_path / "s.npz"
     np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))

@@ -139,7 +139,7 @@ def test_changed_run_flags_are_logged(run, tfds_dir):
       proc.stderr
   assert "--train_steps: 4 -> 6" in proc.stderr
   with open(os.path.join(run, "config.json")) as f:
-    assert json.load(f)["d_lr"] == 2e-4
+    assert json.load(f)["optimization"]["d_lr"] == 2e-4
 
 
 def test_checkpoint_of_another_model_without_config_is_one_line(run,
@@ -182,13 +182,13 @@ def test_lock_is_exclusive_and_released(tmp_path):
 
 
 def test_check_resume_lists_every_changed_defining_flag():
-  recorded = Config(width=8, z_dim=100).to_dict()
+  recorded = Config.of(width=8, z_dim=100).flat()
   with pytest.raises(rundir.ConfigError) as e:
-    rundir.check_resume(Config(width=16, z_dim=64, image_size=64), recorded)
+    rundir.check_resume(Config.of(width=16, z_dim=64, image_size=64), recorded)
   message = str(e.value)
   for part in ("--width: 8", "--z_dim: 100", "--image_size: 32"):
     assert part in message
-  assert rundir.check_resume(Config(width=8, d_lr=3e-4), recorded) == [
+  assert rundir.check_resume(Config.of(width=8, d_lr=3e-4), recorded) == [
       "--d_lr: 0.0001 -> 0.0003"]
 
 

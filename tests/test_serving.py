@@ -25,7 +25,7 @@ from tf_ttur.config import Config
 from tf_ttur.data import text as text_lib
 from tf_ttur.errors import ConfigError
 
-TEXT = Config(model="language", dataset="english", width=8, z_dim=16)
+TEXT = Config.of(model="language", dataset="english", width=8, z_dim=16)
 VOCABULARY = ["unk", "`"] + list("abcdefghij ")
 DEMO = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
 CLASSIFIER = os.path.join(REPO, "saved_models", "shapes_classifier")
@@ -201,8 +201,8 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
                                                             tmp_path):
   """WGAN-GP's batch-statistics norm and both families' upsampling once
   kept TFLite from converting (no built-in Conv2D for an unknown height)."""
-  config = Config(model=family, image_size=size, width=8, z_dim=16,
-                  tflite=True)
+  config = Config.of(model=family, image_size=size, width=8, z_dim=16,
+                     tflite=True)
   model = builder.build_model(config, "float32")
   path = export_lib.export_generator(model, config, str(tmp_path / family),
                                      "float32")
@@ -254,7 +254,7 @@ def test_model_json_says_what_the_model_is(exports):
   assert info["family"] == "dcgan" and info["kind"] == "image"
   assert info["image_size"] == 32 and info["z_dim"] == 16
   assert info["z_distribution"] == "uniform" and info["step"] == 7
-  assert info["dataset"] == "shapes" and info["config"]["width"] == 8
+  assert info["dataset"] == "shapes" and info["config"]["network"]["width"] == 8
   assert info["fid"]["value"] == 41.5 and info["fid"]["samples"] == 100
   text = export_lib.read_model_info(paths["text"])
   assert text["kind"] == "text" and text["z_distribution"] == "normal"

@@ -84,12 +84,12 @@ def _tf32_during_training(tmp_path, monkeypatch, **fid) -> list[bool]:
   monkeypatch.setattr(callbacks_lib.NonFiniteGuard, "on_train_batch_begin",
                       lambda self, batch, logs=None: seen.append(
                           tf32_enabled()), raising=False)
-  config = Config(workdir=str(tmp_path), data_dir=fid.pop("data_dir"),
-                  image_size=32, z_dim=8, width=4, batch_size=4,
-                  train_steps=4, log_every=1, checkpoint_every=4,
-                  sample_every=4, grid_size=2, shuffle_buffer=64,
-                  precision="float32", jit_compile="false", export=False,
-                  **fid).validate()
+  config = Config.of(workdir=str(tmp_path), data_dir=fid.pop("data_dir"),
+                     image_size=32, z_dim=8, width=4, batch_size=4,
+                     train_steps=4, log_every=1, checkpoint_every=4,
+                     sample_every=4, grid_size=2, shuffle_buffer=64,
+                     precision="float32", jit_compile="false", export=False,
+                     **fid).validate()
   train_lib.train(config)
   return seen
 

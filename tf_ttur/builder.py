@@ -23,8 +23,9 @@ def _networks(config: Config):
 def make_generator(config: Config, size: int) -> keras.Model:
   """z [B, z_dim] -> samples; size is the run data's (the image side or
   the vocabulary size, tf_ttur.rundata)."""
-  return _networks(config).make_generator(size, config.z_dim, config.width,
-                                          seed=config.seed)
+  network = config.network
+  return _networks(config).make_generator(size, network.z_dim, network.width,
+                                          seed=config.run.seed)
 
 
 def make_discriminator(config: Config, size: int) -> keras.Model:
@@ -37,15 +38,15 @@ def build_model(config: Config, precision: str, size: int | None = None,
   """The compiled GAN of `config` (both optimizers built).
 
   size: the run data's (tf_ttur.rundata); None for images means
-  config.image_size, a text model needs its vocabulary's. sync_batch_norm
-  makes batch norm use the global batch's statistics under a multi-replica
-  strategy, so that the step equals the one-device step.
+  config.data.image_size, a text model needs its vocabulary's.
+  sync_batch_norm makes batch norm use the global batch's statistics under
+  a multi-replica strategy, so that the step equals the one-device step.
   """
-  family = config.family
+  family, optimization = config.family, config.optimization
   if size is None:
     if family.image_sizes == ():
-      raise ValueError(f"--model={config.model} needs its vocabulary's size")
-    size = config.image_size
+      raise ValueError(f"--model={family.name} needs its vocabulary's size")
+    size = config.data.image_size
   with networks.dtype_policy(precision):
     generator = make_generator(config, size)
     discriminator = make_discriminator(config, size)
@@ -54,17 +55,17 @@ def build_model(config: Config, precision: str, size: int | None = None,
       if isinstance(layer, keras.layers.BatchNormalization):
         layer.synchronized = True
   model = gan_lib.GAN(generator, discriminator, loss=family.loss,
-                      z_dim=config.z_dim,
+                      z_dim=config.network.z_dim,
                       z_distribution=family.z_distribution,
-                      n_critic=config.n_critic, seed=config.seed,
+                      n_critic=optimization.n_critic, seed=config.run.seed,
                       fresh_g_z=family.fresh_g_z,
                       extra_g_passes=family.extra_g_passes)
-  adam = dict(beta_1=config.beta_1, beta_2=config.beta_2,
-              epsilon=config.adam_epsilon,
+  adam = dict(beta_1=optimization.beta_1, beta_2=optimization.beta_2,
+              epsilon=optimization.adam_epsilon,
               loss_scaling=precision == "mixed_float16",
-              halve_every=config.lr_halve_every)
+              halve_every=optimization.lr_halve_every)
   model.compile(
-      d_optimizer=gan_lib.make_adam(config.d_lr, name="d_adam", **adam),
-      g_optimizer=gan_lib.make_adam(config.g_lr, name="g_adam", **adam),
+      d_optimizer=gan_lib.make_adam(optimization.d_lr, name="d_adam", **adam),
+      g_optimizer=gan_lib.make_adam(optimization.g_lr, name="g_adam", **adam),
       jit_compile=jit_compile)
   return model

@@ -175,13 +175,13 @@ class NonFiniteGuard(keras.callbacks.Callback):
 def _image_samples(config: Config, data, write_dir: str, z: np.ndarray,
                    writer: tf.summary.SummaryWriter) -> SampleGrid:
   del data
-  return SampleGrid(write_dir, z, config.sample_every, writer)
+  return SampleGrid(write_dir, z, config.schedule.sample_every, writer)
 
 
 def _text_samples(config: Config, data, write_dir: str, z: np.ndarray,
                   writer: tf.summary.SummaryWriter) -> TextSamples:
   del writer
-  return TextSamples(write_dir, z, config.sample_every,
+  return TextSamples(write_dir, z, config.schedule.sample_every,
                      data.vocabulary.decode)
 
 

@@ -110,16 +110,17 @@ class FIDEvaluator(FrechetEvaluator):
 
   def __init__(self, config: Config, pixels: str,
                strategy: tf.distribute.Strategy | None = None):
-    mu, sigma = fid.load_stats(config.fid_stats)
+    settings = config.evaluation
+    mu, sigma = fid.load_stats(settings.fid_stats)
     # The feature pass over several local replicas (fast extractor only; the
     # reference one is a TF1 Session on one device).
     kwargs = ({"strategy": strategy}
-              if strategy is not None and config.fid_extractor == "fast"
+              if strategy is not None and settings.fid_extractor == "fast"
               else {})
-    extractor = fid.make_extractor(config.fid_extractor, config.fid_inception,
-                                   **kwargs)
-    super().__init__(extractor, mu, sigma, config.fid_samples,
-                     config.fid_batch_size, pixels, config.seed)
+    extractor = fid.make_extractor(settings.fid_extractor,
+                                   settings.fid_inception, **kwargs)
+    super().__init__(extractor, mu, sigma, settings.fid_samples,
+                     settings.fid_batch_size, pixels, config.run.seed)
 
 
 class ShapesEvaluator(FrechetEvaluator):
@@ -132,12 +133,13 @@ class ShapesEvaluator(FrechetEvaluator):
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
     from fid.saved_model import SavedModelExtractor
-    extractor = SavedModelExtractor(config.quality_model_path)
+    samples = config.evaluation.quality_samples
+    extractor = SavedModelExtractor(config.evaluation.quality_model_path)
     batches = (keras.ops.convert_to_numpy(b).astype(np.float32) for b in
-               real_images.take(config.quality_samples).batch(500))
+               real_images.take(samples).batch(500))
     reference = fid.run_pass(batches, extractor)
-    super().__init__(extractor, reference.mu, reference.sigma,
-                     config.quality_samples, 500, pixels, config.seed)
+    super().__init__(extractor, reference.mu, reference.sigma, samples, 500,
+                     pixels, config.run.seed)
 
 
 class JSDEvaluator:
@@ -155,8 +157,8 @@ class JSDEvaluator:
     known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
     self.reference = jsd.cached_reference(known)
     self.vocab = vocab
-    self.samples = config.jsd_samples
-    self.seed = config.seed
+    self.samples = config.evaluation.jsd_samples
+    self.seed = config.run.seed
 
   def generated_lines(self, model, step: int) -> list[list[str]]:
     rng = np.random.default_rng([self.seed, step])
@@ -260,21 +262,21 @@ def _image_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
 
   def shapes():
     from tf_ttur.data import images
-    real = images.load_images(config.dataset, config.image_size,
-                              data_dir=config.data_dir)
+    real = images.load_images(config.data.dataset, config.data.image_size,
+                              data_dir=config.data.data_dir)
     return ShapesEvaluator(config, pixels, real)
 
   return [
-      (config.fid_every,
+      (config.evaluation.fid_every,
        lambda: FIDEvaluator(config, pixels, strategy=fid_strategy)),
-      (config.quality_every, shapes),
+      (config.evaluation.quality_every, shapes),
   ]
 
 
 def _text_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
   """The paper's n-gram JSD (--jsd_every)."""
   del fid_strategy
-  return [(config.jsd_every,
+  return [(config.evaluation.jsd_every,
            lambda: JSDEvaluator(data.lines, data.vocabulary, config))]
 
 

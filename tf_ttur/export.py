@@ -95,7 +95,7 @@ def _serve_text(generator: keras.Model, data):
 
 def _describe_images(model, config: Config, data) -> dict:
   del model, data
-  return {"image_size": config.image_size, "channels": 3,
+  return {"image_size": config.data.image_size, "channels": 3,
           "pixels": pixels.DESCRIPTION}
 
 
@@ -156,7 +156,7 @@ def model_info(model, config: Config, training_precision: str, data,
   """
   info = {
       "format": FORMAT,
-      "family": config.model,
+      "family": config.network.model,
       "kind": config.family.modality.name,
       "z_dim": model.z_dim,
       "z_distribution": model.z_distribution,
@@ -164,7 +164,7 @@ def model_info(model, config: Config, training_precision: str, data,
       "training_precision": training_precision,
       "serving_dtype": export_dtype,
       "step": int(model.step.numpy()),
-      "dataset": config.dataset,
+      "dataset": config.data.dataset,
       "signatures": {
           "serving_default": (f"float32 z [n, z_dim] -> "
                               f"{config.family.modality.outputs}"),
@@ -188,10 +188,11 @@ def model_info(model, config: Config, training_precision: str, data,
                    "step": record["step"],
                    "samples": record.get(f"{metric}_samples")}
       if metric == "fid":
-        info[key]["reference_stats"] = os.path.basename(config.fid_stats or "")
+        info[key]["reference_stats"] = os.path.basename(
+            config.evaluation.fid_stats or "")
       else:
         info[key]["feature_model"] = os.path.basename(
-            config.quality_model_path.rstrip("/"))
+            config.evaluation.quality_model_path.rstrip("/"))
   return info
 
 
@@ -265,7 +266,7 @@ def export_generator(model, config: Config, export_dir: str,
   Raises:
     ExportError (a StorageError): it cannot be written or checked.
   """
-  export_dtype = config.export_dtype
+  export_dtype = config.output.export_dtype
   if data is None:
     data = rundata.ImageData(config)
   generator = serving_generator(model.generator, config, data.size,
@@ -283,7 +284,7 @@ def export_generator(model, config: Config, export_dir: str,
     raise ExportError(f"cannot export to {export_dir}: {e}") from None
   try:
     archive.write_out(tmp, verbose=False)
-    if config.tflite:
+    if config.output.tflite:
       info["tflite"] = write_tflite(tmp, model.z_dim,
                                     os.path.join(tmp, TFLITE_FILE))
     os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
@@ -322,14 +323,14 @@ def export_run(model, config: Config, workdir: str, training_precision: str,
 
 def export_latest(config: Config) -> str:
   """--mode=export: the generator of the newest readable checkpoint of
-  config.workdir, exported under the precision that trained it."""
-  checkpoints = os.path.join(config.workdir, "checkpoints")
+  config.run.workdir, exported under the precision that trained it."""
+  checkpoints = os.path.join(config.run.workdir, "checkpoints")
   if not os.path.isdir(checkpoints):
     raise ConfigError(f"no checkpoint in {checkpoints} to export")
-  with rundir.RunLock(config.workdir):
+  with rundir.RunLock(config.run.workdir):
     # Under the lock nothing else exports here: a temporary export is a
     # killed one's.
-    for path in rundir.remove_leftovers(config.workdir):
+    for path in rundir.remove_leftovers(config.run.workdir):
       logging.info("Removed %s (left by an interrupted run).", path)
     data = rundata.restore(config)
     precision, _ = runtime.resolve_runtime(config)
@@ -344,7 +345,7 @@ def export_latest(config: Config) -> str:
     step = checkpointing.restore(model, latest, generator_only=True)
     logging.info("Exporting the generator of %s (step %d).", latest, step)
     # model.json names the precision that trained it, not this process's.
-    recorded = rundir.recorded_config(config.workdir) or {}
+    recorded = rundir.recorded_config(config.run.workdir) or {}
     trained = recorded.get("precision", precision)
     return export_run(model, config.replace(precision=trained),
-                      config.workdir, trained, data)
+                      config.run.workdir, trained, data)

@@ -18,6 +18,7 @@ import sys
 from absl import flags
 from absl import logging
 
+from tf_ttur import config as config_lib
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
 from tf_ttur.errors import PREEMPTED_EXIT_CODE
@@ -28,7 +29,7 @@ from tf_ttur.errors import Preempted
 from tf_ttur.errors import StorageError
 from tf_ttur.errors import fail
 
-FLAGS = tf_ttur_flags.define(flags.FLAGS)
+FLAGS = config_lib.define_flags(flags.FLAGS)
 
 
 def main(argv):
@@ -37,7 +38,7 @@ def main(argv):
     config = Config.from_flags(FLAGS).validate()
   except ConfigError as e:
     fail(str(e))
-  if config.mode == "dry_run":
+  if config.run.mode == "dry_run":
     print(config.to_json())
     return
   # The training stack (and TensorFlow) is only needed past validation and
@@ -46,7 +47,7 @@ def main(argv):
   from tf_ttur import export
   from tf_ttur import train
   try:
-    if config.mode == "export":
+    if config.run.mode == "export":
       export.export_latest(config)
     else:
       train.train(config)

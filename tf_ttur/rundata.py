@@ -22,31 +22,31 @@ class ImageData:
   """Image runs: [B, n_critic, H, W, 3] batches in [-1, 1]."""
 
   def __init__(self, config: Config, dataset=None):
-    self.size = config.image_size
+    self.size = config.data.image_size
     self.dataset = dataset
 
   @classmethod
   def load(cls, config: Config) -> ImageData:
-    """The training images of config.dataset, cached in memory when they
+    """The training images of config.data.dataset, cached in memory when they
     fit in --cache_mb (no noise attached yet)."""
     from tf_ttur.data import images
-    real = images.load_images(config.dataset, config.image_size,
-                              data_dir=config.data_dir)
+    data, batch_size = config.data, config.optimization.batch_size
+    n_critic = config.optimization.n_critic
+    real = images.load_images(data.dataset, data.image_size,
+                              data_dir=data.data_dir)
     count = int(real.cardinality())
-    per_step = config.batch_size * config.n_critic
-    if 0 <= count < per_step:
+    if 0 <= count < batch_size * n_critic:
       logging.warning("%s has %d images, fewer than one step takes "
                       "(--batch_size=%d x --n_critic=%d): each step repeats "
-                      "them.", config.dataset, count, config.batch_size,
-                      config.n_critic)
-    cache = images.fits_in_memory(real, config.image_size, config.cache_mb)
+                      "them.", data.dataset, count, batch_size, n_critic)
+    cache = images.fits_in_memory(real, data.image_size, data.cache_mb)
     logging.info("Input pipeline: %s the decoded images in memory "
                  "(--cache_mb=%d).", "caching" if cache else "not caching",
-                 config.cache_mb)
+                 data.cache_mb)
     return cls(config, images.make_pipeline(
-        real, config.batch_size, seed=config.seed,
-        shuffle_buffer=config.shuffle_buffer, cache=cache,
-        n_critic=config.n_critic))
+        real, config.optimization.batch_size, seed=config.run.seed,
+        shuffle_buffer=config.data.shuffle_buffer, cache=cache,
+        n_critic=config.optimization.n_critic))
 
   @classmethod
   def restore(cls, config: Config) -> ImageData:
@@ -62,10 +62,10 @@ class ImageData:
     from a corrupt image of a folder dataset, else None."""
     del error
     from tf_ttur.data import images
-    if not config.dataset.startswith(data_names.FOLDER_PREFIX):
+    if not config.data.dataset.startswith(data_names.FOLDER_PREFIX):
       return None
     found = images.first_unreadable(
-        config.dataset[len(data_names.FOLDER_PREFIX):])
+        config.data.dataset[len(data_names.FOLDER_PREFIX):])
     if found is None:
       return None
     path, reason = found
@@ -89,14 +89,15 @@ class TextData:
   def load(cls, config: Config) -> TextData:
     from tf_ttur.data import text
     ids, vocabulary, lines = text.load_corpus(
-        config.dataset, config.max_lines, config.seed, config.data_dir)
+        config.data.dataset, config.data.max_lines, config.run.seed,
+        config.data.data_dir)
     return cls(vocabulary, lines, text.make_pipeline(
-        ids, len(vocabulary), config.batch_size, config.seed,
-        n_critic=config.n_critic))
+        ids, len(vocabulary), config.optimization.batch_size, config.run.seed,
+        n_critic=config.optimization.n_critic))
 
   @classmethod
   def restore(cls, config: Config) -> TextData:
-    return cls(rundir.load_vocabulary(config.workdir))
+    return cls(rundir.load_vocabulary(config.run.workdir))
 
   def save(self, workdir: str) -> None:
     rundir.write_vocabulary(self.vocabulary, workdir)
@@ -115,5 +116,5 @@ def load(config: Config) -> ImageData | TextData:
 
 
 def restore(config: Config) -> ImageData | TextData:
-  """What an export needs of the data, from config.workdir."""
+  """What an export needs of the data, from config.run.workdir."""
   return DATA[config.family.modality.name].restore(config)

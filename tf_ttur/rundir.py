@@ -29,6 +29,7 @@ from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
 from tf_ttur.config import Config
+from tf_ttur.config import flatten
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
 
@@ -193,8 +194,11 @@ def _read_run_file(path: str, what: str) -> dict | None:
 
 
 def recorded_config(workdir: str) -> dict | None:
-  """The run's config.json as a dict, or None for a new run directory."""
-  return _read_run_file(os.path.join(workdir, CONFIG_FILE), "a config")
+  """The run's config.json as {flag: value} (nested by part, or flat as
+  runs before the nested config wrote it), or None for a new run
+  directory."""
+  recorded = _read_run_file(os.path.join(workdir, CONFIG_FILE), "a config")
+  return None if recorded is None else flatten(recorded)
 
 
 def check_resume(config: Config, recorded: dict | None) -> list[str]:
@@ -202,13 +206,13 @@ def check_resume(config: Config, recorded: dict | None) -> list[str]:
   run's recorded config; returns the other changed flags (to be logged)."""
   if recorded is None:
     return []
-  current = config.to_dict()
+  current = config.flat()
   defining = [f"--{name}: {recorded[name]!r} in {CONFIG_FILE}, now "
               f"{current[name]!r}" for name in DEFINING_FLAGS
               if name in recorded and recorded[name] != current[name]]
   if defining:
     raise ConfigError(
-        f"{config.workdir} holds a run with other model or data settings ("
+        f"{config.run.workdir} holds a run with other model or data settings ("
         + "; ".join(defining) + "). Nothing was changed. Use another "
         "--workdir, drop these flags to resume, or pass --restart to move "
         "the old run aside")

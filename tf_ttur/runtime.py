@@ -19,20 +19,22 @@ def resolve_runtime(config: Config, machine: hardware.Machine | None = None
   records unless --precision names another."""
   machine = machine or hardware.detect()
   logging.info("Machine: %s", machine.describe())
-  recorded = ({} if config.restart else
-              rundir.recorded_config(config.workdir) or {})
+  recorded = ({} if config.run.restart else
+              rundir.recorded_config(config.run.workdir) or {})
   precision, why, warning = hardware.precision_for_run(
-      config.precision, recorded.get("precision"), machine)
-  logging.info("precision=%s: %s (%s).", config.precision, precision, why)
+      config.runtime.precision, recorded.get("precision"), machine)
+  logging.info("precision=%s: %s (%s).", config.runtime.precision, precision,
+               why)
   if warning:
     logging.warning("%s.", warning)
-  jit_compile, why, warning = hardware.resolve_jit(config.jit_compile, machine)
-  logging.info("jit_compile=%s: %s (%s).", config.jit_compile,
+  jit_compile, why, warning = hardware.resolve_jit(config.runtime.jit_compile,
+                                                   machine)
+  logging.info("jit_compile=%s: %s (%s).", config.runtime.jit_compile,
                "XLA on" if jit_compile else "XLA off", why)
   if warning:
     logging.warning("%s.", warning)
-  tf32, why = resolve_tf32(config.tf32)
-  logging.info("tf32=%s: %s.", config.tf32, why)
+  tf32, why = resolve_tf32(config.runtime.tf32)
+  logging.info("tf32=%s: %s.", config.runtime.tf32, why)
   if tf32 is not None:
     tf.config.experimental.enable_tensor_float_32_execution(tf32)
   if not machine.onednn and not machine.gpus:

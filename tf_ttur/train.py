@@ -31,12 +31,13 @@ from tf_ttur.errors import Preempted
 
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
   """The z of the sample grids: the same at every step and on resume."""
-  return noise_lib.draw_z(np.random.default_rng(config.seed),
-                          config.grid_size**2, config.z_dim, distribution)
+  return noise_lib.draw_z(np.random.default_rng(config.run.seed),
+                          config.schedule.grid_size**2, config.network.z_dim,
+                          distribution)
 
 
 def train(config: Config) -> gan_lib.GAN:
-  """Trains (or resumes) the run of `config` in config.workdir.
+  """Trains (or resumes) the run of `config` in config.run.workdir.
 
   Returns:
     The trained model, restored to the last step.
@@ -53,8 +54,8 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
   """Takes the run directory for this process (after moving an old run
   aside with --restart) and checks this config against the run's recorded
   one, before anything is written; returns that one (None: none)."""
-  workdir = config.workdir
-  if config.restart:
+  workdir = config.run.workdir
+  if config.run.restart:
     with rundir.RunLock(workdir):  # Not while another process runs there.
       moved = rundir.move_aside(workdir)
     if moved:
@@ -71,10 +72,10 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   precision, jit_compile = runtime.resolve_runtime(config)
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
-  if config.cpu_replicas:
-    runtime.split_cpu(config.cpu_replicas)
-  strategy = runtime.make_strategy(config.strategy)
-  keras.utils.set_random_seed(config.seed)
+  if config.runtime.cpu_replicas:
+    runtime.split_cpu(config.runtime.cpu_replicas)
+  strategy = runtime.make_strategy(config.runtime.strategy)
+  keras.utils.set_random_seed(config.run.seed)
   family = config.family
   # Data first: a missing dataset fails before anything is written.
   data = rundata.load(config)
@@ -83,7 +84,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   # use collectives); only the chief writes into the workdir, the others
   # into a scratch folder removed at the end (TensorFlow's multi-worker
   # convention). All restore from the chief's checkpoints.
-  workdir = config.workdir
+  workdir = config.run.workdir
   write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
   latest = _open_run(config, held, chief)
   with strategy.scope():
@@ -91,7 +92,8 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
         config, precision, size=data.size, jit_compile=jit_compile,
         sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
-        model, os.path.join(write_dir, "checkpoints"), config.keep_checkpoints)
+        model, os.path.join(write_dir, "checkpoints"),
+        config.schedule.keep_checkpoints)
   step = 0
   if latest is not None:
     step = checkpointing.restore(model, latest)
@@ -105,10 +107,10 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     data.save(workdir)
     rundir.write_config(config.replace(precision=precision, restart=False),
                         workdir)
-  model.debug_nan_at_step.assign(config.debug_nan_at_step)
-  if step >= config.train_steps:
+  model.debug_nan_at_step.assign(config.runtime.debug_nan_at_step)
+  if step >= config.schedule.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
-                 config.train_steps)
+                 config.schedule.train_steps)
   else:
     writer = tf.summary.create_file_writer(
         os.path.join(write_dir, "tensorboard"))
@@ -122,7 +124,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     writer.close()
   if catcher.received is not None:
     _stop_preempted(model, manager, catcher)
-  if config.export:
+  if config.output.export:
     export_lib.export_run(model, config, write_dir, precision, data)
   if not chief:
     shutil.rmtree(write_dir, ignore_errors=True)
@@ -133,11 +135,11 @@ def _open_run(config: Config, held: contextlib.ExitStack,
               chief: bool) -> str | None:
   """The checkpoint to resume from (None: a new run). The chief first
   locks the run directory and removes what an interrupted run left."""
-  checkpoints = os.path.join(config.workdir, "checkpoints")
+  checkpoints = os.path.join(config.run.workdir, "checkpoints")
   if not chief:
     return tf.train.latest_checkpoint(checkpoints)
   recorded = _lock_run(config, held)
-  for path in rundir.remove_leftovers(config.workdir):
+  for path in rundir.remove_leftovers(config.run.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
   # From the files on disk; damaged newer ones are moved aside, named.
   latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
@@ -145,7 +147,7 @@ def _open_run(config: Config, held: contextlib.ExitStack,
     logging.warning(
         "%s is missing beside the checkpoints: the resume cannot check the "
         "model and data flags against the run's; it is written again from "
-        "these flags.", os.path.join(config.workdir, rundir.CONFIG_FILE))
+        "these flags.", os.path.join(config.run.workdir, rundir.CONFIG_FILE))
   return latest
 
 
@@ -160,15 +162,16 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   its flags ask for (evaluation.EVALUATORS), run by the chief alone (the
   other workers only save at the same steps). export_best(directory)
   exports the generator of a best FID."""
+  schedule = config.schedule
   callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
-               callbacks_lib.MetricsLogger(write_dir, config.train_steps,
+               callbacks_lib.MetricsLogger(write_dir, schedule.train_steps,
                                            writer),
                callbacks_lib.sample_writer(config, data, write_dir, z, writer),
-               callbacks_lib.Checkpointer(manager, config.checkpoint_every)]
-  schedule = [(every, make() if chief else None) for every, make in
-              evaluation.schedule(config, data, fid_strategy)]
-  if schedule:
-    callbacks.append(evaluation.Evaluation(schedule, write_dir, writer,
+               callbacks_lib.Checkpointer(manager, schedule.checkpoint_every)]
+  evaluations = [(every, make() if chief else None) for every, make in
+                 evaluation.schedule(config, data, fid_strategy)]
+  if evaluations:
+    callbacks.append(evaluation.Evaluation(evaluations, write_dir, writer,
                                            manager, export_best=export_best))
   return callbacks
 
@@ -199,11 +202,11 @@ def _fit(model, manager, data, callbacks, config: Config, step: int,
   for attempt in range(MAX_RESTORES + 1):
     if chief:
       # Records of steps after the checkpoint will be logged again.
-      dropped = records.truncate_after(config.workdir, step)
+      dropped = records.truncate_after(config.run.workdir, step)
       if dropped:
         logging.info("metrics.jsonl: dropped %d records after step %d.",
                      dropped, step)
-    seed = config.seed + attempt * RESEED
+    seed = config.run.seed + attempt * RESEED
     try:
       _fit_from(model, data.dataset, callbacks, config, seed, step, catcher)
       return
@@ -214,12 +217,12 @@ def _fit(model, manager, data, callbacks, config: Config, step: int,
         raise explained from e
       raise
     except NonFiniteLossError as e:
-      if (config.on_nonfinite == "stop" or attempt == MAX_RESTORES or
+      if (config.runtime.on_nonfinite == "stop" or attempt == MAX_RESTORES or
           manager.latest_checkpoint is None):
         raise
       logging.warning("%s Restoring %s with noise seed %d (restore %d of "
                       "%d).", e, manager.latest_checkpoint,
-                      config.seed + (attempt + 1) * RESEED, attempt + 1,
+                      config.run.seed + (attempt + 1) * RESEED, attempt + 1,
                       MAX_RESTORES)
       step = checkpointing.restore_or_initialize(manager)
       model.nonfinite_step.assign(-1)
@@ -228,7 +231,7 @@ def _fit(model, manager, data, callbacks, config: Config, step: int,
 
 def _fit_from(model, dataset, callbacks, config: Config, seed: int,
               step: int, catcher) -> None:
-  """fit() from `step` to config.train_steps in intervals of log_every
+  """fit() from `step` to config.schedule.train_steps in intervals of log_every
   steps; a run preempted inside an interval first finishes that interval,
   so that logs, checkpoints and samples stay at the same steps."""
   # Every worker builds the same stream and keeps its part of each global
@@ -242,10 +245,10 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
   # is 17x-1,000x faster than the models without it (AUTOTUNE then means
   # one parallel call per core and tf.data's default prefetching).
   options.autotune.enabled = False
-  every = config.log_every
-  while step < config.train_steps and catcher.received is None:
+  every = config.schedule.log_every
+  while step < config.schedule.train_steps and catcher.received is None:
     # The noise of each step is keyed by the step (data/noise.py).
-    noisy = noise_lib.attach_noise(dataset, config.z_dim,
+    noisy = noise_lib.attach_noise(dataset, config.network.z_dim,
                                    model.z_distribution, seed,
                                    start_step=step,
                                    extra_z=int(model.fresh_g_z)
@@ -255,7 +258,7 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
       model.fit(noisy, epochs=1, steps_per_epoch=partial,
                 callbacks=callbacks, verbose=0, shuffle=False)
     else:
-      model.fit(noisy, epochs=config.train_steps // every,
+      model.fit(noisy, epochs=config.schedule.train_steps // every,
                 initial_epoch=step // every, steps_per_epoch=every,
                 callbacks=callbacks, verbose=0, shuffle=False)
     step = int(model.step.numpy())

@@ -45,10 +45,10 @@ def main(names, n_critic=None):
     overrides = dict(MODELS[name])
     if n_critic is not None:
       overrides["n_critic"] = n_critic
-    config = Config(image_size=32, z_dim=8, width=4, batch_size=8,
-                    adam_epsilon=1e-3, **overrides)
+    config = Config.of(image_size=32, z_dim=8, width=4, batch_size=8,
+                       adam_epsilon=1e-3, **overrides)
     rng = np.random.default_rng(0)
-    n = config.n_critic
+    n = config.optimization.n_critic
     batch = {
         "real": rng.uniform(-1, 1, (8, n, 32, 32, 3)).astype(np.float32),
         "z": rng.normal(size=(8, n, 8)).astype(np.float32),

@@ -25,9 +25,9 @@ from tf_ttur.config import Config
 
 
 def main(n_critic=2, ulps=2.0, seed=0, perturbation_seed=1):
-  config = Config(image_size=32, z_dim=8, width=4, batch_size=8,
-                  adam_epsilon=1e-3, model="wgan_gp", n_critic=n_critic,
-                  beta_1=0.0, beta_2=0.9, d_lr=3e-4, g_lr=1e-4)
+  config = Config.of(image_size=32, z_dim=8, width=4, batch_size=8,
+                     adam_epsilon=1e-3, model="wgan_gp", n_critic=n_critic,
+                     beta_1=0.0, beta_2=0.9, d_lr=3e-4, g_lr=1e-4)
   rng = np.random.default_rng(seed)
   batch = {
       "real": rng.uniform(-1, 1, (8, n_critic, 32, 32, 3)).astype(np.float32),

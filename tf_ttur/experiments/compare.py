@@ -60,8 +60,8 @@ def ensure_run(flagfile: str, seed: int, workdir: str,
   args = [f"--flagfile={flagfile}", *overrides, f"--seed={seed}",
           f"--workdir={workdir}"]
   config = Config.from_args(*args)
-  if final_step(workdir) >= config.train_steps:
-    log(f"reused   {workdir} (step {config.train_steps})")
+  if final_step(workdir) >= config.schedule.train_steps:
+    log(f"reused   {workdir} (step {config.schedule.train_steps})")
     return False
   log(f"training {workdir} ...")
   proc = subprocess.run([sys.executable, "-m", "tf_ttur.main", *args],
@@ -190,7 +190,8 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   for flagfile, name in zip(flagfiles, names):
     summary = summarize(name, runs[name], metric)
     config = Config.from_args(f"--flagfile={flagfile}", *overrides)
-    summary["lr"] = f"{config.d_lr:g}, {config.g_lr:g}"
+    rates = config.optimization
+    summary["lr"] = f"{rates.d_lr:g}, {rates.g_lr:g}"
     summaries.append(summary)
   write_figure(summaries, os.path.join(out, "compare.png"), x)
   table = write_table(summaries, os.path.join(out, "compare.md"))

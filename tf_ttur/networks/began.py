@@ -73,5 +73,5 @@ def make_discriminator(image_size: int = 64, width: int = 128,
 
 def discriminator_for(config: Config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.builder)."""
-  return make_discriminator(size, config.width, seed=config.seed,
-                            z_dim=config.z_dim)
+  return make_discriminator(size, config.network.width, seed=config.run.seed,
+                            z_dim=config.network.z_dim)

@@ -91,4 +91,4 @@ def make_discriminator(image_size: int, width: int = 64,
 
 def discriminator_for(config: Config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.builder)."""
-  return make_discriminator(size, config.width, seed=config.seed)
+  return make_discriminator(size, config.network.width, seed=config.run.seed)

@@ -211,5 +211,5 @@ def make_discriminator(image_size: int, width: int = 64,
 
 def discriminator_for(config: Config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.builder)."""
-  return make_discriminator(size, config.width, seed=config.seed,
-                            critic_flatten=config.critic_flatten)
+  return make_discriminator(size, config.network.width, seed=config.run.seed,
+                            critic_flatten=config.network.critic_flatten)

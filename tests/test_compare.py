@@ -4,6 +4,8 @@ seed, reuses finished runs, writes the paper-style figure and the table."""
 import json
 import os
 
+import pytest
+
 from tests.helpers import run_module
 
 TINY = """--flagfile={repo}/configs/smoke.flags
@@ -16,6 +18,7 @@ TINY = """--flagfile={repo}/configs/smoke.flags
 """
 
 
+@pytest.mark.slow
 def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
   from tests.helpers import REPO
   flagfiles = []
@@ -59,6 +62,7 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
   assert (out / "compare.md").read_text() == table
 
 
+@pytest.mark.slow
 def test_compare_bad_input(tmp_path):
   proc = run_module("tf_ttur.experiments.compare",
                     "--flagfiles=configs/nope.flags",
@@ -67,3 +71,30 @@ def test_compare_bad_input(tmp_path):
   assert "error: --flagfiles: configs/nope.flags: no such file" in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not (tmp_path / "c").exists()
+
+
+def test_summary_over_seeds_from_metrics_files(tmp_path):
+  """In process: the mean and band at the steps every seed logged, minutes
+  from the loss records' rates, the best of each seed."""
+  from tf_ttur.experiments import compare
+  logged = {"a": [(100, 2.0, 50.0), (200, 2.0, 30.0), (300, 1.0, 40.0)],
+            "b": [(100, 4.0, 70.0), (200, 4.0, 10.0)]}
+  workdirs = []
+  for name, rows in logged.items():
+    workdir = tmp_path / name
+    workdir.mkdir()
+    with open(workdir / "metrics.jsonl", "w") as f:
+      for step, rate, value in rows:
+        f.write(json.dumps({"step": step, "steps_per_sec": rate}) + "\n")
+        f.write(json.dumps({"step": step, "fd_shapes": value}) + "\n")
+    workdirs.append(str(workdir))
+  assert compare.pick_metric(workdirs) == "fd_shapes"
+  summary = compare.summarize("ttur", workdirs, "fd_shapes")
+  assert summary["steps"] == [100, 200]
+  assert summary["mean"] == [60.0, 20.0]
+  assert (summary["min"], summary["max"]) == ([50.0, 10.0], [70.0, 30.0])
+  assert (summary["best_min"], summary["best_max"]) == (10.0, 30.0)
+  # Seed a: 100 steps at 2/s, then 100 more; seed b twice as fast.
+  assert summary["minutes"] == pytest.approx(
+      [(100 / 2 / 60 + 100 / 4 / 60) / 2, (200 / 2 / 60 + 200 / 4 / 60) / 2])
+  assert compare.run_name("configs/demo_orig.flags") == "demo_orig"

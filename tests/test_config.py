@@ -182,6 +182,7 @@ def test_unwritable_workdir(tmp_path):
     Config.of(workdir=str(blocker / "run")).validate()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, message", [
     ("--dataset=imagenet", "error: --dataset='imagenet' is unknown"),
     ("--d_lr=0", "error: --d_lr must be positive"),
@@ -204,6 +205,7 @@ def test_bad_flag_fails_cleanly_and_writes_nothing(flag, message, tmp_path):
   assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.slow
 def test_dry_run_prints_config(tmp_path):
   proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
                     "--mode=dry_run", f"--workdir={tmp_path}/run",
@@ -221,6 +223,7 @@ def test_dry_run_prints_config(tmp_path):
       proc.stderr)
 
 
+@pytest.mark.slow
 def test_checking_a_config_does_not_import_tensorflow(tmp_path):
   # The registry (tf_ttur.families, tf_ttur.modalities) answers every name
   # check without the networks or the pipelines: a dry run or a bad flag

@@ -175,6 +175,7 @@ def test_oversized_image_in_a_training_folder_is_refused(tmp_path):
   assert len(list(images.load_images(f"folder:{tmp_path}", 32))) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, raw_shapes", [
     ("celeb_a", {(218, 178, 3)}), ("lsun/bedroom", None)])
 def test_reference_statistics_see_the_training_images(name, raw_shapes,

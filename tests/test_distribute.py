@@ -14,6 +14,7 @@ from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["dcgan", "wgan_gp"])
 def test_mirrored_step_equals_single_device_step(model):
   # One process per model: two MirroredStrategy runs in one process abort
@@ -48,6 +49,7 @@ def test_multi_worker_needs_tf_config(monkeypatch):
     Config.of(workdir="/tmp/unused", strategy="multi_worker").validate()
 
 
+@pytest.mark.slow
 def test_strategy_flag_error_through_main(tmp_path, tfds_dir):
   proc = run_module("tf_ttur.main", "--flagfile=configs/smoke.flags",
                     f"--workdir={tmp_path / 'run'}", f"--data_dir={tfds_dir}",
@@ -57,6 +59,7 @@ def test_strategy_flag_error_through_main(tmp_path, tfds_dir):
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_fid_statistics_under_mirrored_equal_single_device():
   # 11 images in batches of 4, 4, 3, each split over 2 replicas, each
   # replica with its own float64 accumulator, merged at the end. Features
@@ -135,6 +138,7 @@ def assert_same_run(workdir: str, reference: str) -> None:
   assert fid == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_mirrored_training_run_equals_one_device_run(tmp_path, two_steps,
                                                      one_device_run):
   # The FID pass runs over the two replicas too (FastExtractor(strategy=)).
@@ -156,6 +160,7 @@ def _free_ports(n: int) -> list[int]:
   return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
   import subprocess
   import sys

@@ -36,6 +36,7 @@ def test_each_disturbance_changes_images_as_described():
   assert not np.allclose(swirled, x)
 
 
+@pytest.mark.slow
 def test_table_on_the_replica(tmp_path, extractors):
   _, fast = extractors
   images = (_unit_images(8) + 1) * 127.5

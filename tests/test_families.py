@@ -20,6 +20,7 @@ FAMILIES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_family_trains_and_logs_fid(family, tmp_path, tfds_dir, inception_pb,
                                     stats_file):

@@ -37,6 +37,7 @@ def _cli(capsys, *args):
   return code, out, err
 
 
+@pytest.mark.slow
 def test_cli_fid_between_folders_matches_api(folders, inception_pb, capsys,
                                              extractors):
   a, b = folders
@@ -59,6 +60,7 @@ def test_cli_fid_between_folders_matches_api(folders, inception_pb, capsys,
   assert value == pytest.approx(expected, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_save_stats_then_use_them(folders, inception_pb, tmp_path, capsys):
   a, b = folders
   out_path = tmp_path / "a_stats.npz"
@@ -77,6 +79,7 @@ def test_cli_save_stats_then_use_them(folders, inception_pb, tmp_path, capsys):
       float(out_direct.split()[1]), rel=1e-9)
 
 
+@pytest.mark.slow
 def test_cli_json_reports_is_kid_and_counts(folders, inception_pb, capsys):
   a, b = folders
   code, out, err = _cli(capsys, str(a), str(b), f"--inception={inception_pb}",
@@ -90,6 +93,7 @@ def test_cli_json_reports_is_kid_and_counts(folders, inception_pb, capsys):
   assert len(result["kid"]) == 2
 
 
+@pytest.mark.slow
 def test_cli_drop_last_partial_batch(folders, inception_pb, capsys):
   a, b = folders
   code, out, _ = _cli(capsys, str(a), str(b), f"--inception={inception_pb}",
@@ -98,6 +102,7 @@ def test_cli_drop_last_partial_batch(folders, inception_pb, capsys):
   assert json.loads(out)["counts"] == [10, 10]
 
 
+@pytest.mark.slow
 def test_cli_arrays_mixed_sizes_and_modes(tmp_path, inception_pb, capsys):
   mixed = tmp_path / "mixed"
   _write_folder(mixed, 3, 2, size=32)
@@ -116,6 +121,7 @@ def test_cli_arrays_mixed_sizes_and_modes(tmp_path, inception_pb, capsys):
   assert "note: converted images to RGB" in err and "RGBA: 1" in err
 
 
+@pytest.mark.slow
 def test_parallel_reading_equals_sequential_bit_for_bit(tmp_path,
                                                         inception_pb, capsys):
   """Mixed sizes, grayscale, RGBA, palette and 16-bit, decoded by threads
@@ -247,6 +253,7 @@ def _bad_inputs(tmp_path):
   ]
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_one_error_and_exit_2(tmp_path, inception_pb, capsys):
   for name, paths, message in _bad_inputs(tmp_path):
     out_path = tmp_path / f"{name.replace(' ', '_')}.npz"
@@ -262,6 +269,7 @@ def test_bad_inputs_give_one_error_and_exit_2(tmp_path, inception_pb, capsys):
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".stats-")]
 
 
+@pytest.mark.slow
 def test_missing_graph_offline_names_url_and_place(tmp_path, folders):
   a, b = folders
   proc = run_module("fid", str(a), str(b), "--quiet",
@@ -274,6 +282,7 @@ def test_missing_graph_offline_names_url_and_place(tmp_path, folders):
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_verify_command_on_the_replica(inception_pb, capsys):
   from fid import verify
   code = verify.main([f"--inception={inception_pb}", "--num=4"])
@@ -282,6 +291,7 @@ def test_verify_command_on_the_replica(inception_pb, capsys):
   assert "OK: features" in out and "synthetic 299x299" in out
 
 
+@pytest.mark.slow
 def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
                                                     inception_pb):
   """A 292 KB PNG of 10000x10000 pixels (under Pillow's hard limit) would
@@ -309,6 +319,7 @@ def test_oversized_image_is_refused_before_decoding(tmp_path, monkeypatch,
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_statistics_that_are_not_a_covariance_are_refused(tmp_path):
   rng = np.random.default_rng(0)
   x = rng.normal(size=(64, 16))

@@ -34,6 +34,7 @@ def _cli(capsys, *args):
   return code, out, err
 
 
+@pytest.mark.slow
 def test_generator_input_equals_pngs_read_back(exported, inception_pb,
                                                stats_file, tmp_path, capsys):
   code, out, err = _cli(capsys, f"savedmodel:{exported}", stats_file,
@@ -96,6 +97,7 @@ def test_num_must_be_positive(exported, stats_file, capsys):
   assert code == 2 and "--num must be positive" in err
 
 
+@pytest.mark.slow
 def test_api_from_a_callable_equals_the_cli(exported, inception_pb,
                                             stats_file, capsys):
   import fid

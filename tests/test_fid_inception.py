@@ -39,6 +39,7 @@ def test_fast_equals_reference(extractors, size):
                              fast_features, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_fid_of_fast_equals_fid_of_reference(extractors):
   reference, fast = extractors
   a, b = _images(1, 24, 32), _images(2, 24, 32) // 2
@@ -100,6 +101,7 @@ def test_fast_is_float32_under_mixed_precision(graph_def):
   assert [t.dtype for t in model.outputs] == ["float32", "float32"]
 
 
+@pytest.mark.slow
 def test_scale_after_normalization_false_is_honoured(tmp_path):
   graph_def = testing.make_graph_def(seed=1, scale_after_normalization=False)
   images = _images(5, 2, 32)
@@ -126,6 +128,7 @@ def test_folded_batch_norm_variant_is_close(graph_def, extractors):
   assert _relative(folded(images)[0], reference(images)[0]) < 1e-4
 
 
+@pytest.mark.slow
 def test_xla_path_equals_reference(graph_def, extractors):
   reference, _ = extractors
   xla = inception.FastExtractor(graph_def, jit_compile=True)

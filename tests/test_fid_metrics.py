@@ -58,6 +58,7 @@ def _images(n, seed, size=40):
   return rng.integers(0, 256, (n, size, size, 3), np.uint8)
 
 
+@pytest.mark.slow
 def test_spatial_features_are_the_graphs_mixed_6_conv(graph_def):
   images = _images(3, 0).astype(np.float32)
   graph = tf.Graph()
@@ -88,6 +89,7 @@ def _frechet_direct(x, y):
   return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean))
 
 
+@pytest.mark.slow
 def test_json_reports_sfid_precision_recall_from_one_pass(
     tmp_path, inception_pb, graph_def, capsys):
   folders = []

@@ -174,6 +174,7 @@ def test_dcgan_generator_update_reuses_the_discriminators_z():
   assert _real_columns(d_calls, real) == [0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model_name,n_critic",
                          [("wgan_gp", 1), ("wgan_gp", 5), ("language", 1),
                           ("language", 2)])

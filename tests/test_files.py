@@ -65,6 +65,7 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(
   assert all(path.exists() for path in kept)
 
 
+@pytest.mark.slow
 def test_the_shared_file_helpers_do_not_import_tensorflow():
   # tf_ttur's TensorFlow-free modules (the run directory, metrics records,
   # the saddle-point toy) write through fid.files; importing it must not

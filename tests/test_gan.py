@@ -58,6 +58,7 @@ def test_zero_rate_freezes_only_that_network(frozen):
     assert g_same and not d_same
 
 
+@pytest.mark.slow
 def test_fit_runs_and_reports_losses():
   model = _model(1e-4, 5e-4)
   ds = tf.data.Dataset.from_tensors(_real(8)).repeat()

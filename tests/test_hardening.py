@@ -50,6 +50,7 @@ def _wait_for_records(workdir, count, proc, timeout=300):
     time.sleep(0.1)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
   args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
@@ -100,6 +101,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   assert not leftovers
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
     tmp_path, tfds_dir):
   """SIGTERM (and once SIGINT) at random moments of training, 5 times:
@@ -150,6 +152,7 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
   _assert_checkpoints_whole(workdir)
 
 
+@pytest.mark.slow
 def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(
     tmp_path, tfds_dir):
   workdir = tmp_path / "run"
@@ -165,6 +168,7 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(
   _assert_checkpoints_whole(str(workdir))
 
 
+@pytest.mark.slow
 def test_nan_restore_continues_with_a_fresh_seed(tmp_path, tfds_dir):
   workdir = tmp_path / "run"
   proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
@@ -208,6 +212,7 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
   _assert_checkpoints_whole(workdir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, message", [
     ("--batch_size=abc", "error: flag --batch_size=abc"),
     ("--d_lr=nan", "error: --d_lr must be positive"),
@@ -237,6 +242,7 @@ def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
   assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.slow
 def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
   from PIL import Image
   folder = tmp_path / "images"

@@ -98,6 +98,7 @@ def test_language_networks_match_spec():
   np.testing.assert_allclose(np.sum(probs, -1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
   monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
   workdir = str(tmp_path / "run")

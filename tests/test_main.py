@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tests.helpers import REPO
@@ -34,6 +35,7 @@ def _restored_model(workdir):
   return model, step
 
 
+@pytest.mark.slow
 def test_train_resume_and_export(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
   proc = _train(workdir, tfds_dir)
@@ -109,6 +111,7 @@ def test_export_stores_each_variable_once(tmp_path):
   assert not [p for p in os.listdir(tmp_path) if p.startswith(".export-")]
 
 
+@pytest.mark.slow
 def test_sample_cli_grid_and_folder(tmp_path):
   config = Config.of(image_size=32, width=8, z_dim=16)
   model = builder.build_model(config, "float32")

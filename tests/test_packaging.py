@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 from PIL import Image
+import pytest
 
 from fid import __main__ as cli
 from tests.helpers import REPO
@@ -43,6 +44,7 @@ def _run(target, cwd, *args):
                         capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_installed_package_runs_from_another_folder(tmp_path, inception_pb,
                                                     capsys):
   target = _install(tmp_path)
@@ -74,7 +76,7 @@ def test_installed_package_runs_from_another_folder(tmp_path, inception_pb,
   proc = _run(target, elsewhere, "-m", "tf_ttur.main", "--mode=dry_run",
               f"--flagfile={os.path.join(REPO, 'configs', 'demo_text.flags')}")
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert json.loads(proc.stdout)["model"] == "language"
+  assert json.loads(proc.stdout)["network"]["model"] == "language"
   proc = _run(target, elsewhere, "-c",
               "from tf_ttur.data import text; import os; "
               "print(os.path.getsize(text.CORPUS))")

@@ -50,6 +50,7 @@ def checkpoints(tmp_path_factory):
   return {p: _trained(p, str(root / p)) for p in PRECISIONS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved", PRECISIONS)
 @pytest.mark.parametrize("resumed", PRECISIONS)
 def test_resume_under_any_precision(checkpoints, saved, resumed):
@@ -123,6 +124,7 @@ def test_checkpoint_of_an_earlier_version_with_loss_scaling(checkpoints,
       builder.build_model(CONFIG, precision).d_optimizer.dynamic_scale)
 
 
+@pytest.mark.slow
 def test_main_moves_a_mixed_float16_run_to_float32(tmp_path, tfds_dir):
   """The reported case: train under mixed_float16, go on under float32 and
   export; config.json records what the run was trained in."""

@@ -374,6 +374,7 @@ def text_run(finished_text_run, tmp_path):
   return workdir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES) + sorted(TEXT_CASES),
                          ids=" / ".join)
 def test_run_directory_contract(case, request, tfds_dir, log):
@@ -463,6 +464,7 @@ def test_bad_spatial_statistics_are_named(tmp_path):
     fid_stats.load_spatial_stats(str(path))
 
 
+@pytest.mark.slow
 def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
   from PIL import Image
   rng = np.random.default_rng(0)

@@ -54,6 +54,7 @@ def _one_error_line(proc):
   return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["delete_index", "delete_state",
                                     "truncate_data", "garbage_index"])
 def test_resume_uses_the_newest_readable_checkpoint(run, tfds_dir, damage):
@@ -82,6 +83,7 @@ def test_resume_uses_the_newest_readable_checkpoint(run, tfds_dir, damage):
     assert os.listdir(os.path.join(run, "checkpoints", rundir.DAMAGED))
 
 
+@pytest.mark.slow
 def test_export_uses_the_same_discovery(run, tfds_dir):
   with open(_ckpt(run, "ckpt-4.index"), "wb") as f:
     f.write(b"garbage")
@@ -93,6 +95,7 @@ def test_export_uses_the_same_discovery(run, tfds_dir):
   assert os.path.exists(_ckpt(run, "ckpt-4.index"))  # Left in place.
 
 
+@pytest.mark.slow
 def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(run, tfds_dir):
   for name in ("ckpt-2.index", "ckpt-4.index"):
     with open(_ckpt(run, name), "wb") as f:
@@ -107,6 +110,7 @@ def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(run, tfds_dir):
   assert open(os.path.join(run, "metrics.jsonl")).read() == metrics
 
 
+@pytest.mark.slow
 def test_restart_moves_the_old_run_aside(run, tfds_dir):
   proc = _main(run, tfds_dir, "--restart")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -118,6 +122,7 @@ def test_restart_moves_the_old_run_aside(run, tfds_dir):
   assert "Resumed from" not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, old, new", [
     ("--width=16", 8, 16), ("--model=wgan_gp", "dcgan", "wgan_gp"),
     ("--z_dim=64", 100, 64)])
@@ -132,6 +137,7 @@ def test_resume_refuses_other_model_flags_before_writing(run, tfds_dir, flag,
   assert open(os.path.join(run, "config.json")).read() == config_before
 
 
+@pytest.mark.slow
 def test_changed_run_flags_are_logged(run, tfds_dir):
   proc = _main(run, tfds_dir, "--train_steps=6", "--d_lr=2e-4")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -142,6 +148,7 @@ def test_changed_run_flags_are_logged(run, tfds_dir):
     assert json.load(f)["optimization"]["d_lr"] == 2e-4
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_without_config_is_one_line(run,
                                                                 tfds_dir):
   os.remove(os.path.join(run, "config.json"))
@@ -150,6 +157,7 @@ def test_checkpoint_of_another_model_without_config_is_one_line(run,
   assert "does not fit the model of these flags" in _one_error_line(proc)
 
 
+@pytest.mark.slow
 def test_second_run_on_the_same_directory_stops(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -192,6 +200,7 @@ def test_check_resume_lists_every_changed_defining_flag():
       "--d_lr: 0.0001 -> 0.0003"]
 
 
+@pytest.mark.slow
 def test_everything_checkable_is_checked_before_training(tmp_path, tfds_dir,
                                                          smoke_run):
   import numpy as np
@@ -212,6 +221,7 @@ def test_everything_checkable_is_checked_before_training(tmp_path, tfds_dir,
     assert not workdir.exists()  # Nothing written.
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, args, words", [
     ("tf_ttur.main", ["--flagfile=nope.flags"], "Unable to open flagfile"),
     ("tf_ttur.main", ["--width=x"], "--width"),
@@ -229,6 +239,7 @@ GENERATOR = os.path.join(REPO, "saved_models", "demo_shapes_dcgan")
 CLASSIFIER = os.path.join(REPO, "saved_models", "shapes_classifier")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, args, words", [
     ("not a generator", [f"--saved_model={CLASSIFIER}"],
      "is not a generator of this project"),

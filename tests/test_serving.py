@@ -82,6 +82,7 @@ def _assert_same(cli: dict, tf2: dict) -> None:
     np.testing.assert_array_equal(cli[name], value, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["float32", "mixed_bfloat16", "text", "demo"])
 def test_saved_model_cli_runs_both_signatures(exports, which, tmp_path):
   """TensorFlow Serving's loader, bit for bit the outputs of TF2's."""
@@ -103,6 +104,7 @@ def test_saved_model_cli_runs_both_signatures(exports, which, tmp_path):
     assert cli["images"].std() > 10  # not a constant image
 
 
+@pytest.mark.slow
 def test_shipped_classifier_runs_in_saved_model_cli(tmp_path):
   images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 3))
   np.save(tmp_path / "images.npy", images.astype(np.float32))
@@ -196,6 +198,7 @@ def _serving_ops(path: str) -> set[str]:
   return {node.op for function in functions for node in function.node_def}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family,size", [("wgan_gp", 32), ("began", 64)])
 def test_every_image_family_serves_statelessly_and_converts(family, size,
                                                             tmp_path):
@@ -223,6 +226,7 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   assert (np.abs(got - served) <= 1).mean() >= 0.999
 
 
+@pytest.mark.slow
 def test_wrong_tflite_images_fail_the_export_and_keep_the_old_one(
     exports, tmp_path, monkeypatch):
   models, paths = exports
@@ -262,6 +266,7 @@ def test_model_json_says_what_the_model_is(exports):
   assert "fid" not in text
 
 
+@pytest.mark.slow
 def test_export_flags_are_checked():
   with pytest.raises(ConfigError, match="--tflite is for image generators"):
     TEXT.replace(workdir="/tmp/x", tflite=True).validate()
@@ -272,6 +277,7 @@ def test_export_flags_are_checked():
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_sampler_on_a_damaged_model_json(exports, tmp_path):
   _, paths = exports
   import shutil
@@ -313,6 +319,7 @@ def _readme_section() -> str:
   return text[text.index("## Serve a generator"):].split("\n## ")[0]
 
 
+@pytest.mark.slow
 def test_readme_serving_requests(tmp_path):
   section = _readme_section()
   blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)

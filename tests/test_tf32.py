@@ -44,6 +44,7 @@ def tf32_on():
   tf.config.experimental.enable_tensor_float_32_execution(previous)
 
 
+@pytest.mark.slow
 def test_each_extractor_runs_with_tf32_off_and_restores_it(graph_def,
                                                            tf32_on):
   images = np.zeros((2, 32, 32, 3), np.uint8)
@@ -94,6 +95,7 @@ def _tf32_during_training(tmp_path, monkeypatch, **fid) -> list[bool]:
   return seen
 
 
+@pytest.mark.slow
 def test_fid_during_training_leaves_tf32_of_the_steps_alone(
     tmp_path, monkeypatch, tfds_dir, inception_pb, stats_file, tf32_on):
   without = _tf32_during_training(tmp_path / "a", monkeypatch,

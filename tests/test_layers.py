@@ -29,7 +29,7 @@ LAYERS = (
     ("tf_ttur.networks", "tf_ttur.losses", "tf_ttur.gan", "tf_ttur.builder",
      "tf_ttur.data.images", "tf_ttur.data.text", "tf_ttur.rundata",
      "tf_ttur.checkpointing", "tf_ttur.rundir", "tf_ttur.records",
-     "tf_ttur.runtime", "tf_ttur.grid", "tf_ttur.jsd"),
+     "tf_ttur.runtime", "tf_ttur.grid", "tf_ttur.jsd", "tf_ttur.summaries"),
     # 5. Callbacks, evaluation, export: each with its own table keyed by the
     #    modality's name.
     ("tf_ttur.callbacks", "tf_ttur.evaluation", "tf_ttur.export"),

@@ -27,9 +27,10 @@ from tf_ttur.errors import ConfigError
 
 # Rewritten by every opening of a run: the holder of the lock.
 BOOKKEEPING = {rundir.LOCK_FILE}
+# TensorBoard's event files, at the run directory's top.
+EVENTS = "events.out.tfevents."
 # What resumed training steps write (new steps' files).
-TRAINING_OUTPUTS = ("samples", "tensorboard", "checkpoints",
-                    records.METRICS_FILE)
+TRAINING_OUTPUTS = ("samples", EVENTS, "checkpoints", records.METRICS_FILE)
 
 
 def _config(workdir, tfds_dir, **changes) -> Config:
@@ -258,14 +259,14 @@ def _samples_and_events_garbage(run, tfds_dir, log):
   del log
   grid = os.path.join(run, "samples", "step_00000002.png")
   _write(grid, b"not a png", "wb")
-  events = [os.path.join(run, "tensorboard", n)
-            for n in os.listdir(os.path.join(run, "tensorboard"))]
+  events = [os.path.join(run, n) for n in os.listdir(run)
+            if n.startswith(EVENTS)]
   with open(events[0], "r+b") as f:
     f.truncate(20)
   before = _snapshot(run)
   train_lib.train(_config(run, tfds_dir, train_steps=6))
   # Nothing of the user's is replaced: new steps, new event file.
-  return before, {"prefixes": ("checkpoints", records.METRICS_FILE)}
+  return before, {"prefixes": ("checkpoints", records.METRICS_FILE, EVENTS)}
 
 
 def _checkpoint_of_another_model(run, tfds_dir, log):

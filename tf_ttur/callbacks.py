@@ -22,6 +22,7 @@ from tf_ttur import checkpointing
 from tf_ttur import grid as grid_lib
 from tf_ttur import pixels
 from tf_ttur import records
+from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.errors import NonFiniteLossError
 from tf_ttur.errors import StorageError
@@ -37,23 +38,41 @@ def format_duration(seconds: float) -> str:
 
 
 class MetricsLogger(keras.callbacks.Callback):
-  """One log line per interval; metrics.jsonl and TensorBoard scalars."""
+  """One log line per interval; metrics.jsonl and TensorBoard scalars
+  (grouped tags, tf_ttur.summaries), the learning rates when they change.
+
+  loss: the run's loss family (tf_ttur.losses), which names its losses.
+  """
 
   def __init__(self, workdir: str, total_steps: int,
-               writer: tf.summary.SummaryWriter):
+               writer: tf.summary.SummaryWriter, loss: str = "dcgan"):
     super().__init__()
     self.workdir = workdir
     self.total_steps = total_steps
     self.writer = writer
+    self.loss = loss
+    self._rates = None
 
   def on_train_begin(self, logs=None):
     self._start = self._last_time = time.time()
     self._last_step = int(self.model.step.numpy())
     self._first_step = self._last_step
+    self._write_rates(self._last_step)
+
+  def _write_rates(self, step: int) -> None:
+    """Both learning rates, when they differ from the last written."""
+    rates = summaries.learning_rates(self.model)
+    if rates == self._rates:
+      return
+    self._rates = rates
+    with self.writer.as_default(step=step):
+      for name, value in rates.items():
+        tf.summary.scalar(name, value)
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
     now = time.time()
+    first_interval = self._last_step == self._first_step
     steps_per_sec = (step - self._last_step) / max(now - self._last_time, 1e-9)
     rate = (step - self._first_step) / max(now - self._start, 1e-9)
     eta = (self.total_steps - step) / max(rate, 1e-9)
@@ -63,37 +82,54 @@ class MetricsLogger(keras.callbacks.Callback):
               "steps_per_sec": steps_per_sec}
     record.update({k: float(v) for k, v in (logs or {}).items()})
     losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
+    shown = summaries.scalars(record, self.loss)
+    if first_interval:
+      # The first interval after a start includes tracing (and XLA's
+      # compilation): its own tag, not a point of the speed curve.
+      shown["speed/first_interval_steps_per_sec"] = shown.pop(
+          "speed/steps_per_sec")
     records.publish(
-        self.workdir, self.writer, record,
-        {k: v for k, v in record.items() if k not in ("step", "time")},
+        self.workdir, self.writer, record, shown,
         f"step {step}/{self.total_steps} {losses} | {steps_per_sec:.2f} "
         f"steps/s | elapsed {format_duration(now - self._start)} | left "
         f"{format_duration(eta)}")
+    self._write_rates(step)
 
 
 class Periodic(keras.callbacks.Callback):
   """Calls at_step(step) at the end of each interval whose step is a
-  multiple of `every`."""
+  multiple of `every`, and at `last_step` (the run's last) whatever it is."""
 
-  def __init__(self, every: int):
+  def __init__(self, every: int, last_step: int | None = None):
     super().__init__()
     self.every = every
+    self.last_step = last_step
 
   def at_step(self, step: int) -> None:
     raise NotImplementedError
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
-    if step % self.every == 0:
+    if step % self.every == 0 or step == self.last_step:
       self.at_step(step)
 
 
-class SampleGrid(Periodic):
+class Samples(Periodic):
+  """Periodic, and at the start of a new run too (step 0: what the
+  untrained generator makes, to compare the later ones with)."""
+
+  def on_train_begin(self, logs=None):
+    if int(self.model.step.numpy()) == 0:
+      self.at_step(0)
+
+
+class SampleGrid(Samples):
   """PNG grids (and TensorBoard images) of the generator at a fixed z."""
 
   def __init__(self, workdir: str, z: np.ndarray, every: int,
-               writer: tf.summary.SummaryWriter):
-    super().__init__(every)
+               writer: tf.summary.SummaryWriter,
+               last_step: int | None = None):
+    super().__init__(every, last_step)
     self.directory = os.path.join(workdir, "samples")
     self.z = z
     self.writer = writer
@@ -113,16 +149,20 @@ class SampleGrid(Periodic):
     return path
 
 
-class TextSamples(Periodic):
-  """Text files of the language generator's lines at a fixed z; decode
-  maps a row of ids to characters (the run's vocabulary)."""
+class TextSamples(Samples):
+  """Text files (and TensorBoard text) of the language generator's lines
+  at a fixed z; decode maps a row of ids to characters (the run's
+  vocabulary)."""
 
   def __init__(self, workdir: str, z: np.ndarray, every: int,
-               decode: Callable[[np.ndarray], list[str]]):
-    super().__init__(every)
+               decode: Callable[[np.ndarray], list[str]],
+               writer: tf.summary.SummaryWriter | None = None,
+               last_step: int | None = None):
+    super().__init__(every, last_step)
     self.directory = os.path.join(workdir, "samples")
     self.z = z
     self.decode = decode
+    self.writer = writer
 
   def at_step(self, step: int) -> None:
     probs = keras.ops.convert_to_numpy(self.model.generator(self.z))
@@ -133,6 +173,9 @@ class TextSamples(Periodic):
       atomic_write(path, "\n".join(lines) + "\n")
     except OSError as e:
       raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
+    if self.writer is not None:
+      with self.writer.as_default(step=step):
+        tf.summary.text("samples", summaries.code_block("\n".join(lines)))
 
 
 class Checkpointer(Periodic):
@@ -175,14 +218,15 @@ class NonFiniteGuard(keras.callbacks.Callback):
 def _image_samples(config: Config, data, write_dir: str, z: np.ndarray,
                    writer: tf.summary.SummaryWriter) -> SampleGrid:
   del data
-  return SampleGrid(write_dir, z, config.schedule.sample_every, writer)
+  return SampleGrid(write_dir, z, config.schedule.sample_every, writer,
+                    last_step=config.schedule.train_steps)
 
 
 def _text_samples(config: Config, data, write_dir: str, z: np.ndarray,
                   writer: tf.summary.SummaryWriter) -> TextSamples:
-  del writer
   return TextSamples(write_dir, z, config.schedule.sample_every,
-                     data.vocabulary.decode)
+                     data.vocabulary.decode, writer,
+                     last_step=config.schedule.train_steps)
 
 
 # How each modality writes its samples: (config, the run's data, the

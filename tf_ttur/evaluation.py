@@ -38,6 +38,7 @@ from fid.files import free_name
 from fid.files import read_json
 from tf_ttur import checkpointing
 from tf_ttur import records
+from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.data import noise
 
@@ -212,20 +213,30 @@ class Evaluation(keras.callbacks.Callback):
   def __init__(self, schedule, workdir: str,
                writer: tf.summary.SummaryWriter,
                manager: tf.train.CheckpointManager,
-               export_best: Callable[[str], object] | None = None):
+               export_best: Callable[[str], object] | None = None,
+               last_step: int | None = None):
     super().__init__()
     self.schedule = schedule
     self.workdir = workdir
     self.writer = writer
     self.manager = manager
     self.export_best = export_best
+    self.last_step = last_step
     self.best_path = os.path.join(workdir, BEST_FILE)
     self.best = _best_so_far(workdir, self.best_path)
+    # The lowest of each evaluation so far (TensorBoard's best/... tags,
+    # the HParams metrics), from the records of earlier sessions too.
+    self.lowest = {}
+    for record in records.read(workdir):
+      for name in summaries.BEST:
+        if name in record:
+          self.lowest[name] = min(record[name],
+                                  self.lowest.get(name, float("inf")))
 
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
     due = [evaluator for every, evaluator in self.schedule
-           if step % every == 0]
+           if step % every == 0 or step == self.last_step]
     if not due:
       return
     checkpoint = os.path.basename(checkpointing.save_step(self.manager, step))
@@ -236,7 +247,13 @@ class Evaluation(keras.callbacks.Callback):
       record = {"step": step, **values,
                 f"{evaluator.name}_samples": evaluator.samples,
                 "checkpoint": checkpoint}
-      records.publish(self.workdir, self.writer, record, values,
+      shown = {f"eval/{name}": value for name, value in values.items()}
+      for name, value in values.items():
+        if name in summaries.BEST and value < self.lowest.get(
+            name, float("inf")):
+          self.lowest[name] = value
+          shown[f"best/{name}"] = value
+      records.publish(self.workdir, self.writer, record, shown,
                       f"step {step} {evaluator.line(values)}")
       if evaluator.keep_best:
         self._keep_best(values[evaluator.name], record)

@@ -23,6 +23,7 @@ from tf_ttur import records
 from tf_ttur import rundata
 from tf_ttur import rundir
 from tf_ttur import runtime
+from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.data import noise as noise_lib
 from tf_ttur.errors import NonFiniteLossError
@@ -112,8 +113,11 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     logging.info("Already at step %d of %d; nothing to train.", step,
                  config.schedule.train_steps)
   else:
-    writer = tf.summary.create_file_writer(
-        os.path.join(write_dir, "tensorboard"))
+    # The event files at the run directory's top: `tensorboard --logdir
+    # runs/` names the run by its folder.
+    writer = tf.summary.create_file_writer(write_dir)
+    summaries.write_run_info(
+        writer, config.replace(precision=precision, restart=False), step)
     callbacks = assemble(
         config, manager, catcher, writer, write_dir, data,
         fixed_z(config, family.z_distribution), chief=chief,
@@ -165,14 +169,15 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   schedule = config.schedule
   callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
                callbacks_lib.MetricsLogger(write_dir, schedule.train_steps,
-                                           writer),
+                                           writer, config.family.loss),
                callbacks_lib.sample_writer(config, data, write_dir, z, writer),
                callbacks_lib.Checkpointer(manager, schedule.checkpoint_every)]
   evaluations = [(every, make() if chief else None) for every, make in
                  evaluation.schedule(config, data, fid_strategy)]
   if evaluations:
-    callbacks.append(evaluation.Evaluation(evaluations, write_dir, writer,
-                                           manager, export_best=export_best))
+    callbacks.append(evaluation.Evaluation(
+        evaluations, write_dir, writer, manager, export_best=export_best,
+        last_step=schedule.train_steps))
   return callbacks
 
 

@@ -86,6 +86,7 @@ def test_resume_under_any_precision(checkpoints, saved, resumed):
   assert int(model.step.numpy()) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("saved", PRECISIONS)
 def test_export_needs_only_the_generator(checkpoints, saved, tmp_path):
   source, path = checkpoints[saved]

@@ -387,6 +387,7 @@ def test_run_directory_contract(case, request, tfds_dir, log):
   _unchanged_except(before, after, **expected)
 
 
+@pytest.mark.slow
 def test_restart_never_moves_onto_an_earlier_old_run(run, monkeypatch):
   real = rundir.datetime.datetime
 

@@ -74,6 +74,7 @@ def text_run(tmp_path_factory):
   return workdir
 
 
+@pytest.mark.slow
 def test_image_run_tags_steps_and_settings(image_run):
   events = _events(image_run)
   # The run's folder holds the event files: TensorBoard names it by it.
@@ -103,6 +104,7 @@ def test_image_run_tags_steps_and_settings(image_run):
                                      "ckpt-6.index"))
 
 
+@pytest.mark.slow
 def test_image_run_hparams_and_config_text(image_run):
   from tensorboard.plugins.hparams import plugin_data_pb2
   events = _events(image_run)
@@ -164,3 +166,18 @@ def test_run_names_keep_seeds_apart(tmp_path, monkeypatch):
   assert summaries.run_name("runs/compare/orig/seed_0/") == (
       "runs/compare/orig/seed_0")
   assert summaries.run_name("/elsewhere/demo") == "/elsewhere/demo"
+
+
+def test_tags_name_each_familys_losses():
+  record = {"step": 4, "time": 1.0, "elapsed_sec": 3.0, "d_loss": 0.5,
+            "g_loss": 0.25, "gp": 0.1, "wasserstein": 2.0,
+            "steps_per_sec": 8.0, "checkpoint": "ckpt-4"}
+  assert summaries.scalars(record, "wgan_gp") == {
+      "loss/critic_wasserstein_plus_gp": 0.5, "loss/g_wasserstein": 0.25,
+      "loss/gradient_penalty": 0.1, "loss/wasserstein_estimate": 2.0,
+      "speed/steps_per_sec": 8.0}
+  assert summaries.tag("d_loss", "dcgan") == "loss/d_bce"
+  assert summaries.tag("k_t", "began") == "began/k_t"
+  assert summaries.tag("jsd_4", "wgan_gp") == "eval/jsd_4"
+  # Verbatim in TensorBoard's markdown: every line indented (a code block).
+  assert summaries.code_block("a*b*\n`x`") == "    a*b*\n    `x`"

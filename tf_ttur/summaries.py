@@ -2,7 +2,8 @@
 
 metrics.jsonl keeps its flat keys (d_loss, fid, ...); TensorBoard gets
 grouped tags that say what each value is for the run's family (`tag`):
-`loss/...` (the family's own loss names), `eval/...` (FID, fd_shapes,
+`loss/...` (the family's own loss names; BEGAN's k_t and convergence
+measure under `began/...`), `eval/...` (FID, fd_shapes,
 JSD), `best/...` (the lowest value so far, the HParams metrics),
 `speed/...` (steps/s; the first interval after a start, which includes
 tracing and compilation, under its own tag), `lr/...` (both learning
@@ -22,16 +23,18 @@ import tensorflow as tf
 
 from tf_ttur.config import Config
 
-# What d_loss and g_loss are, per loss family (tf_ttur.losses.LOSSES).
-_LOSS_NAMES = {
-    "dcgan": {"d_loss": "d_bce", "g_loss": "g_bce"},
-    "wgan_gp": {"d_loss": "critic_wasserstein_plus_gp",
-                "g_loss": "g_wasserstein",
-                "wasserstein": "wasserstein_estimate",
-                "gp": "gradient_penalty"},
-    "began": {"d_loss": "d_l1_real_minus_kt_fake", "g_loss": "g_l1_fake",
-              "m_global": "convergence_m_global", "k_t": "k_t",
-              "loss_real": "l1_real", "loss_fake": "l1_fake"},
+# What d_loss, g_loss and a family's other values are, per loss family
+# (tf_ttur.losses.LOSSES): their TensorBoard tags.
+_TAGS = {
+    "dcgan": {"d_loss": "loss/d_bce", "g_loss": "loss/g_bce"},
+    "wgan_gp": {"d_loss": "loss/critic_wasserstein_plus_gp",
+                "g_loss": "loss/g_wasserstein",
+                "wasserstein": "loss/wasserstein_estimate",
+                "gp": "loss/gradient_penalty"},
+    "began": {"d_loss": "loss/d_l1_real_minus_kt_fake",
+              "g_loss": "loss/g_l1_fake", "loss_real": "loss/l1_real",
+              "loss_fake": "loss/l1_fake", "k_t": "began/k_t",
+              "m_global": "began/convergence_m_global"},
 }
 # Record keys TensorBoard does not show: its own relative-time axis is the
 # elapsed time; the rest are bookkeeping.
@@ -47,8 +50,8 @@ HPARAMS = ("g_lr", "d_lr", "n_critic", "model", "dataset", "image_size",
 def tag(name: str, loss: str) -> str:
   """The TensorBoard tag of a metrics.jsonl key for a run of `loss`'s
   family (`wgan_gp` for the language model too)."""
-  if name in _LOSS_NAMES.get(loss, {}):
-    return f"loss/{_LOSS_NAMES[loss][name]}"
+  if name in _TAGS.get(loss, {}):
+    return _TAGS[loss][name]
   if name == "steps_per_sec":
     return "speed/steps_per_sec"
   return f"eval/{name}"

@@ -362,14 +362,10 @@ class Config:
     if f.quality_every and f.quality_samples < 2:
       raise ConfigError(f"--quality_samples must be at least 2, got "
                         f"{f.quality_samples}")
-    for name, choices in (("export_dtype", ("float32", "bfloat16",
-                                            "float16")),
-                          ("critic_flatten", CRITIC_FLATTENS),
-                          ("tf32", ("auto", "true", "false")),
-                          ("on_nonfinite", ("stop", "restore"))):
-      if getattr(f, name) not in choices:
-        raise ConfigError(f"--{name}={getattr(f, name)!r}: use "
-                          f"{', '.join(choices)}")
+    for name, value, field in self.flags():  # The flags' own choices.
+      choices = field.metadata["choices"]
+      if choices and value not in choices:
+        raise ConfigError(f"--{name}={value!r}: use {', '.join(choices)}")
     if f.tflite and f.export_dtype != "float32":
       raise ConfigError("--tflite needs --export_dtype=float32: TFLite's "
                         "built-in kernels compute in float32 (shrink the "

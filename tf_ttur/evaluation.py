@@ -200,7 +200,8 @@ def _best_so_far(workdir: str, path: str) -> float | None:
 
 
 class Evaluation(keras.callbacks.Callback):
-  """Runs each evaluator of `schedule` every its N steps.
+  """Runs each evaluator of `schedule` every its N steps, and all of them
+  at `last_step` (the run's last) whatever it is.
 
   schedule: [(every, evaluator)]; evaluator None on a multi-worker worker
   other than the chief, which only saves the checkpoint at the same steps

@@ -100,14 +100,15 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     step = checkpointing.restore(model, latest)
     logging.info("Resumed from %s at step %d.", latest, step)
   os.makedirs(write_dir, exist_ok=True)
+  # What config.json and TensorBoard record: precision as auto resolved.
+  resolved = config.replace(precision=precision, restart=False)
   if chief:
     # Only now that the run is restored: what auto resolved to, so that a
     # resume on another machine keeps it.
     # The data's files first: a vocab.json of another corpus is refused
     # before config.json is written.
     data.save(workdir)
-    rundir.write_config(config.replace(precision=precision, restart=False),
-                        workdir)
+    rundir.write_config(resolved, workdir)
   model.debug_nan_at_step.assign(config.runtime.debug_nan_at_step)
   if step >= config.schedule.train_steps:
     logging.info("Already at step %d of %d; nothing to train.", step,
@@ -116,8 +117,7 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     # The event files at the run directory's top: `tensorboard --logdir
     # runs/` names the run by its folder.
     writer = tf.summary.create_file_writer(write_dir)
-    summaries.write_run_info(
-        writer, config.replace(precision=precision, restart=False), step)
+    summaries.write_run_info(writer, resolved, step)
     callbacks = assemble(
         config, manager, catcher, writer, write_dir, data,
         fixed_z(config, family.z_distribution), chief=chief,

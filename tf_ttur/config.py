@@ -349,16 +349,16 @@ class Config:
     """
     f = self.values()
     self._check_types()
-    family = self._check_names()
-    self._check_ranges()
-    self._check_distribution()
+    family = self._check_names(f)
+    self._check_ranges(f)
+    self._check_distribution(f)
     if family.joint_update and f.n_critic != 1:
       raise ConfigError(f"--model={f.model} updates both networks "
                         "together: --n_critic must be 1")
     if f.fid_every and f.fid_samples < 2:
       raise ConfigError(f"--fid_samples must be at least 2, got "
                         f"{f.fid_samples}")
-    self._check_critic_rows()
+    self._check_critic_rows(f)
     if f.quality_every and f.quality_samples < 2:
       raise ConfigError(f"--quality_samples must be at least 2, got "
                         f"{f.quality_samples}")
@@ -372,13 +372,12 @@ class Config:
                         "file with TFLite's own quantization instead)")
     if not f.workdir:
       raise ConfigError("--workdir must not be empty")
-    self._check_files()
+    self._check_files(f)
     return self
 
-  def _check_files(self) -> None:
+  def _check_files(self, f: types.SimpleNamespace) -> None:
     """The files the run will read, the folder it will write (not for
     --mode=dry_run) and the environment variables it will read."""
-    f = self.values()
     if f.fid_every:
       preflight.check_fid_stats(f.fid_stats)
       if f.fid_inception:
@@ -403,10 +402,9 @@ class Config:
     the checks below use, as their messages name flags."""
     return types.SimpleNamespace(**self.flat())
 
-  def _check_names(self):
+  def _check_names(self, f: types.SimpleNamespace):
     """--dataset and --model name known things that fit together; returns
     the family (tf_ttur.families) after its modality's own checks."""
-    f = self.values()
     if not any(m.accepts(f.dataset) for m in modalities.MODALITIES):
       raise ConfigError(
           f"--dataset={f.dataset!r} is unknown; choose one of "
@@ -429,8 +427,7 @@ class Config:
         raise ConfigError(f"--{flag} {why}")
     return family
 
-  def _check_ranges(self) -> None:
-    f = self.values()
+  def _check_ranges(self, f: types.SimpleNamespace) -> None:
     for name in ("d_lr", "g_lr", "adam_epsilon"):
       value = getattr(f, name)
       if not 0 < value < float("inf"):  # Also rejects NaN.
@@ -460,8 +457,7 @@ class Config:
         raise ConfigError(f"--{name}={value} must be a multiple of "
                           f"--log_every={f.log_every}")
 
-  def _check_distribution(self) -> None:
-    f = self.values()
+  def _check_distribution(self, f: types.SimpleNamespace) -> None:
     if f.strategy not in ("default", "mirrored", "multi_worker"):
       raise ConfigError(f"--strategy={f.strategy!r} is unknown")
     if f.cpu_replicas:
@@ -475,10 +471,9 @@ class Config:
     if f.strategy == "multi_worker":
       _check_tf_config(os.environ.get("TF_CONFIG"))
 
-  def _check_critic_rows(self) -> None:
+  def _check_critic_rows(self, f: types.SimpleNamespace) -> None:
     """The original's merged flatten (WGAN-GP, 32x32) needs each device's
     real and fake batches in whole rows of samples."""
-    f = self.values()
     if f.model != "wgan_gp" or f.critic_flatten != "original":
       return
     per_row = samples_per_critic_row(f.image_size, f.critic_flatten)

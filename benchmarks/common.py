@@ -58,7 +58,7 @@ def time_steps(config: Config, precision: str, xla: bool, steps: int,
   interval between the ends of consecutive steps, so the timer itself never
   waits for the step.
   """
-  n = config.optimization.batch_size * config.optimization.n_critic
+  n = config.optimization.batch_size * config.real_batches_per_step
   images = np.random.default_rng(0).uniform(
       -1, 1, (n, config.data.image_size, config.data.image_size, 3)
   ).astype(np.float32)

@@ -1,87 +1,56 @@
-"""What following the original to the letter costs per train step.
+"""What the original's quirks cost a train step, each off and on.
 
-    python -m benchmarks.fidelity_cost [--steps=10]
+    python -m benchmarks.fidelity_cost [--steps=5]
 
-Two of the original's habits cost compute beyond the updates themselves:
+Two habits of the original cost compute beyond the updates themselves, and
+only the paper flagfiles pay for them (user runs leave both off):
 
+- DCGAN (model.py) runs G twice more in training mode after its update
+  (its loss evaluations for logging), which moves G's batch-norm averages:
+  `--extra_g_passes=2`, run as one pass and a closed form (tf_ttur.gan).
 - BEGAN (trainer_fid_batched.py) updates k_t in a second session.run after
   the step, on a new real batch and a new z, with the updated weights: one
-  more G forward and two D forwards a step. The project updates k_t from
-  the step's own losses (docs/paper.md A.6 declares it).
-- DCGAN (model.py) runs G twice more in training mode after its update
-  (its loss evaluations for logging), which moves G's batch-norm averages;
-  the project runs the same two forward passes.
+  more G forward and two D forwards a step, `--kt_update=original`.
 
-For each, the median seconds of the paper-size train step (float32,
-random images in memory) and of the extra work, and their ratio. Prints
-one table with the machine.
+For each, the median seconds of the paper-size train step through fit()
+(float32, random images in memory) with the quirk off and on, and the
+ratio. Prints one table with the machine.
 """
 
 from __future__ import annotations
 
 from absl import app
 from absl import flags
-import numpy as np
-import tensorflow as tf
 
 from benchmarks import common
-from tf_ttur import builder
-from tf_ttur import losses
 from tf_ttur.config import Config
 
-flags.DEFINE_integer("steps", 10, "Timed calls of each function.")
+flags.DEFINE_integer("steps", 5, "Timed steps of each configuration.",
+                     lower_bound=1)
 FLAGS = flags.FLAGS
 
-
-def _began():
-  config = Config.of(model="began", image_size=64, width=128, z_dim=64,
-                     batch_size=16, beta_1=0.9)
-  model = builder.build_model(config, "float32")
-  rng = np.random.default_rng(0)
-  real = tf.constant(rng.uniform(-1, 1, (16, 1, 64, 64, 3)), tf.float32)
-  z = tf.constant(rng.uniform(-1, 1, (16, 1, 64)), tf.float32)
-  data = {"real": real, "z": z, "alpha": tf.zeros((16, 1))}
-  step = tf.function(model.train_step)
-
-  @tf.function
-  def k_update_pass():
-    # The original's second run: new batch and z, the updated weights.
-    fake = model.generator(z[:, 0], training=True)
-    loss_real = losses.l1_reconstruction(
-        model.discriminator(real[:, 0], training=True), real[:, 0])
-    loss_fake = losses.l1_reconstruction(
-        model.discriminator(fake, training=True), fake)
-    return losses.began_k_update(model.k_t, loss_real, loss_fake)
-
-  return ("BEGAN-64 (n=128, batch 16): k_t pass on a new batch",
-          lambda: step(data), k_update_pass)
-
-
-def _dcgan(size: int):
-  config = Config.of(model="dcgan", image_size=size)
-  model = builder.build_model(config, "float32")
-  rng = np.random.default_rng(0)
-  real = tf.constant(rng.uniform(-1, 1, (64, 1, size, size, 3)), tf.float32)
-  z = tf.constant(rng.uniform(-1, 1, (64, 1, 100)), tf.float32)
-  data = {"real": real, "z": z, "alpha": tf.zeros((64, 1))}
-  step = tf.function(model.train_step)
-  extra = tf.function(lambda: [model.generator(z[:, 0], training=True)
-                               for _ in range(2)][-1])
-  return (f"DCGAN-{size} (batch 64): 2 G batch-norm passes (in the step)",
-          lambda: step(data), extra)
+CASES = (
+    ("DCGAN-32 (batch 64)", "--extra_g_passes=2",
+     Config.of(model="dcgan", image_size=32), {"extra_g_passes": 2}),
+    ("DCGAN-64 (batch 64)", "--extra_g_passes=2",
+     Config.of(model="dcgan", image_size=64), {"extra_g_passes": 2}),
+    ("BEGAN-64 (n=128, batch 16)", "--kt_update=original",
+     Config.of(model="began", image_size=64, width=128, z_dim=64,
+               batch_size=16, beta_1=0.9), {"kt_update": "original"}),
+)
 
 
 def main(argv):
   del argv
   print(f"machine: {common.machine()}")
-  print("| what | step (s) | extra work (s) | extra / step |")
-  print("|---|---|---|---|")
-  for label, step, extra in (_began(), _dcgan(32), _dcgan(64)):
-    step_s = common.median_seconds(step, FLAGS.steps)
-    extra_s = common.median_seconds(lambda extra=extra: extra().numpy(),
-                                    FLAGS.steps)
-    print(f"| {label} | {step_s:.3f} | {extra_s:.3f} | "
-          f"{extra_s / step_s:.0%} |")
+  print("| step | quirk | off (s) | on (s) | on / off |")
+  print("|---|---|---|---|---|")
+  for label, flag, config, quirk in CASES:
+    _, off = common.time_steps(config, "float32", False, FLAGS.steps)
+    _, on = common.time_steps(config.replace(**quirk), "float32", False,
+                              FLAGS.steps)
+    print(f"| {label} | `{flag}` | {off:.3f} | {on:.3f} | {on / off:.2f} |",
+          flush=True)
 
 
 if __name__ == "__main__":

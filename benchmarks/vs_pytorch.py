@@ -5,16 +5,20 @@ Usage: python -m benchmarks.vs_pytorch [--image_size=64] [--width=64]
        [--batch_size=64] [--steps=5]
 
 Rows, each timed in its own process so that no two frameworks share thread
-pools: this project as `tf_ttur.main` runs it (float32, oneDNN on), the
-same with TF_ENABLE_ONEDNN_OPTS=0 (TensorFlow's own default on CPUs without
-AVX512_VNNI/AVX512_BF16/AVX_VNNI/AMX, such as AVX2-only AMD EPYC), and
-PyTorch (skipped with a note when it is not installed). One step is one
+pools, in two modes. The user-run step (the demo, user flagfiles): one
 discriminator update and one generator update with Adam at batch
 --batch_size (DCGAN of the paper, docs/paper.md A.3.1: 5x5 stride-2
-(de)convolutions,
-batch norm, biases everywhere). Median of --steps timed steps after 2
-warm-up steps. The environment passes through, so ONEDNN_MAX_CPU_ISA=AVX2
-applies to both frameworks' oneDNN.
+(de)convolutions, batch norm, biases everywhere). The paper step (the
+DCGAN paper flagfiles, --extra_g_passes=2): the same and the original's
+two more training-mode generator passes, which this project runs as one
+pass and a closed form and PyTorch as the two passes a port of the
+original would run. This project as `tf_ttur.main` runs it (float32,
+oneDNN on), the user-run step also with TF_ENABLE_ONEDNN_OPTS=0
+(TensorFlow's own default on CPUs without AVX512_VNNI/AVX512_BF16/AVX_VNNI/
+AMX, such as AVX2-only AMD EPYC), and PyTorch (skipped with a note when it
+is not installed); each row against PyTorch's of the same mode. Median of
+--steps timed steps after 2 warm-up steps. The environment passes through,
+so ONEDNN_MAX_CPU_ISA=AVX2 applies to both frameworks' oneDNN.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ flags.DEFINE_integer("image_size", 64, "32 or 64.")
 flags.DEFINE_integer("width", 64, "DCGAN base width (64 in the paper).")
 flags.DEFINE_integer("batch_size", 64, "Images per update.")
 flags.DEFINE_integer("steps", 5, "Timed steps.", lower_bound=1)
+flags.DEFINE_integer("extra_g_passes", 0, "The step's extra training-mode "
+                     "generator passes (the rows' subprocesses).",
+                     lower_bound=0)
 FLAGS = flags.FLAGS
 WARMUP = 2
 
@@ -44,7 +51,8 @@ def _tf_steps_per_second() -> float:
   from benchmarks.common import time_steps
   from tf_ttur.config import Config
   config = Config.of(model="dcgan", image_size=FLAGS.image_size,
-                     width=FLAGS.width, batch_size=FLAGS.batch_size)
+                     width=FLAGS.width, batch_size=FLAGS.batch_size,
+                     extra_g_passes=FLAGS.extra_g_passes)
   _, seconds = time_steps(config, "float32", False, FLAGS.steps, WARMUP)
   return 1 / seconds
 
@@ -103,6 +111,9 @@ def _torch_steps_per_second() -> float:
     g_opt.zero_grad()
     g_loss.backward()
     g_opt.step()
+    with torch.no_grad():  # The original's loss evaluations, in train mode.
+      for _ in range(FLAGS.extra_g_passes):
+        generator(z)
 
   times = []
   for i in range(WARMUP + FLAGS.steps):
@@ -113,11 +124,12 @@ def _torch_steps_per_second() -> float:
   return 1 / statistics.median(times)
 
 
-def _row(role: str, env: dict) -> float | None:
+def _row(role: str, passes: int, env: dict) -> float | None:
   """steps/s from a subprocess of this script, None if it could not run."""
   args = [sys.executable, "-m", "benchmarks.vs_pytorch", f"--role={role}",
           f"--image_size={FLAGS.image_size}", f"--width={FLAGS.width}",
-          f"--batch_size={FLAGS.batch_size}", f"--steps={FLAGS.steps}"]
+          f"--batch_size={FLAGS.batch_size}", f"--steps={FLAGS.steps}",
+          f"--extra_g_passes={passes}"]
   proc = subprocess.run(args, env={**os.environ, **env}, capture_output=True,
                         text=True, check=False)
   for line in proc.stdout.splitlines():
@@ -144,20 +156,25 @@ def main(argv):
         f"; DCGAN-{FLAGS.image_size}, width {FLAGS.width}, batch "
         f"{FLAGS.batch_size}, float32, one D and one G update per step, "
         f"median of {FLAGS.steps}\n")
-  rows = [("this project (oneDNN on)", "tf", {}),
-          ("this project, TF_ENABLE_ONEDNN_OPTS=0", "tf",
-           {"TF_ENABLE_ONEDNN_OPTS": "0"}),
-          ("PyTorch", "torch", {})]
-  rates = {name: _row(role, env) for name, role, env in rows}
-  torch_rate = rates["PyTorch"]
-  print("| implementation | steps/s | / PyTorch |")
-  print("|---|---|---|")
-  for name, rate in rates.items():
+  onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+  rows = [("user run", "this project (oneDNN on)", "tf", 0, {}),
+          ("user run", "this project, TF_ENABLE_ONEDNN_OPTS=0", "tf", 0,
+           onednn_off),
+          ("user run", "PyTorch", "torch", 0, {}),
+          ("paper (2 extra G passes)", "this project (oneDNN on)", "tf", 2,
+           {}),
+          ("paper (2 extra G passes)", "PyTorch", "torch", 2, {})]
+  rates = {(mode, name): _row(role, passes, env)
+           for mode, name, role, passes, env in rows}
+  print("| step | implementation | steps/s | / PyTorch |")
+  print("|---|---|---|---|")
+  for (mode, name), rate in rates.items():
     if rate is None:
-      print(f"| {name} | not run (see stderr) | |")
+      print(f"| {mode} | {name} | not run (see stderr) | |")
       continue
+    torch_rate = rates[(mode, "PyTorch")]
     ratio = f"{rate / torch_rate:.2f}x" if torch_rate else ""
-    print(f"| {name} | {rate:.2f} | {ratio} |", flush=True)
+    print(f"| {mode} | {name} | {rate:.2f} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

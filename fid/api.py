@@ -13,6 +13,7 @@ from fid import frechet
 from fid import generator as generator_lib
 from fid import inception
 from fid import metrics
+from fid import provenance
 from fid import sources
 from fid import stats as stats_lib
 
@@ -102,7 +103,9 @@ def compute(paths: list[str], inception_path: str | None = None,
     stats_lib.save_stats(
         save_stats, first.mu, first.sigma,
         spatial=((first.spatial_mu, first.spatial_sigma)
-                 if first.spatial_mu is not None else None))
+                 if first.spatial_mu is not None else None),
+        provenance=_provenance(paths[0], resolved[0], first.count, net,
+                               drop_last_partial_batch))
     out["saved"] = save_stats
     return out
   a, b = results
@@ -111,6 +114,27 @@ def compute(paths: list[str], inception_path: str | None = None,
   if extra_metrics:
     out.update(_companions(a, b, results, method))
   return out
+
+
+def _provenance(path: str, resolved, count: int, net,
+                drop_last: bool) -> dict:
+  """The record a saved statistics file carries (fid.provenance)."""
+  kind, value = resolved
+  fields: dict = {}
+  if kind == "stream":
+    rule = value.preprocessing
+    fields = {"dataset": value.name, "split": value.split,
+              "image_size": rule.size if rule else None,
+              "crop": rule.crop if rule else None}
+  elif kind == "generator":
+    fields = {"dataset": f"savedmodel:{os.path.abspath(value.path)}"}
+  else:
+    path = os.path.abspath(path)
+    fields = {"dataset": f"folder:{path}" if os.path.isdir(path) else path}
+  return provenance.record(
+      path if kind == "stream" else os.path.abspath(path), count,
+      extractor=net.kind, graph_md5_value=net.graph_md5,
+      drop_last_partial_batch=drop_last, **fields)
 
 
 def _check_arguments(paths, batch_size, num, image_size, workers,
@@ -132,6 +156,12 @@ def _check_output(path: str) -> None:
   """--save_stats: refused before the Inception pass, naming the path."""
   if not path.endswith(".npz"):
     raise ValueError(f"--save_stats={path}: the file must end in .npz")
+  if provenance.is_ttur_name(path):
+    raise ValueError(
+        f"--save_stats={path}: {os.path.basename(path)} is the name of "
+        "TTUR's published statistics file; give yours another name (e.g. "
+        "cifar10_train_32.npz) so that the two cannot be mistaken for each "
+        "other")
   if os.path.isdir(path):
     raise ValueError(f"--save_stats={path}: a folder is there")
   folder = os.path.dirname(os.path.abspath(path))

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 import contextlib
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
 from fid import architecture
+from fid import provenance
 from fid.download import InceptionError
 from fid.download import get_inception_graph
 
@@ -370,8 +372,15 @@ def make_extractor(kind: str = "fast", inception: str | None = None,
   if kind not in EXTRACTORS:
     raise ValueError(f"unknown extractor {kind!r}; use one of "
                      f"{sorted(EXTRACTORS)}")
-  graph_def = load_graph_def(get_inception_graph(inception, cache_dir))
-  return EXTRACTORS[kind](graph_def, **kwargs)
+  pb_path = get_inception_graph(inception, cache_dir)
+  md5 = provenance.graph_md5(pb_path)
+  if not provenance.is_paper_graph(md5):
+    warnings.warn(provenance.foreign_graph_warning(pb_path, md5),
+                  stacklevel=2)
+  extractor = EXTRACTORS[kind](load_graph_def(pb_path), **kwargs)
+  # What statistics made with it record (fid.provenance).
+  extractor.kind, extractor.graph_md5 = kind, md5
+  return extractor
 
 
 def batches(images, batch_size: int) -> Iterable[np.ndarray]:

@@ -212,7 +212,12 @@ class TfdsSource:
 
   def __init__(self, spec: str, data_dir: str | None = None,
                image_size: int | None = None):
-    parts = spec[len(TFDS_PREFIX):].rsplit(":", 1)
+    body = spec[len(TFDS_PREFIX):]
+    # A sliced split (train[:1000]) holds a colon of its own.
+    head, bracket, tail = body.partition("[")
+    parts = head.rsplit(":", 1)
+    if len(parts) == 2:
+      parts[1] += bracket + tail
     if len(parts) != 2 or not all(parts):
       raise SourceError(f"{spec}: expected tfds:NAME:SPLIT, e.g. "
                         "tfds:cifar10:train")

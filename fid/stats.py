@@ -4,11 +4,13 @@
 float64, memory O(D^2) whatever the number of images); `covariance()` uses
 ddof = 1 like `np.cov(rowvar=False)` in TTUR. Statistics files are
 `np.savez_compressed(path, mu=[D], sigma=[D, D])`, as TTUR's published
-`fid_stats_*.npz`, pytorch-fid's `--save-stats` and clean-fid.
+`fid_stats_*.npz`, pytorch-fid's `--save-stats` and clean-fid, with this
+package's `provenance` record beside them (fid.provenance).
 """
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import numpy as np
@@ -69,10 +71,12 @@ class RunningStats:
 
 
 def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
-               spatial: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+               spatial: tuple[np.ndarray, np.ndarray] | None = None,
+               provenance: dict | None = None) -> None:
   """Writes mu and sigma (TTUR's keys) with np.savez_compressed,
   atomically; spatial (the sFID's mu and sigma) as spatial_mu and
-  spatial_sigma beside them, which TTUR's readers ignore."""
+  spatial_sigma beside them, and provenance (fid.provenance.record) as a
+  JSON string, both of which TTUR's readers ignore."""
   mu = np.asarray(mu, np.float64)
   sigma = np.asarray(sigma, np.float64)
   _validate(mu, sigma, path)
@@ -82,6 +86,8 @@ def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
              "spatial_sigma": np.asarray(spatial[1], np.float64)}
     _validate(extra["spatial_mu"], extra["spatial_sigma"], path,
               names=("spatial_mu", "spatial_sigma"))
+  if provenance is not None:
+    extra["provenance"] = np.array(json.dumps(provenance, sort_keys=True))
   with files.atomic_path(path) as tmp:
     with open(tmp, "wb") as f:
       np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
@@ -103,6 +109,23 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
     raise StatsError(f"{path}: not a readable .npz file ({e})") from None
   _validate(mu, sigma, path)
   return mu.astype(np.float64), sigma.astype(np.float64)
+
+
+def load_provenance(path: str) -> dict | None:
+  """The provenance record of a statistics file written by this package,
+  or None when it has none (TTUR's published files) or it is unreadable."""
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      if "provenance" not in data.files:
+        return None
+      text = str(data["provenance"])
+  except NPZ_READ_ERRORS as e:
+    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+  try:
+    recorded = json.loads(text)
+  except json.JSONDecodeError:
+    return None
+  return recorded if isinstance(recorded, dict) else None
 
 
 def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:

@@ -4,6 +4,7 @@ seed, reuses finished runs, writes the paper-style figure and the table."""
 import json
 import os
 
+import numpy as np
 import pytest
 
 from tests.helpers import run_module
@@ -37,6 +38,7 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
   table = (out / "compare.md").read_text()
   assert "| ttur | 0.0001, 0.0005 | 2 |" in table
   assert "| orig | 0.0001, 0.0001 | 2 |" in table
+  assert "paper's statistic: best fd_shapes of the mean curve" in table
   data = json.loads((out / "compare.json").read_text())
   summaries = {s["name"]: s for s in data["summaries"]}
   for name in ("ttur", "orig"):
@@ -46,6 +48,9 @@ def test_compare_two_configurations_two_seeds(tmp_path, tfds_dir):
     for lo, mean, hi in zip(s["min"], s["mean"], s["max"]):
       assert lo <= mean <= hi
     assert s["best_min"] <= s["best_mean"] <= s["best_max"]
+    assert s["paper_statistic"] == {"value": min(s["mean"]),
+                                    "step": s["steps"][s["mean"].index(
+                                        min(s["mean"]))], "seeds": 2}
     assert s["best_max"] <= max(s["max"])
   # Seeds differ, configurations differ.
   assert summaries["ttur"]["min"] != summaries["ttur"]["max"]
@@ -94,7 +99,22 @@ def test_summary_over_seeds_from_metrics_files(tmp_path):
   assert summary["mean"] == [60.0, 20.0]
   assert (summary["min"], summary["max"]) == ([50.0, 10.0], [70.0, 30.0])
   assert (summary["best_min"], summary["best_max"]) == (10.0, 30.0)
+  assert summary["best_per_seed"] == [30.0, 10.0]
+  # The paper's statistic: the best point of the mean curve, not the mean
+  # of the seeds' bests (also 20 here, but at another step below).
+  assert summary["paper_statistic"] == {"value": 20.0, "step": 200,
+                                        "seeds": 2}
   # Seed a: 100 steps at 2/s, then 100 more; seed b twice as fast.
   assert summary["minutes"] == pytest.approx(
       [(100 / 2 / 60 + 100 / 4 / 60) / 2, (200 / 2 / 60 + 200 / 4 / 60) / 2])
   assert compare.run_name("configs/demo_orig.flags") == "demo_orig"
+
+
+def test_paper_statistic_on_hand_made_curves():
+  from tf_ttur.experiments import compare
+  # Seeds whose own bests are early and late: the mean curve's best lies
+  # between, above either seed's best.
+  seeds = np.array([[10.0, 30.0, 50.0], [50.0, 20.0, 40.0]])
+  paper = compare.paper_statistic(seeds.mean(0), [1000, 2000, 3000], 2)
+  assert paper == {"value": 25.0, "step": 2000, "seeds": 2}
+  assert paper["value"] > seeds.min(1).mean() == 15.0

@@ -11,6 +11,7 @@ from absl import flags
 import numpy as np
 import pytest
 
+from fid import provenance
 from tests.helpers import REPO
 from tests.helpers import run_module
 from tf_ttur import config as config_lib
@@ -44,9 +45,10 @@ def _stats_file(tmp_path):
 def test_flagfile_parses_and_validates(path, tmp_path):
   config = _parse(f"--flagfile={path}", f"--workdir={tmp_path}/run")
   if config.evaluation.fid_every:
-    # The reference statistics are downloaded by the user; stand in for them.
-    with pytest.raises(ConfigError, match="--fid_stats="):
-      config.validate()
+    # The paper's reference: TTUR's published file, fetched by
+    # --mode=prepare into stats/ (a missing one is prepare's to list).
+    assert provenance.is_ttur_name(config.evaluation.fid_stats)
+    assert config.evaluation.fid_stats.startswith("stats/")
     assert config.evaluation.fid_samples == 50_000
     config = config.replace(fid_stats=_stats_file(tmp_path))
   config.validate()
@@ -215,12 +217,17 @@ def test_dry_run_prints_config(tmp_path):
   assert config["data"]["dataset"] == "svhn_cropped"
   assert config["optimization"]["d_lr"] == 1e-5
   assert not os.path.exists(tmp_path / "run")
-  # The reference statistics are checked by a dry run too.
+  # A missing reference file is for --mode=prepare and training to list;
+  # a damaged one fails a dry run too.
   proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
                     "--mode=dry_run", f"--workdir={tmp_path}/run")
+  assert proc.returncode == 0, proc.stderr
+  (tmp_path / "broken.npz").write_bytes(b"not a zip")
+  proc = run_module("tf_ttur.main", "--flagfile=configs/svhn.flags",
+                    "--mode=dry_run", f"--workdir={tmp_path}/run",
+                    f"--fid_stats={tmp_path}/broken.npz")
   assert proc.returncode == 2
-  assert "error: --fid_stats=fid_stats_svhn_train.npz: no such file" in (
-      proc.stderr)
+  assert "not a readable .npz" in proc.stderr
 
 
 @pytest.mark.slow

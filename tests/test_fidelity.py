@@ -19,6 +19,7 @@ import tensorflow_datasets as tfds
 from fid import sources
 from tests.helpers import REPO
 from tf_ttur import builder
+from tf_ttur import gan as gan_lib
 from tf_ttur import losses
 from tf_ttur.config import Config
 from tf_ttur.data import images
@@ -130,21 +131,22 @@ class _Spy:
     return getattr(self.network, name)
 
 
-def _spied_step(model_name, n_critic, image_size=32, batch=4):
+def _spied_step(model_name, n_critic, image_size=32, batch=4, **flags):
   config = Config.of(model=model_name, image_size=image_size, width=4,
-                     z_dim=8, n_critic=n_critic, batch_size=batch)
+                     z_dim=8, n_critic=n_critic, batch_size=batch, **flags)
   size = 20 if model_name == "language" else image_size
   model = builder.build_model(config, "float32", size=size)
   g_calls, d_calls = [], []
   generator = model.generator
   model.__dict__["generator"] = _Spy(generator, g_calls)
   model.__dict__["discriminator"] = _Spy(model.discriminator, d_calls)
-  shape = ((batch, n_critic, 32, size) if model_name == "language" else
-           (batch, n_critic, image_size, image_size, 3))
+  slices = model.real_batches
+  shape = ((batch, slices, 32, size) if model_name == "language" else
+           (batch, slices, image_size, image_size, 3))
   rng = np.random.default_rng(0)
   real = rng.uniform(-1, 1, shape).astype(np.float32)
   z = rng.normal(size=(batch, model.z_columns, 8)).astype(np.float32)
-  alpha = rng.uniform(size=(batch, n_critic)).astype(np.float32)
+  alpha = rng.uniform(size=(batch, slices)).astype(np.float32)
   model.train_step({"real": real, "z": z, "alpha": alpha})
   return model, generator, real, z, g_calls, d_calls
 
@@ -165,12 +167,15 @@ def _real_columns(calls, real):
           np.array_equal(seen, real[:, c])]
 
 
-def test_dcgan_generator_update_reuses_the_discriminators_z():
-  # DCGAN_FID_batched feeds one batch_z to the D and the G update, and then
-  # runs G twice more in training mode (its loss evaluations for logging).
-  model, _, real, z, g_calls, d_calls = _spied_step("dcgan", 1)
+@pytest.mark.parametrize("passes,calls", [(0, 2), (2, 3)])
+def test_dcgan_generator_update_reuses_the_discriminators_z(passes, calls):
+  # DCGAN_FID_batched feeds one batch_z to the D and the G update; with
+  # --extra_g_passes (the paper flagfiles) G runs once more in training
+  # mode on that z, for the averages its two loss evaluations moved.
+  model, _, real, z, g_calls, d_calls = _spied_step(
+      "dcgan", 1, extra_g_passes=passes)
   assert model.z_columns == 1
-  assert _columns(g_calls, z) == [0, 0, 0, 0]
+  assert _columns(g_calls, z) == [0] * calls
   assert _real_columns(d_calls, real) == [0]
 
 
@@ -195,6 +200,40 @@ def test_began_updates_from_one_batch_and_one_z():
   assert _real_columns(d_calls, real) == [0]
 
 
+def test_began_original_kt_comes_from_the_next_batch_and_z():
+  # trainer_fid_batched.py's second session.run: the queue's next batch, a
+  # new z, the weights after the update (docs/paper.md A.3.3).
+  model, generator, real, z, g_calls, d_calls = _spied_step(
+      "began", 1, image_size=64, kt_update="original")
+  assert (model.real_batches, model.z_columns) == (2, 2)
+  assert _columns(g_calls, z) == [0, 1]
+  assert _real_columns(d_calls, real) == [0, 1]
+  fake = generator(z[:, 1], training=True)
+  discriminator = model.discriminator.network
+  loss_real = losses.l1_reconstruction(discriminator(real[:, 1]), real[:, 1])
+  loss_fake = losses.l1_reconstruction(discriminator(fake), fake)
+  expected = np.clip(0.001 * (0.5 * float(loss_real) - float(loss_fake)),
+                     0, 1)
+  np.testing.assert_allclose(float(model.k_t), expected, rtol=1e-5,
+                             atol=1e-9)
+
+
+def test_only_the_paper_flagfiles_pay_for_the_originals_quirks():
+  for name in PAPER_FLAGFILES:
+    config = _config(name)
+    family = config.network.model
+    assert config.optimization.extra_g_passes == (2 if family == "dcgan"
+                                                  else 0), name
+    assert config.optimization.kt_update == ("original" if family == "began"
+                                             else "step"), name
+  for name in ("demo", "demo_orig", "smoke"):
+    optimization = _config(name).optimization
+    assert (optimization.extra_g_passes, optimization.kt_update) == (
+        0, "step"), name
+  assert (Config().optimization.extra_g_passes,
+          Config().optimization.kt_update) == (0, "step")
+
+
 def test_pipeline_gives_the_generator_a_z_of_its_own():
   real = tf.data.Dataset.from_tensors(tf.zeros((4, 2, 3))).repeat(2)
   batch = next(iter(noise_lib.attach_noise(real, 8, "normal", seed=0,
@@ -210,7 +249,7 @@ def test_dcgan_batch_norm_averages_move_four_times_a_step():
   # with the batch statistics s before and s' after the G update, the
   # moving mean goes m -> 0.9^4 m + 0.1 (0.9^3 + 0.9^2) s + 0.19 s'.
   config = Config.of(model="dcgan", image_size=32, width=4, z_dim=8,
-                     batch_size=8)
+                     batch_size=8, extra_g_passes=2)
   model = builder.build_model(config, "float32")
   bn = model.generator.get_layer("g_bn0")
   head = keras.Model(model.generator.input, bn.input)
@@ -225,6 +264,36 @@ def test_dcgan_batch_norm_averages_move_four_times_a_step():
               0.19 * after_mean)
   np.testing.assert_allclose(bn.moving_mean.numpy(), expected, rtol=1e-4,
                              atol=1e-6)
+
+
+@pytest.mark.parametrize("passes", [1, 2, 3])
+def test_closed_form_passes_equal_real_passes(passes):
+  # One pass and the closed form against `passes` real training-mode
+  # passes, on the same weights and z: every batch-norm layer's moving mean
+  # and variance.
+  config = Config.of(model="dcgan", image_size=32, width=8, z_dim=16)
+  real_passes = builder.make_generator(config, 32)
+  closed_form = builder.make_generator(config, 32)
+  rng = np.random.default_rng(3)
+  for layer in gan_lib.batch_norm_layers(real_passes):
+    # Averages away from their start, as after some training.
+    layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape))
+    layer.moving_variance.assign(rng.uniform(
+        0.5, 2, size=layer.moving_variance.shape))
+  closed_form.set_weights(real_passes.get_weights())
+  z = tf.constant(rng.uniform(-1, 1, (16, 16)), tf.float32)
+  for _ in range(passes):
+    real_passes(z, training=True)
+  gan_lib.move_batch_norm_averages(closed_form, z, passes)
+  layers = list(zip(gan_lib.batch_norm_layers(real_passes),
+                    gan_lib.batch_norm_layers(closed_form)))
+  assert len(layers) == 4
+  for a, b in layers:
+    np.testing.assert_allclose(b.moving_mean.numpy(), a.moving_mean.numpy(),
+                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(b.moving_variance.numpy(),
+                               a.moving_variance.numpy(), rtol=1e-6,
+                               atol=1e-6)
 
 
 # The CIFAR-10 WGAN-GP critic: the original's reshape merges 4 samples.

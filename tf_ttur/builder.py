@@ -59,7 +59,8 @@ def build_model(config: Config, precision: str, size: int | None = None,
                       z_distribution=family.z_distribution,
                       n_critic=optimization.n_critic, seed=config.run.seed,
                       fresh_g_z=family.fresh_g_z,
-                      extra_g_passes=family.extra_g_passes)
+                      extra_g_passes=optimization.extra_g_passes,
+                      kt_next_batch=optimization.kt_update == "original")
   adam = dict(beta_1=optimization.beta_1, beta_2=optimization.beta_2,
               epsilon=optimization.adam_epsilon,
               loss_scaling=precision == "mixed_float16",

@@ -38,6 +38,7 @@ DEFAULT_QUALITY_MODEL = (
 
 
 CRITIC_FLATTENS = ("original", "per_sample")
+KT_UPDATES = ("step", "original")
 # The original WGAN-GP critic's reshape of its last map: 4 * 4 * 8w values
 # a row (docs/paper.md A.3.2).
 ORIGINAL_FLATTEN_CELLS = 4 * 4
@@ -85,9 +86,12 @@ def _flag(default: Any, help: str,  # noqa: A002 (absl's word)
 class RunSettings:
   """What to do, where, and from which seed."""
   mode: str = _flag(
-      "train", "train: train (resuming from the run directory); dry_run: "
-      "print the resolved config and exit; export: export the generator of "
-      "the latest checkpoint.", ("train", "dry_run", "export"))
+      "train", "train: train (resuming from the run directory); prepare: "
+      "check (and with internet fetch) the dataset, reference statistics "
+      "and Inception graph the run needs, listing every missing piece with "
+      "how to get it; dry_run: print the resolved config and exit; export: "
+      "export the generator of the latest checkpoint.",
+      ("train", "prepare", "dry_run", "export"))
   workdir: str = _flag(
       "runs/default", "Run directory; rerunning resumes from its newest "
       "readable checkpoint.")
@@ -143,6 +147,19 @@ class OptimizationSettings:
       0, "Halve both learning rates every N updates (BEGAN: 100000); 0: "
       "constant, as DCGAN and WGAN-GP.")
   batch_size: int = _flag(64, "Batch size per update.")
+  extra_g_passes: int = _flag(
+      0, "A quirk of the original DCGAN, for the paper flagfiles (2): "
+      "training-mode generator passes after its update that move its "
+      "batch-norm averages (the original's two loss evaluations for "
+      "logging, docs/paper.md A.3.1). They see the same weights and z, so "
+      "one pass is run and the averages are moved N times in closed form. "
+      "0: off (user runs).")
+  kt_update: str = _flag(
+      "step", "BEGAN's k_t. step: from the step's own L(x) and L(G(z)), at "
+      "no cost (user runs); original: after the update, from a second "
+      "forward pass on a new real batch and z with the updated weights, as "
+      "the original's second session.run (the BEGAN paper flagfiles; 1 G "
+      "and 2 D forwards more a step, BUILD.md).", KT_UPDATES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,6 +372,12 @@ class Config:
     if family.joint_update and f.n_critic != 1:
       raise ConfigError(f"--model={f.model} updates both networks "
                         "together: --n_critic must be 1")
+    if family.joint_update and f.extra_g_passes:
+      raise ConfigError(f"--extra_g_passes is for models with a separate "
+                        f"generator update; --model={f.model} has none")
+    if f.kt_update != "step" and not family.joint_update:
+      raise ConfigError(f"--kt_update is BEGAN's k_t; --model={f.model} has "
+                        "no k_t")
     if f.fid_every and f.fid_samples < 2:
       raise ConfigError(f"--fid_samples must be at least 2, got "
                         f"{f.fid_samples}")
@@ -385,11 +408,18 @@ class Config:
     if f.quality_every:
       preflight.check_quality_model(self.evaluation.quality_model_path,
                                     load=f.mode == "train")
-    if f.mode != "dry_run":
+    if f.mode not in ("dry_run", "prepare"):
       preflight.check_writable(f.workdir)
     preflight.check_environment(
         inception_download=bool(f.fid_every and not f.fid_inception),
         jsd=bool(f.jsd_every))
+
+  @property
+  def real_batches_per_step(self) -> int:
+    """Real batches a train step reads: one per discriminator update, and
+    BEGAN's k_t pass its own with --kt_update=original."""
+    return self.optimization.n_critic + int(
+        self.optimization.kt_update == "original")
 
   @property
   def family(self) -> Family:
@@ -446,7 +476,8 @@ class Config:
       if value < 1:
         raise ConfigError(f"--{name} must be a positive integer, got {value}")
     for name in ("lr_halve_every", "fid_every", "jsd_every", "cache_mb",
-                 "cpu_replicas", "quality_every", "debug_nan_at_step"):
+                 "cpu_replicas", "quality_every", "debug_nan_at_step",
+                 "extra_g_passes"):
       if getattr(f, name) < 0:
         raise ConfigError(f"--{name} must be 0 (off) or positive, got "
                           f"{getattr(f, name)}")

@@ -47,6 +47,10 @@ METRIC = "fd_shapes"
 
 BEST_DIR = "saved_model_best"
 BEST_FILE = "best_fid.json"
+# What best_fid.json's value is, and is not.
+ONE_RUN = ("this run's lowest FID: one run's minimum, lower and noisier "
+           "than the paper's statistic (the best point of the mean curve "
+           "over 8 runs: python -m tf_ttur.experiments.compare --seeds=8)")
 
 
 def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
@@ -265,7 +269,7 @@ class Evaluation(keras.callbacks.Callback):
     self.best = value
     if self.export_best is not None:
       self.export_best(BEST_DIR)
-    atomic_write(self.best_path, json.dumps(record))
+    atomic_write(self.best_path, json.dumps({**record, "scope": ONE_RUN}))
 
 
 # The evaluators of a run: [(every N steps, a function building the

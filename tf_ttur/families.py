@@ -37,9 +37,6 @@ class Family:
     fresh_g_z: the generator update draws its own z (WGAN-GP, language:
       the original's generator op samples noise itself) instead of reusing
       the last discriminator update's (DCGAN feeds one z to both).
-    extra_g_passes: training-mode generator passes after its update that
-      move its batch-norm averages (DCGAN: the original's two loss
-      evaluations for logging, docs/paper.md A.3.1).
   """
   name: str
   networks: str
@@ -50,13 +47,12 @@ class Family:
   fid_pixels: str
   joint_update: bool = False
   fresh_g_z: bool = False
-  extra_g_passes: int = 0
 
 
 FAMILIES: dict[str, Family] = {
     family.name: family for family in (
         Family("dcgan", "dcgan", modalities.IMAGES, (32, 64), "uniform",
-               "dcgan", "float", extra_g_passes=2),
+               "dcgan", "float"),
         Family("wgan_gp", "wgangp_resnet", modalities.IMAGES, (32, 64),
                "normal", "wgan_gp", "truncate", fresh_g_z=True),
         Family("began", "began", modalities.IMAGES, (64,), "uniform",

@@ -46,17 +46,20 @@ class GAN(keras.Model):
   True (WGAN-GP images and language, whose generator op draws its own
   noise) a z of its own, the pipeline's extra column. WGAN-GP's original
   order, G then n_critic critic steps with G skipped at iteration 0, is the
-  same sequence of updates. extra_g_passes > 0 (DCGAN) runs the generator
-  that many more times in training mode after its update, as the
-  original's loss evaluations for logging did, moving its batch-norm
-  averages. A `simultaneous` family (BEGAN) updates both networks from one
-  forward pass and then its k_t.
+  same sequence of updates. extra_g_passes > 0 (the DCGAN paper runs)
+  moves the generator's batch-norm averages as that many more training-mode
+  passes after its update would, as the original's loss evaluations for
+  logging did (one pass, the rest in closed form). A `simultaneous` family
+  (BEGAN) updates both networks from one forward pass and then its k_t:
+  from that pass, or with kt_next_batch, as the original, from a second
+  pass on the next real batch and z with the updated weights.
   """
 
   def __init__(self, generator: keras.Model, discriminator: keras.Model,
                loss: str, z_dim: int, z_distribution: str, n_critic: int = 1,
                seed: int = 0, fresh_g_z: bool = False,
-               extra_g_passes: int = 0, **kwargs):
+               extra_g_passes: int = 0, kt_next_batch: bool = False,
+               **kwargs):
     super().__init__(**kwargs)
     self.generator = generator
     self.discriminator = discriminator
@@ -66,6 +69,7 @@ class GAN(keras.Model):
     self.n_critic = n_critic
     self.fresh_g_z = fresh_g_z
     self.extra_g_passes = extra_g_passes
+    self.kt_next_batch = kt_next_batch
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.trackers = [keras.metrics.Mean(name=n) for n in
                      ("d_loss", "g_loss", *self.loss_family.d_metrics)]
@@ -129,10 +133,16 @@ class GAN(keras.Model):
     optimizer.apply(tape.gradient(scaled_loss, variables), variables)
 
   @property
+  def real_batches(self) -> int:
+    """Real batches per step: one per discriminator update, plus the k_t
+    pass's own with kt_next_batch (Config.real_batches_per_step)."""
+    return self.n_critic + int(self.kt_next_batch)
+
+  @property
   def z_columns(self) -> int:
-    """z per example and step: one per discriminator update, plus the
-    generator's own with fresh_g_z."""
-    return self.n_critic + int(self.fresh_g_z)
+    """z per example and step: one per real batch, plus the generator's
+    own with fresh_g_z."""
+    return self.real_batches + int(self.fresh_g_z)
 
   def _unpack(self, data):
     """(real [B, n, ...], z [B, z_columns, z_dim], alpha [B, n]) from a
@@ -145,11 +155,11 @@ class GAN(keras.Model):
     if isinstance(data, dict):
       return data["real"], data["z"], data["alpha"]
     real = data[0] if isinstance(data, (tuple, list)) else data
-    real = tf.stack(tf.split(real, self.n_critic, axis=0), axis=1)
+    real = tf.stack(tf.split(real, self.real_batches, axis=0), axis=1)
     batch_size = tf.shape(real)[0]
     z = tf.reshape(self.sample_z(batch_size * self.z_columns),
                    [batch_size, self.z_columns, self.z_dim])
-    alpha = keras.random.uniform((batch_size, self.n_critic),
+    alpha = keras.random.uniform((batch_size, self.real_batches),
                                  seed=self.seed_generator)
     return real, z, alpha
 
@@ -163,7 +173,7 @@ class GAN(keras.Model):
     # divided by their number, so the update is that of the global batch.
     replicas = tf.distribute.get_replica_context().num_replicas_in_sync
     if self.loss_family.simultaneous:
-      logs = self._simultaneous_step(real[:, 0], z[:, 0], replicas)
+      logs = self._simultaneous_step(real, z, replicas)
     else:
       logs = self._alternating_step(real, z, alpha, replicas)
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(
@@ -199,15 +209,12 @@ class GAN(keras.Model):
       g_loss = family.g_loss(self, fake)
       scaled = self.g_optimizer.scale_loss(g_loss / replicas)
     self._update(self.g_optimizer, tape, scaled, g_vars)
-    for _ in range(self.extra_g_passes):
-      # Forward only: what the original's loss evaluations did to the
-      # averages. (One pass with momentum ** passes would be cheaper, but
-      # a layer's momentum is shared by the replica threads that trace
-      # this step under MirroredStrategy.)
-      self.generator(z[:, -1], training=True)
+    if self.extra_g_passes:
+      move_batch_norm_averages(self.generator, z[:, -1], self.extra_g_passes)
     return {"d_loss": d_loss, "g_loss": g_loss, **extra}
 
-  def _simultaneous_step(self, real, z, replicas):
+  def _simultaneous_step(self, real_batches, z_columns, replicas):
+    real, z = real_batches[:, 0], z_columns[:, 0]
     d_vars = self.discriminator.trainable_variables
     g_vars = self.generator.trainable_variables
     with tf.GradientTape(persistent=True) as tape:
@@ -220,6 +227,52 @@ class GAN(keras.Model):
     del tape
     self.d_optimizer.apply(d_grads, d_vars)
     self.g_optimizer.apply(g_grads, g_vars)
-    self.k_t.assign(losses_lib.began_k_update(
-        self.k_t, extra["loss_real"], extra["loss_fake"]))
+    loss_real, loss_fake = extra["loss_real"], extra["loss_fake"]
+    if self.kt_next_batch:
+      # The original's second session.run: the queue's next batch, a new
+      # z and the weights just updated (docs/paper.md A.3.3).
+      _, _, again = self.loss_family.joint(
+          self, real_batches[:, 1],
+          self.generator(z_columns[:, 1], training=True))
+      loss_real, loss_fake = again["loss_real"], again["loss_fake"]
+    self.k_t.assign(losses_lib.began_k_update(self.k_t, loss_real,
+                                              loss_fake))
     return {"d_loss": d_loss, "g_loss": g_loss, **extra}
+
+
+def batch_norm_layers(network: keras.Model) -> list:
+  """The BatchNormalization layers of a network, nested models included."""
+  found = []
+  for layer in network.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+      found.append(layer)
+    elif hasattr(layer, "layers"):
+      found.extend(batch_norm_layers(layer))
+  return found
+
+
+def move_batch_norm_averages(generator: keras.Model, z: tf.Tensor,
+                             passes: int) -> None:
+  """What `passes` training-mode passes of generator(z) do to its
+  batch-norm averages, in one pass.
+
+  Every pass sees the same weights and z, hence the same batch statistics
+  s, and one moves an average m to momentum * m + (1 - momentum) * s; after
+  n passes m_n = m + (m_1 - m) (1 - momentum^n) / (1 - momentum). So one
+  pass gives m_1 and the rest is that closed form (the DCGAN paper runs'
+  two loss evaluations, docs/paper.md A.3.1). Read and assigned in replica
+  context: the same arithmetic on every replica, no layer attribute
+  changed while the step is traced.
+  """
+  layers = batch_norm_layers(generator)
+  before = [(tf.identity(layer.moving_mean), tf.identity(
+      layer.moving_variance)) for layer in layers]
+  with tf.control_dependencies([v for pair in before for v in pair]):
+    generator(z, training=True)
+  if passes == 1:
+    return
+  for layer, (mean, variance) in zip(layers, before):
+    factor = (1 - layer.momentum ** passes) / (1 - layer.momentum)
+    layer.moving_mean.assign(mean + (layer.moving_mean - mean) * factor)
+    layer.moving_variance.assign(
+        variance + (layer.moving_variance - variance) * factor)

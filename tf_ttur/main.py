@@ -41,6 +41,10 @@ def main(argv):
   if config.run.mode == "dry_run":
     print(config.to_json())
     return
+  if config.run.mode in ("prepare", "train"):
+    _check_needs(config)
+    if config.run.mode == "prepare":
+      return
   # The training stack (and TensorFlow) is only needed past validation and
   # dry_run.
   from fid.stats import StatsError
@@ -60,6 +64,28 @@ def main(argv):
   except Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(PREEMPTED_EXIT_CODE)
+
+
+def _check_needs(config: Config) -> None:
+  """--mode=prepare: fetch what can be fetched, list everything, say
+  "ready"; training: refuse with the whole list of what is missing, before
+  anything is written (tf_ttur.prepare)."""
+  from fid import sources
+  from tf_ttur import prepare
+  fetch = config.run.mode == "prepare" and sources.download_reachable()
+  try:
+    pieces = prepare.check(config, fetch=fetch,
+                           build_offline=config.run.mode == "prepare")
+    for piece in pieces:
+      for warning in piece.warnings:
+        logging.warning("%s", warning)
+    prepare.refuse_if_missing(pieces)
+  except ConfigError as e:
+    fail(str(e))
+  if config.run.mode == "prepare":
+    print(prepare.report(pieces))
+    print("ready: the same command without --mode=prepare trains it"
+          + ("" if fetch else " (no internet here: nothing was fetched)"))
 
 
 def run():

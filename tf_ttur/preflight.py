@@ -34,12 +34,16 @@ def check_environment(inception_download: bool, jsd: bool) -> None:
 
 
 def check_fid_stats(path: str | None) -> None:
+  """A given statistics file must be usable; a missing one is listed by
+  tf_ttur.prepare with the rest of what the run needs."""
   from fid import stats as fid_stats
   if not path:
     raise ConfigError("--fid_every needs --fid_stats (make one with "
                       "python -m fid DATA --save_stats OUT.npz)")
+  if not os.path.exists(path):
+    return
   if not os.path.isfile(path):
-    raise ConfigError(f"--fid_stats={path}: no such file")
+    raise ConfigError(f"--fid_stats={path}: not a file")
   try:
     mu, _ = fid_stats.load_stats(path)
   except fid_stats.StatsError as e:
@@ -53,9 +57,12 @@ def check_fid_stats(path: str | None) -> None:
 
 def check_inception(path: str) -> None:
   """--fid_inception must be the 2015 graph (.pb) or its archive (.tgz),
-  checked without extracting anything."""
+  checked without extracting anything (a missing one is listed by
+  tf_ttur.prepare)."""
+  if not os.path.exists(path):
+    return
   if not os.path.isfile(path):
-    raise ConfigError(f"--fid_inception={path}: no such file")
+    raise ConfigError(f"--fid_inception={path}: not a file")
   if path.endswith((".tgz", ".tar.gz")):
     if not tarfile.is_tarfile(path):
       raise ConfigError(f"--fid_inception={path}: not a .tgz archive")

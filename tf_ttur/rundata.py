@@ -31,14 +31,15 @@ class ImageData:
     fit in --cache_mb (no noise attached yet)."""
     from tf_ttur.data import images
     data, batch_size = config.data, config.optimization.batch_size
-    n_critic = config.optimization.n_critic
+    n_critic = config.real_batches_per_step
     real = images.load_images(data.dataset, data.image_size,
                               data_dir=data.data_dir)
     count = int(real.cardinality())
     if 0 <= count < batch_size * n_critic:
       logging.warning("%s has %d images, fewer than one step takes "
-                      "(--batch_size=%d x --n_critic=%d): each step repeats "
-                      "them.", data.dataset, count, batch_size, n_critic)
+                      "(--batch_size=%d x %d real batches): each step "
+                      "repeats them.", data.dataset, count, batch_size,
+                      n_critic)
     cache = images.fits_in_memory(real, data.image_size, data.cache_mb)
     logging.info("Input pipeline: %s the decoded images in memory "
                  "(--cache_mb=%d).", "caching" if cache else "not caching",
@@ -46,7 +47,7 @@ class ImageData:
     return cls(config, images.make_pipeline(
         real, config.optimization.batch_size, seed=config.run.seed,
         shuffle_buffer=config.data.shuffle_buffer, cache=cache,
-        n_critic=config.optimization.n_critic))
+        n_critic=n_critic))
 
   @classmethod
   def restore(cls, config: Config) -> ImageData:

@@ -82,7 +82,11 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
   with writer.as_default(step=step):
     hp.hparams_config(
         hparams=[hp.HParam(name) for name in HPARAMS],
-        metrics=[hp.Metric(f"best/{name}", display_name=f"best {name}")
+        metrics=[hp.Metric(
+            f"best/{name}", display_name=f"best {name} (one run)",
+            description=f"The lowest {name} of this one run so far. The "
+            "paper's statistic is the best point of the mean curve over "
+            "seeds (python -m tf_ttur.experiments.compare).")
                  for name in BEST])
     hp.hparams(hparams, trial_id=run_name(config.run.workdir))
     tf.summary.text("config", code_block(config.to_json()))

@@ -1,0 +1,163 @@
+"""--mode=prepare and the check training runs first, against local
+stand-ins: a 127.0.0.1 server holding SVHN's three .mat files (TFDS's own
+svhn_cropped builder downloads and builds them), TTUR's statistics file and
+the Inception archive (the synthetic replica)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import threading
+
+import numpy as np
+import pytest
+import scipy.io
+from tensorflow_datasets.datasets.svhn_cropped import (
+  svhn_cropped_dataset_builder as svhn_builder,
+)
+
+from fid import download
+from fid import provenance
+from fid import sources
+from fid import stats as fid_stats
+from fid import testing
+from tests.helpers import REPO
+from tests.helpers import run_module
+from tf_ttur import main as main_lib
+from tf_ttur import prepare
+from tf_ttur.config import Config
+from tf_ttur.errors import ConfigError
+
+SVHN = os.path.join(REPO, "configs", "svhn.flags")
+
+
+def _tree(path) -> list[str]:
+  return sorted(os.path.relpath(os.path.join(d, f), path)
+                for d, _, files in os.walk(path) for f in files)
+
+
+@pytest.fixture
+def place(tmp_path, monkeypatch):
+  """An empty data_dir, cache and stats folder; no internet."""
+  monkeypatch.setenv("FID_CACHE_DIR", str(tmp_path / "cache"))
+  monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
+  return tmp_path
+
+
+def _svhn(place, *overrides) -> Config:
+  return Config.from_flagfile(
+      SVHN, f"--data_dir={place}/tfds", f"--workdir={place}/run",
+      f"--fid_stats={place}/stats/fid_stats_svhn_train.npz",
+      *overrides).validate()
+
+
+def test_nothing_present_lists_every_piece_at_once(place):
+  config = _svhn(place)
+  pieces = prepare.check(config, fetch=False)
+  assert [p.ready for p in pieces] == [False, False, False]
+  with pytest.raises(ConfigError) as raised:
+    prepare.refuse_if_missing(pieces)
+  message = str(raised.value)
+  assert message.startswith("3 of the 3 things this run reads are missing")
+  # Each piece, with how to get it online and what to copy where offline.
+  assert "dataset svhn_cropped (TFDS, split train)" in message
+  assert "tfds build svhn_cropped" in message
+  assert f"to {place}/tfds/svhn_cropped/3.1.0" in message
+  assert (provenance.TTUR_STATS_URL + "fid_stats_svhn_train.npz") in message
+  assert "python -m fid tfds:svhn_cropped:train --image_size=32" in message
+  assert "stats/svhn_cropped_train_32.npz" in message
+  assert download.INCEPTION_URL in message and download.PB_MD5 in message
+  assert f"into {place}/cache" in message
+  assert _tree(place) == []
+
+
+@pytest.mark.slow
+def test_training_refuses_with_the_whole_list_before_writing(tmp_path):
+  proc = run_module(
+      "tf_ttur.main", f"--flagfile={SVHN}", f"--workdir={tmp_path}/run",
+      f"--data_dir={tmp_path}/tfds",
+      f"--fid_stats={tmp_path}/fid_stats_svhn_train.npz",
+      env_extra={"FID_CACHE_DIR": str(tmp_path / "cache")})
+  assert proc.returncode == 2, proc.stderr
+  errors = [line for line in proc.stderr.splitlines()
+            if line.startswith("error:")]
+  assert errors == ["error: 3 of the 3 things this run reads are missing "
+                    "(nothing was written):"]
+  assert proc.stderr.count("MISSING") == 3
+  assert _tree(tmp_path) == []
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+
+  def log_message(self, *args):
+    del args
+
+
+@pytest.fixture
+def server(tmp_path):
+  """A local web server over tmp_path/served, and its base URL."""
+  served = tmp_path / "served"
+  served.mkdir()
+  handler = functools.partial(_Quiet, directory=str(served))
+  httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+  threading.Thread(target=httpd.serve_forever, daemon=True).start()
+  yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
+  httpd.shutdown()
+
+
+def _serve_everything(served, inception_pb):
+  rng = np.random.default_rng(0)
+  for split, count in (("train", 6), ("test", 3), ("extra", 2)):
+    scipy.io.savemat(str(served / f"{split}_32x32.mat"), {
+        "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
+        "y": rng.integers(1, 11, (count, 1))})
+  features = rng.normal(size=(64, 2048)) * 0.1
+  # TTUR's published files carry mu and sigma only.
+  np.savez_compressed(served / "fid_stats_svhn_train.npz",
+                      mu=features.mean(0), sigma=np.cov(features,
+                                                        rowvar=False))
+  testing.write_archive(str(served / download.ARCHIVE_NAME), inception_pb)
+
+
+def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
+                                               monkeypatch, capsys):
+  served, url = server
+  _serve_everything(served, inception_pb)
+  monkeypatch.setattr(sources, "download_reachable", lambda *a: True)
+  monkeypatch.setattr(svhn_builder, "URL", url)
+  monkeypatch.setattr(provenance, "TTUR_STATS_URL", url)
+  monkeypatch.setattr(download, "INCEPTION_URL", url + download.ARCHIVE_NAME)
+  # The replica's own checks, where the real graph's would refuse it.
+  pb_bytes = open(inception_pb, "rb").read()
+  monkeypatch.setattr(download, "PB_MD5", hashlib.md5(pb_bytes).hexdigest())
+  monkeypatch.setattr(download, "PB_SIZE", len(pb_bytes))
+  monkeypatch.setattr(download, "ARCHIVE_SIZE", os.path.getsize(
+      served / download.ARCHIVE_NAME))
+  config = _svhn(place, "--mode=prepare")
+  main_lib._check_needs(config)  # noqa: SLF001 The program's own step.
+  out = capsys.readouterr().out
+  assert out.count("  ok ") == 3 and "MISSING" not in out
+  assert "6 examples in" in out
+  assert "no provenance record (TTUR's published files have none)" in out
+  assert out.rstrip().endswith("ready: the same command without "
+                               "--mode=prepare trains it")
+  stats_path = place / "stats" / "fid_stats_svhn_train.npz"
+  np.testing.assert_array_equal(
+      fid_stats.load_stats(str(stats_path))[0],
+      fid_stats.load_stats(str(served / "fid_stats_svhn_train.npz"))[0])
+  assert open(place / "cache" / download.PB_NAME, "rb").read() == pb_bytes
+  # Training's own check now passes, offline.
+  monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
+  assert all(p.ready for p in prepare.check(config.replace(mode="train")))
+
+
+def test_demo_is_ready_offline(tmp_path, monkeypatch):
+  monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
+  config = Config.from_flagfile(
+      os.path.join(REPO, "configs", "demo.flags"),
+      f"--data_dir={tmp_path}", "--mode=prepare").validate()
+  pieces = prepare.check(config, fetch=False, build_offline=True)
+  assert [p.ready for p in pieces] == [True, True]
+  assert os.path.isdir(tmp_path / "shapes")

@@ -1,0 +1,317 @@
+"""Everything a run needs from outside the repository, checked at once.
+
+`python -m tf_ttur.main --flagfile=F --mode=prepare` lists each piece the
+run will read (the dataset and its split, the FID's reference statistics
+and Inception graph, the classifier of fd_shapes, the text corpus), says
+for every missing one how to get it and, for a machine without internet,
+which folder or file to copy where; with internet it fetches and builds
+what it can (TFDS, keras.utils.get_file) and ends with one line saying the
+run is ready. Training runs the same check, without fetching, before
+anything is written, and refuses with the whole list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from fid import download
+from fid import preprocess
+from fid import provenance
+from tf_ttur import data as data_names
+from tf_ttur.config import Config
+from tf_ttur.errors import ConfigError
+from tf_ttur.errors import first_line
+
+# What `tfds build` downloads for each dataset the paper used, and what
+# else it takes (tensorflow_datasets' builders, version 4.9).
+TFDS_NOTES = {
+    "svhn_cropped": "about 1.3 GB (train, test and extra .mat files)",
+    "cifar10": "about 170 MB",
+    "celeb_a": "about 1.4 GB from Google Drive (the aligned images and "
+               "their lists), which refuses when its daily quota is spent: "
+               "then try again later",
+    "lsun/bedroom": "about 43 GB of LMDB from dl.yf.io; TFDS reads it with "
+                    "tensorflow-io (pip install tensorflow-io, not in "
+                    "requirements.txt and not checked against this "
+                    "TensorFlow)",
+    "lm1b": "about 1.8 GB",
+}
+
+
+@dataclasses.dataclass
+class Piece:
+  """One thing the run reads: what it is, whether it is there, and how to
+  get it (with and without internet)."""
+  what: str
+  ready: bool
+  detail: str
+  how: list[str] = dataclasses.field(default_factory=list)
+  warnings: list[str] = dataclasses.field(default_factory=list)
+
+  def lines(self) -> list[str]:
+    head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
+    return [head, *(f"           {h}" for h in self.how)]
+
+
+def _tfds_dataset(name: str, split: str, data_dir: str | None,
+                  fetch: bool, build_offline: bool) -> Piece:
+  import tensorflow_datasets as tfds
+
+  from tf_ttur.data import shapes  # noqa: F401 Registers `shapes` with TFDS.
+  what = f"dataset {name} (TFDS, split {split})"
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except Exception as e:  # noqa: BLE001 An unknown name, a damaged data_dir.
+    return Piece(what, False, first_line(e))
+  prepared = builder.is_prepared()
+  if not prepared and name == "shapes":
+    if not build_offline:
+      return Piece(what, True, f"generated offline into {builder.data_dir} "
+                   "on first use")
+    from tf_ttur.data import images
+    images.prepare_shapes(data_dir)  # Offline, in seconds.
+    prepared = True
+  elif not prepared and fetch:
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # noqa: BLE001 Network, quota, missing packages.
+      return _tfds_missing(builder, name, what, f"tfds build failed: "
+                           f"{first_line(e)}")
+    prepared = builder.is_prepared()
+  if not prepared:
+    return _tfds_missing(builder, name, what, f"not prepared in "
+                         f"{builder.data_dir}")
+  builder = tfds.builder(name, data_dir=data_dir)  # Its splits, as built.
+  parts = split.split("+")
+  absent = [p for p in parts if p not in builder.info.splits]
+  if absent:
+    return Piece(what, False, f"{builder.data_dir} has no split "
+                 f"{', '.join(absent)} (it has "
+                 f"{', '.join(builder.info.splits)})")
+  count = sum(builder.info.splits[p].num_examples for p in parts)
+  return Piece(what, True, f"{count:,} examples in {builder.data_dir}")
+
+
+def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
+  version_dir = builder.data_dir
+  relative = os.path.relpath(version_dir, builder.data_dir_root)
+  note = TFDS_NOTES.get(name)
+  return Piece(what, False, detail, [
+      f"with internet: --mode=prepare runs TFDS's download and build "
+      f"(or: tfds build {name} --data_dir={builder.data_dir_root})"
+      + (f"; {note}" if note else ""),
+      f"offline: on a machine where it is built, copy the folder "
+      f"DATA_DIR/{relative} to {version_dir} (or pass that machine's "
+      "DATA_DIR here as --data_dir)"])
+
+
+def _folder(path: str) -> Piece:
+  what = f"dataset folder:{path}"
+  if not os.path.isdir(path):
+    return Piece(what, False, "no such folder",
+                 ["put the training images (png, jpg) there"])
+  from tf_ttur.data import images
+  count = len(images.list_image_files(path))
+  if not count:
+    return Piece(what, False, "no png/jpg/jpeg/bmp/gif image in it",
+                 ["put the training images there"])
+  return Piece(what, True, f"{count:,} images")
+
+
+def _text(name: str, data_dir: str | None, fetch: bool) -> Piece:
+  if name == "english":
+    return Piece("corpus english", True, "shipped in tf_ttur/data/corpus")
+  if name.startswith(data_names.TEXTFILE_PREFIX):
+    path = name[len(data_names.TEXTFILE_PREFIX):]
+    ready = os.path.isfile(path)
+    return Piece(f"corpus {name}", ready, "a text file, one line per "
+                 "example" if ready else "no such file",
+                 [] if ready else ["put the text file there"])
+  return _tfds_dataset(name, "train", data_dir, fetch, build_offline=False)
+
+
+def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
+  """The training data of the run (build_offline: generate `shapes`)."""
+  name, data_dir = config.data.dataset, config.data.data_dir
+  if config.family.modality.name == "text":
+    return _text(name, data_dir, fetch)
+  if name.startswith(data_names.FOLDER_PREFIX):
+    return _folder(name[len(data_names.FOLDER_PREFIX):])
+  return _tfds_dataset(name, preprocess.PAPER[name].split, data_dir, fetch,
+                       build_offline)
+
+
+def expected_provenance(config: Config) -> dict:
+  """What statistics made from this run's training images record."""
+  name = config.data.dataset
+  if name.startswith(data_names.FOLDER_PREFIX):
+    folder = os.path.abspath(name[len(data_names.FOLDER_PREFIX):])
+    return {"dataset": f"folder:{folder}"}
+  rule = preprocess.PAPER.get(name)
+  return {"dataset": name, "split": rule.split if rule else None,
+          "image_size": config.data.image_size,
+          "crop": rule.crop if rule else None}
+
+
+def own_stats_command(config: Config, path: str) -> str:
+  """The command that computes reference statistics from the run's own
+  training images (never under a TTUR file name)."""
+  name = config.data.dataset
+  if provenance.is_ttur_name(path):
+    folder = os.path.dirname(path) or "."
+    size = config.data.image_size
+    own = name.replace("/", "_").replace(":", "_")
+    split = preprocess.PAPER[name].split if name in preprocess.PAPER else ""
+    path = os.path.join(folder, f"{own}_{'all' if '+' in split else split}"
+                        f"_{size}.npz")
+  if name.startswith(data_names.FOLDER_PREFIX):
+    source = name[len(data_names.FOLDER_PREFIX):]
+  else:
+    source = f"tfds:{name}:{preprocess.PAPER[name].split}"
+  return (f"python -m fid {source} --image_size={config.data.image_size} "
+          f"--save_stats {path} (then --fid_stats={path})")
+
+
+def reference_statistics(config: Config, fetch: bool) -> Piece:
+  """The FID's reference statistics: present and made from the run's
+  images, TTUR's published file (downloaded), or the command that makes
+  them."""
+  from fid import stats as fid_stats
+  path = config.evaluation.fid_stats
+  what = f"reference statistics {path}"
+  url = provenance.ttur_url(path)
+  if not os.path.isfile(path) and url and fetch:
+    try:
+      _fetch_file(url, path)
+    except OSError as e:
+      return _stats_missing(config, path, what, f"download failed: {e}")
+  if not os.path.isfile(path):
+    return _stats_missing(config, path, what, "no such file")
+  try:
+    fid_stats.load_stats(path)
+    recorded = fid_stats.load_provenance(path)
+  except fid_stats.StatsError as e:
+    return Piece(what, False, str(e), [own_stats_command(config, path)])
+  if recorded is None:
+    return Piece(what, True, "no provenance record (TTUR's published files "
+                 "have none): its images cannot be checked against the "
+                 "run's")
+  piece = Piece(what, True, provenance.describe(recorded))
+  expected = expected_provenance(config)
+  differences = provenance.differences(recorded, expected)
+  if differences:
+    piece.warnings.append(
+        f"{path} was made from other images than this run trains on: "
+        f"{'; '.join(differences)}. Its FIDs measure against those images "
+        f"({own_stats_command(config, 'OWN.npz')} makes the run's own)")
+  if not recorded.get("paper_graph", True):
+    piece.warnings.append(
+        f"{path} was made with another Inception graph (MD5 "
+        f"{recorded.get('graph_md5')}): FIDs against it cannot be compared "
+        "with published ones")
+  return piece
+
+
+def _stats_missing(config: Config, path: str, what: str,
+                   detail: str) -> Piece:
+  url = provenance.ttur_url(path)
+  how = []
+  if url:
+    how += [f"TTUR's published file (the paper's reference): --mode=prepare "
+            f"downloads {url}",
+            f"offline: download it elsewhere and copy it to "
+            f"{os.path.abspath(path)}",
+            f"or compute the project's own from the same images: "
+            f"{own_stats_command(config, path)}"]
+  else:
+    how += [f"compute it from the run's images (needs the dataset and the "
+            f"Inception graph): {own_stats_command(config, path)}"]
+  return Piece(what, False, detail, how)
+
+
+def _fetch_file(url: str, path: str) -> None:
+  """Downloads url to path with keras.utils.get_file (a partial download
+  never takes the name)."""
+  import keras
+  folder = os.path.dirname(os.path.abspath(path))
+  os.makedirs(folder, exist_ok=True)
+  try:
+    keras.utils.get_file(os.path.basename(path), origin=url,
+                         cache_dir=folder, cache_subdir=".")
+  except Exception as e:  # noqa: BLE001 get_file raises plain Exception.
+    raise OSError(first_line(e)) from None
+
+
+def inception_graph(config: Config, fetch: bool) -> Piece:
+  """The 2015 Inception graph: given, in the cache, or downloaded."""
+  given = config.evaluation.fid_inception
+  if given:
+    ready = os.path.isfile(given)
+    return Piece(f"Inception graph {given}", ready,
+                 "given by --fid_inception" if ready else "no such file",
+                 [] if ready else [f"the 2015 graph: {download.INCEPTION_URL} "
+                                   f"({download.PB_NAME} inside has MD5 "
+                                   f"{download.PB_MD5})"])
+  cache = download.default_cache_dir()
+  cached = os.path.join(cache, download.PB_NAME)
+  archive = os.path.join(cache, download.ARCHIVE_NAME)
+  what = f"Inception graph {cached}"
+  if not os.path.isfile(cached) and (fetch or os.path.isfile(archive)):
+    try:
+      download.get_inception_graph(
+          archive if os.path.isfile(archive) else None, cache,
+          url=download.INCEPTION_URL, md5=download.PB_MD5,
+          pb_size=download.PB_SIZE, archive_size=download.ARCHIVE_SIZE)
+    except download.InceptionError as e:
+      return _graph_missing(what, cache, str(e))
+  if not os.path.isfile(cached):
+    return _graph_missing(what, cache, "not in the cache")
+  return Piece(what, True, f"{os.path.getsize(cached):,} bytes")
+
+
+def _graph_missing(what: str, cache: str, detail: str) -> Piece:
+  return Piece(what, False, detail, [
+      f"with internet: --mode=prepare downloads {download.INCEPTION_URL} "
+      f"({download.ARCHIVE_SIZE:,} bytes) and keeps only {download.PB_NAME} "
+      f"(MD5 {download.PB_MD5})",
+      f"offline: copy {download.ARCHIVE_NAME} or {download.PB_NAME} into "
+      f"{cache} (${download.CACHE_ENV} chooses the folder), or pass "
+      "--fid_inception=PATH"])
+
+
+def quality_model(config: Config) -> Piece:
+  path = config.evaluation.quality_model_path
+  ready = os.path.isfile(os.path.join(path, "saved_model.pb"))
+  return Piece(f"fd_shapes classifier {path}", ready,
+               "a SavedModel" if ready else "no SavedModel there",
+               [] if ready else ["train one: python -m tf_ttur.quality"])
+
+
+def check(config: Config, fetch: bool = False,
+          build_offline: bool = False) -> list[Piece]:
+  """Every piece the run reads: fetched from the internet where `fetch`
+  allows, the offline `shapes` generated where `build_offline` does."""
+  pieces = [dataset(config, fetch, build_offline)]
+  evaluation = config.evaluation
+  if evaluation.fid_every:
+    pieces.append(reference_statistics(config, fetch))
+    pieces.append(inception_graph(config, fetch))
+  if evaluation.quality_every:
+    pieces.append(quality_model(config))
+  return pieces
+
+
+def report(pieces: list[Piece]) -> str:
+  return "\n".join(line for piece in pieces for line in piece.lines())
+
+
+def refuse_if_missing(pieces: list[Piece]) -> None:
+  """ConfigError with the whole listing when any piece is missing."""
+  missing = [p for p in pieces if not p.ready]
+  if missing:
+    raise ConfigError(
+        f"{len(missing)} of the {len(pieces)} things this run reads "
+        f"{'is' if len(missing) == 1 else 'are'} missing (nothing was "
+        f"written):\n{report(pieces)}\nThe same command with "
+        "--mode=prepare fetches what it can where there is internet.")

@@ -22,8 +22,6 @@ import os
 # anything imports it (a value the user set is kept).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-__version__ = "0.3.0"  # tf_ttur.__version__ and the installed one too.
-
 import numpy as np  # noqa: E402
 
 from fid import core
@@ -36,6 +34,7 @@ from fid.stats import RunningStats
 from fid.stats import StatsError
 from fid.stats import load_stats
 from fid.stats import save_stats
+from fid.version import __version__  # noqa: E402
 
 __all__ = [
     "calculate_frechet_distance", "calculate_activation_statistics",

@@ -15,6 +15,7 @@ import hashlib
 import os
 
 from fid import download
+from fid.version import __version__
 
 # TTUR's published statistics (docs/paper.md A.2; SPEC "Published files").
 TTUR_STATS_URL = "http://bioinf.jku.at/research/ttur/ttur_stats/"
@@ -72,7 +73,6 @@ def record(source: str, count: int, extractor: str, graph_md5_value: str,
            image_size: int | None = None, crop: str | None = None,
            drop_last_partial_batch: bool = False) -> dict:
   """The provenance record of a statistics file (see the module)."""
-  from fid import __version__
   return {
       "source": source, "dataset": dataset, "split": split, "count": count,
       "image_size": image_size, "crop": crop,

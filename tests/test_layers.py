@@ -25,11 +25,13 @@ LAYERS = (
     ("tf_ttur.config",),
     # 4. What a run is made of: networks, losses, the GAN and its builder,
     #    the data pipelines and the run's data, checkpoints, the run
-    #    directory, records, the runtime, sample grids, n-grams.
+    #    directory, records, the runtime, sample grids, n-grams, and what
+    #    a run needs from outside (prepare).
     ("tf_ttur.networks", "tf_ttur.losses", "tf_ttur.gan", "tf_ttur.builder",
      "tf_ttur.data.images", "tf_ttur.data.text", "tf_ttur.rundata",
      "tf_ttur.checkpointing", "tf_ttur.rundir", "tf_ttur.records",
-     "tf_ttur.runtime", "tf_ttur.grid", "tf_ttur.jsd", "tf_ttur.summaries"),
+     "tf_ttur.runtime", "tf_ttur.grid", "tf_ttur.jsd", "tf_ttur.summaries",
+     "tf_ttur.prepare"),
     # 5. Callbacks, evaluation, export: each with its own table keyed by the
     #    modality's name.
     ("tf_ttur.callbacks", "tf_ttur.evaluation", "tf_ttur.export"),

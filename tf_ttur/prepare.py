@@ -23,19 +23,19 @@ from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
 
-# What `tfds build` downloads for each dataset the paper used, and what
-# else it takes (tensorflow_datasets' builders, version 4.9).
+# What `tfds build` downloads for each dataset the paper used (the TFDS
+# catalog's download sizes), and what else it takes.
 TFDS_NOTES = {
-    "svhn_cropped": "about 1.3 GB (train, test and extra .mat files)",
-    "cifar10": "about 170 MB",
-    "celeb_a": "about 1.4 GB from Google Drive (the aligned images and "
+    "svhn_cropped": "1.5 GB (train, test and extra .mat files)",
+    "cifar10": "162 MB",
+    "celeb_a": "1.4 GB from Google Drive (the aligned images and "
                "their lists), which refuses when its daily quota is spent: "
                "then try again later",
-    "lsun/bedroom": "about 43 GB of LMDB from dl.yf.io; TFDS reads it with "
+    "lsun/bedroom": "43 GB of LMDB from dl.yf.io; TFDS reads it with "
                     "tensorflow-io (pip install tensorflow-io, not in "
                     "requirements.txt and not checked against this "
                     "TensorFlow)",
-    "lm1b": "about 1.8 GB",
+    "lm1b": "1.7 GB",
 }
 
 

@@ -36,7 +36,7 @@ from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import fail
 
-METRICS = ("fid", "fd_shapes", "jsd_4")
+METRICS = ("fid", "fd_shapes", "jsd_4", "jsd_6")
 LOWER_IS_BETTER = True  # All of METRICS.
 
 

@@ -97,3 +97,20 @@ def test_sweep_trains_ranks_and_resumes(tmp_path, tfds_dir):
   assert again.stdout.count("reused ") == 2 and "training " not in again.stdout
   assert json.loads((out / "sweep.json").read_text())["ranked"] == (
       data["ranked"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args,message", [
+    (("--d_lr=1e-4", "--g_lr=1e-4"), "error: --flagfile=F is required"),
+    ((f"--flagfile={SMOKE}", "--d_lr=x", "--g_lr=1e-4"),
+     "error: --d_lr: could not convert string to float: 'x'"),
+    ((f"--flagfile={SMOKE}", "--d_lr=1e-4", "--g_lr=0"),
+     "error: d0.0001_g0: --g_lr must be positive"),
+])
+def test_sweep_bad_input(tmp_path, args, message):
+  proc = run_module("tf_ttur.experiments.sweep", *args,
+                    f"--out={tmp_path / 'out'}")
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines()[-1].startswith(message)
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "out").exists()

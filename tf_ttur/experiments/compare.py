@@ -234,15 +234,20 @@ def main(argv):
     fail(str(e))
 
 
-if __name__ == "__main__":
-  flags.DEFINE_list("flagfiles", None, "Flagfiles to compare.")
-  flags.DEFINE_integer("seeds", 3, "Seeds 0..N-1 per flagfile.")
-  flags.DEFINE_string("out", "runs/compare", "Output folder.")
+def define_run_flags(seeds: int, out: str) -> None:
+  """The flags of the programs that train many runs (compare, sweep)."""
+  flags.DEFINE_integer("seeds", seeds, "Seeds 0..N-1 per configuration.")
+  flags.DEFINE_string("out", out, "Output folder.")
   flags.DEFINE_multi_string("override", [],
                             "A flag given to every run after its flagfile, "
                             "e.g. --override=--train_steps=500 (repeatable).")
   flags.DEFINE_enum("metric", None, list(METRICS),
                     "Default: the first of fid, fd_shapes, jsd_4 logged.")
+
+
+if __name__ == "__main__":
+  flags.DEFINE_list("flagfiles", None, "Flagfiles to compare.")
+  define_run_flags(3, "runs/compare")
   flags.DEFINE_enum("x", "step", ["step", "minutes"], "The x-axis.")
   flags.mark_flag_as_required("flagfiles")
   FLAGS = flags.FLAGS

@@ -145,12 +145,14 @@ def write_heatmap(summaries: list[dict], d_lrs: list[float],
   image = ax.imshow(grid, cmap="viridis_r", origin="lower")
   fig.colorbar(image, ax=ax, label=f"{metric}, best of the mean curve")
   best = summaries[0]
+  middle = np.nanmin(grid) + (np.nanmax(grid) - np.nanmin(grid)) / 2
   for i, d_lr in enumerate(d_sorted):
     for j, g_lr in enumerate(g_sorted):
       if not np.isnan(grid[i, j]):
         mark = "*" if (d_lr, g_lr) == (best["d_lr"], best["g_lr"]) else ""
         ax.text(j, i, f"{grid[i, j]:.1f}{mark}", ha="center", va="center",
-                color="white", fontsize=9)
+                color="black" if grid[i, j] < middle else "white",
+                fontsize=9)
       if d_lr == g_lr:
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                edgecolor="red", lw=2))
@@ -190,6 +192,9 @@ def sweep(flagfile: str, d_lr: list[str], g_lr: list[str], seeds: int,
 
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
+  if not FLAGS.config_flagfile:
+    fail("--flagfile=F is required: the configuration whose learning rates "
+         "are searched")
   try:
     sweep(FLAGS.config_flagfile, FLAGS.d_lr, FLAGS.g_lr, FLAGS.seeds, FLAGS.out,
           FLAGS.override, FLAGS.metric)
@@ -206,14 +211,8 @@ if __name__ == "__main__":
                       "are replaced).")
   flags.DEFINE_list("d_lr", None, "Discriminator learning rates.")
   flags.DEFINE_list("g_lr", None, "Generator learning rates.")
-  flags.DEFINE_integer("seeds", 1, "Seeds 0..N-1 per pair.")
-  flags.DEFINE_string("out", "runs/sweep", "Output folder.")
-  flags.DEFINE_multi_string("override", [],
-                            "A flag given to every run after the flagfile, "
-                            "e.g. --override=--train_steps=500 (repeatable).")
-  flags.DEFINE_enum("metric", None, list(compare.METRICS),
-                    "Default: the first of fid, fd_shapes, jsd_4 logged.")
-  for name in ("config_flagfile", "d_lr", "g_lr"):
+  compare.define_run_flags(1, "runs/sweep")
+  for name in ("d_lr", "g_lr"):
     flags.mark_flag_as_required(name)
   FLAGS = flags.FLAGS
   tf_ttur_flags.run_program(main)

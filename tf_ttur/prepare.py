@@ -309,9 +309,14 @@ def report(pieces: list[Piece]) -> str:
 def refuse_if_missing(pieces: list[Piece]) -> None:
   """ConfigError with the whole listing when any piece is missing."""
   missing = [p for p in pieces if not p.ready]
+  hint = ("The same command with --mode=prepare fetches what it can where "
+          "there is internet.")
+  if len(missing) == 1:
+    piece = missing[0]
+    raise ConfigError("\n".join([
+        f"{piece.what}: {piece.detail} (nothing was written)",
+        *(f"  {h}" for h in piece.how), hint]))
   if missing:
     raise ConfigError(
-        f"{len(missing)} of the {len(pieces)} things this run reads "
-        f"{'is' if len(missing) == 1 else 'are'} missing (nothing was "
-        f"written):\n{report(pieces)}\nThe same command with "
-        "--mode=prepare fetches what it can where there is internet.")
+        f"{len(missing)} of the {len(pieces)} things this run reads are "
+        f"missing (nothing was written):\n{report(pieces)}\n{hint}")

@@ -120,21 +120,22 @@ def _provenance(path: str, resolved, count: int, net,
                 drop_last: bool) -> dict:
   """The record a saved statistics file carries (fid.provenance)."""
   kind, value = resolved
-  fields: dict = {}
   if kind == "stream":
     rule = value.preprocessing
+    source = path
     fields = {"dataset": value.name, "split": value.split,
               "image_size": rule.size if rule else None,
               "crop": rule.crop if rule else None}
-  elif kind == "generator":
-    fields = {"dataset": f"savedmodel:{os.path.abspath(value.path)}"}
   else:
-    path = os.path.abspath(path)
-    fields = {"dataset": f"folder:{path}" if os.path.isdir(path) else path}
-  return provenance.record(
-      path if kind == "stream" else os.path.abspath(path), count,
-      extractor=net.kind, graph_md5_value=net.graph_md5,
-      drop_last_partial_batch=drop_last, **fields)
+    source = os.path.abspath(path)
+    if kind == "generator":
+      fields = {"dataset": f"savedmodel:{os.path.abspath(value.path)}"}
+    else:
+      fields = {"dataset": f"folder:{source}" if os.path.isdir(source)
+                else source}
+  return provenance.record(source, count, extractor=net.kind,
+                           graph_md5_value=net.graph_md5,
+                           drop_last_partial_batch=drop_last, **fields)
 
 
 def _check_arguments(paths, batch_size, num, image_size, workers,

@@ -40,7 +40,8 @@ def default_cache_dir() -> str:
       os.path.expanduser("~"), ".cache", "tf_ttur_fid")
 
 
-def _md5(path: str) -> str:
+def file_md5(path: str) -> str:
+  """The MD5 of a file, read in 1 MB chunks."""
   digest = hashlib.md5()
   with open(path, "rb") as f:
     for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -82,7 +83,7 @@ def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
   if size is not None and actual_size != size:
     raise InceptionError(f"{what} has {actual_size} bytes, expected "
                          f"{size}: not the 2015-12-05 Inception graph")
-  actual_md5 = _md5(path) if md5 is not None else None
+  actual_md5 = file_md5(path) if md5 is not None else None
   if md5 is not None and actual_md5 != md5:
     raise InceptionError(f"{what} has MD5 {actual_md5}, expected {md5}: not "
                          "the 2015-12-05 Inception graph")

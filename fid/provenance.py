@@ -11,7 +11,6 @@ must not pass for a published one, so the published names are reserved.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 
 from fid import download
@@ -50,11 +49,7 @@ def graph_md5(pb_path: str) -> str:
   stat = os.stat(pb_path)
   key = (os.path.realpath(pb_path), stat.st_size, stat.st_mtime)
   if key not in _md5_cache:
-    digest = hashlib.md5()
-    with open(pb_path, "rb") as f:
-      for chunk in iter(lambda: f.read(1 << 20), b""):
-        digest.update(chunk)
-    _md5_cache[key] = digest.hexdigest()
+    _md5_cache[key] = download.file_md5(pb_path)
   return _md5_cache[key]
 
 

@@ -71,6 +71,7 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
                    "on first use")
     from tf_ttur.data import images
     images.prepare_shapes(data_dir)  # Offline, in seconds.
+    builder = tfds.builder(name, data_dir=data_dir)  # Its splits, as built.
     prepared = True
   elif not prepared and fetch:
     try:
@@ -78,11 +79,11 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
     except Exception as e:  # noqa: BLE001 Network, quota, missing packages.
       return _tfds_missing(builder, name, what, f"tfds build failed: "
                            f"{first_line(e)}")
+    builder = tfds.builder(name, data_dir=data_dir)
     prepared = builder.is_prepared()
   if not prepared:
     return _tfds_missing(builder, name, what, f"not prepared in "
                          f"{builder.data_dir}")
-  builder = tfds.builder(name, data_dir=data_dir)  # Its splits, as built.
   parts = split.split("+")
   absent = [p for p in parts if p not in builder.info.splits]
   if absent:
@@ -218,8 +219,9 @@ def _stats_missing(config: Config, path: str, what: str,
   url = provenance.ttur_url(path)
   how = []
   if url:
-    how += [f"TTUR's published file (the paper's reference): --mode=prepare "
-            f"downloads {url}",
+    how += [f"TTUR's published file (the paper's reference: "
+            f"{provenance.TTUR_STATS[os.path.basename(path)]}): "
+            f"--mode=prepare downloads {url}",
             f"offline: download it elsewhere and copy it to "
             f"{os.path.abspath(path)}",
             f"or compute the project's own from the same images: "

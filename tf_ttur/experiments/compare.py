@@ -118,7 +118,7 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
                       for s, m, _ in curves])
   best_per_seed = values.min(axis=1)
   mean = values.mean(axis=0)
-  best = int(np.argmin(mean))
+  paper = paper_statistic(mean, common, len(workdirs))
   return {
       "name": name, "seeds": len(workdirs), "metric": metric,
       "steps": common, "minutes": np.nanmean(minutes, axis=0).tolist(),
@@ -128,8 +128,8 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
       "best_min": float(best_per_seed.min()),
       "best_max": float(best_per_seed.max()),
       "final_mean": float(mean[-1]),
-      "best_step_of_mean": int(common[best]),
-      "paper_statistic": paper_statistic(mean, common, len(workdirs)),
+      "best_step_of_mean": paper["step"],
+      "paper_statistic": paper,
       "best_per_seed": best_per_seed.tolist(),
   }
 

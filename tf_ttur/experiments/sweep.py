@@ -67,15 +67,16 @@ def plan(flagfile: str, d_lrs: list[float], g_lrs: list[float], seeds: int,
   for d_lr in d_lrs:
     for g_lr in g_lrs:
       rates = [f"--d_lr={d_lr!r}", f"--g_lr={g_lr!r}", *overrides]
-      for seed in range(seeds):
-        workdir = os.path.join(out, pair_name(d_lr, g_lr), f"seed_{seed}")
-        try:
-          Config.from_args(f"--flagfile={flagfile}", *rates,
-                           f"--seed={seed}", f"--workdir={workdir}",
-                           "--mode=dry_run").validate()
-        except ConfigError as e:
-          raise ConfigError(f"{pair_name(d_lr, g_lr)}: {e}") from None
-        runs.append((d_lr, g_lr, seed, workdir, rates))
+      folder = os.path.join(out, pair_name(d_lr, g_lr))
+      try:
+        # The seed and the workdir change nothing a dry run checks.
+        Config.from_args(f"--flagfile={flagfile}", *rates,
+                         f"--workdir={folder}/seed_0",
+                         "--mode=dry_run").validate()
+      except ConfigError as e:
+        raise ConfigError(f"{pair_name(d_lr, g_lr)}: {e}") from None
+      runs += [(d_lr, g_lr, seed, os.path.join(folder, f"seed_{seed}"), rates)
+               for seed in range(seeds)]
   return runs
 
 

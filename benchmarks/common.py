@@ -13,6 +13,7 @@ import tensorflow as tf
 from fid import inception
 from fid import testing
 from tf_ttur import builder
+from tf_ttur import gan as gan_lib
 from tf_ttur import hardware
 from tf_ttur.config import Config
 
@@ -58,7 +59,9 @@ def time_steps(config: Config, precision: str, xla: bool, steps: int,
   interval between the ends of consecutive steps, so the timer itself never
   waits for the step.
   """
-  n = config.optimization.batch_size * config.real_batches_per_step
+  n = config.optimization.batch_size * gan_lib.real_batches_per_step(
+      config.optimization.n_critic,
+      config.optimization.kt_update == "original")
   images = np.random.default_rng(0).uniform(
       -1, 1, (n, config.data.image_size, config.data.image_size, 3)
   ).astype(np.float32)

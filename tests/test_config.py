@@ -103,8 +103,8 @@ def test_flags_are_generated_from_the_parts():
   assert set(values) == set(fields) == set(config_lib.PART_OF)
   for name, field in fields.items():
     assert values[name].default == field.default, name
-    assert values[name].help.endswith(field.metadata["help"]), name
-    choices = field.metadata["choices"]
+    assert values[name].help.endswith(field.metadata["flag"].help), name
+    choices = field.metadata["flag"].choices
     if choices:
       assert list(values[name].parser.enum_values) == list(choices), name
   assert Config.from_args() == Config()

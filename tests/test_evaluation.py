@@ -19,7 +19,8 @@ class _Model:
 
 class _Evaluator:
   def __init__(self, name, values, keep_best=False):
-    self.name, self.samples, self.keep_best = name, 10, keep_best
+    self.name = self.value = name
+    self.samples, self.keep_best = 10, keep_best
     self.values = iter(values)
     self.calls = []
 

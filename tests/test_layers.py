@@ -19,8 +19,8 @@ LAYERS = (
      "fid"),
     # 2. Descriptions as data: modalities, families, the flags, the file
     #    checks (each takes values, not a config).
-    ("tf_ttur.modalities", "tf_ttur.families", "tf_ttur.flags",
-     "tf_ttur.preflight"),
+    ("tf_ttur.modalities", "tf_ttur.families", "tf_ttur.evals",
+     "tf_ttur.flags", "tf_ttur.preflight"),
     # 3. The configuration.
     ("tf_ttur.config",),
     # 4. What a run is made of: networks, losses, the GAN and its builder,

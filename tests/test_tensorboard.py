@@ -17,6 +17,7 @@ from tests.helpers import REPO
 from tf_ttur import summaries
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
+from tf_ttur.families import FAMILIES
 
 # 6 steps, intervals of 4: the last step (6) is not a multiple of them.
 STEPS = dict(train_steps=6, log_every=2, checkpoint_every=4, sample_every=4,
@@ -114,8 +115,9 @@ def test_image_run_hparams_and_config_text(image_run):
   session = plugin_data_pb2.HParamsPluginData.FromString(session)
   names = [h.name for h in experiment.experiment.hparam_infos]
   assert names[:2] == ["g_lr", "d_lr"]
+  # Only what the run evaluates (quality_every): no empty FID column.
   assert {m.name.tag for m in experiment.experiment.metric_infos} == {
-      f"best/{name}" for name in summaries.BEST}
+      "best/fd_shapes"}
   hparams = session.session_start_info.hparams
   assert hparams["g_lr"].number_value == pytest.approx(5e-4)
   assert hparams["d_lr"].number_value == pytest.approx(1e-4)
@@ -172,12 +174,12 @@ def test_tags_name_each_familys_losses():
   record = {"step": 4, "time": 1.0, "elapsed_sec": 3.0, "d_loss": 0.5,
             "g_loss": 0.25, "gp": 0.1, "wasserstein": 2.0,
             "steps_per_sec": 8.0, "checkpoint": "ckpt-4"}
-  assert summaries.scalars(record, "wgan_gp") == {
+  assert summaries.scalars(record, FAMILIES["wgan_gp"]) == {
       "loss/critic_wasserstein_plus_gp": 0.5, "loss/g_wasserstein": 0.25,
       "loss/gradient_penalty": 0.1, "loss/wasserstein_estimate": 2.0,
       "speed/steps_per_sec": 8.0}
-  assert summaries.tag("d_loss", "dcgan") == "loss/d_bce"
-  assert summaries.tag("k_t", "began") == "began/k_t"
-  assert summaries.tag("jsd_4", "wgan_gp") == "eval/jsd_4"
+  assert summaries.tag("d_loss", FAMILIES["dcgan"]) == "loss/d_bce"
+  assert summaries.tag("k_t", FAMILIES["began"]) == "began/k_t"
+  assert summaries.tag("jsd_4", FAMILIES["language"]) == "eval/jsd_4"
   # Verbatim in TensorBoard's markdown: every line indented (a code block).
   assert summaries.code_block("a*b*\n`x`") == "    a*b*\n    `x`"

@@ -10,8 +10,8 @@ from fid import inception
 from fid import saved_model as fid_saved_model
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import train as train_lib
-from tf_ttur.config import DEFAULT_QUALITY_MODEL
 from tf_ttur.config import Config
+from tf_ttur.evals import DEFAULT_QUALITY_MODEL
 
 tf32_enabled = tf.config.experimental.tensor_float_32_execution_enabled
 

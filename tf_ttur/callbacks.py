@@ -26,6 +26,7 @@ from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.errors import NonFiniteLossError
 from tf_ttur.errors import StorageError
+from tf_ttur.families import Family
 
 
 def format_duration(seconds: float) -> str:
@@ -41,16 +42,16 @@ class MetricsLogger(keras.callbacks.Callback):
   """One log line per interval; metrics.jsonl and TensorBoard scalars
   (grouped tags, tf_ttur.summaries), the learning rates when they change.
 
-  loss: the run's loss family (tf_ttur.losses), which names its losses.
+  family: the run's (tf_ttur.families), whose tags name its losses.
   """
 
   def __init__(self, workdir: str, total_steps: int,
-               writer: tf.summary.SummaryWriter, loss: str = "dcgan"):
+               writer: tf.summary.SummaryWriter, family: Family):
     super().__init__()
     self.workdir = workdir
     self.total_steps = total_steps
     self.writer = writer
-    self.loss = loss
+    self.family = family
     self._rates = None
 
   def on_train_begin(self, logs=None):
@@ -82,7 +83,7 @@ class MetricsLogger(keras.callbacks.Callback):
               "steps_per_sec": steps_per_sec}
     record.update({k: float(v) for k, v in (logs or {}).items()})
     losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
-    shown = summaries.scalars(record, self.loss)
+    shown = summaries.scalars(record, self.family)
     if first_interval:
       # The first interval after a start includes tracing (and XLA's
       # compilation): its own tag, not a point of the speed curve.

@@ -2,8 +2,8 @@
 
 An evaluator is called with the model and the step and returns
 {name: value}; its `name` keys the record, `samples` says how many samples
-it drew and `line(values)` is its log line. EVALUATORS, keyed by the
-family's modality (tf_ttur.modalities), says which evaluators a run has:
+it drew and `line(values)` is its log line. Which evaluations exist is
+tf_ttur.evals' registry; BUILDERS here builds each by its name:
 
 - FID, measured the paper's way through the fid package: `fid_samples`
   samples from the generator, in batches, mapped to [0, 255] as the
@@ -11,6 +11,8 @@ family's modality (tf_ttur.modalities), says which evaluators a run has:
   uint8, BEGAN clipped), through the Inception graph, against the
   reference statistics; the best generator so far is exported to
   saved_model_best/;
+- KID, the unbiased kernel distance on the same Inception features,
+  against training images;
 - fd_shapes, the same distance in the offline shapes classifier's space;
 - JSD, the paper's n-gram measure of the language model.
 
@@ -22,6 +24,7 @@ and sends each record to metrics.jsonl, TensorBoard and the log
 from __future__ import annotations
 
 from collections.abc import Callable
+import functools
 import json
 import os
 
@@ -33,10 +36,12 @@ import tensorflow as tf
 import fid
 from fid import frechet
 from fid import generator as fid_generator
+from fid import metrics as fid_metrics
 from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
 from tf_ttur import checkpointing
+from tf_ttur import evals
 from tf_ttur import records
 from tf_ttur import summaries
 from tf_ttur.config import Config
@@ -67,11 +72,36 @@ def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
   raise ValueError(f"unknown pixel mapping {mode!r}")
 
 
+def _generated(model, samples: int, seed, batch_size: int, pixels: str):
+  """Batches of `samples` generated images in [0, 255], mapped as the
+  original did for the family, from z drawn from numpy with `seed`, so
+  that evaluation neither consumes the training noise stream nor depends
+  on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
+  generator's ignores the flag and uses batch statistics. The same path
+  as `python -m fid savedmodel:DIR` (fid.generator)."""
+  return fid_generator.generated_batches(
+      lambda z: keras.ops.convert_to_numpy(model.generator(z,
+                                                           training=False)),
+      samples, model.z_dim, model.z_distribution, seed, batch_size,
+      to_pixels=lambda images: to_pixels(images, pixels))
+
+
+def _real(images: tf.data.Dataset, samples: int,
+          batch_size: int) -> list[np.ndarray]:
+  """The first `samples` training images, float32 batches in [0, 255]."""
+  return [keras.ops.convert_to_numpy(b).astype(np.float32)
+          for b in images.take(samples).batch(batch_size)]
+
+
 class FrechetEvaluator:
   """A Frechet distance of generated samples against reference statistics,
-  in the feature space of `extractor` (the FID with the Inception one)."""
+  in the feature space of `extractor` (the FID with the Inception one).
 
-  name = label = "fid"  # The record's key; the log line's word.
+  name: its tf_ttur.evals entry (the record's `<name>_samples`); value:
+  the key of the distance in the record; label: the log line's word.
+  """
+
+  name = value = label = "fid"
   keep_best = False  # FIDEvaluator: the lowest exports the generator.
 
   def __init__(self, extractor, mu: np.ndarray, sigma: np.ndarray,
@@ -84,27 +114,16 @@ class FrechetEvaluator:
     self.seed = seed
 
   def __call__(self, model, step: int = 0) -> dict[str, float]:
-    """{name: the distance} of model's generator over `samples` fresh
-    samples.
-
-    z is drawn from numpy with the seed (seed, step), so evaluation neither
-    consumes the training noise stream nor depends on when it runs.
-    """
-    # Batch norm in inference mode for DCGAN; the WGAN-GP generator's
-    # batch norm ignores the flag and always uses batch statistics. The
-    # same path as `python -m fid savedmodel:DIR` (fid.generator).
-    batches = fid_generator.generated_batches(
-        lambda z: keras.ops.convert_to_numpy(model.generator(z,
-                                                             training=False)),
-        self.samples, model.z_dim, model.z_distribution, [self.seed, step],
-        self.batch_size,
-        to_pixels=lambda images: to_pixels(images, self.pixels))
-    stats = fid.run_pass(batches, self.extractor)
-    return {self.name: frechet.calculate_frechet_distance(
+    """{value: the distance} of model's generator over `samples` fresh
+    samples (z from the seed (seed, step))."""
+    stats = fid.run_pass(_generated(model, self.samples, [self.seed, step],
+                                    self.batch_size, self.pixels),
+                         self.extractor)
+    return {self.value: frechet.calculate_frechet_distance(
         stats.mu, stats.sigma, self.mu, self.sigma)}
 
   def line(self, values: dict[str, float]) -> str:
-    return f"{self.label} {values[self.name]:.4f} ({self.samples} samples)"
+    return f"{self.label} {values[self.value]:.4f} ({self.samples} samples)"
 
 
 class FIDEvaluator(FrechetEvaluator):
@@ -133,18 +152,62 @@ class ShapesEvaluator(FrechetEvaluator):
   shapes classifier's feature space, against the training images'
   statistics. Logged as `fd_shapes`, never as the FID."""
 
-  name = label = METRIC
+  name = "quality"
+  value = label = METRIC
 
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
     from fid.saved_model import SavedModelExtractor
     samples = config.evaluation.quality_samples
-    extractor = SavedModelExtractor(config.evaluation.quality_model_path)
-    batches = (keras.ops.convert_to_numpy(b).astype(np.float32) for b in
-               real_images.take(samples).batch(500))
-    reference = fid.run_pass(batches, extractor)
+    extractor = SavedModelExtractor(
+        evals.quality_model_path(config.evaluation))
+    reference = fid.run_pass(_real(real_images, samples, 500), extractor)
     super().__init__(extractor, reference.mu, reference.sigma, samples, 500,
                      pixels, config.run.seed)
+
+
+class KIDEvaluator:
+  """The KID (Binkowski et al. 2018; fid.metrics): the unbiased MMD^2 with
+  the cubic polynomial kernel between the Inception pool_3 features of
+  `kid_samples` generated images and as many training images (drawn once,
+  at the start), averaged over `kid_subsets` random subsets of
+  `kid_subset_size`. Unbiased, so small sample counts are affordable; it
+  can be negative when the two sets are close."""
+
+  name = "kid"
+  keep_best = False
+
+  def __init__(self, config: Config, pixels: str,
+               real_images: tf.data.Dataset):
+    settings = config.evaluation
+    self.extractor = fid.make_extractor(settings.fid_extractor,
+                                        settings.fid_inception)
+    self.samples = settings.kid_samples
+    self.subset_size = settings.kid_subset_size
+    self.subsets = settings.kid_subsets
+    self.batch_size = settings.fid_batch_size
+    self.pixels = pixels
+    self.seed = config.run.seed
+    self.reference = self._features(
+        _real(real_images, self.samples, self.batch_size))
+    if len(self.reference) < 2:
+      raise ValueError(f"KID needs at least 2 training images, the dataset "
+                       f"has {len(self.reference)}")
+
+  def _features(self, batches) -> np.ndarray:
+    return np.concatenate([self.extractor(batch)[0] for batch in batches])
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    features = self._features(_generated(
+        model, self.samples, [self.seed, step], self.batch_size, self.pixels))
+    mean, std = fid_metrics.kernel_inception_distance(
+        features, self.reference, subsets=self.subsets,
+        subset_size=self.subset_size, seed=self.seed)
+    return {"kid": mean, "kid_std": std}
+
+  def line(self, values: dict[str, float]) -> str:
+    return (f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
+            f"({self.samples} samples)")
 
 
 class JSDEvaluator:
@@ -261,7 +324,7 @@ class Evaluation(keras.callbacks.Callback):
       records.publish(self.workdir, self.writer, record, shown,
                       f"step {step} {evaluator.line(values)}")
       if evaluator.keep_best:
-        self._keep_best(values[evaluator.name], record)
+        self._keep_best(values[evaluator.value], record)
 
   def _keep_best(self, value: float, record: dict) -> None:
     if self.best is not None and value >= self.best:
@@ -277,36 +340,30 @@ class Evaluation(keras.callbacks.Callback):
 Schedule = list[tuple[int, Callable[[], object]]]
 
 
-def _image_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
-  """FID (--fid_every) and the offline fd_shapes (--quality_every)."""
-  del data
-  pixels = config.family.fid_pixels
-
-  def shapes():
-    from tf_ttur.data import images
-    real = images.load_images(config.data.dataset, config.data.image_size,
-                              data_dir=config.data.data_dir)
-    return ShapesEvaluator(config, pixels, real)
-
-  return [
-      (config.evaluation.fid_every,
-       lambda: FIDEvaluator(config, pixels, strategy=fid_strategy)),
-      (config.evaluation.quality_every, shapes),
-  ]
+def _training_images(config: Config) -> tf.data.Dataset:
+  from tf_ttur.data import images
+  return images.load_images(config.data.dataset, config.data.image_size,
+                            data_dir=config.data.data_dir)
 
 
-def _text_evaluators(config: Config, data, fid_strategy=None) -> Schedule:
-  """The paper's n-gram JSD (--jsd_every)."""
-  del fid_strategy
-  return [(config.evaluation.jsd_every,
-           lambda: JSDEvaluator(data.lines, data.vocabulary, config))]
-
-
-EVALUATORS = {"image": _image_evaluators, "text": _text_evaluators}
+# tf_ttur.evals' name -> (config, the run's data, the FID's strategy) ->
+# the evaluator, which returns the entry's values.
+BUILDERS: dict[str, Callable[..., object]] = {
+    "fid": lambda config, data, strategy: FIDEvaluator(
+        config, config.family.fid_pixels, strategy=strategy),
+    "kid": lambda config, data, strategy: KIDEvaluator(
+        config, config.family.fid_pixels, _training_images(config)),
+    "quality": lambda config, data, strategy: ShapesEvaluator(
+        config, config.family.fid_pixels, _training_images(config)),
+    "jsd": lambda config, data, strategy: JSDEvaluator(
+        data.lines, data.vocabulary, config),
+}
 
 
 def schedule(config: Config, data, fid_strategy=None) -> Schedule:
-  """The evaluations config asks for (those every 0 steps left out)."""
-  make = EVALUATORS[config.family.modality.name]
-  return [(every, build) for every, build in
-          make(config, data, fid_strategy) if every]
+  """The evaluations config turns on (tf_ttur.evals), each with its
+  --<name>_every; the config's validation has checked their modality."""
+  return [(getattr(config.evaluation, f"{entry.name}_every"),
+           functools.partial(BUILDERS[entry.name], config, data,
+                             fid_strategy))
+          for entry in evals.enabled(config.evaluation)]

@@ -41,6 +41,7 @@ from fid import generator as fid_generator
 from fid.generator import MODEL_INFO
 from tf_ttur import builder
 from tf_ttur import checkpointing
+from tf_ttur import evals
 from tf_ttur import networks
 from tf_ttur import pixels
 from tf_ttur import records
@@ -52,7 +53,6 @@ from tf_ttur.data import noise
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import StorageError
 from tf_ttur.errors import first_line
-from tf_ttur.networks import wgangp_resnet
 
 EXPORT_DIR = "saved_model"  # In the run directory.
 TFLITE_FILE = "generator.tflite"
@@ -121,8 +121,8 @@ def serving_generator(generator: keras.Model, config: Config, size: int,
     copy = builder.make_generator(config, size)
   copy.set_weights(generator.get_weights())
   for layer in copy.layers:
-    if isinstance(layer, wgangp_resnet.TrainingBatchNorm):
-      layer.update_statistics = False  # Batch statistics, nothing assigned.
+    if hasattr(layer, "update_statistics"):  # wgangp_resnet's batch norm:
+      layer.update_statistics = False  # batch statistics, nothing assigned.
   return copy
 
 
@@ -151,8 +151,9 @@ def model_info(model, config: Config, training_precision: str, data,
   """What assets/model.json says about the exported generator.
 
   data: the run's (tf_ttur.rundata).
-  history: the run's metrics records (metrics.jsonl); the last FID and the
-  last fd_shapes in it are named with their step and sample count.
+  history: the run's metrics records (metrics.jsonl); the last value of
+  each evaluation the run makes (tf_ttur.evals) is named with its step,
+  sample count and how it was measured.
   """
   info = {
       "format": FORMAT,
@@ -176,23 +177,18 @@ def model_info(model, config: Config, training_precision: str, data,
       **DESCRIBE[config.family.modality.name](model, config, data),
   }
   # WGAN-GP's generator normalizes with the batch's statistics, as the
-  # original sampled: each image then depends on the other z of its call.
-  info["batch_statistics"] = any(
-      isinstance(layer, wgangp_resnet.TrainingBatchNorm)
-      for layer in model.generator.layers)
-  for metric, key in (("fid", "fid"), ("fd_shapes", "quality")):
-    last = [r for r in history or [] if metric in r]
-    if last:
+  # original sampled: each output then depends on the other z of its call.
+  info["batch_statistics"] = config.family.batch_statistics
+  for entry in evals.EVALS.values():
+    last = [r for r in history or [] if entry.values[0] in r]
+    if entry.model_info and last:
       record = last[-1]
-      info[key] = {"metric": metric, "value": record[metric],
-                   "step": record["step"],
-                   "samples": record.get(f"{metric}_samples")}
-      if metric == "fid":
-        info[key]["reference_stats"] = os.path.basename(
-            config.evaluation.fid_stats or "")
-      else:
-        info[key]["feature_model"] = os.path.basename(
-            config.evaluation.quality_model_path.rstrip("/"))
+      info[entry.model_info] = {
+          **{name: record[name] for name in entry.values if name in record},
+          "metric": entry.values[0], "value": record[entry.values[0]],
+          "step": record["step"],
+          "samples": record.get(f"{entry.name}_samples"),
+          **entry.about(config.evaluation)}
   return info
 
 

@@ -8,12 +8,112 @@ flagfiles that include themselves, and the one way a program starts and
 fails on a usage error (run_program).
 """
 
+from __future__ import annotations
+
+import dataclasses
+import math
 import os
+from typing import Any
 
 from absl import app
 from absl import flags as absl_flags
 
+from tf_ttur.errors import ConfigError
 from tf_ttur.errors import fail
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+  """One flag of python -m tf_ttur.main: its default, help and rule.
+
+  rule: "positive" (an integer >= 1), "off_or_positive" (0: off),
+    "positive_finite" (a number > 0), "unit" (in [0, 1)), or None.
+  multiple_of: the flag whose multiple the value must be ("log_every").
+  choices: the values allowed, or None.
+  """
+  default: Any
+  help: str
+  choices: tuple[str, ...] | None = None
+  rule: str | None = None
+  multiple_of: str | None = None
+
+
+def field(flag: Flag) -> Any:
+  """A dataclass field holding its flag (tf_ttur.config's parts)."""
+  return dataclasses.field(default=flag.default, metadata={"flag": flag})
+
+
+def flag(default: Any, help_text: str,
+         choices: tuple[str, ...] | None = None, rule: str | None = None,
+         multiple_of: str | None = None) -> Any:
+  """A field of a config part and its flag: default, help and rule."""
+  return field(Flag(default, help_text, choices, rule, multiple_of))
+
+
+def count(default: int, help_text: str) -> Any:
+  """An integer flag of at least 1."""
+  return flag(default, help_text, rule="positive")
+
+
+def off(default: int, help_text: str) -> Any:
+  """An integer flag that is 0 (off) or positive."""
+  return flag(default, help_text, rule="off_or_positive")
+
+
+def rate(default: float, help_text: str) -> Any:
+  """A positive, finite number."""
+  return flag(default, help_text, rule="positive_finite")
+
+
+def every(default: int, help_text: str) -> Any:
+  """A number of steps, a multiple of --log_every."""
+  return flag(default, help_text, rule="positive", multiple_of="log_every")
+
+
+_DEFINE = {"bool": "DEFINE_bool", "int": "DEFINE_integer",
+           "float": "DEFINE_float", "str": "DEFINE_string",
+           "str | None": "DEFINE_string"}
+
+
+def define_fields(cls, flag_values: absl_flags.FlagValues) -> None:
+  """absl's DEFINE_* of each field of the dataclass cls (its Flag)."""
+  for item in dataclasses.fields(cls):
+    spec = item.metadata["flag"]
+    if spec.choices:
+      absl_flags.DEFINE_enum(item.name, item.default, list(spec.choices),
+                             spec.help, flag_values=flag_values)
+    else:
+      getattr(absl_flags, _DEFINE[item.type])(
+          item.name, item.default, spec.help, flag_values=flag_values)
+
+
+_RULES = {
+    "positive": (lambda v: v >= 1, "must be a positive integer"),
+    "off_or_positive": (lambda v: v >= 0, "must be 0 (off) or positive"),
+    "positive_finite": (lambda v: 0 < v < math.inf,  # Also rejects NaN.
+                        "must be positive and finite"),
+    "unit": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+}
+
+
+def check_field(name: str, value: Any, kind: str, spec: Flag,
+                values: dict[str, Any]) -> None:
+  """One flag's type, choices, rule and multiple (ConfigError naming it)."""
+  if kind == "int" and (isinstance(value, bool) or
+                        not isinstance(value, int)):
+    raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
+  if kind == "float" and (isinstance(value, bool) or
+                          not isinstance(value, (int, float))):
+    raise ConfigError(f"--{name} must be a number, got {value!r}")
+  if spec.choices and value not in spec.choices:
+    raise ConfigError(f"--{name}={value!r}: use {', '.join(spec.choices)}")
+  if spec.rule:
+    holds, says = _RULES[spec.rule]
+    if not holds(value):
+      raise ConfigError(f"--{name} {says}, got {value}")
+  if spec.multiple_of and value % values[spec.multiple_of]:
+    raise ConfigError(f"--{name}={value} must be a multiple of "
+                      f"--{spec.multiple_of}={values[spec.multiple_of]}")
 
 
 def flagfile_cycle(argv: list[str]) -> str | None:

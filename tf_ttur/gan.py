@@ -35,6 +35,12 @@ def make_adam(learning_rate: float, beta_1: float, beta_2: float,
   return adam
 
 
+def real_batches_per_step(n_critic: int, kt_next_batch: bool) -> int:
+  """Real batches a train step reads: one per discriminator update, and
+  BEGAN's k_t pass its own with --kt_update=original (kt_next_batch)."""
+  return n_critic + int(kt_next_batch)
+
+
 class GAN(keras.Model):
   """A generator/discriminator pair trained with two time-scale updates.
 
@@ -134,9 +140,8 @@ class GAN(keras.Model):
 
   @property
   def real_batches(self) -> int:
-    """Real batches per step: one per discriminator update, plus the k_t
-    pass's own with kt_next_batch (Config.real_batches_per_step)."""
-    return self.n_critic + int(self.kt_next_batch)
+    """Real batches per step (real_batches_per_step)."""
+    return real_batches_per_step(self.n_critic, self.kt_next_batch)
 
   @property
   def z_columns(self) -> int:

@@ -4,8 +4,7 @@ A family's modality (tf_ttur.families) says which datasets it takes, which
 flags do not apply to it and what its SavedModel serves. What each layer
 above does differently for the two lives in that layer, in a table keyed by
 the modality's `name`: the run's data (tf_ttur.rundata.DATA), sample
-writers (tf_ttur.callbacks.SAMPLE_WRITERS), evaluators
-(tf_ttur.evaluation.EVALUATORS) and serving functions
+writers (tf_ttur.callbacks.SAMPLE_WRITERS) and serving functions
 (tf_ttur.export.SERVING). Importing this module does not import TensorFlow.
 """
 
@@ -26,6 +25,7 @@ class Modality:
     accepts: whether a --dataset value is one of them.
     inapplicable: (flag, why) pairs: flags that must be 0/False for it.
     outputs: what serving_default returns (assets/model.json).
+    scored_by: what a message adds about how its models are evaluated.
   """
   name: str
   noun: str
@@ -33,6 +33,7 @@ class Modality:
   accepts: Callable[[str], bool]
   inapplicable: tuple[tuple[str, str], ...]
   outputs: str
+  scored_by: str = ""
 
 
 IMAGES = Modality(
@@ -46,11 +47,9 @@ TEXT = Modality(
     datasets=f"{', '.join(data_names.TEXT_DATASETS)}, textfile:PATH",
     accepts=data_names.is_text_dataset,
     inapplicable=(
-        ("fid_every", "is for image models; the language model is scored "
-         "with --jsd_every"),
-        ("quality_every", "is for image models"),
         ("tflite", "is for image generators (the language model's string "
-         "outputs have no TFLite built-in ops)")),
-    outputs="string text [n], int32 ids [n, seq_len]")
+         "outputs have no TFLite built-in ops)"),),
+    outputs="string text [n], int32 ids [n, seq_len]",
+    scored_by="; the language model is scored with --jsd_every")
 
 MODALITIES = (IMAGES, TEXT)

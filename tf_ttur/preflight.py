@@ -5,6 +5,7 @@ Each check takes the values it checks, not the config."""
 
 from __future__ import annotations
 
+import json
 import os
 import tarfile
 
@@ -12,6 +13,44 @@ from tf_ttur.errors import ConfigError
 
 # The dimension of the FID's features (Inception pool_3).
 FID_DIMENSIONS = 2048
+
+
+def check_run(f, quality_model: str) -> None:
+  """Every check a run's flags ask for (f: the flags as attributes): the
+  files it will read, the folder it will write (not for --mode=dry_run or
+  prepare) and the environment variables it will read."""
+  inception = bool(f.fid_every or f.kid_every)
+  if f.fid_every:
+    check_fid_stats(f.fid_stats)
+  if inception and f.fid_inception:
+    check_inception(f.fid_inception)
+  if f.quality_every:
+    check_quality_model(quality_model, load=f.mode == "train")
+  if f.mode not in ("dry_run", "prepare"):
+    check_writable(f.workdir)
+  check_environment(inception_download=inception and not f.fid_inception,
+                    jsd=bool(f.jsd_every))
+  if f.strategy == "multi_worker":
+    check_tf_config(os.environ.get("TF_CONFIG"))
+
+
+def check_tf_config(value: str | None) -> None:
+  """ConfigError naming TF_CONFIG unless it describes a cluster and this
+  process's task (tf.distribute's format)."""
+  if value is None:
+    raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
+                      "environment variable (cluster and task)")
+  try:
+    parsed = json.loads(value)
+  except json.JSONDecodeError as e:
+    raise ConfigError(f"TF_CONFIG is not JSON ({e.msg} at character "
+                      f"{e.pos}): {value[:80]!r}") from None
+  if not isinstance(parsed, dict) or not isinstance(
+      parsed.get("cluster"), dict) or not isinstance(parsed.get("task"),
+                                                     dict):
+    raise ConfigError("TF_CONFIG must be a JSON object with \"cluster\" "
+                      "(job name -> addresses) and \"task\" (type and "
+                      f"index), got {value[:80]!r}")
 
 
 def check_environment(inception_download: bool, jsd: bool) -> None:

@@ -19,6 +19,7 @@ from fid import download
 from fid import preprocess
 from fid import provenance
 from tf_ttur import data as data_names
+from tf_ttur import evals
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
@@ -283,7 +284,7 @@ def _graph_missing(what: str, cache: str, detail: str) -> Piece:
 
 
 def quality_model(config: Config) -> Piece:
-  path = config.evaluation.quality_model_path
+  path = evals.quality_model_path(config.evaluation)
   ready = os.path.isfile(os.path.join(path, "saved_model.pb"))
   return Piece(f"fd_shapes classifier {path}", ready,
                "a SavedModel" if ready else "no SavedModel there",
@@ -298,6 +299,7 @@ def check(config: Config, fetch: bool = False,
   evaluation = config.evaluation
   if evaluation.fid_every:
     pieces.append(reference_statistics(config, fetch))
+  if evaluation.fid_every or evaluation.kid_every:
     pieces.append(inception_graph(config, fetch))
   if evaluation.quality_every:
     pieces.append(quality_model(config))

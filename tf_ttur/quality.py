@@ -29,9 +29,9 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tf_ttur import flags as tf_ttur_flags
-from tf_ttur.config import DEFAULT_QUALITY_MODEL
 from tf_ttur.data import images as images_lib
 from tf_ttur.data import shapes
+from tf_ttur.evals import DEFAULT_QUALITY_MODEL
 
 FEATURE_DIM = 64
 

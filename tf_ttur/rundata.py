@@ -31,7 +31,10 @@ class ImageData:
     fit in --cache_mb (no noise attached yet)."""
     from tf_ttur.data import images
     data, batch_size = config.data, config.optimization.batch_size
-    n_critic = config.real_batches_per_step
+    from tf_ttur import gan
+    n_critic = gan.real_batches_per_step(
+        config.optimization.n_critic,
+        config.optimization.kt_update == "original")
     real = images.load_images(data.dataset, data.image_size,
                               data_dir=data.data_dir)
     count = int(real.cardinality())

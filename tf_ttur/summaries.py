@@ -2,9 +2,10 @@
 
 metrics.jsonl keeps its flat keys (d_loss, fid, ...); TensorBoard gets
 grouped tags that say what each value is for the run's family (`tag`):
-`loss/...` (the family's own loss names; BEGAN's k_t and convergence
-measure under `began/...`), `eval/...` (FID, fd_shapes,
-JSD), `best/...` (the lowest value so far, the HParams metrics),
+`loss/...` (the family's own loss names, its entry's `tags`; BEGAN's k_t
+and convergence measure under `began/...`), `eval/...` (FID, KID,
+fd_shapes, JSD: tf_ttur.evals), `best/...` (the lowest value so far; the
+HParams metrics are the run's evaluations' values),
 `speed/...` (steps/s; the first interval after a start, which includes
 tracing and compilation, under its own tag), `lr/...` (both learning
 rates, at the start and whenever they change). `write_run_info` logs the
@@ -21,45 +22,34 @@ import os
 
 import tensorflow as tf
 
+from tf_ttur import evals
 from tf_ttur.config import Config
+from tf_ttur.families import Family
 
-# What d_loss, g_loss and a family's other values are, per loss family
-# (tf_ttur.losses.LOSSES): their TensorBoard tags.
-_TAGS = {
-    "dcgan": {"d_loss": "loss/d_bce", "g_loss": "loss/g_bce"},
-    "wgan_gp": {"d_loss": "loss/critic_wasserstein_plus_gp",
-                "g_loss": "loss/g_wasserstein",
-                "wasserstein": "loss/wasserstein_estimate",
-                "gp": "loss/gradient_penalty"},
-    "began": {"d_loss": "loss/d_l1_real_minus_kt_fake",
-              "g_loss": "loss/g_l1_fake", "loss_real": "loss/l1_real",
-              "loss_fake": "loss/l1_fake", "k_t": "began/k_t",
-              "m_global": "began/convergence_m_global"},
-}
 # Record keys TensorBoard does not show: its own relative-time axis is the
 # elapsed time; the rest are bookkeeping.
 _NOT_SHOWN = ("step", "time", "elapsed_sec", "checkpoint")
-# Evaluations whose lowest value is the run's best (HParams metrics).
-BEST = ("fid", "fd_shapes", "jsd_4", "jsd_6")
+# Evaluation values whose lowest is the run's best (tf_ttur.evals).
+BEST = evals.best_values()
 # The hyperparameters of the HParams table, by flag name, the rates first.
 HPARAMS = ("g_lr", "d_lr", "n_critic", "model", "dataset", "image_size",
            "width", "z_dim", "batch_size", "precision", "seed",
            "lr_halve_every", "train_steps")
 
 
-def tag(name: str, loss: str) -> str:
-  """The TensorBoard tag of a metrics.jsonl key for a run of `loss`'s
-  family (`wgan_gp` for the language model too)."""
-  if name in _TAGS.get(loss, {}):
-    return _TAGS[loss][name]
+def tag(name: str, family: Family) -> str:
+  """The TensorBoard tag of a metrics.jsonl key for a run of `family`
+  (its entry's tags name its losses)."""
+  if name in family.tags:
+    return family.tags[name]
   if name == "steps_per_sec":
     return "speed/steps_per_sec"
   return f"eval/{name}"
 
 
-def scalars(record: dict, loss: str) -> dict[str, float]:
+def scalars(record: dict, family: Family) -> dict[str, float]:
   """{tag: value} of a record's numbers (bookkeeping left out)."""
-  return {tag(k, loss): float(v) for k, v in record.items()
+  return {tag(k, family): float(v) for k, v in record.items()
           if k not in _NOT_SHOWN and isinstance(v, (int, float))}
 
 
@@ -87,7 +77,8 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
             description=f"The lowest {name} of this one run so far. The "
             "paper's statistic is the best point of the mean curve over "
             "seeds (python -m tf_ttur.experiments.compare).")
-                 for name in BEST])
+                 for entry in evals.enabled(config.evaluation)
+                 for name in entry.values])
     hp.hparams(hparams, trial_id=run_name(config.run.workdir))
     tf.summary.text("config", code_block(config.to_json()))
   writer.flush()

@@ -163,13 +163,13 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   """The callbacks of a run, in the order they act at an interval's end:
   the signal catcher, the non-finite guard, metrics, samples (the
   modality's, callbacks.SAMPLE_WRITERS), checkpoints, then the evaluations
-  its flags ask for (evaluation.EVALUATORS), run by the chief alone (the
+  its flags ask for (tf_ttur.evals), run by the chief alone (the
   other workers only save at the same steps). export_best(directory)
   exports the generator of a best FID."""
   schedule = config.schedule
   callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
                callbacks_lib.MetricsLogger(write_dir, schedule.train_steps,
-                                           writer, config.family.loss),
+                                           writer, config.family),
                callbacks_lib.sample_writer(config, data, write_dir, z, writer),
                callbacks_lib.Checkpointer(manager, schedule.checkpoint_every)]
   evaluations = [(every, make() if chief else None) for every, make in

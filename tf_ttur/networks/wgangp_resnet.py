@@ -29,7 +29,7 @@ from keras import layers
 from keras import ops
 
 from tf_ttur.config import Config
-from tf_ttur.config import samples_per_critic_row
+from tf_ttur.families import samples_per_critic_row
 from tf_ttur.networks.seeds import Seeds
 from tf_ttur.networks.upsampling import UpSampling2D
 

@@ -60,6 +60,9 @@ def test_flagfile_parses_and_validates(path, tmp_path):
     assert config.optimization.d_lr == config.optimization.g_lr
   elif "_fixed" in path:  # The project's variant of a row.
     assert any("Not a paper row" in line for line in header)
+  elif "sngan" in path:  # Another paper's setting, and TTUR on it.
+    assert any("Not a row of the TTUR paper" in line or "TTUR at SAGAN's "
+               "rates" in line for line in header)
   elif "demo" not in path and "smoke" not in path:
     assert config.optimization.d_lr != config.optimization.g_lr
     # BEGAN left the paper before publication: its header says so instead.

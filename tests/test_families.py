@@ -1,42 +1,110 @@
-"""A few training steps of each family through the one GAN train_step,
-with FID on the synthetic Inception graph written to metrics.jsonl."""
+"""The family registry (tf_ttur.families) and a few training steps of each
+entry through the one GAN train_step: every family has tags for what its
+loss logs, a network module, a flagfile and a small setting here, and
+trains with its modality's evaluations (FID and KID on the synthetic
+Inception graph for images, the n-gram JSD for text)."""
 
+import glob
+import importlib
 import json
 import os
 
 import numpy as np
 import pytest
 
+from tests.helpers import REPO
 from tf_ttur import export as export_lib
+from tf_ttur import losses
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
+from tf_ttur.evals import EVALS
+from tf_ttur.families import FAMILIES
 
-FAMILIES = {
-    "dcgan": dict(model="dcgan", image_size=32, z_dim=16, width=4),
-    "wgan_gp": dict(model="wgan_gp", image_size=32, z_dim=16, width=4,
-                    n_critic=2, beta_1=0.0, beta_2=0.9, d_lr=3e-4, g_lr=1e-4),
-    "began": dict(model="began", image_size=64, z_dim=8, width=4, beta_1=0.9,
+# A small setting of each family, trained below: a family added to the
+# registry without one fails test_every_family_has_a_small_setting.
+TINY = {
+    "dcgan": dict(image_size=32, z_dim=16, width=4),
+    "wgan_gp": dict(image_size=32, z_dim=16, width=4, n_critic=2, beta_1=0.0,
+                    beta_2=0.9, d_lr=3e-4, g_lr=1e-4),
+    "began": dict(image_size=64, z_dim=8, width=4, beta_1=0.9,
                   lr_halve_every=1, d_lr=6e-5, g_lr=4e-5),
+    "language": dict(dataset="english", z_dim=16, width=8, d_lr=3e-4,
+                     g_lr=1e-4, jsd_every=2, jsd_samples=8),
+    "sngan": dict(image_size=32, z_dim=16, width=4, beta_1=0.0, beta_2=0.9,
+                  d_lr=4e-4, g_lr=1e-4),
 }
+
+
+def test_every_family_has_a_small_setting():
+  assert set(TINY) == set(FAMILIES)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_names_its_loss_values_and_networks(name):
+  family = FAMILIES[name]
+  loss = losses.LOSSES[family.loss]
+  # Every value the step logs has a tag of its own, none under eval/.
+  assert {"d_loss", "g_loss", *loss.d_metrics} <= set(family.tags)
+  assert not any(tag.startswith(("eval/", "best/", "speed/", "lr/"))
+                 for tag in family.tags.values())
+  module = importlib.import_module(f"tf_ttur.networks.{family.networks}")
+  assert callable(module.make_generator)
+  assert callable(module.discriminator_for)
+  assert family.z_distribution in ("uniform", "normal")
+  if family.modality.name == "image":
+    assert family.image_sizes and family.fid_pixels in (
+        "float", "truncate", "clip")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_every_family_has_a_flagfile(name):
+  flagfiles = glob.glob(os.path.join(REPO, "configs", "*.flags"))
+  models = {Config.from_flagfile(path).network.model for path in flagfiles}
+  assert name in models
+
+
+def test_every_evaluation_is_built_by_name():
+  from tf_ttur import evaluation
+  assert set(evaluation.BUILDERS) == set(EVALS)
+
+
+def _tiny(name, workdir, tfds_dir, inception_pb, stats_file) -> Config:
+  family = FAMILIES[name]
+  evaluations = (dict(
+      fid_every=2, fid_samples=6, fid_stats=stats_file,
+      fid_inception=inception_pb, fid_batch_size=3, kid_every=2,
+      kid_samples=6, kid_subset_size=4, kid_subsets=3)
+                 if family.modality.name == "image" else {})
+  return Config.of(
+      workdir=workdir, data_dir=tfds_dir, batch_size=4, train_steps=2,
+      log_every=1, checkpoint_every=2, sample_every=2, grid_size=2,
+      shuffle_buffer=64, precision="float32", jit_compile="false",
+      model=name, **evaluations, **TINY[name]).validate()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_family_trains_and_logs_fid(family, tmp_path, tfds_dir, inception_pb,
-                                    stats_file):
-  config = Config.of(
-      workdir=str(tmp_path / "run"), data_dir=tfds_dir, batch_size=4,
-      train_steps=2, log_every=1, checkpoint_every=2, sample_every=2,
-      grid_size=2, shuffle_buffer=64, precision="float32", jit_compile="false",
-      fid_every=2, fid_samples=6, fid_stats=stats_file,
-      fid_inception=inception_pb, fid_batch_size=3,
-      **FAMILIES[family]).validate()
+def test_family_trains_and_logs_its_evaluations(family, tmp_path, tfds_dir,
+                                                inception_pb, stats_file):
+  config = _tiny(family, str(tmp_path / "run"), tfds_dir, inception_pb,
+                 stats_file)
   model = train_lib.train(config)
   with open(tmp_path / "run" / "metrics.jsonl") as f:
     records = [json.loads(line) for line in f]
-  losses = [r for r in records if "d_loss" in r]
+  losses_logged = [r for r in records if "d_loss" in r]
+  assert [r["step"] for r in losses_logged] == [1, 2]
+  if FAMILIES[family].modality.name == "text":
+    jsds = [r for r in records if "jsd_4" in r]
+    assert [r["step"] for r in jsds] == [2]
+    info = export_lib.read_model_info(str(tmp_path / "run" / "saved_model"))
+    assert info["jsd"]["value"] == jsds[0]["jsd_4"]
+    return
+  kids = [r for r in records if "kid" in r]
+  assert len(kids) == 1 and kids[0]["kid_samples"] == 6
+  assert np.isfinite(kids[0]["kid"]) and kids[0]["kid_std"] >= 0
+  with open(tmp_path / "run" / "metrics.jsonl") as f:
+    records = [json.loads(line) for line in f]
   fids = [r for r in records if "fid" in r]
-  assert [r["step"] for r in losses] == [1, 2]
   assert len(fids) == 1 and fids[0]["step"] == 2
   assert np.isfinite(fids[0]["fid"]) and fids[0]["fid"] > 0
   assert fids[0]["checkpoint"] == "ckpt-2" and fids[0]["fid_samples"] == 6
@@ -44,16 +112,17 @@ def test_family_trains_and_logs_fid(family, tmp_path, tfds_dir, inception_pb,
   for export in ("saved_model_best", "saved_model"):
     info = export_lib.read_model_info(str(tmp_path / "run" / export))
     assert info["family"] == family and info["step"] == 2
+    assert info["kid"]["value"] == kids[0]["kid"]
     assert info["fid"]["value"] == fids[0]["fid"]
     assert info["fid"]["reference_stats"] == os.path.basename(stats_file)
   with open(tmp_path / "run" / "best_fid.json") as f:
     assert json.load(f)["fid"] == fids[0]["fid"]
   if family == "wgan_gp":
-    assert {"wasserstein", "gp"} <= set(losses[0])
+    assert {"wasserstein", "gp"} <= set(losses_logged[0])
     assert int(model.d_optimizer.iterations) == 4  # 2 critic steps per step
     assert int(model.g_optimizer.iterations) == 2
   if family == "began":
-    assert {"m_global", "k_t"} <= set(losses[0])
+    assert {"m_global", "k_t"} <= set(losses_logged[0])
     assert 0.0 <= float(model.k_t) <= 1.0
     # Halved after each update here (lr_halve_every=1): 6e-5 / 4 after 2.
     lr = model.d_optimizer.learning_rate

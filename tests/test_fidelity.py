@@ -48,9 +48,15 @@ PAPER_FLAGFILES = {
     "lsun_bedroom_began": BEGAN_64, "lsun_bedroom_began_orig": BEGAN_64,
     "lm1b": LANGUAGE_V100, "lm1b_orig": LANGUAGE_V100,
 }
+# Miyato et al. 2018's standard CNN (z 128, w 64), counted by hand from its
+# Table 3: G 1,056,768 + 2,097,408 + 524,416 + 131,136 + 896 (BN) + 1,731;
+# D 1,792 + 65,600 + 73,856 + 262,272 + 295,168 + 1,048,832 + 1,180,160 +
+# 8,193 (the spectral norms' u vectors are not trained).
+SNGAN_32 = (3_812_355, 2_935_873)
 VARIANT_FLAGFILES = {
     "cifar10_wgangp_fixed": WGANGP_32_PER_SAMPLE,
     "cifar10_wgangp_fixed_orig": WGANGP_32_PER_SAMPLE,
+    "cifar10_sngan": SNGAN_32, "cifar10_sngan_ttur": SNGAN_32,
 }
 
 

@@ -308,6 +308,7 @@ class Evaluation(keras.callbacks.Callback):
     if not due:
       return
     checkpoint = os.path.basename(checkpointing.save_step(self.manager, step))
+    best = None  # The keep_best value and its record, once all are in.
     for evaluator in due:
       if evaluator is None:
         continue
@@ -324,7 +325,9 @@ class Evaluation(keras.callbacks.Callback):
       records.publish(self.workdir, self.writer, record, shown,
                       f"step {step} {evaluator.line(values)}")
       if evaluator.keep_best:
-        self._keep_best(values[evaluator.value], record)
+        best = values[evaluator.value], record
+    if best is not None:  # After the step's other values: model.json's.
+      self._keep_best(*best)
 
   def _keep_best(self, value: float, record: dict) -> None:
     if self.best is not None and value >= self.best:

@@ -122,5 +122,10 @@ FAMILIES: dict[str, Family] = {
                joint_update=True),
         Family("language", "language", modalities.TEXT, (), "normal",
                "wgan_gp", "none", tags=_WGAN_GP_TAGS, fresh_g_z=True),
+        # Miyato et al. 2018's standard CNN, hinge loss (networks/sngan.py).
+        Family("sngan", "sngan", modalities.IMAGES, (32,), "normal", "hinge",
+               "clip", tags={"d_loss": "loss/d_hinge",
+                             "g_loss": "loss/g_minus_d_fake"},
+               fresh_g_z=True),
     )
 }

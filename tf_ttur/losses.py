@@ -1,4 +1,4 @@
-"""GAN losses: pure functions of network outputs, and the three families.
+"""GAN losses: pure functions of network outputs, and the loss families.
 
 The pure functions check shapes and cite the formula; a `LossFamily` says
 how a train step uses them (which network outputs, which extra scalars are
@@ -152,6 +152,21 @@ def _wgan_g(model, fake):
   return wasserstein_g_loss(model.discriminator(fake, training=True))
 
 
+def hinge_d_loss(real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
+  """mean relu(1 - D(x)) + mean relu(1 + D(G(z))): the discriminator's
+  hinge loss (Lim & Ye 2017; SNGAN, SAGAN, BigGAN)."""
+  _check_logits(real_out, fake_out)
+  return (tf.reduce_mean(tf.nn.relu(1.0 - real_out)) +
+          tf.reduce_mean(tf.nn.relu(1.0 + fake_out)))
+
+
+def _hinge_d(model, real, fake, alpha):
+  del alpha
+  real_out = model.discriminator(real, training=True)
+  fake_out = model.discriminator(fake, training=True)
+  return hinge_d_loss(real_out, fake_out), {}
+
+
 def _began_joint(model, real, fake):
   loss_real = l1_reconstruction(model.discriminator(real, training=True), real)
   loss_fake = l1_reconstruction(model.discriminator(fake, training=True), fake)
@@ -165,6 +180,8 @@ def _began_joint(model, real, fake):
 LOSSES: dict[str, LossFamily] = {
     "dcgan": LossFamily((), _dcgan_d, _dcgan_g),
     "wgan_gp": LossFamily(("wasserstein", "gp"), _wgan_d, _wgan_g),
+    # The generator's side of the hinge loss is WGAN's: -mean D(G(z)).
+    "hinge": LossFamily((), _hinge_d, _wgan_g),
     "began": LossFamily(("m_global", "k_t", "loss_real", "loss_fake"),
                         joint=_began_joint),
 }

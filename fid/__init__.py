@@ -22,7 +22,7 @@ import os
 # anything imports it (a value the user set is kept).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 from fid import core
 from fid import download
@@ -34,7 +34,7 @@ from fid.stats import RunningStats
 from fid.stats import StatsError
 from fid.stats import load_stats
 from fid.stats import save_stats
-from fid.version import __version__  # noqa: E402
+from fid.version import __version__
 
 __all__ = [
     "calculate_frechet_distance", "calculate_activation_statistics",

@@ -11,6 +11,7 @@ import numpy as np
 
 from fid import architecture
 from fid import stats as stats_lib
+from fid.errors import SampleSizeWarning
 
 MIN_FULL_RANK = architecture.FEATURE_DIM
 MIN_RECOMMENDED = 10_000
@@ -113,7 +114,8 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
     warn_sample_size(activations.count)
   elif activations.count < dim:
     warnings.warn(f"fid: {activations.count} images < {dim} features: the "
-                  "covariance is rank deficient", RuntimeWarning, stacklevel=2)
+                  "covariance is rank deficient", SampleSizeWarning,
+                  stacklevel=2)
   return activations
 
 
@@ -122,10 +124,10 @@ def warn_sample_size(count: int) -> None:
     warnings.warn(
         f"fid: {count} images < {MIN_FULL_RANK}: the covariance is rank "
         "deficient, so the FID is unreliable and not comparable",
-        RuntimeWarning, stacklevel=3)
+        SampleSizeWarning, stacklevel=3)
   elif count < MIN_RECOMMENDED:
     warnings.warn(
         f"fid: {count} images < {MIN_RECOMMENDED}: the FID estimate is "
         "biased by the small sample and not comparable to 50k-sample figures "
         "(TTUR's README recommends at least 10,000)",
-        RuntimeWarning, stacklevel=3)
+        SampleSizeWarning, stacklevel=3)

@@ -8,3 +8,13 @@ def first_line(error: BaseException) -> str:
   message without its traceback-like tail), or its type's name."""
   text = (getattr(error, "message", None) or str(error)).strip()
   return text.splitlines()[0] if text else type(error).__name__
+
+
+class FIDWarning(UserWarning):
+  """A warning of the fid package: the numbers it goes with are not
+  comparable (a graph other than the 2015 one, too few images)."""
+
+
+class SampleSizeWarning(FIDWarning, RuntimeWarning):
+  """Too few images for a full-rank covariance or an unbiased-enough FID,
+  or a singular covariance product."""

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from fid.errors import SampleSizeWarning
 from fid.stats import check_covariance
 
 EPS = 1e-6
@@ -80,7 +81,7 @@ def trace_sqrt_product_ttur(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
   covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
   if not np.all(np.isfinite(covmean)):
     warnings.warn(f"fid: singular product; adding {EPS} to the diagonal of "
-                  "both covariances", RuntimeWarning, stacklevel=3)
+                  "both covariances", SampleSizeWarning, stacklevel=3)
     offset = np.eye(sigma1.shape[0]) * EPS
     covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
   if np.iscomplexobj(covmean):

@@ -36,6 +36,7 @@ from fid import architecture
 from fid import provenance
 from fid.download import InceptionError
 from fid.download import get_inception_graph
+from fid.errors import FIDWarning
 
 INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
@@ -376,7 +377,7 @@ def make_extractor(kind: str = "fast", inception: str | None = None,
   md5 = provenance.graph_md5(pb_path)
   if not provenance.is_paper_graph(md5):
     warnings.warn(provenance.foreign_graph_warning(pb_path, md5),
-                  stacklevel=2)
+                  FIDWarning, stacklevel=2)
   extractor = EXTRACTORS[kind](load_graph_def(pb_path), **kwargs)
   # What statistics made with it record (fid.provenance).
   extractor.kind, extractor.graph_md5 = kind, md5

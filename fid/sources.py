@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 import difflib
 import os
 import socket
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -106,10 +107,18 @@ def _note_conversion(notes: dict | None, mode: str) -> None:
     notes[mode] = notes.get(mode, 0) + 1
 
 
+def open_image(path: str):
+  """PIL's Image.open without its decompression-bomb warning: the images
+  are held to max_pixels() (check_pixels) instead, from the header."""
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    return Image.open(path)
+
+
 def _decode(path: str) -> tuple[np.ndarray, str]:
   """read_image without the notes (safe in any thread): (array, mode)."""
   try:
-    with Image.open(path) as image:
+    with open_image(path) as image:
       check_pixels(path, *image.size)
       image.load()
       mode = image.mode

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Before any test module imports TensorFlow (keras sorts before tf_ttur):
 # tf_ttur turns oneDNN on, which TensorFlow reads once, when it loads.
-import tf_ttur  # noqa: E402,F401
+import tf_ttur  # noqa: F401
 
 
 @pytest.fixture(scope="session")

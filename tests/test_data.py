@@ -203,7 +203,7 @@ def test_reference_statistics_see_the_training_images(name, raw_shapes,
   streamed = np.concatenate(streamed)
   assert streamed.shape == (7, 64, 64, 3) and streamed.dtype == np.uint8
   # The same images as training (which shuffles its files): same multiset.
-  key = lambda a: a.tobytes()  # noqa: E731
+  key = lambda a: a.tobytes()
   assert sorted(map(key, streamed)) == sorted(map(key, trained))
   from fid import inception
   features, _ = inception.make_extractor("fast", inception_pb)(

@@ -11,4 +11,4 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 # One version for the whole project (pyproject.toml reads it from fid, the
 # package that stands alone).
-from fid import __version__  # noqa: E402,F401
+from fid import __version__  # noqa: F401

@@ -92,7 +92,6 @@ def code_block(text: str) -> str:
 
 def learning_rates(model) -> dict[str, float]:
   """The optimizers' current rates (after --lr_halve_every's halvings)."""
-  import keras
-  return {f"lr/{name}": float(keras.ops.convert_to_numpy(
-      getattr(model, f"{name}_optimizer").learning_rate))
+  return {f"lr/{name}": float(tf.convert_to_tensor(
+      getattr(model, f"{name}_optimizer").learning_rate).numpy())
           for name in ("d", "g")}

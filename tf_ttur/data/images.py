@@ -136,7 +136,7 @@ def _refuse_oversized(files: list[str]) -> None:
   from fid import sources
   for path in files:
     try:
-      with Image.open(path) as image:
+      with sources.open_image(path) as image:
         size = image.size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
       continue  # Named by first_unreadable if the pipeline fails on it.

@@ -41,15 +41,18 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument("--version", action="version",
                  version=f"%(prog)s {fid.__version__}")
   p.add_argument("--inception", "-i", default=None,
-                 help="local classify_image_graph_def.pb or the .tgz")
+                 help="local classify_image_graph_def.pb or the .tgz; with "
+                 "--extractor=savedmodel, the SavedModel's folder")
   p.add_argument("--cache_dir", default=None,
                  help="where the graph is cached (default $FID_CACHE_DIR or "
                  "~/.cache/tf_ttur_fid)")
   p.add_argument("--batch_size", type=int, default=50)
-  p.add_argument("--extractor", choices=sorted(inception.EXTRACTORS),
+  p.add_argument("--extractor", choices=inception.NAMES,
                  default="fast", help="fast: the Keras port (default, proven "
                  "equal to the graph by the tests); reference: the graph "
-                 "itself in a tf.compat.v1.Session")
+                 "itself in a tf.compat.v1.Session; savedmodel: the "
+                 "`features` of the SavedModel at --inception (a Frechet "
+                 "distance, not the FID)")
   p.add_argument("--method", choices=frechet.METHODS, default="eigh",
                  help="eigh (default, exact) or ttur (scipy sqrtm)")
   p.add_argument("--save_stats", metavar="OUT.npz", default=None,

@@ -364,15 +364,39 @@ class FastExtractor:
     pass
 
 
+def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
+  """Any SavedModel with a `features` function (fid.saved_model): a
+  Frechet distance in its feature space, which is not the FID."""
+  del cache_dir, kwargs  # No graph to cache; no sFID features.
+  from fid.saved_model import SavedModelExtractor
+  if not path:
+    raise ValueError("--extractor=savedmodel needs --inception=DIR: a "
+                     "SavedModel with a `features` function")
+  warnings.warn(f"fid: {path} is not the 2015 Inception graph: its "
+                "distances are not FIDs and cannot be compared with "
+                "published ones", FIDWarning, stacklevel=3)
+  extractor = SavedModelExtractor(path)
+  extractor.kind, extractor.graph_md5 = "savedmodel", None
+  return extractor
+
+
+# name -> the extractor over the 2015 graph's GraphDef; or, for the names
+# of FROM_PATH, a function (path, cache_dir, **kwargs) -> extractor.
 EXTRACTORS = {"fast": FastExtractor, "reference": ReferenceExtractor}
+FROM_PATH = {"savedmodel": _saved_model}
+NAMES = (*EXTRACTORS, *FROM_PATH)
 
 
 def make_extractor(kind: str = "fast", inception: str | None = None,
                    cache_dir: str | None = None, **kwargs):
-  """An extractor of the given kind over the (downloaded if needed) graph."""
+  """An extractor by name (NAMES): over the (downloaded if needed) 2015
+  graph, or for `savedmodel` the SavedModel at `inception`. Statistics
+  made with it record its kind and graph MD5 (fid.provenance)."""
+  if kind in FROM_PATH:
+    return FROM_PATH[kind](inception, cache_dir, **kwargs)
   if kind not in EXTRACTORS:
     raise ValueError(f"unknown extractor {kind!r}; use one of "
-                     f"{sorted(EXTRACTORS)}")
+                     f"{', '.join(NAMES)}")
   pb_path = get_inception_graph(inception, cache_dir)
   md5 = provenance.graph_md5(pb_path)
   if not provenance.is_paper_graph(md5):

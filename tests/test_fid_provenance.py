@@ -142,3 +142,26 @@ def test_ttur_files_are_accepted_with_one_note(stats_file):
   piece = prepare.reference_statistics(_svhn(stats_file), fetch=False)
   assert piece.ready and piece.warnings == []
   assert "no provenance record" in piece.detail
+
+
+def test_the_savedmodel_extractor_is_chosen_by_name_and_recorded(tmp_path):
+  """python -m fid --extractor=savedmodel --inception=DIR: a Frechet
+  distance in that model's feature space, named as not the FID, and the
+  statistics record which extractor made them."""
+  classifier = os.path.join(REPO, "saved_models", "shapes_classifier")
+  images = tmp_path / "images"
+  images.mkdir()
+  rng = np.random.default_rng(1)
+  for i in range(70):  # More images than the classifier's 64 features.
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
+        images / f"{i}.png")
+  out = tmp_path / "mine.npz"
+  with pytest.warns(fid.errors.FIDWarning, match="not FIDs"):
+    api.compute([str(images)], inception_path=classifier,
+                extractor="savedmodel", save_stats=str(out), batch_size=16)
+  record = fid_stats.load_provenance(str(out))
+  assert record["extractor"] == "savedmodel"
+  mu, sigma = fid.load_stats(str(out))
+  assert mu.shape == (64,) and sigma.shape == (64, 64)
+  with pytest.raises(ValueError, match="needs --inception=DIR"):
+    inception.make_extractor("savedmodel")

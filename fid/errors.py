@@ -15,6 +15,10 @@ class FIDWarning(UserWarning):
   comparable (a graph other than the 2015 one, too few images)."""
 
 
+class ForeignGraphWarning(FIDWarning):
+  """The Inception graph is not the 2015-12-05 one (its MD5)."""
+
+
 class SampleSizeWarning(FIDWarning, RuntimeWarning):
   """Too few images for a full-rank covariance or an unbiased-enough FID,
   or a singular covariance product."""

@@ -26,7 +26,6 @@ numerics and speed of whatever else the process runs (a training step).
 from __future__ import annotations
 
 from collections.abc import Iterable
-import contextlib
 import warnings
 
 import numpy as np
@@ -37,6 +36,9 @@ from fid import provenance
 from fid.download import InceptionError
 from fid.download import get_inception_graph
 from fid.errors import FIDWarning
+from fid.errors import ForeignGraphWarning
+from fid.exact import float32_exact
+from fid.saved_model import SavedModelExtractor
 
 INPUT_TENSOR = "ExpandDims:0"
 FEATURE_TENSOR = "pool_3:0"
@@ -74,22 +76,6 @@ def logits_weights(graph_def: tf.compat.v1.GraphDef,
   """W of the head, the second input of softmax/logits/MatMul [2048, 1008]."""
   matmul = next(n for n in graph_def.node if n.name == LOGITS_MATMUL)
   return constants[matmul.input[1]]
-
-
-@contextlib.contextmanager
-def float32_exact():
-  """TF32 off inside, then back to the caller's setting.
-
-  The setting is read when a kernel runs (and when XLA compiles), so it
-  covers the Session path, the Keras port and a compiled function traced
-  inside.
-  """
-  previous = tf.config.experimental.tensor_float_32_execution_enabled()
-  tf.config.experimental.enable_tensor_float_32_execution(False)
-  try:
-    yield
-  finally:
-    tf.config.experimental.enable_tensor_float_32_execution(previous)
 
 
 def _as_float_batch(images) -> np.ndarray:
@@ -368,7 +354,6 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
   """Any SavedModel with a `features` function (fid.saved_model): a
   Frechet distance in its feature space, which is not the FID."""
   del cache_dir, kwargs  # No graph to cache; no sFID features.
-  from fid.saved_model import SavedModelExtractor
   if not path:
     raise ValueError("--extractor=savedmodel needs --inception=DIR: a "
                      "SavedModel with a `features` function")
@@ -401,7 +386,7 @@ def make_extractor(kind: str = "fast", inception: str | None = None,
   md5 = provenance.graph_md5(pb_path)
   if not provenance.is_paper_graph(md5):
     warnings.warn(provenance.foreign_graph_warning(pb_path, md5),
-                  FIDWarning, stacklevel=2)
+                  ForeignGraphWarning, stacklevel=2)
   extractor = EXTRACTORS[kind](load_graph_def(pb_path), **kwargs)
   # What statistics made with it record (fid.provenance).
   extractor.kind, extractor.graph_md5 = kind, md5

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from fid.inception import float32_exact
+from fid.exact import float32_exact
 
 
 class SavedModelExtractor:

@@ -1,7 +1,7 @@
-"""The run directory's contract (BUILD.md, "What a run directory promises"),
-row by row: each file of a finished run is damaged one way, the run is
-opened again, and the test checks what the table says happens and that
-every other file is byte-identical. Then the inputs read outside a run
+"""The run directory's contract (docs/design.md, "What a run directory
+promises"), row by row: each file of a finished run is damaged one way,
+the run is opened again, and the test checks what the table says happens
+and that every other file is byte-identical. Then the inputs read outside a run
 directory: environment variables, output paths, flagfiles."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """TF32 is off while each FID extractor computes, and FID never changes the
 training's own setting. (CI has no GPU, so this checks the switch that the
-GPU kernels read; the effect, 7.8e-4 relative on an H100, is in BUILD.md.)"""
+GPU kernels read; the effect, 7.8e-4 relative on an H100, is in
+docs/design.md.)"""
 
 import numpy as np
 import pytest

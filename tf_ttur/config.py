@@ -112,7 +112,7 @@ class OptimizationSettings:
       "no cost (user runs); original: after the update, from a second "
       "forward pass on a new real batch and z with the updated weights, as "
       "the original's second session.run (the BEGAN paper flagfiles; 1 G "
-      "and 2 D forwards more a step, BUILD.md).", KT_UPDATES)
+      "and 2 D forwards more a step, docs/measurements.md).", KT_UPDATES)
 
 
 @dataclasses.dataclass(frozen=True)

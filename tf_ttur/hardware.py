@@ -4,7 +4,8 @@ The choices are pure functions of a `Machine` description, so that they are
 tested with CPU-flag sets and GPU compute capabilities that the test machine
 does not have; `detect()` describes the machine at hand.
 
-Measured facts the choices rest on (BUILD.md has the tables and commands):
+Measured facts the choices rest on (docs/measurements.md has the tables
+and commands):
 - bfloat16 on a CPU is fast only with native bfloat16 instructions
   (AVX512_BF16 or AMX-BF16): DCGAN steps ~1.1-1.9x faster than float32
   there, ~5x slower on a CPU with AVX2 + FMA only (AMD EPYC, 2 cores), where

@@ -246,9 +246,10 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
       tf.data.experimental.AutoShardPolicy.DATA)
   # No autotuning thread: deleting fit()'s iterator at the end of training
   # waited for it, 35-60 s in 4 of 8 demo runs (the thread was in
-  # tf.data's Model::OptimizeLoop, BUILD.md "Offline demo"). The pipeline
-  # is 17x-1,000x faster than the models without it (AUTOTUNE then means
-  # one parallel call per core and tf.data's default prefetching).
+  # tf.data's Model::OptimizeLoop, docs/measurements.md "Offline demo").
+  # The pipeline is 17x-1,000x faster than the models without it
+  # (AUTOTUNE then means one parallel call per core and tf.data's default
+  # prefetching).
   options.autotune.enabled = False
   every = config.schedule.log_every
   while step < config.schedule.train_steps and catcher.received is None:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from benchmarks import common
 from tf_ttur import builder
 from tf_ttur import export as export_lib
+from tf_ttur import rundir
 from tf_ttur.config import Config
 
 flags.DEFINE_list("families", ["dcgan:32", "dcgan:64", "wgan_gp:32",
@@ -56,7 +57,7 @@ def _size_mb(path: str) -> float:
   total = 0
   for root, _, files in os.walk(path):
     total += sum(os.path.getsize(os.path.join(root, f)) for f in files
-                 if f != export_lib.TFLITE_FILE)
+                 if f != rundir.TFLITE_FILE)
   return total / 2**20
 
 
@@ -88,7 +89,7 @@ def main(argv):
       expected = loaded.signatures["serving_default"](
           z=tf.constant(z))["images"].numpy().astype(int)
       session = _session_images(path, z).astype(int)
-      tflite_path = os.path.join(path, export_lib.TFLITE_FILE)
+      tflite_path = os.path.join(path, rundir.TFLITE_FILE)
       runner = export_lib.tflite_interpreter(
           model_path=tflite_path).get_signature_runner("serving_default")
       lite = runner(z=z)["images"].astype(int)

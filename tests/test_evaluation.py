@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tf_ttur import evaluation
 from tf_ttur import records
+from tf_ttur import rundir
 
 
 class _Model:
@@ -63,8 +64,8 @@ def test_each_evaluator_runs_at_its_steps_and_the_lowest_fid_is_exported(
   assert all(r["checkpoint"] == f"ckpt-{r['step']}" for r in rows)
   assert rows[0]["fid_samples"] == 10
   # Exported at 30 (the first) and 20 (lower), not at 25.
-  assert exported == [evaluation.BEST_DIR] * 2
-  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+  assert exported == [rundir.BEST_DIR] * 2
+  with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 20.0
 
 
@@ -73,16 +74,16 @@ def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(
   workdir = str(tmp_path)
   manager = _run(workdir, [(2, None)], [2, 4], [])
   assert len(manager.checkpoints) == 2
-  assert not os.path.exists(os.path.join(workdir, records.METRICS_FILE))
-  (tmp_path / evaluation.BEST_FILE).write_text('{"fid": 1')  # Cut short.
+  assert not os.path.exists(os.path.join(workdir, rundir.METRICS_FILE))
+  (tmp_path / rundir.BEST_FILE).write_text('{"fid": 1')  # Cut short.
   exported = []
   _run(workdir, [(2, _Evaluator("fid", [np.float64(40.0)], True))], [2],
        exported)
-  assert exported == [evaluation.BEST_DIR]
-  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+  assert exported == [rundir.BEST_DIR]
+  with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 40.0
   # The damaged file is kept, not overwritten.
-  with open(os.path.join(workdir, evaluation.BEST_FILE + ".damaged")) as f:
+  with open(os.path.join(workdir, rundir.BEST_FILE + ".damaged")) as f:
     assert f.read() == '{"fid": 1'
 
 
@@ -94,6 +95,6 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
                                         np.float64(25.0)], True))], [4, 6],
        exported)
   # 40 is worse than the 30 in metrics.jsonl: saved_model_best stays.
-  assert exported == [evaluation.BEST_DIR]
-  with open(os.path.join(workdir, evaluation.BEST_FILE)) as f:
+  assert exported == [rundir.BEST_DIR]
+  with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 25.0

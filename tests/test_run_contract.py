@@ -30,7 +30,7 @@ BOOKKEEPING = {rundir.LOCK_FILE}
 # TensorBoard's event files, at the run directory's top.
 EVENTS = "events.out.tfevents."
 # What resumed training steps write (new steps' files).
-TRAINING_OUTPUTS = ("samples", EVENTS, "checkpoints", records.METRICS_FILE)
+TRAINING_OUTPUTS = ("samples", EVENTS, "checkpoints", rundir.METRICS_FILE)
 
 
 def _config(workdir, tfds_dir, **changes) -> Config:
@@ -145,7 +145,7 @@ def _config_refused(text_of):
 def _metrics_missing(run, tfds_dir, log):
   del log
   before = _snapshot(run)
-  os.remove(os.path.join(run, records.METRICS_FILE))
+  os.remove(os.path.join(run, rundir.METRICS_FILE))
   train_lib.train(_config(run, tfds_dir, train_steps=6))
   assert [r["step"] for r in records.read(run)] == [6]
   return before, {"prefixes": TRAINING_OUTPUTS}
@@ -154,7 +154,7 @@ def _metrics_missing(run, tfds_dir, log):
 def _metrics_truncated(run, tfds_dir, log):
   del log
   kept = [r["step"] for r in records.read(run)]
-  _write(os.path.join(run, records.METRICS_FILE), '{"step": 5, "d_lo', "a")
+  _write(os.path.join(run, rundir.METRICS_FILE), '{"step": 5, "d_lo', "a")
   before = _snapshot(run)
   train_lib.train(_config(run, tfds_dir, train_steps=6))
   assert [r["step"] for r in records.read(run)] == kept + [6]
@@ -162,7 +162,7 @@ def _metrics_truncated(run, tfds_dir, log):
 
 
 def _metrics_garbage(run, tfds_dir, log):
-  path = os.path.join(run, records.METRICS_FILE)
+  path = os.path.join(run, rundir.METRICS_FILE)
   with open(path) as f:
     lines = f.readlines()
   damaged = lines[:1] + ["#%$ not a record\n"] + lines[1:]
@@ -266,7 +266,7 @@ def _samples_and_events_garbage(run, tfds_dir, log):
   before = _snapshot(run)
   train_lib.train(_config(run, tfds_dir, train_steps=6))
   # Nothing of the user's is replaced: new steps, new event file.
-  return before, {"prefixes": ("checkpoints", records.METRICS_FILE, EVENTS)}
+  return before, {"prefixes": ("checkpoints", rundir.METRICS_FILE, EVENTS)}
 
 
 def _checkpoint_of_another_model(run, tfds_dir, log):
@@ -294,7 +294,7 @@ def _best_fid(garbage):
 
     from tf_ttur import evaluation
     records.append(run, {"step": 4, "fid": 30.0})
-    path = os.path.join(run, evaluation.BEST_FILE)
+    path = os.path.join(run, rundir.BEST_FILE)
     if garbage:
       _write(path, '{"fid": 3')
     before = _snapshot(run)
@@ -306,7 +306,7 @@ def _best_fid(garbage):
       with open(path + ".damaged") as f:
         assert f.read() == '{"fid": 3'
     assert log["warning"]
-    return before, {"changed": {evaluation.BEST_FILE}}
+    return before, {"changed": {rundir.BEST_FILE}}
   return case
 
 

@@ -264,3 +264,47 @@ def test_sampler_bad_input_is_one_line_and_overwrites_nothing(
   assert (tmp_path / "exists.png").read_bytes() == b"keep"
   assert (tmp_path / "full" / "000000.png").read_bytes() == b"keep"
   assert sorted(os.listdir(tmp_path)) == ["exists.png", "full", "g.png"]
+
+
+def test_every_path_of_a_run_is_named_by_run_dir(tmp_path):
+  run_dir = rundir.RunDir(str(tmp_path))
+  names = {"config": rundir.CONFIG_FILE, "vocabulary": rundir.VOCAB_FILE,
+           "lock": rundir.LOCK_FILE, "metrics": rundir.METRICS_FILE,
+           "checkpoints": rundir.CHECKPOINTS_DIR,
+           "samples": rundir.SAMPLES_DIR, "export": rundir.EXPORT_DIR,
+           "best_export": rundir.BEST_DIR, "best_file": rundir.BEST_FILE}
+  for attribute, name in names.items():
+    assert getattr(run_dir, attribute) == os.path.join(str(tmp_path), name)
+  assert run_dir.damaged == os.path.join(
+      str(tmp_path), rundir.CHECKPOINTS_DIR, rundir.DAMAGED)
+  assert run_dir.scratch("worker-1").checkpoints == os.path.join(
+      str(tmp_path), ".scratch-worker-1", rundir.CHECKPOINTS_DIR)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_reads_config_json_once_under_its_lock(
+    run, tfds_dir, monkeypatch):
+  from tf_ttur import train as train_lib
+  reads = []
+  original = rundir.recorded_config
+
+  def counting(workdir):
+    import fcntl
+    # Held: another attempt to take the lock fails.
+    with open(rundir.RunDir(workdir).lock) as handle:
+      try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held = False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+      except OSError:
+        held = True
+    reads.append(held)
+    return original(workdir)
+
+  monkeypatch.setattr(rundir, "recorded_config", counting)
+  config = Config.from_flagfile(
+      os.path.join(REPO, "configs", "smoke.flags"), f"--workdir={run}",
+      f"--data_dir={tfds_dir}", "--train_steps=6", "--export=false")
+  train_lib.train(config.validate())
+  assert reads == [True]
+  assert records.read(run)[-1]["step"] == 6

@@ -21,6 +21,7 @@ from tf_ttur import builder
 from tf_ttur import export as export_lib
 from tf_ttur import pixels
 from tf_ttur import rundata
+from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.data import text as text_lib
 from tf_ttur.errors import ConfigError
@@ -168,7 +169,7 @@ def test_export_dtype_bfloat16_on_request(exports, tmp_path):
 def test_tflite_equals_saved_model(exports, which):
   _, paths = exports
   path = paths[which]
-  with open(os.path.join(path, export_lib.TFLITE_FILE), "rb") as f:
+  with open(os.path.join(path, rundir.TFLITE_FILE), "rb") as f:
     flatbuffer = f.read()
   assert b"Flex" not in flatbuffer  # built-in ops only
   z = np.random.default_rng(5).uniform(-1, 1, (64, export_lib.read_model_info(
@@ -221,7 +222,7 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   trained = pixels.to_uint8(model.generator(z, training=False)).numpy()
   assert np.abs(served - trained.astype(int)).max() <= 1
   got = export_lib.tflite_interpreter(
-      model_path=os.path.join(path, export_lib.TFLITE_FILE)
+      model_path=os.path.join(path, rundir.TFLITE_FILE)
   ).get_signature_runner("serving_default")(z=z)["images"].astype(int)
   assert (np.abs(got - served) <= 1).mean() >= 0.999
 

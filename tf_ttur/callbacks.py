@@ -22,6 +22,7 @@ from tf_ttur import checkpointing
 from tf_ttur import grid as grid_lib
 from tf_ttur import pixels
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.errors import NonFiniteLossError
@@ -131,7 +132,7 @@ class SampleGrid(Samples):
                writer: tf.summary.SummaryWriter,
                last_step: int | None = None):
     super().__init__(every, last_step)
-    self.directory = os.path.join(workdir, "samples")
+    self.directory = rundir.RunDir(workdir).samples
     self.z = z
     self.writer = writer
 
@@ -160,7 +161,7 @@ class TextSamples(Samples):
                writer: tf.summary.SummaryWriter | None = None,
                last_step: int | None = None):
     super().__init__(every, last_step)
-    self.directory = os.path.join(workdir, "samples")
+    self.directory = rundir.RunDir(workdir).samples
     self.z = z
     self.decode = decode
     self.writer = writer

@@ -43,6 +43,7 @@ from fid.files import read_json
 from tf_ttur import checkpointing
 from tf_ttur import evals
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur import summaries
 from tf_ttur.config import Config
 from tf_ttur.data import noise
@@ -50,8 +51,6 @@ from tf_ttur.data import noise
 # The offline measure's name in metrics.jsonl and TensorBoard; never "fid".
 METRIC = "fd_shapes"
 
-BEST_DIR = "saved_model_best"
-BEST_FILE = "best_fid.json"
 # What best_fid.json's value is, and is not.
 ONE_RUN = ("this run's lowest FID: one run's minimum, lower and noisier "
            "than the paper's statistic (the best point of the mean curve "
@@ -261,7 +260,7 @@ def _best_so_far(workdir: str, path: str) -> float | None:
           if isinstance(r.get("fid"), (int, float))]
   if fids:
     logging.warning("%s has no best FID; the lowest in %s, %.4f, is the one "
-                    "to beat.", path, records.METRICS_FILE, min(fids))
+                    "to beat.", path, rundir.METRICS_FILE, min(fids))
     return float(min(fids))
   return None
 
@@ -290,7 +289,7 @@ class Evaluation(keras.callbacks.Callback):
     self.manager = manager
     self.export_best = export_best
     self.last_step = last_step
-    self.best_path = os.path.join(workdir, BEST_FILE)
+    self.best_path = rundir.RunDir(workdir).best_file
     self.best = _best_so_far(workdir, self.best_path)
     # The lowest of each evaluation so far (TensorBoard's best/... tags,
     # the HParams metrics), from the records of earlier sessions too.
@@ -334,7 +333,7 @@ class Evaluation(keras.callbacks.Callback):
       return
     self.best = value
     if self.export_best is not None:
-      self.export_best(BEST_DIR)
+      self.export_best(rundir.BEST_DIR)
     atomic_write(self.best_path, json.dumps({**record, "scope": ONE_RUN}))
 
 

@@ -54,8 +54,6 @@ from tf_ttur.errors import ConfigError
 from tf_ttur.errors import StorageError
 from tf_ttur.errors import first_line
 
-EXPORT_DIR = "saved_model"  # In the run directory.
-TFLITE_FILE = "generator.tflite"
 FORMAT = "tf_ttur.generator/1"
 # --export_dtype -> the Keras dtype policy the serving graph is built under.
 EXPORT_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16",
@@ -233,7 +231,7 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
   interpreter = tflite_interpreter(model_content=flatbuffer)
   got = interpreter.get_signature_runner("serving_default")(z=z)["images"]
   diff = np.abs(got.astype(np.int32) - expected.astype(np.int32))
-  check = {"file": TFLITE_FILE, "checked_samples": TFLITE_CHECK_SAMPLES,
+  check = {"file": rundir.TFLITE_FILE, "checked_samples": TFLITE_CHECK_SAMPLES,
            "max_level_diff": int(diff.max()),
            "within_1_level": float((diff <= 1).mean())}
   if check["within_1_level"] < TFLITE_MIN_WITHIN_1:
@@ -282,7 +280,7 @@ def export_generator(model, config: Config, export_dir: str,
     archive.write_out(tmp, verbose=False)
     if config.output.tflite:
       info["tflite"] = write_tflite(tmp, model.z_dim,
-                                    os.path.join(tmp, TFLITE_FILE))
+                                    os.path.join(tmp, rundir.TFLITE_FILE))
     os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
     with open(os.path.join(tmp, MODEL_INFO), "w", encoding="utf-8") as f:
       json.dump(info, f, indent=1)
@@ -307,7 +305,7 @@ def export_generator(model, config: Config, export_dir: str,
 
 
 def export_run(model, config: Config, workdir: str, training_precision: str,
-               data=None, export_dir: str = EXPORT_DIR) -> str:
+               data=None, export_dir: str = rundir.EXPORT_DIR) -> str:
   """Exports the generator to workdir/export_dir, described by the run's
   config and last scores (metrics.jsonl)."""
   path = export_generator(
@@ -320,7 +318,7 @@ def export_run(model, config: Config, workdir: str, training_precision: str,
 def export_latest(config: Config) -> str:
   """--mode=export: the generator of the newest readable checkpoint of
   config.run.workdir, exported under the precision that trained it."""
-  checkpoints = os.path.join(config.run.workdir, "checkpoints")
+  checkpoints = rundir.RunDir(config.run.workdir).checkpoints
   if not os.path.isdir(checkpoints):
     raise ConfigError(f"no checkpoint in {checkpoints} to export")
   with rundir.RunLock(config.run.workdir):
@@ -329,7 +327,9 @@ def export_latest(config: Config) -> str:
     for path in rundir.remove_leftovers(config.run.workdir):
       logging.info("Removed %s (left by an interrupted run).", path)
     data = rundata.restore(config)
-    precision, _ = runtime.resolve_runtime(config)
+    # config.json, read once under the lock.
+    recorded = rundir.recorded_config(config.run.workdir) or {}
+    precision, _ = runtime.resolve_runtime(config, recorded=recorded)
     model = builder.build_model(config, precision, size=data.size)
     # The same discovery as training (files on disk, newest readable).
     latest = rundir.find_checkpoint(checkpoints, log=logging.warning,
@@ -341,7 +341,6 @@ def export_latest(config: Config) -> str:
     step = checkpointing.restore(model, latest, generator_only=True)
     logging.info("Exporting the generator of %s (step %d).", latest, step)
     # model.json names the precision that trained it, not this process's.
-    recorded = rundir.recorded_config(config.run.workdir) or {}
     trained = recorded.get("precision", precision)
     return export_run(model, config.replace(precision=trained),
                       config.run.workdir, trained, data)

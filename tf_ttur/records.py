@@ -20,14 +20,13 @@ from absl import logging
 
 from fid.files import atomic_write
 from fid.files import free_name
+from tf_ttur import rundir
 from tf_ttur.errors import StorageError
-
-METRICS_FILE = "metrics.jsonl"
 
 
 def append(workdir: str, record: dict) -> None:
   """Appends one record (one line, flushed) to workdir/metrics.jsonl."""
-  path = os.path.join(workdir, METRICS_FILE)
+  path = rundir.RunDir(workdir).metrics
   try:
     with open(path, "a") as f:
       f.write(json.dumps(record) + "\n")
@@ -71,7 +70,7 @@ def _scan(path: str) -> tuple[list[dict], int, int]:
 def read(workdir: str) -> list[dict]:
   """The whole records of workdir/metrics.jsonl (a partial last line and
   lines that are not records are skipped); [] if there is no file."""
-  path = os.path.join(workdir, METRICS_FILE)
+  path = rundir.RunDir(workdir).metrics
   if not os.path.exists(path):
     return []
   return _scan(path)[0]
@@ -80,7 +79,7 @@ def read(workdir: str) -> list[dict]:
 def truncate_after(workdir: str, step: int) -> int:
   """Keeps the whole records with step <= `step`; returns how many were
   dropped (records after the checkpoint, a partial line)."""
-  path = os.path.join(workdir, METRICS_FILE)
+  path = rundir.RunDir(workdir).metrics
   if not os.path.exists(path):
     return 0
   records, damaged, total = _scan(path)

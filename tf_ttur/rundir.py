@@ -17,6 +17,7 @@ disk, and a config that only changes once the run has been restored.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
 import os
@@ -33,15 +34,89 @@ from tf_ttur.config import flatten
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
 
+# Every name a run directory holds (RunDir joins them to its root; what
+# each promises: docs/design.md, "What a run directory promises").
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
 LOCK_FILE = ".lock"
-DAMAGED = "damaged"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+DAMAGED = "damaged"  # In CHECKPOINTS_DIR.
+SAMPLES_DIR = "samples"
+EXPORT_DIR = "saved_model"
+BEST_DIR = "saved_model_best"
+BEST_FILE = "best_fid.json"
+TFLITE_FILE = "generator.tflite"  # In an export folder.
 # Flags that fix the networks' shapes or what they learn: a checkpoint of
 # one value cannot be resumed under another.
 DEFINING_FLAGS = ("model", "dataset", "image_size", "width", "z_dim",
                   "critic_flatten", "max_lines")
 _CKPT = re.compile(r"^ckpt-(\d+)\.index$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+  """The one owner of a run directory's paths: every file and folder a run
+  writes or reads is an attribute here."""
+  root: str
+
+  def _join(self, *names: str) -> str:
+    return os.path.join(self.root, *names)
+
+  @property
+  def config(self) -> str:
+    return self._join(CONFIG_FILE)
+
+  @property
+  def vocabulary(self) -> str:
+    return self._join(VOCAB_FILE)
+
+  @property
+  def lock(self) -> str:
+    return self._join(LOCK_FILE)
+
+  @property
+  def metrics(self) -> str:
+    return self._join(METRICS_FILE)
+
+  @property
+  def checkpoints(self) -> str:
+    return self._join(CHECKPOINTS_DIR)
+
+  @property
+  def checkpoint_state(self) -> str:
+    """TensorFlow's `checkpoint` file, which names the latest one."""
+    return self._join(CHECKPOINTS_DIR, "checkpoint")
+
+  @property
+  def damaged(self) -> str:
+    return self._join(CHECKPOINTS_DIR, DAMAGED)
+
+  @property
+  def samples(self) -> str:
+    return self._join(SAMPLES_DIR)
+
+  @property
+  def export(self) -> str:
+    return self._join(EXPORT_DIR)
+
+  @property
+  def best_export(self) -> str:
+    return self._join(BEST_DIR)
+
+  @property
+  def best_file(self) -> str:
+    return self._join(BEST_FILE)
+
+  @property
+  def events(self) -> str:
+    """Where TensorBoard's event files go: the top, so that `tensorboard
+    --logdir runs/` names the run by its folder."""
+    return self.root
+
+  def scratch(self, role: str) -> RunDir:
+    """A multi-worker worker's own folder (removed at its end)."""
+    return RunDir(self._join(f".scratch-{role}"))
 
 
 class RunInUseError(ConfigError):
@@ -52,7 +127,7 @@ class RunLock:
   """An exclusive lock on a run directory for the life of this process."""
 
   def __init__(self, workdir: str):
-    self.path = os.path.join(workdir, LOCK_FILE)
+    self.path = RunDir(workdir).lock
     self._file = None
 
   def acquire(self) -> RunLock:
@@ -197,7 +272,7 @@ def recorded_config(workdir: str) -> dict | None:
   """The run's config.json as {flag: value} (nested by part, or flat as
   runs before the nested config wrote it), or None for a new run
   directory."""
-  recorded = _read_run_file(os.path.join(workdir, CONFIG_FILE), "a config")
+  recorded = _read_run_file(RunDir(workdir).config, "a config")
   return None if recorded is None else flatten(recorded)
 
 
@@ -235,14 +310,14 @@ def move_aside(workdir: str) -> str | None:
 
 def write_config(config: Config, workdir: str) -> None:
   """workdir/config.json: the run's resolved config."""
-  atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json() + "\n")
+  atomic_write(RunDir(workdir).config, config.to_json() + "\n")
 
 
 def load_vocabulary(workdir: str):
   """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json;
   ConfigError when it is missing or damaged (read as config.json is)."""
   from tf_ttur.data import text
-  path = os.path.join(workdir, VOCAB_FILE)
+  path = RunDir(workdir).vocabulary
   recorded = _read_run_file(path, "a vocabulary")
   if recorded is None:
     raise ConfigError(f"{path}: no such file; the language model's run "
@@ -257,13 +332,13 @@ def load_vocabulary(workdir: str):
 
 def write_vocabulary(vocab, workdir: str) -> None:
   """Writes vocab.json once; a run directory of another corpus is an error."""
-  path = os.path.join(workdir, VOCAB_FILE)
+  path = RunDir(workdir).vocabulary
   if os.path.exists(path):
     if load_vocabulary(workdir).chars != vocab.chars:
       raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
                        "the run directory belongs to another dataset")
     return
-  if checkpoints_on_disk(os.path.join(workdir, "checkpoints")):
+  if checkpoints_on_disk(RunDir(workdir).checkpoints):
     from absl import logging
     logging.warning("%s is missing beside the checkpoints; written again "
                     "from the corpus (the checkpoints' vocabulary cannot be "
@@ -276,8 +351,9 @@ def remove_leftovers(workdir: str) -> list[str]:
   files being renamed into place, TensorFlow's temporary checkpoint
   folders. None of them is ever read; returns what was removed."""
   # fid.files' hidden ".NAME.XXXXXXXX.tmp"; "*.tmp*" of earlier versions.
-  patterns = [".export-*", ".*.tmp*", "samples/.*.tmp*", "*.tmp", "*.tmp[0-9]*",
-              "samples/*.tmp*", "checkpoints/*_temp*", ".classifier-*"]
+  patterns = [".export-*", ".*.tmp*", f"{SAMPLES_DIR}/.*.tmp*", "*.tmp",
+              "*.tmp[0-9]*", f"{SAMPLES_DIR}/*.tmp*",
+              f"{CHECKPOINTS_DIR}/*_temp*", ".classifier-*"]
   removed = []
   for pattern in patterns:
     for path in glob.glob(os.path.join(workdir, pattern)):

@@ -7,22 +7,20 @@ from absl import logging
 import tensorflow as tf
 
 from tf_ttur import hardware
-from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
 
 
-def resolve_runtime(config: Config, machine: hardware.Machine | None = None
-                    ) -> tuple[str, bool]:
+def resolve_runtime(config: Config, machine: hardware.Machine | None = None,
+                    recorded: dict | None = None) -> tuple[str, bool]:
   """(dtype policy, XLA) for this run on this machine, each logged once
   with its reason. A resumed run keeps the precision its config.json
-  records unless --precision names another."""
+  records (`recorded`, as the caller read it) unless --precision names
+  another."""
   machine = machine or hardware.detect()
   logging.info("Machine: %s", machine.describe())
-  recorded = ({} if config.run.restart else
-              rundir.recorded_config(config.run.workdir) or {})
   precision, why, warning = hardware.precision_for_run(
-      config.runtime.precision, recorded.get("precision"), machine)
+      config.runtime.precision, (recorded or {}).get("precision"), machine)
   logging.info("precision=%s: %s (%s).", config.runtime.precision, precision,
                why)
   if warning:

@@ -70,7 +70,6 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
 
 def _train(config: Config, catcher: preemption.SignalCatcher,
            held: contextlib.ExitStack) -> gan_lib.GAN:
-  precision, jit_compile = runtime.resolve_runtime(config)
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
   if config.runtime.cpu_replicas:
@@ -86,14 +85,18 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   # into a scratch folder removed at the end (TensorFlow's multi-worker
   # convention). All restore from the chief's checkpoints.
   workdir = config.run.workdir
-  write_dir = workdir if chief else os.path.join(workdir, f".scratch-{role}")
-  latest = _open_run(config, held, chief)
+  run = rundir.RunDir(workdir)
+  write_dir = workdir if chief else run.scratch(role).root
+  # config.json is read once: by the chief under the run's lock, by the
+  # other workers as the chief wrote it.
+  recorded, latest = _open_run(config, held, chief)
+  precision, jit_compile = runtime.resolve_runtime(config, recorded=recorded)
   with strategy.scope():
     model = builder.build_model(
         config, precision, size=data.size, jit_compile=jit_compile,
         sync_batch_norm=strategy.num_replicas_in_sync > 1)
     manager = checkpointing.make_manager(
-        model, os.path.join(write_dir, "checkpoints"),
+        model, rundir.RunDir(write_dir).checkpoints,
         config.schedule.keep_checkpoints)
   step = 0
   if latest is not None:
@@ -136,23 +139,26 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
 
 
 def _open_run(config: Config, held: contextlib.ExitStack,
-              chief: bool) -> str | None:
-  """The checkpoint to resume from (None: a new run). The chief first
-  locks the run directory and removes what an interrupted run left."""
-  checkpoints = os.path.join(config.run.workdir, "checkpoints")
+              chief: bool) -> tuple[dict | None, str | None]:
+  """(the run's recorded config or None, the checkpoint to resume from or
+  None). The chief first locks the run directory (moving it aside with
+  --restart), reads config.json under the lock and removes what an
+  interrupted run left."""
+  run = rundir.RunDir(config.run.workdir)
   if not chief:
-    return tf.train.latest_checkpoint(checkpoints)
+    return (rundir.recorded_config(run.root),
+            tf.train.latest_checkpoint(run.checkpoints))
   recorded = _lock_run(config, held)
   for path in rundir.remove_leftovers(config.run.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
   # From the files on disk; damaged newer ones are moved aside, named.
-  latest = rundir.find_checkpoint(checkpoints, log=logging.warning)
+  latest = rundir.find_checkpoint(run.checkpoints, log=logging.warning)
   if latest is not None and recorded is None:
     logging.warning(
         "%s is missing beside the checkpoints: the resume cannot check the "
         "model and data flags against the run's; it is written again from "
-        "these flags.", os.path.join(config.run.workdir, rundir.CONFIG_FILE))
-  return latest
+        "these flags.", run.config)
+  return recorded, latest
 
 
 def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,

@@ -32,6 +32,7 @@ from fid.files import atomic_path
 from fid.files import atomic_write
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur import records
+from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import fail
@@ -47,7 +48,7 @@ def run_name(flagfile: str) -> str:
 def final_step(workdir: str) -> int:
   """The step of the run's latest checkpoint (0 if none), read from the
   `checkpoint` index file without TensorFlow."""
-  path = os.path.join(workdir, "checkpoints", "checkpoint")
+  path = rundir.RunDir(workdir).checkpoint_state
   if not os.path.exists(path):
     return 0
   with open(path) as f:

@@ -63,9 +63,14 @@ def test_every_family_has_a_flagfile(name):
   assert name in models
 
 
-def test_every_evaluation_is_built_by_name():
+def test_every_evaluation_is_built_by_name_and_prepared_for():
   from tf_ttur import evaluation
+  from tf_ttur import prepare
   assert set(evaluation.BUILDERS) == set(EVALS)
+  # What an evaluation reads from outside the run is a piece that
+  # --mode=prepare checks and fetches.
+  for entry in EVALS.values():
+    assert set(entry.needs) <= set(prepare.PIECES), entry.name
 
 
 def _tiny(name, workdir, tfds_dir, inception_pb, stats_file) -> Config:

@@ -1,4 +1,4 @@
-"""The package's layers (README, "Package map") drawn from the code itself:
+"""The package's layers (docs/design.md, "Layers") drawn from the code itself:
 every import, at module level or inside a function, runs down a layer or
 stays in its own, and nothing imports in a circle. fid never imports
 tf_ttur. Every parameter named `config` is typed Config."""

@@ -310,7 +310,8 @@ class Config:
                         "file with TFLite's own quantization instead)")
     if not f.workdir:
       raise ConfigError("--workdir must not be empty")
-    preflight.check_run(f, evals.quality_model_path(self.evaluation))
+    preflight.check_run(f, evals.needed(self.evaluation),
+                        evals.quality_model_path(self.evaluation))
     return self
 
   def _check_family(self, f: types.SimpleNamespace, family: Family) -> None:

@@ -53,6 +53,10 @@ class Eval:
       value's step and sample count), or None.
     about: settings (the config's evaluation part) -> what model.json adds
       about how that value was measured.
+    needs: what it reads from outside the run, each a piece that
+      `--mode=prepare` checks and fetches and training checks first:
+      "reference_statistics" (--fid_stats), "inception_graph" (the 2015
+      graph, --fid_inception), "quality_model" (the shapes classifier).
   """
   name: str
   modality: str
@@ -62,6 +66,7 @@ class Eval:
   flags: dict[str, Flag] = dataclasses.field(default_factory=dict)
   model_info: str | None = None
   about: Callable[[Any], dict] = lambda settings: {}
+  needs: tuple[str, ...] = ()
 
   def all_flags(self) -> dict[str, Flag]:
     """{flag name: Flag}: --<name>_every, --<name>_samples, then its own."""
@@ -102,7 +107,8 @@ EVALS: dict[str, Eval] = {
              },
              model_info="fid",
              about=lambda s: {"reference_stats": os.path.basename(
-                 s.fid_stats or "")}),
+                 s.fid_stats or "")},
+             needs=("reference_statistics", "inception_graph")),
         Eval("kid", "image",
              "the KID (Binkowski et al. 2018: the unbiased MMD^2 of the "
              "Inception pool_3 features, cubic polynomial kernel, averaged "
@@ -122,7 +128,8 @@ EVALS: dict[str, Eval] = {
              about=lambda s: {"reference": "training images",
                               "subset_size": min(s.kid_subset_size,
                                                  s.kid_samples),
-                              "subsets": s.kid_subsets}),
+                              "subsets": s.kid_subsets},
+             needs=("inception_graph",)),
         Eval("quality", "image",
              "fd_shapes, the Frechet distance in the shapes classifier's "
              "feature space (offline; NOT the FID)",
@@ -133,7 +140,8 @@ EVALS: dict[str, Eval] = {
                  "shapes_classifier).")},
              model_info="quality",
              about=lambda s: {"feature_model": os.path.basename(
-                 quality_model_path(s).rstrip("/"))}),
+                 quality_model_path(s).rstrip("/"))},
+             needs=("quality_model",)),
         Eval("jsd", "text",
              "the n-gram JSD (docs/paper.md A.4)",
              (640, "Generated lines per JSD (640 in the paper; the values "
@@ -146,6 +154,11 @@ EVALS: dict[str, Eval] = {
 def best_values() -> tuple[str, ...]:
   """Every value whose lowest is a run's best (TensorBoard's best/ tags)."""
   return tuple(value for entry in EVALS.values() for value in entry.values)
+
+
+def needed(settings) -> set[str]:
+  """The pieces from outside the run that its evaluations read."""
+  return {piece for entry in enabled(settings) for piece in entry.needs}
 
 
 def enabled(settings) -> list[Eval]:

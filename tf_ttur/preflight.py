@@ -15,16 +15,17 @@ from tf_ttur.errors import ConfigError
 FID_DIMENSIONS = 2048
 
 
-def check_run(f, quality_model: str) -> None:
-  """Every check a run's flags ask for (f: the flags as attributes): the
-  files it will read, the folder it will write (not for --mode=dry_run or
-  prepare) and the environment variables it will read."""
-  inception = bool(f.fid_every or f.kid_every)
-  if f.fid_every:
+def check_run(f, needs: set[str], quality_model: str) -> None:
+  """Every check a run's flags ask for (f: the flags as attributes; needs:
+  what its evaluations read, tf_ttur.evals.needed): the files it will
+  read, the folder it will write (not for --mode=dry_run or prepare) and
+  the environment variables it will read."""
+  inception = "inception_graph" in needs
+  if "reference_statistics" in needs:
     check_fid_stats(f.fid_stats)
   if inception and f.fid_inception:
     check_inception(f.fid_inception)
-  if f.quality_every:
+  if "quality_model" in needs:
     check_quality_model(quality_model, load=f.mode == "train")
   if f.mode not in ("dry_run", "prepare"):
     check_writable(f.workdir)

@@ -295,15 +295,19 @@ def check(config: Config, fetch: bool = False,
           build_offline: bool = False) -> list[Piece]:
   """Every piece the run reads: fetched from the internet where `fetch`
   allows, the offline `shapes` generated where `build_offline` does."""
-  pieces = [dataset(config, fetch, build_offline)]
-  evaluation = config.evaluation
-  if evaluation.fid_every:
-    pieces.append(reference_statistics(config, fetch))
-  if evaluation.fid_every or evaluation.kid_every:
-    pieces.append(inception_graph(config, fetch))
-  if evaluation.quality_every:
-    pieces.append(quality_model(config))
-  return pieces
+  needed = evals.needed(config.evaluation)
+  return [dataset(config, fetch, build_offline)] + [
+      check_piece(config, fetch) for name, check_piece in PIECES.items()
+      if name in needed]
+
+
+# What an evaluation can need (tf_ttur.evals.Eval.needs), in listing order:
+# name -> (config, fetch) -> the Piece.
+PIECES = {
+    "reference_statistics": reference_statistics,
+    "inception_graph": inception_graph,
+    "quality_model": lambda config, fetch: quality_model(config),
+}
 
 
 def report(pieces: list[Piece]) -> str:

@@ -70,11 +70,13 @@ def max_pixels() -> int:
   value = os.environ.get("FID_MAX_PIXELS")
   if value is None or value == "":
     return MAX_PIXELS
-  if not value.strip().isdigit() or int(value) < 1:
+  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+  text = value.strip()
+  if not (text.isascii() and text.isdigit()) or int(text) < 1:
     raise SourceError(f"FID_MAX_PIXELS={value!r}: not a positive integer "
                       "(the most pixels an image may have; unset it for "
                       f"{MAX_PIXELS:,})")
-  return int(value)
+  return int(text)
 
 
 def check_pixels(path: str, width: int, height: int) -> None:

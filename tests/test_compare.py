@@ -118,3 +118,24 @@ def test_paper_statistic_on_hand_made_curves():
   paper = compare.paper_statistic(seeds.mean(0), [1000, 2000, 3000], 2)
   assert paper == {"value": 25.0, "step": 2000, "seeds": 2}
   assert paper["value"] > seeds.min(1).mean() == 15.0
+
+
+@pytest.mark.parametrize("state", [
+    'model_checkpoint_path: "weird"\n',
+    "model_checkpoint_path: ckpt-7\n",
+    'model_checkpoint_path: "/elsewhere/model.ckpt-x"\n',
+    "\x00\xff garbage",
+])
+def test_a_finished_run_is_found_whatever_the_state_file_says(tmp_path,
+                                                              state):
+  """The step comes from the ckpt-N.index files on disk (as a resume finds
+  them); a state file of any form neither crashes nor decides it."""
+  from tf_ttur.experiments import compare
+  checkpoints = tmp_path / "run" / "checkpoints"
+  checkpoints.mkdir(parents=True)
+  (checkpoints / "checkpoint").write_text(state, errors="surrogateescape")
+  assert compare.final_step(str(tmp_path / "run")) == 0
+  for step in (4, 12):
+    (checkpoints / f"ckpt-{step}.index").write_bytes(b"")
+  assert compare.final_step(str(tmp_path / "run")) == 12
+  assert compare.final_step(str(tmp_path / "missing")) == 0

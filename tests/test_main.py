@@ -132,6 +132,18 @@ def test_sample_cli_grid_and_folder(tmp_path):
   assert files == [f"{i:06d}.png" for i in range(5)]
   proc = run_module("tf_ttur.sample", f"--saved_model={tmp_path}", "--num=1")
   assert proc.returncode == 2 and "error: no SavedModel" in proc.stderr
+  # A grid too large to draw, and more images than the disk holds, are
+  # refused before anything is sampled (bounded memory, nothing written).
+  proc = run_module("tf_ttur.sample", f"--saved_model={export}",
+                    "--num=1000000000", f"--out={tmp_path / 'huge.png'}")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert "a grid holds at most 65,536 images of 32x32" in proc.stderr
+  proc = run_module("tf_ttur.sample", f"--saved_model={export}",
+                    "--num=1000000000000000", f"--out={tmp_path / 'many'}")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert "GiB free; lower --num" in proc.stderr
+  assert not os.path.exists(tmp_path / "huge.png")
+  assert not os.path.exists(tmp_path / "many")
 
 
 def test_shipped_demo_generator_loads_and_samples():

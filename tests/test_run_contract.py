@@ -425,7 +425,7 @@ def test_tf_config_is_validated(monkeypatch, value):
     Config.of(strategy="multi_worker", mode="dry_run").validate()
 
 
-@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "²", "1e6", "٣"])
 def test_fid_max_pixels_is_validated_before_any_pass(monkeypatch, tmp_path,
                                                      value):
   monkeypatch.setenv("FID_MAX_PIXELS", value)

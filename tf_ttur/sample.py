@@ -10,7 +10,9 @@ backtick padding removed) to standard output, or writes them to --out.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import time
 
 from absl import flags
 
@@ -30,6 +32,21 @@ flags.DEFINE_bool("overwrite", False, "Replace an existing --out file, or "
 flags.mark_flag_as_required("saved_model")
 FLAGS = flags.FLAGS
 
+# The largest grid drawn: 8192 x 8192 pixels (192 MiB of uint8 RGB, held
+# whole to encode the PNG). More samples go into a folder.
+MAX_GRID_SIDE = 8192
+# A folder of single PNGs: refused when the images would need more than
+# the free space (an image's worst case: its raw pixels plus PNG's
+# overhead; generated images compress to less).
+PNG_OVERHEAD = 1024
+PROGRESS_EVERY_S = 10.0
+
+
+def largest_grid(side: int) -> int:
+  """How many images of side x side fit in a grid of at most
+  MAX_GRID_SIDE pixels a side."""
+  return (MAX_GRID_SIDE // side) ** 2
+
 
 def generate(model, num: int, seed: int, batch_size: int):
   """Yields batches of the loaded generator's `sample` signature: uint8
@@ -42,6 +59,47 @@ def generate(model, num: int, seed: int, batch_size: int):
     out = sample(num=tf.constant(n), seed=tf.constant([seed, done]))
     yield out["text"].numpy() if "text" in out else out["images"].numpy()
     done += n
+
+
+def _check_size(out: str, side: int | None) -> None:
+  """A grid larger than MAX_GRID_SIDE, or single images that would not fit
+  in the free space, refused before any sample is drawn (side: the image
+  side, None when the export does not say)."""
+  if side is None:
+    return
+  if out.lower().endswith(".png"):
+    if FLAGS.num > largest_grid(side):
+      fail(f"--num={FLAGS.num}: a grid holds at most {largest_grid(side):,} "
+           f"images of {side}x{side} ({MAX_GRID_SIDE}x{MAX_GRID_SIDE} "
+           "pixels); give a folder as --out for more")
+    return
+  need = FLAGS.num * (side * side * 3 + PNG_OVERHEAD)
+  free = shutil.disk_usage(os.path.dirname(os.path.abspath(out)) if not
+                           os.path.isdir(out) else out).free
+  if need > free:
+    fail(f"--num={FLAGS.num}: {FLAGS.num:,} images of {side}x{side} may "
+         f"need up to {need / 2**30:,.1f} GiB and the disk of {out} has "
+         f"{free / 2**30:,.1f} GiB free; lower --num (at most "
+         f"{free // (side * side * 3 + PNG_OVERHEAD):,} here)")
+
+
+class Progress:
+  """A line on stderr at most every PROGRESS_EVERY_S seconds: count, rate
+  and time left."""
+
+  def __init__(self, total: int, what: str):
+    self.total, self.what = total, what
+    self.start = self.last = time.monotonic()
+
+  def update(self, done: int) -> None:
+    now = time.monotonic()
+    if now - self.last < PROGRESS_EVERY_S or done >= self.total:
+      return
+    self.last = now
+    rate = done / max(now - self.start, 1e-9)
+    left = (self.total - done) / max(rate, 1e-9)
+    print(f"{done:,} of {self.total:,} {self.what} ({rate:,.0f}/s, about "
+          f"{left:,.0f} s left)", file=sys.stderr, flush=True)
 
 
 def _check_out(out: str, images: bool) -> None:
@@ -94,8 +152,15 @@ def main(argv):
     print(f"{say('family')} generator ({info['kind']}), step {say('step')}, "
           f"trained on {say('dataset')} in {say('training_precision')}, "
           f"serving in {say('serving_dtype')}", file=sys.stderr)
-  if FLAGS.out:
-    _check_out(FLAGS.out, images)
+  out = FLAGS.out or ("samples.png" if images else None)
+  if out:
+    _check_out(out, images)
+  if images:
+    side = (info or {}).get("image_size")
+    if side is None:  # An export without model.json: its output's shape.
+      side = model.signatures["sample"].structured_outputs[
+          "images"].shape[1]
+    _check_size(out, side)
   batches = generate(model, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
   try:
     _write(batches, images, grid, np)
@@ -104,29 +169,40 @@ def main(argv):
 
 
 def _write(batches, images: bool, grid, np) -> None:
-  if not images:  # Strings: a language generator.
-    lines = [t.decode("utf-8", errors="replace").rstrip("`")
-             for batch in batches for t in batch]
+  progress = Progress(FLAGS.num, "lines" if not images else "images")
+  if not images:  # Strings: a language generator, streamed line by line.
+    from fid.files import atomic_path
+
+    def write(stream) -> int:
+      count = 0
+      for batch in batches:
+        for t in batch:
+          stream.write(t.decode("utf-8", errors="replace").rstrip("`") + "\n")
+          count += 1
+        progress.update(count)
+      return count
+
     if FLAGS.out:
-      from fid.files import atomic_write
-      atomic_write(FLAGS.out, "\n".join(lines) + "\n")
-      print(f"wrote {len(lines)} lines to {FLAGS.out}")
+      with atomic_path(FLAGS.out) as tmp, open(tmp, "w",
+                                                encoding="utf-8") as f:
+        count = write(f)
+      print(f"wrote {count} lines to {FLAGS.out}")
     else:
-      print("\n".join(lines))
+      write(sys.stdout)
     return
   out = FLAGS.out or "samples.png"
   if out.lower().endswith(".png"):
-    if not FLAGS.out:
-      _check_out(out, images)
     grid.write_png(grid.make_grid(np.concatenate(list(batches))), out)
     print(f"wrote a grid of {FLAGS.num} samples to {out}")
     return
   os.makedirs(out, exist_ok=True)
   index = 0
+  width = max(6, len(str(FLAGS.num - 1)))
   for batch in batches:
     for image in batch:
-      grid.write_png(image, os.path.join(out, f"{index:06d}.png"))
+      grid.write_png(image, os.path.join(out, f"{index:0{width}d}.png"))
       index += 1
+    progress.update(index)
   print(f"wrote {index} samples to {out}/")
 
 

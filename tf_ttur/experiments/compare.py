@@ -46,16 +46,12 @@ def run_name(flagfile: str) -> str:
 
 
 def final_step(workdir: str) -> int:
-  """The step of the run's latest checkpoint (0 if none), read from the
-  `checkpoint` index file without TensorFlow."""
-  path = rundir.RunDir(workdir).checkpoint_state
-  if not os.path.exists(path):
-    return 0
-  with open(path) as f:
-    for line in f:
-      if line.startswith("model_checkpoint_path:"):
-        return int(line.split('"')[1].rsplit("-", 1)[1])
-  return 0
+  """The step of the run's newest checkpoint (0 if none), found from its
+  `ckpt-N.index` files as a resume finds it (rundir.checkpoints_on_disk):
+  TensorFlow's `checkpoint` state file, which names paths of any form, is
+  not read."""
+  found = rundir.checkpoints_on_disk(rundir.RunDir(workdir).checkpoints)
+  return found[0][0] if found else 0
 
 
 def ensure_run(flagfile: str, seed: int, workdir: str,

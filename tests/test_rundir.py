@@ -288,7 +288,7 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
   reads = []
   original = rundir.recorded_config
 
-  def counting(workdir):
+  def counting(workdir, **kwargs):
     import fcntl
     # Held: another attempt to take the lock fails.
     with open(rundir.RunDir(workdir).lock) as handle:
@@ -299,7 +299,7 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
       except OSError:
         held = True
     reads.append(held)
-    return original(workdir)
+    return original(workdir, **kwargs)
 
   monkeypatch.setattr(rundir, "recorded_config", counting)
   config = Config.from_flagfile(
@@ -308,3 +308,38 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
   train_lib.train(config.validate())
   assert reads == [True]
   assert records.read(run)[-1]["step"] == 6
+
+
+def _write_config(tmp_path, text):
+  (tmp_path / rundir.CONFIG_FILE).write_text(text)
+  return str(tmp_path)
+
+
+def test_config_json_is_read_strictly(tmp_path):
+  """A hand-edited or damaged config.json is named with the field, the file
+  and what the field should be, before any checkpoint is opened."""
+  good = Config.of(width=8).to_dict()
+  assert rundir.recorded_config(str(tmp_path)) is None  # A new run.
+  workdir = _write_config(tmp_path, json.dumps(good))
+  assert rundir.recorded_config(workdir)["width"] == 8
+  with pytest.raises(rundir.ConfigError, match=r"config\.json holds null"):
+    rundir.recorded_config(_write_config(tmp_path, "null"))
+  partial = {k: v for k, v in good.items() if k != "network"}
+  with pytest.raises(rundir.ConfigError, match="lacks the part.*network"):
+    rundir.recorded_config(_write_config(tmp_path, json.dumps(partial)))
+  wrong = json.loads(json.dumps(good))
+  wrong["network"]["width"] = "8"
+  with pytest.raises(rundir.ConfigError,
+                     match=r'config\.json: width is "8", not an integer'):
+    rundir.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
+  wrong["network"]["width"] = True
+  with pytest.raises(rundir.ConfigError, match="width is true, not an "):
+    rundir.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
+  extra = json.loads(json.dumps(good))
+  extra["network"]["my_note"] = "kept by hand"
+  said = []
+  flat = rundir.recorded_config(_write_config(tmp_path, json.dumps(extra)),
+                                log=said.append)
+  assert flat["width"] == 8
+  assert len(said) == 1 and "my_note" in said[0]
+  assert "not written again" in said[0]

@@ -328,7 +328,8 @@ def export_latest(config: Config) -> str:
       logging.info("Removed %s (left by an interrupted run).", path)
     data = rundata.restore(config)
     # config.json, read once under the lock.
-    recorded = rundir.recorded_config(config.run.workdir) or {}
+    recorded = rundir.recorded_config(config.run.workdir,
+                                      log=logging.warning) or {}
     precision, _ = runtime.resolve_runtime(config, recorded=recorded)
     model = builder.build_model(config, precision, size=data.size)
     # The same discovery as training (files on disk, newest readable).

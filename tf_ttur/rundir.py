@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import glob
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import socket
 from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
+from tf_ttur.config import PARTS
 from tf_ttur.config import Config
 from tf_ttur.config import flatten
 from tf_ttur.errors import ConfigError
@@ -268,12 +270,52 @@ def _read_run_file(path: str, what: str) -> dict | None:
   return recorded
 
 
-def recorded_config(workdir: str) -> dict | None:
+_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,),
+          "str": (str,), "str | None": (str, type(None))}
+_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or "
+               "false", "str": "a string", "str | None": "a string or null"}
+
+
+def recorded_config(workdir: str, log=None) -> dict | None:
   """The run's config.json as {flag: value} (nested by part, or flat as
   runs before the nested config wrote it), or None for a new run
-  directory."""
-  recorded = _read_run_file(RunDir(workdir).config, "a config")
-  return None if recorded is None else flatten(recorded)
+  directory (no config.json).
+
+  Read strictly: a file that holds `null` or lacks one of the config's
+  parts, or a value of the wrong type, is a ConfigError naming the file,
+  the field and what it should be, before any checkpoint is opened. Keys
+  this version does not know are named in one warning through `log`
+  (they are not written again).
+  """
+  path = RunDir(workdir).config
+  if not os.path.exists(path):
+    return None
+  recorded = _read_run_file(path, "a config")
+  if recorded is None:
+    raise ConfigError(f"{path} holds null, not the run's config; the run "
+                      "directory is damaged (--restart moves it aside)")
+  nested = [name for name in PARTS if name in recorded]
+  if nested and len(nested) < len(PARTS):
+    missing = [name for name in PARTS if name not in recorded]
+    raise ConfigError(f"{path} lacks the part(s) {', '.join(missing)} of "
+                      "the run's config; the run directory is damaged "
+                      "(--restart moves it aside)")
+  flat = flatten(recorded)
+  fields = {name: field for name, _, field in Config().flags()}
+  for name, value in flat.items():
+    if name not in fields:
+      continue
+    kind = fields[name].type
+    if not isinstance(value, _TYPES[kind]) or (
+        kind in ("int", "float") and isinstance(value, bool)):
+      raise ConfigError(f"{path}: {name} is {json.dumps(value)}, not "
+                        f"{_TYPE_NAMES[kind]}; the file was edited or "
+                        "damaged (fix it, or --restart moves the run aside)")
+  unknown = sorted(set(flat) - set(fields))
+  if unknown and log is not None:
+    log(f"{path} has keys this version does not know, which are not "
+        f"written again: {', '.join(unknown)}")
+  return flat
 
 
 def check_resume(config: Config, recorded: dict | None) -> list[str]:

@@ -62,7 +62,7 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
     if moved:
       logging.warning("--restart: moved the previous run to %s.", moved)
   held.enter_context(rundir.RunLock(workdir))
-  recorded = rundir.recorded_config(workdir)
+  recorded = rundir.recorded_config(workdir, log=logging.warning)
   for change in rundir.check_resume(config, recorded):
     logging.info("Resuming with a changed flag: %s.", change)
   return recorded

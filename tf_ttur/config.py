@@ -286,9 +286,10 @@ class Config:
     and prepare) the workdir it will write (tf_ttur.preflight), writing
     nothing.
     """
+    flat = self.flat()
     for name, value, field in self.flags():
       flag_tools.check_field(name, value, field.type, field.metadata["flag"],
-                   self.flat())
+                             flat)
     f = self.values()
     family = self._check_names(f)
     self._check_family(f, family)

@@ -26,6 +26,7 @@ import numpy as np
 
 from fid import core
 from fid import download
+from fid import quiet
 from fid.core import Activations
 from fid.core import run_pass
 from fid.download import InceptionError
@@ -35,6 +36,11 @@ from fid.stats import StatsError
 from fid.stats import load_stats
 from fid.stats import save_stats
 from fid.version import __version__
+
+# TensorFlow's C++ start-up lines hidden (fid.quiet; --show_tf_logs or the
+# user's TF_CPP_MIN_LOG_LEVEL shows them). None of the imports above loads
+# TensorFlow.
+quiet.setup()
 
 __all__ = [
     "calculate_frechet_distance", "calculate_activation_statistics",

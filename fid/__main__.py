@@ -18,9 +18,9 @@ import warnings
 
 import fid
 from fid import api
+from fid import architecture
 from fid import frechet
 from fid import generator as generator_lib
-from fid import inception
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
                  help="where the graph is cached (default $FID_CACHE_DIR or "
                  "~/.cache/tf_ttur_fid)")
   p.add_argument("--batch_size", type=int, default=50)
-  p.add_argument("--extractor", choices=inception.NAMES,
+  p.add_argument("--show_tf_logs", action="store_true",
+                 help="show TensorFlow's C++ log lines at start-up (hidden "
+                 "by default; a TF_CPP_MIN_LOG_LEVEL you set is kept)")
+  p.add_argument("--extractor", choices=architecture.EXTRACTORS,
                  default="fast", help="fast: the Keras port (default, proven "
                  "equal to the graph by the tests); reference: the graph "
                  "itself in a tf.compat.v1.Session; savedmodel: the "

@@ -11,14 +11,13 @@ from fid import core
 from fid import download
 from fid import frechet
 from fid import generator as generator_lib
-from fid import inception
 from fid import metrics
 from fid import provenance
 from fid import sources
 from fid import stats as stats_lib
 
 EXPECTED_ERRORS = (sources.SourceError, stats_lib.StatsError,
-                   inception.InceptionError, generator_lib.GeneratorError,
+                   download.InceptionError, generator_lib.GeneratorError,
                    ValueError, OSError)
 
 
@@ -88,6 +87,8 @@ def compute(paths: list[str], inception_path: str | None = None,
     if net is None:
       # The sFID's spatial features ride along where they are reported or
       # saved (the tensor is computed anyway; its statistics are cheap).
+      # TensorFlow loads here, after the arguments and paths are checked.
+      from fid import inception
       net = inception.make_extractor(
           extractor, inception_path, cache_dir,
           spatial=extra_metrics or save_stats is not None)

@@ -24,6 +24,9 @@ FEATURE_DIM = 2048
 NUM_CLASSES = 1008
 IMAGE_SIZE = 299
 BN_EPSILON = 1e-3
+# The feature extractors by name (fid.inception builds them; the command
+# line offers these without loading TensorFlow).
+EXTRACTORS = ("fast", "reference", "savedmodel")
 
 
 class Builder(Protocol):

@@ -370,6 +370,7 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
 EXTRACTORS = {"fast": FastExtractor, "reference": ReferenceExtractor}
 FROM_PATH = {"savedmodel": _saved_model}
 NAMES = (*EXTRACTORS, *FROM_PATH)
+assert NAMES == architecture.EXTRACTORS, "fid.architecture.EXTRACTORS"
 
 
 def make_extractor(kind: str = "fast", inception: str | None = None,

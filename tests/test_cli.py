@@ -5,10 +5,14 @@ code 2, and says the same version."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import subprocess
+import sys
 
 import pytest
 
 import fid
+from tests.helpers import REPO
 from tests.helpers import error_lines
 from tests.helpers import run_module
 import tf_ttur
@@ -34,3 +38,24 @@ def test_every_program_fails_one_way(program, args):
   assert proc.returncode == 2, proc.stderr[-2000:]
   assert len(error_lines(proc.stderr)) == 1, proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_lines_are_hidden_unless_asked():
+  """No program prints TensorFlow's C++ start-up lines (nor cuInit's error
+  on a CPU machine) by default; --show_tf_logs or the user's own
+  TF_CPP_MIN_LOG_LEVEL shows them."""
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  code = "import fid, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
+
+  def run(*args, **extra):
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO,
+                          env={**env, **extra}, capture_output=True,
+                          text=True, timeout=300)
+
+  quiet = run()
+  assert quiet.returncode == 0 and quiet.stdout == "2.0\n"
+  assert quiet.stderr == ""
+  for shown in (run("--show_tf_logs"), run(TF_CPP_MIN_LOG_LEVEL="0")):
+    assert shown.returncode == 0
+    assert "I0000" in shown.stderr or "oneDNN" in shown.stderr

@@ -164,6 +164,13 @@ def parse_or_exit(flag_values: absl_flags.FlagValues):
   return parse
 
 
+# Every program's: read by fid.quiet from the command line before TensorFlow
+# loads; defined here so that absl accepts it.
+absl_flags.DEFINE_bool(
+    "show_tf_logs", False, "Show TensorFlow's C++ log lines at start-up "
+    "(hidden by default; a TF_CPP_MIN_LOG_LEVEL you set is kept).")
+
+
 def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS
                 ) -> None:
   """How every program of tf_ttur starts (main, sample, quality and the

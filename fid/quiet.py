@@ -1,0 +1,82 @@
+"""TensorFlow's C++ start-up lines, hidden by default in every program.
+
+Importing TensorFlow prints about eight lines of its C++ log (oneDNN, CPU
+features, CUDA stubs) and, on a machine without a GPU, an error-level
+"failed call to cuInit" at its first op. Unless the user set
+TF_CPP_MIN_LOG_LEVEL (theirs wins) or passed --show_tf_logs, `setup()`
+sets the level to 3 and silences the process's stderr (file descriptor 2)
+while `tensorflow` itself is imported: the lines that TensorFlow's logging
+prints before it reads the level come from there. Python's own errors
+during that import are still raised, after stderr is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.util
+import os
+import sys
+
+SHOW_FLAG = "--show_tf_logs"
+_state = {"quiet": None}
+
+
+def _shown_by_argv(argv: list[str]) -> bool:
+  for arg in argv[1:]:
+    if arg == SHOW_FLAG:
+      return True
+    if arg.startswith(SHOW_FLAG + "="):
+      return arg.split("=", 1)[1].lower() in ("1", "true", "yes")
+  return False
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+  """File descriptor 2 to /dev/null inside (what C++ code writes too)."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    yield
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+  """Finds `tensorflow` as usual, and runs its import with stderr
+  silenced (once; then it steps aside)."""
+
+  def find_spec(self, name, path=None, target=None):
+    if name != "tensorflow":
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+      return spec
+    run = spec.loader.exec_module
+
+    def exec_module(module):
+      with silenced_stderr():
+        run(module)
+
+    spec.loader.exec_module = exec_module
+    return spec
+
+
+def setup(argv: list[str] | None = None) -> bool:
+  """Decides once per process whether TensorFlow's start-up lines are
+  hidden (True) and arranges it; returns the decision."""
+  if _state["quiet"] is None:
+    argv = sys.argv if argv is None else argv
+    quiet = ("TF_CPP_MIN_LOG_LEVEL" not in os.environ and
+             not _shown_by_argv(argv))
+    if quiet:
+      os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+      if "tensorflow" not in sys.modules:
+        sys.meta_path.insert(0, _QuietImport())
+    _state["quiet"] = quiet
+  return _state["quiet"]

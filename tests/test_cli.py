@@ -59,3 +59,30 @@ def test_tensorflow_start_up_lines_are_hidden_unless_asked():
   for shown in (run("--show_tf_logs"), run(TF_CPP_MIN_LOG_LEVEL="0")):
     assert shown.returncode == 0
     assert "I0000" in shown.stderr or "oneDNN" in shown.stderr
+
+
+PROGRAMS = {
+    "tf_ttur.main": "--model", "tf_ttur.sample": "--saved_model",
+    "tf_ttur.quality": "--out", "tf_ttur.experiments.compare": "--flagfiles",
+    "tf_ttur.experiments.sweep": "--d_lr", "tf_ttur.experiments.disturb":
+    "--num", "tf_ttur.experiments.toy": "--iterations"}
+
+
+@pytest.mark.parametrize("program", sorted(PROGRAMS))
+def test_every_program_has_help_and_version(program):
+  """--help lists the program's own flags and exits 0; --version prints the
+  project's version; neither loads TensorFlow."""
+  proc = run_module(program, "--help")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert PROGRAMS[program] in proc.stdout
+  assert "--helpfull lists every flag" in proc.stdout
+  proc = run_module(program, "--version")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.strip() == f"tf-ttur {tf_ttur.__version__}"
+  code = (f"import runpy, sys; sys.argv = ['x', '--help']\n"
+          f"try:\n  runpy.run_module('{program}', run_name='__main__')\n"
+          "except SystemExit:\n  pass\n"
+          "print('tensorflow' in sys.modules)")
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.stdout.strip().endswith("False"), (proc.stdout, proc.stderr)

@@ -171,12 +171,44 @@ absl_flags.DEFINE_bool(
     "(hidden by default; a TF_CPP_MIN_LOG_LEVEL you set is kept).")
 
 
-def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS
-                ) -> None:
+HELP_ARGS = ("--help", "-h", "-?", "--helpshort")
+
+
+def program_help(flag_values: absl_flags.FlagValues, doc: str,
+                 modules: tuple[str, ...] = ()) -> str:
+  """What --help prints: the program's docstring, then its own flags (those
+  its main module defines, and those of `modules`), then where the rest
+  are."""
+  parts = [(doc or "").strip(), "", "Flags:"]
+  own = flag_values.main_module_help().strip()
+  for module in modules:
+    own += "\n" + flag_values.module_help(module).strip()
+  parts += [own, "",
+            "--helpfull lists every flag (absl's and TensorFlow's too); "
+            "--version prints the version."]
+  return "\n".join(parts)
+
+
+def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS,
+                flag_modules: tuple[str, ...] = ()) -> None:
   """How every program of tf_ttur starts (main, sample, quality and the
-  experiments): absl's app.run with parse_or_exit, and positional
-  arguments refused, so that a usage error is always one `error:` line and
-  exit code 2 (tf_ttur.errors.fail)."""
+  experiments): --help (its own flags, exit 0) and --version answered
+  before anything else; then absl's app.run with parse_or_exit, and
+  positional arguments refused, so that a usage error is always one
+  `error:` line and exit code 2 (tf_ttur.errors.fail). flag_modules: the
+  modules that define the program's flags when its main module does not
+  (tf_ttur.main's come from tf_ttur.config through this module)."""
+  import sys
+
+  args = sys.argv[1:]
+  if any(arg in HELP_ARGS for arg in args):
+    doc = getattr(sys.modules.get("__main__"), "__doc__", "")
+    print(program_help(flag_values, doc, flag_modules))
+    sys.exit(0)
+  if "--version" in args:
+    from fid.version import __version__
+    print(f"tf-ttur {__version__}")
+    sys.exit(0)
 
   def checked(argv: list[str]):
     if len(argv) > 1:

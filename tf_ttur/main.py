@@ -90,7 +90,7 @@ def _check_needs(config: Config) -> None:
 
 def run():
   logging.set_verbosity(logging.INFO)
-  tf_ttur_flags.run_program(main, FLAGS)
+  tf_ttur_flags.run_program(main, FLAGS, flag_modules=(tf_ttur_flags.__name__,))
 
 
 if __name__ == "__main__":

@@ -23,21 +23,22 @@ import tempfile
 
 from absl import flags
 from absl import logging
-import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from tf_ttur import flags as tf_ttur_flags
-from tf_ttur.data import images as images_lib
-from tf_ttur.data import shapes
 from tf_ttur.evals import DEFAULT_QUALITY_MODEL
+
+# TensorFlow, Keras and TFDS are imported where they are used, so that
+# --help and --version answer without loading them.
 
 FEATURE_DIM = 64
 
 
-def build_classifier(seed: int = 0) -> keras.Model:
+def build_classifier(seed: int = 0) -> keras.Model:  # noqa: F821
   """32x32x3 images in [0, 255] -> 5 logits; the 64-d layer is `features`."""
+  import keras
+
+  from tf_ttur.data import shapes
   init = lambda i: keras.initializers.GlorotUniform(seed=seed + i)  # noqa: E731
   inputs = keras.Input((shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 3))
   x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
@@ -56,6 +57,9 @@ def build_classifier(seed: int = 0) -> keras.Model:
 
 
 def _split(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+  import tensorflow_datasets as tfds
+
+  from tf_ttur.data import images as images_lib
   images_lib.prepare_shapes(data_dir)
   ds = tfds.load("shapes", split=split, data_dir=data_dir, as_supervised=True,
                  batch_size=-1)
@@ -63,10 +67,14 @@ def _split(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
   return x.astype(np.float32), y
 
 
-def _export(model: keras.Model, path: str) -> None:
+def _export(model: keras.Model, path: str) -> None:  # noqa: F821
   """Writes the `features` signature (also `serving_default`) with Keras's
   ExportArchive, which TensorFlow Serving's loader can run (tf_ttur.export
   says why)."""
+  import keras
+  import tensorflow as tf
+
+  from tf_ttur.data import shapes
 
   def features(images):
     # Any size is resized to the training size (32x32) first.
@@ -84,6 +92,8 @@ def _export(model: keras.Model, path: str) -> None:
 def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
                      epochs: int = 10) -> dict:
   """Trains, evaluates and exports the classifier; returns its metrics."""
+  import keras
+  import tensorflow as tf
   keras.utils.set_random_seed(seed)
   tf.config.experimental.enable_op_determinism()
   x_train, y_train = _split("train", data_dir)

@@ -156,7 +156,7 @@ def test_config_round_trips_through_json():
     (dict(batch_size=0), "--batch_size must be a positive integer"),
     (dict(batch_size=1.5), "--batch_size must be a positive integer"),
     (dict(image_size=48), "--image_size=48 is not supported"),
-    (dict(train_steps=150), "must be a multiple of --log_every"),
+    (dict(checkpoint_every=150), "must be a multiple of --log_every"),
     (dict(cpu_replicas=2), "--cpu_replicas is for --strategy=mirrored"),
     (dict(cpu_replicas=1, strategy="mirrored"), "needs at least 2 devices"),
     (dict(cpu_replicas=3, strategy="mirrored", batch_size=64),

@@ -343,3 +343,24 @@ def test_config_json_is_read_strictly(tmp_path):
   assert flat["width"] == 8
   assert len(said) == 1 and "my_note" in said[0]
   assert "not written again" in said[0]
+
+
+@pytest.mark.slow
+def test_train_steps_need_not_be_a_multiple_of_log_every(tmp_path, tfds_dir):
+  """The last, shorter interval is trained, logged and checkpointed; a
+  resume to a longer run goes on from it in whole intervals."""
+  from tf_ttur import train as train_lib
+  config = Config.from_flagfile(
+      os.path.join(REPO, "configs", "smoke.flags"),
+      f"--workdir={tmp_path / 'run'}", f"--data_dir={tfds_dir}",
+      "--train_steps=5", "--log_every=2", "--checkpoint_every=2",
+      "--sample_every=2", "--export=false").validate()
+  train_lib.train(config)
+  steps = [r["step"] for r in records.read(str(tmp_path / "run"))
+           if "d_loss" in r]
+  assert steps == [2, 4, 5]
+  assert os.path.exists(_ckpt(str(tmp_path / "run"), "ckpt-5") + ".index")
+  train_lib.train(config.replace(train_steps=9))
+  steps = [r["step"] for r in records.read(str(tmp_path / "run"))
+           if "d_loss" in r]
+  assert steps == [2, 4, 5, 6, 8, 9]

@@ -118,7 +118,8 @@ class OptimizationSettings:
 @dataclasses.dataclass(frozen=True)
 class ScheduleSettings:
   """How long, and what happens every so many steps."""
-  train_steps: int = every(100_000, "Generator updates in total.")
+  train_steps: int = count(100_000, "Generator updates in total (any "
+                           "number: a last short interval is logged too).")
   log_every: int = count(100, "Steps between log lines and metrics.")
   checkpoint_every: int = every(1000, "Steps between checkpoints.")
   sample_every: int = every(1000, "Steps between sample grids.")

@@ -265,12 +265,16 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
                                    start_step=step,
                                    extra_z=int(model.fresh_g_z)
                                    ).with_options(options)
-    partial = -step % every
-    if partial:
-      model.fit(noisy, epochs=1, steps_per_epoch=partial,
+    # The rest of an interval cut by a preemption, or the last steps when
+    # --train_steps is not a multiple of --log_every: one short interval.
+    partial = min(-step % every, config.schedule.train_steps - step)
+    full = (config.schedule.train_steps - step) // every
+    if partial or not full:
+      model.fit(noisy, epochs=1,
+                steps_per_epoch=partial or config.schedule.train_steps - step,
                 callbacks=callbacks, verbose=0, shuffle=False)
     else:
-      model.fit(noisy, epochs=config.schedule.train_steps // every,
+      model.fit(noisy, epochs=step // every + full,
                 initial_epoch=step // every, steps_per_epoch=every,
                 callbacks=callbacks, verbose=0, shuffle=False)
     step = int(model.step.numpy())

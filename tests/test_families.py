@@ -45,8 +45,10 @@ def test_every_family_names_its_loss_values_and_networks(name):
   loss = losses.LOSSES[family.loss]
   # Every value the step logs has a tag of its own, none under eval/.
   assert {"d_loss", "g_loss", *loss.d_metrics} <= set(family.tags)
+  shown = [tag for tag in family.tags.values() if tag is not None]
   assert not any(tag.startswith(("eval/", "best/", "speed/", "lr/"))
-                 for tag in family.tags.values())
+                 for tag in shown)
+  assert len(shown) == len(set(shown))  # No series twice.
   module = importlib.import_module(f"tf_ttur.networks.{family.networks}")
   assert callable(module.make_generator)
   assert callable(module.discriminator_for)

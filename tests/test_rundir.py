@@ -364,3 +364,7 @@ def test_train_steps_need_not_be_a_multiple_of_log_every(tmp_path, tfds_dir):
   steps = [r["step"] for r in records.read(str(tmp_path / "run"))
            if "d_loss" in r]
   assert steps == [2, 4, 5, 6, 8, 9]
+  # Elapsed time goes on across the resume.
+  elapsed = [r["elapsed_sec"] for r in records.read(str(tmp_path / "run"))
+             if "d_loss" in r]
+  assert elapsed == sorted(elapsed)

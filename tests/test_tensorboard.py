@@ -90,12 +90,18 @@ def test_image_run_tags_steps_and_settings(image_run):
   # The first interval (tracing) apart from the speed curve.
   assert _steps(events, "speed/first_interval_steps_per_sec") == [2]
   assert _steps(events, "speed/steps_per_sec") == [4, 6]
-  # Both rates at the start.
-  assert events["lr/d"] == [(0, pytest.approx(1e-4))]
-  assert events["lr/g"] == [(0, pytest.approx(5e-4))]
+  # Both rates at the start and at every log step (a constant line).
+  assert sorted(events["lr/d"]) == [(s, pytest.approx(1e-4))
+                                    for s in (0, 2, 4, 6)]
+  assert sorted(events["lr/g"]) == [(s, pytest.approx(5e-4))
+                                    for s in (0, 2, 4, 6)]
   # Evaluations at 4 and at the last step, 6; the best so far beside.
   assert _steps(events, "eval/fd_shapes") == [4, 6]
-  assert 4 in _steps(events, "best/fd_shapes")
+  # The running best at every evaluation; the rates at every log step.
+  assert _steps(events, "best/fd_shapes") == [4, 6]
+  best = [value for _, value in sorted(events["best/fd_shapes"])]
+  assert best[1] <= best[0]
+  assert _steps(events, "lr/g") == _steps(events, "lr/d") == [0, 2, 4, 6]
   # Sample grids from step 0, at 4 and at the last step.
   assert _steps(events, "samples") == [0, 4, 6]
   assert sorted(os.listdir(os.path.join(image_run, "samples"))) == [
@@ -145,7 +151,8 @@ def test_text_run_samples_and_jsd_reach_tensorboard(text_run):
   assert "loss/critic_wasserstein_plus_gp" in events
   assert "loss/gradient_penalty" in events
   assert _steps(events, "eval/jsd_4") == [4, 6]
-  assert events["lr/d"] == [(0, pytest.approx(3e-4))]
+  assert sorted(events["lr/d"]) == [(s, pytest.approx(3e-4))
+                                    for s in (0, 2, 4, 6)]
 
 
 @pytest.mark.slow
@@ -157,8 +164,11 @@ def test_learning_rate_is_logged_when_it_halves(tfds_dir, tmp_path):
       batch_size=16, grid_size=2, shuffle_buffer=256, lr_halve_every=4,
       **{**STEPS, "sample_every": 6, "checkpoint_every": 6}))
   events = _events(workdir)
-  assert [(s, v) for s, v in events["lr/g"]] == [
-      (0, pytest.approx(5e-4)), (4, pytest.approx(2.5e-4))]
+  # At every log step: flat, then a step down where it halves (not a
+  # linear decay between two dots).
+  assert sorted(events["lr/g"]) == [
+      (0, pytest.approx(5e-4)), (2, pytest.approx(5e-4)),
+      (4, pytest.approx(2.5e-4)), (6, pytest.approx(2.5e-4))]
 
 
 def test_run_names_keep_seeds_apart(tmp_path, monkeypatch):

@@ -53,22 +53,23 @@ class MetricsLogger(keras.callbacks.Callback):
     self.total_steps = total_steps
     self.writer = writer
     self.family = family
-    self._rates = None
 
   def on_train_begin(self, logs=None):
     self._start = self._last_time = time.time()
     self._last_step = int(self.model.step.numpy())
     self._first_step = self._last_step
+    # Elapsed time goes on from the run's last record (a resume does not
+    # start the clock again).
+    earlier = [r["elapsed_sec"] for r in records.read(self.workdir)
+               if isinstance(r.get("elapsed_sec"), (int, float))]
+    self._elapsed_before = float(earlier[-1]) if earlier else 0.0
     self._write_rates(self._last_step)
 
   def _write_rates(self, step: int) -> None:
-    """Both learning rates, when they differ from the last written."""
-    rates = summaries.learning_rates(self.model)
-    if rates == self._rates:
-      return
-    self._rates = rates
+    """Both learning rates, at every log step (a constant rate is a line,
+    a halving a step in it)."""
     with self.writer.as_default(step=step):
-      for name, value in rates.items():
+      for name, value in summaries.learning_rates(self.model).items():
         tf.summary.scalar(name, value)
 
   def on_epoch_end(self, epoch, logs=None):
@@ -80,7 +81,7 @@ class MetricsLogger(keras.callbacks.Callback):
     eta = (self.total_steps - step) / max(rate, 1e-9)
     self._last_time, self._last_step = now, step
     record = {"step": step, "time": now,
-              "elapsed_sec": now - self._start,
+              "elapsed_sec": self._elapsed_before + now - self._start,
               "steps_per_sec": steps_per_sec}
     record.update({k: float(v) for k, v in (logs or {}).items()})
     losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
@@ -93,7 +94,8 @@ class MetricsLogger(keras.callbacks.Callback):
     records.publish(
         self.workdir, self.writer, record, shown,
         f"step {step}/{self.total_steps} {losses} | {steps_per_sec:.2f} "
-        f"steps/s | elapsed {format_duration(now - self._start)} | left "
+        f"steps/s | elapsed "
+        f"{format_duration(self._elapsed_before + now - self._start)} | left "
         f"{format_duration(eta)}")
     self._write_rates(step)
 

@@ -316,11 +316,12 @@ class Evaluation(keras.callbacks.Callback):
                 f"{evaluator.name}_samples": evaluator.samples,
                 "checkpoint": checkpoint}
       shown = {f"eval/{name}": value for name, value in values.items()}
+      # best/: the running best, at every evaluation (a line that stays
+      # flat between improvements, not dots at the improvements only).
       for name, value in values.items():
-        if name in summaries.BEST and value < self.lowest.get(
-            name, float("inf")):
-          self.lowest[name] = value
-          shown[f"best/{name}"] = value
+        if name in summaries.BEST:
+          self.lowest[name] = min(value, self.lowest.get(name, float("inf")))
+          shown[f"best/{name}"] = self.lowest[name]
       records.publish(self.workdir, self.writer, record, shown,
                       f"step {step} {evaluator.line(values)}")
       if evaluator.keep_best:

@@ -48,7 +48,8 @@ class Family:
       "float" ((x + 1) * 127.5, no rounding: DCGAN), "truncate" (then cast
       to uint8: WGAN-GP), "clip" (clipped to [0, 255]: BEGAN, SNGAN).
     tags: the TensorBoard tag of each loss value the train step logs
-      (d_loss, g_loss and the loss's own metrics); every one needs a tag.
+      (d_loss, g_loss and the loss's own metrics); every one needs an
+      entry, None for a value another tag already shows.
     joint_update: D and G update from one forward pass (BEGAN), so
       --n_critic must be 1, there is no separate generator update for
       --extra_g_passes, and --kt_update applies.
@@ -68,7 +69,7 @@ class Family:
   z_distribution: str
   loss: str
   fid_pixels: str
-  tags: dict[str, str]
+  tags: dict[str, str | None]
   joint_update: bool = False
   fresh_g_z: bool = False
   batch_statistics: bool = False
@@ -117,7 +118,8 @@ FAMILIES: dict[str, Family] = {
                "began", "clip",
                tags={"d_loss": "loss/d_l1_real_minus_kt_fake",
                      "g_loss": "loss/g_l1_fake", "loss_real": "loss/l1_real",
-                     "loss_fake": "loss/l1_fake", "k_t": "began/k_t",
+                     # The same value as g_loss: in metrics.jsonl only.
+                     "loss_fake": None, "k_t": "began/k_t",
                      "m_global": "began/convergence_m_global"},
                joint_update=True),
         Family("language", "language", modalities.TEXT, (), "normal",

@@ -37,9 +37,10 @@ HPARAMS = ("g_lr", "d_lr", "n_critic", "model", "dataset", "image_size",
            "lr_halve_every", "train_steps")
 
 
-def tag(name: str, family: Family) -> str:
+def tag(name: str, family: Family) -> str | None:
   """The TensorBoard tag of a metrics.jsonl key for a run of `family`
-  (its entry's tags name its losses)."""
+  (its entry's tags name its losses; None: not shown, another tag shows
+  the same value)."""
   if name in family.tags:
     return family.tags[name]
   if name == "steps_per_sec":
@@ -50,7 +51,8 @@ def tag(name: str, family: Family) -> str:
 def scalars(record: dict, family: Family) -> dict[str, float]:
   """{tag: value} of a record's numbers (bookkeeping left out)."""
   return {tag(k, family): float(v) for k, v in record.items()
-          if k not in _NOT_SHOWN and isinstance(v, (int, float))}
+          if k not in _NOT_SHOWN and isinstance(v, (int, float))
+          and tag(k, family) is not None}
 
 
 def run_name(workdir: str) -> str:

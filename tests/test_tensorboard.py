@@ -130,6 +130,11 @@ def test_image_run_hparams_and_config_text(image_run):
   assert hparams["model"].string_value == "dcgan"
   assert hparams["precision"].string_value == "float32"
   assert session.session_start_info.group_name == os.path.abspath(image_run)
+  # Domains: choices as discrete values, integers as integer intervals.
+  infos = {h.name: h for h in experiment.experiment.hparam_infos}
+  assert sorted(v.string_value for v in infos["model"].domain_discrete.values
+                ) == sorted(FAMILIES)
+  assert infos["batch_size"].HasField("domain_interval")
   (step, text), = events["config"]
   assert step == 0
   # Verbatim: a code block of the whole config.json.
@@ -173,10 +178,13 @@ def test_learning_rate_is_logged_when_it_halves(tfds_dir, tmp_path):
 
 def test_run_names_keep_seeds_apart(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
+  # As `tensorboard --logdir runs/` names the runs.
   assert summaries.run_name("runs/compare/ttur/seed_0") == (
-      "runs/compare/ttur/seed_0")
+      "compare/ttur/seed_0")
   assert summaries.run_name("runs/compare/orig/seed_0/") == (
-      "runs/compare/orig/seed_0")
+      "compare/orig/seed_0")
+  assert summaries.run_name("/data/x/runs/demo") == "demo"
+  assert summaries.run_name("mine/demo") == "mine/demo"
   assert summaries.run_name("/elsewhere/demo") == "/elsewhere/demo"
 
 

@@ -18,12 +18,16 @@ The event files are written at the top of the run directory, so that
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import tensorflow as tf
 
 from tf_ttur import evals
+from tf_ttur.config import PART_OF
+from tf_ttur.config import PARTS
 from tf_ttur.config import Config
+from tf_ttur.families import FAMILIES
 from tf_ttur.families import Family
 
 # Record keys TensorBoard does not show: its own relative-time axis is the
@@ -56,12 +60,37 @@ def scalars(record: dict, family: Family) -> dict[str, float]:
 
 
 def run_name(workdir: str) -> str:
-  """The HParams trial of a run: its folder, relative to the current one
-  when inside it (runs/demo, runs/compare_demo/demo/seed_0), so that the
-  seeds of a comparison are separate trials."""
+  """The HParams trial of a run, named as `tensorboard --logdir runs/`
+  names the run: its folder below the nearest `runs` folder (demo,
+  compare_demo/demo/seed_0), so that the seeds of a comparison are
+  separate trials with readable names; a folder elsewhere is named
+  relative to the current one, or whole when outside it."""
   path = os.path.abspath(workdir)
+  parts = path.split(os.sep)
+  if "runs" in parts[:-1]:
+    below = len(parts) - parts[::-1].index("runs")
+    return "/".join(parts[below:])
   relative = os.path.relpath(path)
   return path if relative.startswith("..") else relative
+
+
+def _hparam(name: str, value):
+  """An HParam with its domain: the choices of a choice flag, the family
+  and precision names, an integer or real interval for numbers (so that
+  TensorBoard shows integers as integers and filters by range)."""
+  from tensorboard.plugins.hparams import api as hp
+  fields = {f.name: f for f in dataclasses.fields(PARTS[PART_OF[name]])}
+  spec = fields[name].metadata["flag"]
+  choices = spec.choices or {"model": tuple(FAMILIES)}.get(name)
+  if choices:
+    return hp.HParam(name, hp.Discrete(list(choices)))
+  if isinstance(value, bool):
+    return hp.HParam(name, hp.Discrete([False, True]))
+  if isinstance(value, int):
+    return hp.HParam(name, hp.IntInterval(0, 2**31 - 1))
+  if isinstance(value, float):
+    return hp.HParam(name, hp.RealInterval(0.0, 1.0e9))
+  return hp.HParam(name)
 
 
 def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
@@ -73,7 +102,7 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
   hparams = {name: values[name] for name in HPARAMS}
   with writer.as_default(step=step):
     hp.hparams_config(
-        hparams=[hp.HParam(name) for name in HPARAMS],
+        hparams=[_hparam(name, values[name]) for name in HPARAMS],
         metrics=[hp.Metric(
             f"best/{name}", display_name=f"best {name} (one run)",
             description=f"The lowest {name} of this one run so far. The "

@@ -35,7 +35,8 @@ from tf_ttur.families import Family
 _NOT_SHOWN = ("step", "time", "elapsed_sec", "checkpoint")
 # Evaluation values whose lowest is the run's best (tf_ttur.evals).
 BEST = evals.best_values()
-# The hyperparameters of the HParams table, by flag name, the rates first.
+# The hyperparameters of the HParams table, by flag name (TensorBoard
+# orders the columns by name).
 HPARAMS = ("g_lr", "d_lr", "n_critic", "model", "dataset", "image_size",
            "width", "z_dim", "batch_size", "precision", "seed",
            "lr_halve_every", "train_steps")

@@ -98,3 +98,62 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
   assert exported == [rundir.BEST_DIR]
   with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 25.0
+
+
+class _Batched:
+  """An evaluator over 5 batches that checks its `stop` between them, as
+  the generated-sample evaluators do (evaluation._abandonable)."""
+
+  name = value = "fid"
+  samples, keep_best = 50, False
+
+  def __init__(self, on_batch=lambda i: None):
+    self.on_batch = on_batch
+    self.calls = []
+
+  def __call__(self, model, step):
+    self.calls.append(step)
+    for i, _ in enumerate(evaluation._abandonable(range(5), self.stop)):
+      self.on_batch(i)
+    return {"fid": 10.0}
+
+  def line(self, values):
+    return "fid"
+
+
+def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(
+    tmp_path):
+  workdir = str(tmp_path)
+  signalled = []
+  evaluator = _Batched(on_batch=lambda i: signalled.append(i) if i == 1
+                       else None)
+  model = _Model()
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5)
+  callback = evaluation.Evaluation(
+      [(2, evaluator)], workdir, tf.summary.create_noop_writer(), manager,
+      stop_requested=lambda: bool(signalled))
+  callback.set_model(model)
+  model.stop_training = False
+  model.step.assign(2)
+  callback.on_epoch_end(0)
+  # Stopped after the second batch: no record, training told to stop, the
+  # step's checkpoint saved before the evaluation began.
+  assert records.read(workdir) == []
+  assert model.stop_training
+  assert manager.latest_checkpoint.endswith("-2")
+  # The resumed session does it first.
+  again = _Batched()
+  resumed = evaluation.Evaluation(
+      [(2, again)], workdir, tf.summary.create_noop_writer(), manager)
+  resumed.set_model(model)
+  resumed.on_train_begin()
+  assert again.calls == [2]
+  assert [r["step"] for r in records.read(workdir)] == [2]
+  # A step whose evaluation is recorded is not done twice.
+  third = _Batched()
+  resumed = evaluation.Evaluation(
+      [(2, third)], workdir, tf.summary.create_noop_writer(), manager)
+  resumed.set_model(model)
+  resumed.on_train_begin()
+  assert third.calls == []

@@ -71,18 +71,32 @@ def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
   raise ValueError(f"unknown pixel mapping {mode!r}")
 
 
-def _generated(model, samples: int, seed, batch_size: int, pixels: str):
+class Abandoned(Exception):
+  """An evaluation stopped between two batches (a signal arrived)."""
+
+
+def _abandonable(batches, stop):
+  """The batches, checking `stop()` before each: Abandoned when it says
+  so, so that a SIGTERM is served within a batch, not an evaluation."""
+  for batch in batches:
+    if stop():
+      raise Abandoned
+    yield batch
+
+
+def _generated(model, samples: int, seed, batch_size: int, pixels: str,
+               stop=lambda: False):
   """Batches of `samples` generated images in [0, 255], mapped as the
   original did for the family, from z drawn from numpy with `seed`, so
   that evaluation neither consumes the training noise stream nor depends
   on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
   generator's ignores the flag and uses batch statistics. The same path
   as `python -m fid savedmodel:DIR` (fid.generator)."""
-  return fid_generator.generated_batches(
+  return _abandonable(fid_generator.generated_batches(
       lambda z: keras.ops.convert_to_numpy(model.generator(z,
                                                            training=False)),
       samples, model.z_dim, model.z_distribution, seed, batch_size,
-      to_pixels=lambda images: to_pixels(images, pixels))
+      to_pixels=lambda images: to_pixels(images, pixels)), stop)
 
 
 def _real(images: tf.data.Dataset, samples: int,
@@ -102,6 +116,7 @@ class FrechetEvaluator:
 
   name = value = label = "fid"
   keep_best = False  # FIDEvaluator: the lowest exports the generator.
+  stop = staticmethod(lambda: False)  # Evaluation sets its own.
 
   def __init__(self, extractor, mu: np.ndarray, sigma: np.ndarray,
                samples: int, batch_size: int, pixels: str, seed: int):
@@ -116,7 +131,7 @@ class FrechetEvaluator:
     """{value: the distance} of model's generator over `samples` fresh
     samples (z from the seed (seed, step))."""
     stats = fid.run_pass(_generated(model, self.samples, [self.seed, step],
-                                    self.batch_size, self.pixels),
+                                    self.batch_size, self.pixels, self.stop),
                          self.extractor)
     return {self.value: frechet.calculate_frechet_distance(
         stats.mu, stats.sigma, self.mu, self.sigma)}
@@ -175,6 +190,7 @@ class KIDEvaluator:
 
   name = "kid"
   keep_best = False
+  stop = staticmethod(lambda: False)
 
   def __init__(self, config: Config, pixels: str,
                real_images: tf.data.Dataset):
@@ -198,7 +214,8 @@ class KIDEvaluator:
 
   def __call__(self, model, step: int = 0) -> dict[str, float]:
     features = self._features(_generated(
-        model, self.samples, [self.seed, step], self.batch_size, self.pixels))
+        model, self.samples, [self.seed, step], self.batch_size, self.pixels,
+        self.stop))
     mean, std = fid_metrics.kernel_inception_distance(
         features, self.reference, subsets=self.subsets,
         subset_size=self.subset_size, seed=self.seed)
@@ -281,9 +298,16 @@ class Evaluation(keras.callbacks.Callback):
                writer: tf.summary.SummaryWriter,
                manager: tf.train.CheckpointManager,
                export_best: Callable[[str], object] | None = None,
-               last_step: int | None = None):
+               last_step: int | None = None,
+               stop_requested: Callable[[], bool] = lambda: False):
     super().__init__()
     self.schedule = schedule
+    # A signal abandons an evaluation between two batches; the run stops
+    # at that step and the evaluation is done again when it resumes.
+    self.stop_requested = stop_requested
+    for _, evaluator in schedule:
+      if evaluator is not None:
+        evaluator.stop = stop_requested
     self.workdir = workdir
     self.writer = writer
     self.manager = manager
@@ -300,18 +324,46 @@ class Evaluation(keras.callbacks.Callback):
           self.lowest[name] = min(record[name],
                                   self.lowest.get(name, float("inf")))
 
+  def _due(self, step: int) -> list:
+    return [evaluator for every, evaluator in self.schedule
+            if step % every == 0 or step == self.last_step]
+
+  def on_train_begin(self, logs=None):
+    """A resume at a step whose evaluation was abandoned (a signal came
+    during it) does it first: the step's checkpoint is the one resumed."""
+    step = int(self.model.step.numpy())
+    if step == 0:
+      return
+    done = {key for record in records.read(self.workdir)
+            if record.get("step") == step for key in record}
+    missing = [evaluator for evaluator in self._due(step)
+               if evaluator is not None and
+               f"{evaluator.name}_samples" not in done]
+    if missing:
+      logging.info("Step %d: doing the evaluation the last session did not "
+                   "finish.", step)
+      self._evaluate(step, missing)
+
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
-    due = [evaluator for every, evaluator in self.schedule
-           if step % every == 0 or step == self.last_step]
-    if not due:
-      return
+    due = self._due(step)
+    if due:
+      self._evaluate(step, due)
+
+  def _evaluate(self, step: int, due: list) -> None:
     checkpoint = os.path.basename(checkpointing.save_step(self.manager, step))
     best = None  # The keep_best value and its record, once all are in.
     for evaluator in due:
       if evaluator is None:
         continue
-      values = evaluator(self.model, step)
+      try:
+        values = evaluator(self.model, step)
+      except Abandoned:
+        logging.warning("Step %d: the %s evaluation was abandoned (a signal "
+                        "arrived); it is done again when the run resumes.",
+                        step, evaluator.name)
+        self.model.stop_training = True
+        return
       record = {"step": step, **values,
                 f"{evaluator.name}_samples": evaluator.samples,
                 "checkpoint": checkpoint}

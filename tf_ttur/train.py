@@ -183,7 +183,8 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   if evaluations:
     callbacks.append(evaluation.Evaluation(
         evaluations, write_dir, writer, manager, export_best=export_best,
-        last_step=schedule.train_steps))
+        last_step=schedule.train_steps,
+        stop_requested=lambda: catcher.received is not None))
   return callbacks
 
 

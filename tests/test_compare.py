@@ -76,6 +76,19 @@ def test_compare_bad_input(tmp_path):
   assert "error: --flagfiles: configs/nope.flags: no such file" in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not (tmp_path / "c").exists()
+  # A flagfile that evaluates nothing is refused before any run trains.
+  proc = run_module("tf_ttur.experiments.compare",
+                    "--flagfiles=configs/smoke.flags",
+                    f"--out={tmp_path / 'c'}")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert "configs/smoke.flags evaluates nothing to compare" in proc.stderr
+  proc = run_module("tf_ttur.experiments.compare",
+                    "--flagfiles=configs/demo.flags", "--metric=fid",
+                    f"--out={tmp_path / 'c'}")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  assert ("configs/demo.flags does not evaluate fid (it evaluates: "
+          "fd_shapes); set its --fid_every") in proc.stderr
+  assert not (tmp_path / "c").exists()
 
 
 def test_summary_over_seeds_from_metrics_files(tmp_path):

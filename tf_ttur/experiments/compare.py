@@ -20,16 +20,20 @@ configs/cifar10_orig.flags, ...) give the paper's figures.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 from absl import flags
 import numpy as np
 
 from fid.files import atomic_path
 from fid.files import atomic_write
+from tf_ttur import evals
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur import records
 from tf_ttur import rundir
@@ -37,8 +41,13 @@ from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import fail
 
-METRICS = ("fid", "fd_shapes", "jsd_4", "jsd_6")
-LOWER_IS_BETTER = True  # All of METRICS.
+# What compare can draw: every evaluation value (tf_ttur.evals), lower
+# being better for each.
+METRICS = evals.best_values()
+LOWER_IS_BETTER = True
+# The run's log line of an interval: "step 250/1000 ... | left 1m02s".
+PROGRESS = re.compile(r"step \d+/\d+.*\| left \S+")
+PROGRESS_EVERY_S = 10.0
 
 
 def run_name(flagfile: str) -> str:
@@ -66,13 +75,20 @@ def ensure_run(flagfile: str, seed: int, workdir: str,
     log(f"reused   {workdir} (step {config.schedule.train_steps})")
     return False
   log(f"training {workdir} ...")
-  proc = subprocess.run([sys.executable, "-m", "tf_ttur.main", *args],
-                        capture_output=True, text=True,
-                        env={**os.environ, **(env or {})})
-  if proc.returncode:
-    tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+  proc = subprocess.Popen([sys.executable, "-m", "tf_ttur.main", *args],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, **(env or {})})
+  tail = collections.deque(maxlen=5)
+  last = time.monotonic()
+  for line in proc.stderr:  # The run's log: a progress line every ~10 s.
+    tail.append(line.rstrip())
+    found = PROGRESS.search(line)
+    if found and time.monotonic() - last >= PROGRESS_EVERY_S:
+      last = time.monotonic()
+      log(f"  {workdir}: {found.group(0)}")
+  if proc.wait():
     raise RuntimeError(f"{workdir}: training failed (exit "
-                       f"{proc.returncode}):\n{tail}")
+                       f"{proc.returncode}):\n" + "\n".join(tail))
   return True
 
 
@@ -199,10 +215,28 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   for flagfile in flagfiles:
     if not os.path.isfile(flagfile):
       raise ConfigError(f"--flagfiles: {flagfile}: no such file")
+  # What each flagfile evaluates, before any training: a comparison needs
+  # a value every run logs.
+  for flagfile in flagfiles:
+    config = Config.from_args(f"--flagfile={flagfile}", *overrides)
+    logged = {value for entry in evals.enabled(config.evaluation)
+              for value in entry.values}
+    if metric is not None and metric not in logged:
+      raise ConfigError(f"{flagfile} does not evaluate {metric} (it "
+                        f"evaluates: {', '.join(sorted(logged)) or 'nothing'})"
+                        f"; set its --{_eval_of(metric)}_every")
+    if metric is None and not logged & set(METRICS):
+      raise ConfigError(f"{flagfile} evaluates nothing to compare: set one "
+                        "of --fid_every, --kid_every, --quality_every, "
+                        "--jsd_every (or --override=--fid_every=N)")
   runs = {name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
           for name in names}
+  total = seeds * len(flagfiles)
+  done = 0
   for flagfile, name in zip(flagfiles, names):
     for seed, workdir in enumerate(runs[name]):
+      done += 1
+      log(f"run {done} of {total}:")
       ensure_run(flagfile, seed, workdir, overrides, log)
   all_dirs = [w for ws in runs.values() for w in ws]
   metric = metric or pick_metric(all_dirs)
@@ -219,7 +253,14 @@ def compare(flagfiles: list[str], seeds: int, out: str,
                json.dumps({"flagfiles": flagfiles, "overrides": overrides,
                            "summaries": summaries}, indent=1))
   log(table)
+  log(f"wrote {out}/compare.png, compare.md and compare.json")
   return summaries
+
+
+def _eval_of(value: str) -> str:
+  """The evaluation (its flag prefix) that writes `value`."""
+  return next(entry.name for entry in evals.EVALS.values()
+              if value in entry.values)
 
 
 def main(argv):

@@ -109,7 +109,14 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
       cannot be downloaded, or when a file fails its checks.
   """
   cache_dir = cache_dir or default_cache_dir()
+  if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+    raise InceptionError(f"--cache_dir={cache_dir}: a file, not a folder "
+                         "(where the Inception graph is kept)")
   if path is not None:
+    if os.path.isdir(path):
+      raise InceptionError(
+          f"--inception={path}: a folder; give the file itself "
+          f"({PB_NAME} or {ARCHIVE_NAME})")
     if not os.path.isfile(path):
       raise InceptionError(f"--inception={path}: no such file")
     if path.endswith((".tgz", ".tar.gz")):

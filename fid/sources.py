@@ -149,12 +149,17 @@ def load_array(path: str) -> np.ndarray:
     raise SourceError(f"{path}: not a readable .npy/.npz ({e})") from None
   if isinstance(data, np.lib.npyio.NpzFile):
     with data:
-      keys = [k for k in data.files if data[k].ndim == 4]
+      try:  # Members are read here; a pickled one fails here.
+        keys = [k for k in data.files if data[k].ndim == 4]
+        if len(keys) == 1:
+          array = data[keys[0]]
+      except (ValueError, OSError) as e:
+        raise SourceError(f"{path}: not a readable .npz ({e})") from None
       if len(keys) != 1:
         raise SourceError(
             f"{path}: expected 'mu' and 'sigma' (statistics) or one image "
             f"array [N, H, W, 3]; found keys {', '.join(data.files) or 'none'}")
-      data = data[keys[0]]
+      data = array
   if data.ndim != 4 or data.shape[-1] != 3:
     raise SourceError(f"{path}: expected images [N, H, W, 3], got "
                       f"{data.shape}")

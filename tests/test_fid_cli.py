@@ -342,3 +342,29 @@ def test_statistics_that_are_not_a_covariance_are_refused(tmp_path):
   # A rank-deficient covariance (fewer samples than dimensions) is one.
   few = rng.normal(size=(5, 16))
   stats.check_covariance(np.cov(few, rowvar=False))
+
+
+def test_bad_paths_name_what_is_wrong(tmp_path, capsys):
+  """A folder as --inception, a file as --cache_dir and a pickled .npz
+  each give one line naming the input, not Python's text."""
+  images = tmp_path / "images"
+  images.mkdir()
+  for i in range(3):
+    Image.fromarray(np.full((8, 8, 3), i * 40, np.uint8)).save(
+        images / f"{i}.png")
+  pickled = tmp_path / "pickled.npz"
+  np.savez(pickled, images=np.array([object()]))
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  cases = [
+      ([str(images), str(images), f"--inception={tmp_path}"],
+       f"--inception={tmp_path}: a folder; give the file itself"),
+      ([str(images), str(images), f"--cache_dir={a_file}"],
+       f"--cache_dir={a_file}: a file, not a folder"),
+      ([str(pickled), str(images)],
+       f"{pickled}: not a readable .npz (Object arrays cannot be loaded"),
+  ]
+  for argv, message in cases:
+    assert cli.main(argv) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and message in lines[0], lines

@@ -159,7 +159,8 @@ def _define_flags() -> None:
                       "default: computed from the undisturbed images.")
   flags.DEFINE_string("out", "runs/disturb", "Output folder.")
   flags.DEFINE_string("inception", None, "classify_image_graph_def.pb or .tgz.")
-  flags.DEFINE_integer("num", 10_000, "Images used at most.")
+  flags.DEFINE_integer("num", 10_000, "Images used at most (at least 2).",
+                       lower_bound=2)
   flags.DEFINE_integer("disturb_seed", 0, "Seed of the disturbances.")
   flags.mark_flag_as_required("images")
 

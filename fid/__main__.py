@@ -106,8 +106,8 @@ def main(argv=None) -> int:
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     code, out = _run(args)
-  for warning in caught:
-    print(f"warning: {warning.message}", file=sys.stderr)
+  for message in dict.fromkeys(str(w.message) for w in caught):  # Once.
+    print(f"warning: {message}", file=sys.stderr)
   if code:
     print(f"error: {out}", file=sys.stderr)
     return code

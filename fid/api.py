@@ -4,6 +4,7 @@ input, the FID and the metrics that travel with it, as a dict."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -92,8 +93,15 @@ def compute(paths: list[str], inception_path: str | None = None,
       net = inception.make_extractor(
           extractor, inception_path, cache_dir,
           spatial=extra_metrics or save_stats is not None)
-    results.append(core.run_pass(batches, net, keep=extra_metrics,
-                                 progress=progress, total=total))
+    # A warning about one set's statistics names that set.
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter("always")
+      results.append(core.run_pass(batches, net, keep=extra_metrics,
+                                   progress=progress, total=total))
+    for warning in caught:
+      message = str(warning.message).removeprefix("fid: ")
+      warnings.warn(f"fid: {path}: {message}", warning.category,
+                    stacklevel=2)
   out: dict = {"counts": [r.count or None for r in results]}
   if generated:
     out["generated"] = generated

@@ -46,6 +46,9 @@ def test_cli_fid_between_folders_matches_api(folders, inception_pb, capsys,
   assert out.startswith("FID: ")
   value = float(out.split()[1])
   assert "rank deficient" in err  # 12 images < 2048
+  # Said once for each set, naming it.
+  warned = [line for line in err.splitlines() if "rank deficient" in line]
+  assert len(warned) == 2 and str(a) in warned[0] and str(b) in warned[1]
   # Same number from the reference extractor and numpy statistics.
   reference, _ = extractors
   feats = []

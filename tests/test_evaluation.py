@@ -102,7 +102,7 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
 
 class _Batched:
   """An evaluator over 5 batches that checks its `stop` between them, as
-  the generated-sample evaluators do (evaluation._abandonable)."""
+  the generated-sample evaluators do (evaluation.abandonable)."""
 
   name = value = "fid"
   samples, keep_best = 50, False
@@ -113,7 +113,7 @@ class _Batched:
 
   def __call__(self, model, step):
     self.calls.append(step)
-    for i, _ in enumerate(evaluation._abandonable(range(5), self.stop)):
+    for i, _ in enumerate(evaluation.abandonable(range(5), self.stop)):
       self.on_batch(i)
     return {"fid": 10.0}
 

@@ -75,7 +75,7 @@ class Abandoned(Exception):
   """An evaluation stopped between two batches (a signal arrived)."""
 
 
-def _abandonable(batches, stop):
+def abandonable(batches, stop):
   """The batches, checking `stop()` before each: Abandoned when it says
   so, so that a SIGTERM is served within a batch, not an evaluation."""
   for batch in batches:
@@ -92,7 +92,7 @@ def _generated(model, samples: int, seed, batch_size: int, pixels: str,
   on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
   generator's ignores the flag and uses batch statistics. The same path
   as `python -m fid savedmodel:DIR` (fid.generator)."""
-  return _abandonable(fid_generator.generated_batches(
+  return abandonable(fid_generator.generated_batches(
       lambda z: keras.ops.convert_to_numpy(model.generator(z,
                                                            training=False)),
       samples, model.z_dim, model.z_distribution, seed, batch_size,

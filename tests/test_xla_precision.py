@@ -78,6 +78,10 @@ def _scale(optimizer, name: str) -> float:
 
 
 @pytest.mark.slow
+# float16 overflows by design here (the loss scale's first steps, the NaN
+# step); NumPy says so when TensorFlow casts the logged values.
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered in cast:RuntimeWarning")
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_two_xla_steps(case, precision):
@@ -106,12 +110,14 @@ def test_two_xla_steps(case, precision):
       assert scale in (2.0**15, 2.0**14, 2.0**13, 2.0**12), scale
     scale = _scale(model.d_optimizer, "dynamic_scale")
     # A non-finite step (NaN real images, test hook): the discriminator's
-    # gradients are not finite, so its scale halves and its update is
-    # skipped.
-    before = [w.numpy() for w in model.discriminator.trainable_weights]
+    # gradients are not finite, so its scale halves and its Adam skips the
+    # update (its iteration count stays; the weights themselves can move:
+    # Keras's spectral norm writes the normalized kernel in the forward
+    # pass).
+    inner = model.d_optimizer.inner_optimizer
+    updates = int(inner.iterations.numpy())
     model.debug_nan_at_step.assign(3)
     ds = tf.data.Dataset.from_tensors(_batch(config, model, 9))
     model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
     assert _scale(model.d_optimizer, "dynamic_scale") == scale / 2
-    for a, b in zip(before, model.discriminator.trainable_weights):
-      np.testing.assert_array_equal(a, b.numpy(), err_msg=b.path)
+    assert int(inner.iterations.numpy()) == updates

@@ -68,6 +68,7 @@ PROGRAMS = {
     "--num", "tf_ttur.experiments.toy": "--iterations"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_every_program_has_help_and_version(program):
   """--help lists the program's own flags and exits 0; --version prints the

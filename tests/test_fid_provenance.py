@@ -36,6 +36,7 @@ def _folder(path, count=5):
   return path
 
 
+@pytest.mark.slow
 def test_saved_statistics_record_a_folder(tmp_path, inception_pb):
   images = _folder(tmp_path / "images")
   out = tmp_path / "mine.npz"
@@ -57,6 +58,7 @@ def test_saved_statistics_record_a_folder(tmp_path, inception_pb):
     assert {"mu", "sigma"} <= set(data.files)
 
 
+@pytest.mark.slow
 def test_saved_statistics_record_a_tfds_split(tmp_path, inception_pb,
                                               tfds_dir):
   out = tmp_path / "shapes_train_32.npz"

@@ -121,6 +121,7 @@ def _serve_everything(served, inception_pb):
   testing.write_archive(str(served / download.ARCHIVE_NAME), inception_pb)
 
 
+@pytest.mark.slow
 def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
                                                monkeypatch, capsys):
   served, url = server
@@ -153,6 +154,7 @@ def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
   assert all(p.ready for p in prepare.check(config.replace(mode="train")))
 
 
+@pytest.mark.slow
 def test_demo_is_ready_offline(tmp_path, monkeypatch):
   monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
   config = Config.from_flagfile(

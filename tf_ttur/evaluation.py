@@ -304,7 +304,6 @@ class Evaluation(keras.callbacks.Callback):
     self.schedule = schedule
     # A signal abandons an evaluation between two batches; the run stops
     # at that step and the evaluation is done again when it resumes.
-    self.stop_requested = stop_requested
     for _, evaluator in schedule:
       if evaluator is not None:
         evaluator.stop = stop_requested

@@ -111,9 +111,8 @@ def test_two_xla_steps(case, precision):
     scale = _scale(model.d_optimizer, "dynamic_scale")
     # A non-finite step (NaN real images, test hook): the discriminator's
     # gradients are not finite, so its scale halves and its Adam skips the
-    # update (its iteration count stays; the weights themselves can move:
-    # Keras's spectral norm writes the normalized kernel in the forward
-    # pass).
+    # update (its iteration count stays; what a forward pass moves, batch
+    # norm averages and the spectral norms' u, can move).
     inner = model.d_optimizer.inner_optimizer
     updates = int(inner.iterations.numpy())
     model.debug_nan_at_step.assign(3)

@@ -11,6 +11,7 @@ import shutil
 import tarfile
 
 from fid import files
+from fid.errors import first_line
 
 INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
                  "inception-2015-12-05.tgz")
@@ -40,13 +41,21 @@ def default_cache_dir() -> str:
       os.path.expanduser("~"), ".cache", "tf_ttur_fid")
 
 
+_md5_cache: dict[tuple, str] = {}
+
+
 def file_md5(path: str) -> str:
-  """The MD5 of a file, read in 1 MB chunks."""
-  digest = hashlib.md5()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      digest.update(chunk)
-  return digest.hexdigest()
+  """The MD5 of a file, read in 1 MB chunks, computed once per file
+  version (path, size, modification time)."""
+  stat = os.stat(path)
+  key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+  if key not in _md5_cache:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+      for chunk in iter(lambda: f.read(1 << 20), b""):
+        digest.update(chunk)
+    _md5_cache[key] = digest.hexdigest()
+  return _md5_cache[key]
 
 
 def _copy_member(archive: str, out_path: str) -> None:
@@ -78,21 +87,40 @@ def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
   return destination
 
 
-def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
+_PINNED = "pinned"  # graph_problem's default: the module's PB_MD5, PB_SIZE.
+
+
+def graph_problem(path: str, md5: str | None = _PINNED,
+                  size: int | None = _PINNED, what: str | None = None
+                  ) -> str | None:
+  """Why the file at `path` is not the 2015 graph (its size, then its
+  MD5), or None. The one check of a cached graph: what `--mode=prepare`
+  calls ok is what get_inception_graph uses."""
+  what = what or path
+  md5 = PB_MD5 if md5 == _PINNED else md5
+  size = PB_SIZE if size == _PINNED else size
   actual_size = os.path.getsize(path)
   if size is not None and actual_size != size:
-    raise InceptionError(f"{what} has {actual_size} bytes, expected "
-                         f"{size}: not the 2015-12-05 Inception graph")
+    return (f"{what} has {actual_size:,} bytes, expected {size:,}: not the "
+            "2015-12-05 Inception graph")
   actual_md5 = file_md5(path) if md5 is not None else None
   if md5 is not None and actual_md5 != md5:
-    raise InceptionError(f"{what} has MD5 {actual_md5}, expected {md5}: not "
-                         "the 2015-12-05 Inception graph")
+    return (f"{what} has MD5 {actual_md5}, expected {md5}: not the "
+            "2015-12-05 Inception graph")
+  return None
+
+
+def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
+  problem = graph_problem(path, md5, size, what)
+  if problem:
+    raise InceptionError(problem)
 
 
 def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
                         url: str = INCEPTION_URL, md5: str | None = PB_MD5,
                         pb_size: int | None = PB_SIZE,
-                        archive_size: int | None = ARCHIVE_SIZE) -> str:
+                        archive_size: int | None = ARCHIVE_SIZE,
+                        flag: str = "--inception") -> str:
   """The path of classify_image_graph_def.pb, downloading it if needed.
 
   Args:
@@ -103,6 +131,9 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
     url: where the archive is downloaded from.
     md5, pb_size, archive_size: the checks of the extracted .pb and the
       archive; the defaults are the real files' (docs/paper.md B.1.1).
+      A cached .pb that fails them is replaced by a new download.
+    flag: the caller's name for `path`, in messages (`--fid_inception`
+      for the trainer).
 
   Raises:
     InceptionError: with the URL and the place to put the file, when it
@@ -115,16 +146,17 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
   if path is not None:
     if os.path.isdir(path):
       raise InceptionError(
-          f"--inception={path}: a folder; give the file itself "
+          f"{flag}={path}: a folder; give the file itself "
           f"({PB_NAME} or {ARCHIVE_NAME})")
     if not os.path.isfile(path):
-      raise InceptionError(f"--inception={path}: no such file")
+      raise InceptionError(f"{flag}={path}: no such file")
     if path.endswith((".tgz", ".tar.gz")):
       return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
     return path
   cached = os.path.join(cache_dir, PB_NAME)
-  if os.path.isfile(cached) and (pb_size is None or
-                                 os.path.getsize(cached) == pb_size):
+  problem = (graph_problem(cached, md5, pb_size)
+             if os.path.isfile(cached) else None)
+  if os.path.isfile(cached) and problem is None:
     return cached
   import keras
   # get_file silently falls back to /tmp/.keras when cache_dir is missing.
@@ -134,9 +166,11 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
                                    cache_dir=cache_dir, cache_subdir=".")
   except Exception as e:  # noqa: BLE001 get_file raises plain Exception on URL errors.
     raise InceptionError(
-        f"cannot download the Inception graph from {url} ({e}). Download "
-        f"it elsewhere and put {ARCHIVE_NAME} or {PB_NAME} into {cache_dir} "
-        "(or set $FID_CACHE_DIR), or pass --inception=PATH.") from None
+        (f"{problem}; " if problem else "")
+        + f"cannot download the Inception graph from {url} "
+        f"({first_line(e)}). Download it elsewhere and put {ARCHIVE_NAME} "
+        f"or {PB_NAME} into {cache_dir} (or set ${CACHE_ENV}), or pass "
+        f"{flag}=PATH.") from None
   try:
     if archive_size is not None and os.path.getsize(archive) != archive_size:
       raise InceptionError(

@@ -374,7 +374,8 @@ assert NAMES == architecture.EXTRACTORS, "fid.architecture.EXTRACTORS"
 
 
 def make_extractor(kind: str = "fast", inception: str | None = None,
-                   cache_dir: str | None = None, **kwargs):
+                   cache_dir: str | None = None, flag: str = "--inception",
+                   **kwargs):
   """An extractor by name (NAMES): over the (downloaded if needed) 2015
   graph, or for `savedmodel` the SavedModel at `inception`. Statistics
   made with it record its kind and graph MD5 (fid.provenance)."""
@@ -383,7 +384,7 @@ def make_extractor(kind: str = "fast", inception: str | None = None,
   if kind not in EXTRACTORS:
     raise ValueError(f"unknown extractor {kind!r}; use one of "
                      f"{', '.join(NAMES)}")
-  pb_path = get_inception_graph(inception, cache_dir)
+  pb_path = get_inception_graph(inception, cache_dir, flag=flag)
   md5 = provenance.graph_md5(pb_path)
   if not provenance.is_paper_graph(md5):
     warnings.warn(provenance.foreign_graph_warning(pb_path, md5),

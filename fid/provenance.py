@@ -31,7 +31,6 @@ TTUR_STATS = {
 # The fields a run's expectation is compared on.
 COMPARED = ("dataset", "split", "image_size", "crop")
 
-_md5_cache: dict[tuple[str, int, float], str] = {}
 
 
 def is_ttur_name(path: str) -> bool:
@@ -46,11 +45,7 @@ def ttur_url(path: str) -> str | None:
 
 def graph_md5(pb_path: str) -> str:
   """The MD5 of a GraphDef file, computed once per file version."""
-  stat = os.stat(pb_path)
-  key = (os.path.realpath(pb_path), stat.st_size, stat.st_mtime)
-  if key not in _md5_cache:
-    _md5_cache[key] = download.file_md5(pb_path)
-  return _md5_cache[key]
+  return download.file_md5(pb_path)
 
 
 def is_paper_graph(md5: str | None) -> bool:

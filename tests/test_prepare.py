@@ -163,3 +163,77 @@ def test_demo_is_ready_offline(tmp_path, monkeypatch):
   pieces = prepare.check(config, fetch=False, build_offline=True)
   assert [p.ready for p in pieces] == [True, True]
   assert os.path.isdir(tmp_path / "shapes")
+
+
+def _cache_a_graph(place, content: bytes) -> str:
+  cache = place / "cache"
+  cache.mkdir(exist_ok=True)
+  path = cache / download.PB_NAME
+  path.write_bytes(content)
+  return str(path)
+
+
+def test_a_cached_graph_of_another_size_is_not_ready(place):
+  """prepare checks a cached graph as training uses it (size, then MD5):
+  never "ok" for a file training would not use."""
+  _cache_a_graph(place, b"not the graph")
+  config = _svhn(place)
+  piece = prepare.inception_graph(config, fetch=False)
+  assert not piece.ready
+  assert f"has 13 bytes, expected {download.PB_SIZE:,}" in piece.detail
+  assert "--fid_inception=PATH" in " ".join(piece.how)
+  # Training's own route to the graph refuses that file too, naming the
+  # trainer's flag, without a traceback's worth of text.
+  with pytest.raises(download.InceptionError) as raised:
+    download.get_inception_graph(None, str(place / "cache"),
+                                 url="http://127.0.0.1:9/none.tgz",
+                                 flag="--fid_inception")
+  assert "has 13 bytes" in str(raised.value)
+  assert "--fid_inception=PATH" in str(raised.value)
+  assert len(str(raised.value).splitlines()) == 1
+
+
+def test_a_cached_graph_with_another_md5_is_not_ready(place, monkeypatch):
+  path = _cache_a_graph(place, b"x" * 64)
+  monkeypatch.setattr(download, "PB_SIZE", 64)
+  piece = prepare.inception_graph(_svhn(place), fetch=False)
+  assert not piece.ready and "has MD5" in piece.detail
+  monkeypatch.setattr(download, "PB_MD5", download.file_md5(path))
+  piece = prepare.inception_graph(_svhn(place), fetch=False)
+  assert piece.ready and download.PB_MD5 in piece.detail
+
+
+def test_offline_prepare_says_what_it_would_fetch(place):
+  pieces = prepare.check(_svhn(place, "--mode=prepare"), fetch=False)
+  with pytest.raises(ConfigError) as raised:
+    prepare.refuse_if_missing(pieces, offline=True)
+  last = str(raised.value).splitlines()[-1]
+  assert last.startswith("No internet here")
+  assert "TFDS's download of svhn_cropped" in last
+  assert provenance.TTUR_STATS_URL + "fid_stats_svhn_train.npz" in last
+  assert download.INCEPTION_URL in last
+
+
+@pytest.mark.slow
+def test_training_refuses_a_wrong_cached_graph_before_writing(tmp_path):
+  """What prepare calls MISSING, training refuses the same way: one
+  error line, exit 2, nothing written (it used to try a download and end
+  in a traceback after writing config.json)."""
+  cache = tmp_path / "cache"
+  cache.mkdir()
+  (cache / download.PB_NAME).write_bytes(b"not the graph")
+  stats = tmp_path / "ref.npz"
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(8, 2048))
+  np.savez(stats, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+  proc = run_module(
+      "tf_ttur.main", "--flagfile=configs/demo.flags",
+      f"--workdir={tmp_path}/run", f"--data_dir={tmp_path}/tfds",
+      "--fid_every=250", f"--fid_stats={stats}",
+      env_extra={"FID_CACHE_DIR": str(cache)})
+  assert proc.returncode == 2, proc.stderr
+  assert "Traceback" not in proc.stderr
+  errors = [line for line in proc.stderr.splitlines()
+            if line.startswith("error:")]
+  assert len(errors) == 1 and "has 13 bytes" in errors[0], proc.stderr
+  assert not os.path.exists(tmp_path / "run")

@@ -156,7 +156,8 @@ class FIDEvaluator(FrechetEvaluator):
               if strategy is not None and settings.fid_extractor == "fast"
               else {})
     extractor = fid.make_extractor(settings.fid_extractor,
-                                   settings.fid_inception, **kwargs)
+                                   settings.fid_inception,
+                                   flag="--fid_inception", **kwargs)
     super().__init__(extractor, mu, sigma, settings.fid_samples,
                      settings.fid_batch_size, pixels, config.run.seed)
 
@@ -196,7 +197,8 @@ class KIDEvaluator:
                real_images: tf.data.Dataset):
     settings = config.evaluation
     self.extractor = fid.make_extractor(settings.fid_extractor,
-                                        settings.fid_inception)
+                                        settings.fid_inception,
+                                        flag="--fid_inception")
     self.samples = settings.kid_samples
     self.subset_size = settings.kid_subset_size
     self.subsets = settings.kid_subsets

@@ -79,7 +79,8 @@ def _check_needs(config: Config) -> None:
     for piece in pieces:
       for warning in piece.warnings:
         logging.warning("%s", warning)
-    prepare.refuse_if_missing(pieces)
+    prepare.refuse_if_missing(
+        pieces, offline=config.run.mode == "prepare" and not fetch)
   except ConfigError as e:
     fail(str(e))
   if config.run.mode == "prepare":

@@ -49,6 +49,9 @@ class Piece:
   detail: str
   how: list[str] = dataclasses.field(default_factory=list)
   warnings: list[str] = dataclasses.field(default_factory=list)
+  # What --mode=prepare fetches for it where there is internet ("" if
+  # nothing can be fetched).
+  fetch: str = ""
 
   def lines(self) -> list[str]:
     head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
@@ -99,7 +102,8 @@ def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
   version_dir = builder.data_dir
   relative = os.path.relpath(version_dir, builder.data_dir_root)
   note = TFDS_NOTES.get(name)
-  return Piece(what, False, detail, [
+  return Piece(what, False, detail, fetch=f"TFDS's download of {name}",
+               how=[
       f"with internet: --mode=prepare runs TFDS's download and build "
       f"(or: tfds build {name} --data_dir={builder.data_dir_root})"
       + (f"; {note}" if note else ""),
@@ -230,7 +234,7 @@ def _stats_missing(config: Config, path: str, what: str,
   else:
     how += [f"compute it from the run's images (needs the dataset and the "
             f"Inception graph): {own_stats_command(config, path)}"]
-  return Piece(what, False, detail, how)
+  return Piece(what, False, detail, how, fetch=url or "")
 
 
 def _fetch_file(url: str, path: str) -> None:
@@ -247,34 +251,60 @@ def _fetch_file(url: str, path: str) -> None:
 
 
 def inception_graph(config: Config, fetch: bool) -> Piece:
-  """The 2015 Inception graph: given, in the cache, or downloaded."""
+  """The 2015 Inception graph: given, in the cache, or downloaded. A
+  cached file is checked as fid.download.get_inception_graph checks it
+  (its size and MD5), so what this calls ok is what training uses."""
   given = config.evaluation.fid_inception
   if given:
-    ready = os.path.isfile(given)
-    return Piece(f"Inception graph {given}", ready,
-                 "given by --fid_inception" if ready else "no such file",
-                 [] if ready else [f"the 2015 graph: {download.INCEPTION_URL} "
-                                   f"({download.PB_NAME} inside has MD5 "
-                                   f"{download.PB_MD5})"])
+    return _given_graph(given)
   cache = download.default_cache_dir()
   cached = os.path.join(cache, download.PB_NAME)
   archive = os.path.join(cache, download.ARCHIVE_NAME)
   what = f"Inception graph {cached}"
-  if not os.path.isfile(cached) and (fetch or os.path.isfile(archive)):
+  problem = (download.graph_problem(cached) if os.path.isfile(cached)
+             else None)
+  if (not os.path.isfile(cached) or problem) and (
+      fetch or os.path.isfile(archive)):
     try:
       download.get_inception_graph(
           archive if os.path.isfile(archive) else None, cache,
           url=download.INCEPTION_URL, md5=download.PB_MD5,
-          pb_size=download.PB_SIZE, archive_size=download.ARCHIVE_SIZE)
+          pb_size=download.PB_SIZE, archive_size=download.ARCHIVE_SIZE,
+          flag="--fid_inception")
     except download.InceptionError as e:
       return _graph_missing(what, cache, str(e))
+    problem = download.graph_problem(cached)
+  if problem:
+    return _graph_missing(what, cache, f"{problem} (replace it, or remove "
+                          "it and run --mode=prepare where there is internet)")
   if not os.path.isfile(cached):
     return _graph_missing(what, cache, "not in the cache")
-  return Piece(what, True, f"{os.path.getsize(cached):,} bytes")
+  return Piece(what, True, f"{os.path.getsize(cached):,} bytes, MD5 "
+               f"{download.PB_MD5}")
+
+
+def _given_graph(path: str) -> Piece:
+  """--fid_inception: used as given (training does not replace it); a
+  graph other than the 2015 one is named, as make_extractor warns."""
+  what = f"Inception graph {path} (--fid_inception)"
+  if not os.path.isfile(path):
+    return Piece(what, False, "no such file", [
+        f"the 2015 graph: {download.INCEPTION_URL} ({download.PB_NAME} "
+        f"inside has MD5 {download.PB_MD5}), or its .tgz"])
+  if path.endswith((".tgz", ".tar.gz")):
+    return Piece(what, True, f"an archive; its {download.PB_NAME} is "
+                 "checked (size, MD5) when it is extracted")
+  piece = Piece(what, True, f"{os.path.getsize(path):,} bytes")
+  problem = download.graph_problem(path)
+  if problem:
+    piece.detail += " (not the 2015 graph)"
+    piece.warnings.append(f"{problem}: its FIDs cannot be compared with "
+                          "published ones")
+  return piece
 
 
 def _graph_missing(what: str, cache: str, detail: str) -> Piece:
-  return Piece(what, False, detail, [
+  return Piece(what, False, detail, fetch=download.INCEPTION_URL, how=[
       f"with internet: --mode=prepare downloads {download.INCEPTION_URL} "
       f"({download.ARCHIVE_SIZE:,} bytes) and keeps only {download.PB_NAME} "
       f"(MD5 {download.PB_MD5})",
@@ -314,11 +344,19 @@ def report(pieces: list[Piece]) -> str:
   return "\n".join(line for piece in pieces for line in piece.lines())
 
 
-def refuse_if_missing(pieces: list[Piece]) -> None:
-  """ConfigError with the whole listing when any piece is missing."""
+def refuse_if_missing(pieces: list[Piece], offline: bool = False) -> None:
+  """ConfigError with the whole listing when any piece is missing;
+  offline: --mode=prepare found no internet, and says what it would have
+  fetched."""
   missing = [p for p in pieces if not p.ready]
   hint = ("The same command with --mode=prepare fetches what it can where "
           "there is internet.")
+  fetchable = [p.fetch for p in missing if p.fetch]
+  if offline:
+    hint = ("No internet here (the download mirror did not answer): "
+            "nothing was fetched." + (
+                f" With internet, --mode=prepare would fetch: "
+                f"{'; '.join(fetchable)}." if fetchable else ""))
   if len(missing) == 1:
     piece = missing[0]
     raise ConfigError("\n".join([

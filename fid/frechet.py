@@ -4,8 +4,9 @@ d^2 = |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)), in float64.
 
 Numeric hazards, all handled here:
 - A singular product S1 S2 (fewer samples than dimensions, mode collapse):
-  TTUR retries with eps = 1e-6 added to both diagonals when the result is
-  not finite; both methods below do the same.
+  when the square root of S1 S2 is not finite, TTUR computes that square
+  root again with eps = 1e-6 added to both diagonals (tr(S1) and tr(S2)
+  keep no offset); both methods below do the same.
 - scipy's sqrtm returns small imaginary parts; TTUR raises if the diagonal's
   imaginary part exceeds 1e-3 and drops it otherwise ("ttur" method).
 - scipy 1.11.2-1.12 sqrtm gives huge spurious imaginary parts and 1.16

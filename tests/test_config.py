@@ -65,7 +65,8 @@ def test_flagfile_parses_and_validates(path, tmp_path):
                "rates" in line for line in header)
   elif "demo" not in path and "smoke" not in path:
     assert config.optimization.d_lr != config.optimization.g_lr
-    # BEGAN left the paper before publication: its header says so instead.
+    # BEGAN is in the appendix, with curves but no final FID: its header
+    # says so instead.
     assert any("Expected: best FID" in line or "Expected: best JSD" in line
                or "no final FID is published" in line for line in header)
 

@@ -15,6 +15,8 @@ from tf_ttur.errors import ConfigError
 from tf_ttur.experiments import sweep
 
 SMOKE = os.path.join(REPO, "configs", "smoke.flags")
+# smoke.flags evaluates nothing: a sweep of it needs an evaluation.
+EVALUATES = ["--quality_every=2"]
 
 
 def _fake_run(workdir, values):
@@ -27,7 +29,7 @@ def _fake_run(workdir, values):
 
 def test_grid_ranking_table_and_heatmap(tmp_path):
   d_lrs, g_lrs = [1e-4, 3e-4], [1e-4, 3e-4]
-  runs = sweep.plan(SMOKE, d_lrs, g_lrs, 2, str(tmp_path), [])
+  runs = sweep.plan(SMOKE, d_lrs, g_lrs, 2, str(tmp_path), EVALUATES)
   assert [(d, g, seed) for d, g, seed, _, _ in runs] == [
       (d, g, s) for d in d_lrs for g in g_lrs for s in (0, 1)]
   assert runs[0][3] == str(tmp_path / "d0.0001_g0.0001" / "seed_0")
@@ -61,12 +63,26 @@ def test_grid_ranking_table_and_heatmap(tmp_path):
 def test_every_pair_is_checked_before_any_trains(tmp_path):
   with pytest.raises(ConfigError, match="d-0.001_g0.0001: --d_lr must be "
                      "positive"):
-    sweep.plan(SMOKE, [1e-4, -1e-3], [1e-4], 1, str(tmp_path / "out"), [])
+    sweep.plan(SMOKE, [1e-4, -1e-3], [1e-4], 1, str(tmp_path / "out"),
+               EVALUATES)
   assert not (tmp_path / "out").exists()
   with pytest.raises(ConfigError, match="--g_lr names a rate twice"):
     sweep.sweep(SMOKE, ["1e-4"], ["1e-4", "1e-4"], 1, str(tmp_path), [])
   with pytest.raises(ConfigError, match="--d_lr: could not convert"):
     sweep.sweep(SMOKE, ["fast"], ["1e-4"], 1, str(tmp_path), [])
+
+
+def test_a_flagfile_that_evaluates_nothing_is_refused_before_training(
+    tmp_path):
+  out = tmp_path / "out"
+  with pytest.raises(ConfigError, match="smoke.flags evaluates nothing to "
+                     "compare: set one of --fid_every"):
+    sweep.sweep(SMOKE, ["1e-4"], ["1e-4", "3e-4"], 1, str(out), [])
+  with pytest.raises(ConfigError, match="does not evaluate fid .it "
+                     "evaluates: fd_shapes.; set its --fid_every"):
+    sweep.sweep(SMOKE, ["1e-4"], ["1e-4"], 1, str(out), EVALUATES,
+                metric="fid")
+  assert not out.exists()
 
 
 @pytest.mark.slow

@@ -53,8 +53,9 @@ METRIC = "fd_shapes"
 
 # What best_fid.json's value is, and is not.
 ONE_RUN = ("this run's lowest FID: one run's minimum, lower and noisier "
-           "than the paper's statistic (the best point of the mean curve "
-           "over 8 runs: python -m tf_ttur.experiments.compare --seeds=8)")
+           "than the paper's statistic as this project reads it (the best "
+           "point of the mean curve over 8 runs: python -m "
+           "tf_ttur.experiments.compare --seeds=8)")
 
 
 def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:

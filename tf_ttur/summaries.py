@@ -107,8 +107,9 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
         metrics=[hp.Metric(
             f"best/{name}", display_name=f"best {name} (one run)",
             description=f"The lowest {name} of this one run so far. The "
-            "paper's statistic is the best point of the mean curve over "
-            "seeds (python -m tf_ttur.experiments.compare).")
+            "paper's statistic, as this project reads it, is the best "
+            "point of the mean curve over seeds (python -m "
+            "tf_ttur.experiments.compare).")
                  for entry in evals.enabled(config.evaluation)
                  for name in entry.values])
     hp.hparams(hparams, trial_id=run_name(config.run.workdir))

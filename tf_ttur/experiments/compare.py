@@ -9,10 +9,12 @@ trains each flagfile with seeds 0..N-1 into OUT/<flagfile name>/seed_<k>
 (`python -m tf_ttur.main`, one process per run), reusing every run that is
 already finished and resuming any that is not, then writes OUT/compare.png
 (the figure), OUT/compare.md (the paper's statistic per configuration)
-and OUT/compare.json (the curves). The paper's statistic is the best point
-of the mean curve over seeds (its table values: the lowest mean FID or JSD
-over 8 runs, 10 for the language GAN; docs/paper.md A.1), reported beside
-each seed's own best, which is lower and noisier. The metric is the
+and OUT/compare.json (the curves). "The paper's statistic" is this
+project's reading of the paper's table values: the best point of the mean
+curve over seeds. The paper says its curves are means over 8 runs (10 for
+the language GAN) and gives each row's best value, but not how that value
+was taken from the runs (docs/paper.md A.1). It is reported beside each
+seed's own best, which is lower and noisier. The metric is the
 first of fid, fd_shapes and jsd_4 that the runs logged, or --metric. With
 GPUs and the datasets, the paper's flagfiles (configs/cifar10.flags,
 configs/cifar10_orig.flags, ...) give the paper's figures.
@@ -194,9 +196,11 @@ def write_table(summaries: list[dict], path: str) -> str:
                  f"{paper['value']:.2f} | {paper['step']} | "
                  f"{s['best_min']:.2f}-{s['best_max']:.2f} | "
                  f"{s['final_mean']:.2f} |")
-  lines.append(f"\nThe paper's statistic is its tables' number: the lowest "
-               f"point of the mean {metric} curve over seeds (8 runs in the "
-               "paper, 10 for the language GAN). A seed's own best is a "
+  lines.append(f"\nThe paper's statistic, as this project reads the "
+               f"paper's tables: the lowest point of the mean {metric} "
+               "curve over seeds (the paper's curves are means over 8 runs, "
+               "10 for the language GAN; it does not say how its best "
+               "values were taken from them). A seed's own best is a "
                "single run's minimum: lower and noisier.")
   table = "\n".join(lines) + "\n"
   atomic_write(path, table)
@@ -215,20 +219,8 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   for flagfile in flagfiles:
     if not os.path.isfile(flagfile):
       raise ConfigError(f"--flagfiles: {flagfile}: no such file")
-  # What each flagfile evaluates, before any training: a comparison needs
-  # a value every run logs.
   for flagfile in flagfiles:
-    config = Config.from_args(f"--flagfile={flagfile}", *overrides)
-    logged = {value for entry in evals.enabled(config.evaluation)
-              for value in entry.values}
-    if metric is not None and metric not in logged:
-      raise ConfigError(f"{flagfile} does not evaluate {metric} (it "
-                        f"evaluates: {', '.join(sorted(logged)) or 'nothing'})"
-                        f"; set its --{_eval_of(metric)}_every")
-    if metric is None and not logged & set(METRICS):
-      raise ConfigError(f"{flagfile} evaluates nothing to compare: set one "
-                        "of --fid_every, --kid_every, --quality_every, "
-                        "--jsd_every (or --override=--fid_every=N)")
+    check_evaluates(flagfile, overrides, metric)
   runs = {name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
           for name in names}
   total = seeds * len(flagfiles)
@@ -255,6 +247,23 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   log(table)
   log(f"wrote {out}/compare.png, compare.md and compare.json")
   return summaries
+
+
+def check_evaluates(flagfile: str, overrides: list[str],
+                    metric: str | None) -> None:
+  """ConfigError, before any training, unless the flagfile's runs log a
+  value that can be compared and ranked (`metric`, or any of METRICS)."""
+  config = Config.from_args(f"--flagfile={flagfile}", *overrides)
+  logged = {value for entry in evals.enabled(config.evaluation)
+            for value in entry.values}
+  if metric is not None and metric not in logged:
+    raise ConfigError(f"{flagfile} does not evaluate {metric} (it "
+                      f"evaluates: {', '.join(sorted(logged)) or 'nothing'})"
+                      f"; set its --{_eval_of(metric)}_every")
+  if metric is None and not logged & set(METRICS):
+    raise ConfigError(f"{flagfile} evaluates nothing to compare: set one "
+                      "of --fid_every, --kid_every, --quality_every, "
+                      "--jsd_every (or --override=--fid_every=N)")
 
 
 def _eval_of(value: str) -> str:

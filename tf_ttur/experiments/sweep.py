@@ -8,8 +8,9 @@ trains every pair and seed into OUT/d<d_lr>_g<g_lr>/seed_<k> (`python -m
 tf_ttur.main`, one process per run, or one per GPU at a time where there
 are several), reusing finished runs and resuming the others as `compare`
 does; every pair's flags are checked before the first run trains. Then it
-ranks the pairs by the paper's statistic (the best point of the mean curve
-over seeds, tf_ttur.experiments.compare.paper_statistic) and writes
+ranks the pairs by the paper's statistic as this project reads it (the
+best point of the mean curve over seeds,
+tf_ttur.experiments.compare.paper_statistic) and writes
 OUT/sweep.md, OUT/sweep.json and OUT/sweep.png, a heatmap over (d_lr,
 g_lr) with the one-time-scale diagonal (d_lr = g_lr) outlined. The runs
 are HParams trials of one TensorBoard logdir: `tensorboard --logdir OUT`.
@@ -56,9 +57,11 @@ def _gpus() -> int:
 
 
 def plan(flagfile: str, d_lrs: list[float], g_lrs: list[float], seeds: int,
-         out: str, overrides: list[str]) -> list[tuple]:
+         out: str, overrides: list[str],
+         metric: str | None = None) -> list[tuple]:
   """[(d_lr, g_lr, seed, workdir, args)] of every run, each checked
-  (ConfigError naming the pair) before any trains."""
+  (ConfigError naming the pair) before any trains; the flagfile must
+  evaluate something the sweep can rank (`metric`, or any)."""
   if seeds < 1:
     raise ConfigError(f"--seeds must be at least 1, got {seeds}")
   if not os.path.isfile(flagfile):
@@ -77,6 +80,7 @@ def plan(flagfile: str, d_lrs: list[float], g_lrs: list[float], seeds: int,
         raise ConfigError(f"{pair_name(d_lr, g_lr)}: {e}") from None
       runs += [(d_lr, g_lr, seed, os.path.join(folder, f"seed_{seed}"), rates)
                for seed in range(seeds)]
+  compare.check_evaluates(flagfile, overrides, metric)
   return runs
 
 
@@ -175,7 +179,7 @@ def sweep(flagfile: str, d_lr: list[str], g_lr: list[str], seeds: int,
           log=print) -> list[dict]:
   """Trains what is missing, then ranks, tabulates and draws the pairs."""
   d_lrs, g_lrs = _rates(d_lr, "d_lr"), _rates(g_lr, "g_lr")
-  runs = plan(flagfile, d_lrs, g_lrs, seeds, out, overrides)
+  runs = plan(flagfile, d_lrs, g_lrs, seeds, out, overrides, metric)
   train_all(flagfile, runs, log)
   metric, summaries = rank(runs, metric)
   table = write_table(summaries, metric, os.path.join(out, "sweep.md"))

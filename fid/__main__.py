@@ -21,6 +21,7 @@ from fid import api
 from fid import architecture
 from fid import frechet
 from fid import generator as generator_lib
+from fid import preprocess
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,9 +71,17 @@ def _parser() -> argparse.ArgumentParser:
                  help="samples drawn from a savedmodel:DIR generator "
                  "(default 50,000, as the paper)")
   p.add_argument("--image_size", type=int, default=None,
-                 help="tfds:NAME:SPLIT only: the side the images are "
-                 "brought to (default: the paper's training size for NAME, "
-                 "fid.preprocess.PAPER, e.g. CelebA and LSUN 64)")
+                 help="the side every image input is brought to, as "
+                 "training brings it (crop, then antialiased bilinear; "
+                 "recorded in --save_stats's provenance). tfds:NAME:SPLIT: "
+                 "default the paper's training size for NAME "
+                 "(fid.preprocess.PAPER, e.g. CelebA and LSUN 64); folders "
+                 "and arrays: default as stored")
+  p.add_argument("--crop", choices=preprocess.CROPS, default=None,
+                 help="with --image_size: the crop before the resize "
+                 "(default: the paper's for a TFDS dataset, 'square' for a "
+                 "folder or an array, as training crops a folder:PATH "
+                 "dataset)")
   p.add_argument("--workers", type=int, default=None,
                  help="image decoding threads (default: one per core, 2 to "
                  "16; 1 decodes in the main thread)")
@@ -95,7 +104,8 @@ def _run(args) -> tuple[int, dict | Exception]:
                   extra_metrics=args.json, save_stats=args.save_stats,
                   cache_dir=args.cache_dir, data_dir=args.data_dir,
                   progress=not args.quiet, num=args.num, seed=args.seed,
-                  workers=args.workers, image_size=args.image_size)
+                  workers=args.workers, image_size=args.image_size,
+                  crop=args.crop)
   except api.EXPECTED_ERRORS as e:
     return 2, e
   return 0, out

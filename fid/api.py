@@ -13,6 +13,7 @@ from fid import download
 from fid import frechet
 from fid import generator as generator_lib
 from fid import metrics
+from fid import preprocess
 from fid import provenance
 from fid import sources
 from fid import stats as stats_lib
@@ -23,14 +24,17 @@ EXPECTED_ERRORS = (sources.SourceError, stats_lib.StatsError,
 
 
 def resolve(path: str, recursive: bool, data_dir: str | None,
-             image_size: int | None = None):
+            image_size: int | None = None, crop: str | None = None):
   """('stats', (mu, sigma)), ('images', list of files or array),
   ('stream', TfdsSource) or ('generator', SavedModelGenerator)."""
   if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
+    if image_size is not None or crop is not None:
+      raise ValueError(f"{path}: --image_size and --crop do not apply to a "
+                       "generator (its images are its own size)")
     return "generator", generator_lib.SavedModelGenerator(
         path[len(generator_lib.SAVEDMODEL_PREFIX):])
   if path.startswith(sources.TFDS_PREFIX):
-    return "stream", sources.TfdsSource(path, data_dir, image_size)
+    return "stream", sources.TfdsSource(path, data_dir, image_size, crop)
   if os.path.isdir(path):
     return "images", sources.list_images(path, recursive)
   if not os.path.isfile(path):
@@ -59,12 +63,23 @@ def compute(paths: list[str], inception_path: str | None = None,
             data_dir: str | None = None, progress: bool = False,
             num: int = generator_lib.DEFAULT_NUM, seed: int = 0,
             workers: int | None = None,
-            image_size: int | None = None) -> dict:
-  """Everything the CLI computes, as a dict (see main for the options)."""
+            image_size: int | None = None, crop: str | None = None) -> dict:
+  """Everything the CLI computes, as a dict (see main for the options).
+
+  image_size (and crop) bring every image input to that side as training
+  does (fid.preprocess.crop_and_resize; a folder's or an array's crop is
+  training's for folders, preprocess.FOLDER_CROP, a TFDS split's the
+  paper's rule for it); without it images are read as stored."""
   _check_arguments(paths, batch_size, num, image_size, workers, save_stats)
+  if crop is not None and image_size is None:
+    raise ValueError("--crop needs --image_size (the side the crop is "
+                     "resized to)")
+  if crop is not None and crop not in preprocess.CROPS:
+    raise ValueError(f"--crop={crop}: one of {', '.join(preprocess.CROPS)}")
   if cache_dir is None and inception_path is None:
     download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
-  resolved = [resolve(p, recursive, data_dir, image_size) for p in paths]
+  resolved = [resolve(p, recursive, data_dir, image_size, crop)
+              for p in paths]
   net = None
   results = []
   generated = []
@@ -84,7 +99,9 @@ def compute(paths: list[str], inception_path: str | None = None,
                         "z_distribution": value.z_distribution,
                         "step": value.info.get("step")})
     batches, total = _batches(kind, value, batch_size, drop_last_partial_batch,
-                              num, seed, notes, workers)
+                              num, seed, notes, workers,
+                              (crop or preprocess.FOLDER_CROP, image_size)
+                              if image_size else None)
     if net is None:
       # The sFID's spatial features ride along where they are reported or
       # saved (the tensor is computed anyway; its statistics are cheap).
@@ -114,7 +131,9 @@ def compute(paths: list[str], inception_path: str | None = None,
         spatial=((first.spatial_mu, first.spatial_sigma)
                  if first.spatial_mu is not None else None),
         provenance=_provenance(paths[0], resolved[0], first.count, net,
-                               drop_last_partial_batch))
+                               drop_last_partial_batch,
+                               (crop or preprocess.FOLDER_CROP, image_size)
+                               if image_size else None))
     out["saved"] = save_stats
     return out
   a, b = results
@@ -125,9 +144,10 @@ def compute(paths: list[str], inception_path: str | None = None,
   return out
 
 
-def _provenance(path: str, resolved, count: int, net,
-                drop_last: bool) -> dict:
-  """The record a saved statistics file carries (fid.provenance)."""
+def _provenance(path: str, resolved, count: int, net, drop_last: bool,
+                preprocessing: tuple[str, int] | None) -> dict:
+  """The record a saved statistics file carries (fid.provenance);
+  preprocessing: (crop, size) applied to a folder or an array."""
   kind, value = resolved
   if kind == "stream":
     rule = value.preprocessing
@@ -142,6 +162,8 @@ def _provenance(path: str, resolved, count: int, net,
     else:
       fields = {"dataset": f"folder:{source}" if os.path.isdir(source)
                 else source}
+      if preprocessing:
+        fields.update(crop=preprocessing[0], image_size=preprocessing[1])
   return provenance.record(source, count, extractor=net.kind,
                            graph_md5_value=net.graph_md5,
                            drop_last_partial_batch=drop_last, **fields)
@@ -184,8 +206,10 @@ def _check_output(path: str) -> None:
 
 
 def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
-             seed: int, notes: dict, workers: int | None):
-  """(batches, total) of one image input."""
+             seed: int, notes: dict, workers: int | None,
+             preprocessing: tuple[str, int] | None = None):
+  """(batches, total) of one image input; preprocessing: (crop, size) for
+  a folder or an array, as training brings its images to size."""
   if kind == "generator":
     # Sampled in memory through serving_default; no image is written.
     return value.batches(num, seed, batch_size), num
@@ -197,6 +221,9 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
   if drop_last:
     # TTUR's get_activations: n_batches = n // batch_size.
     value = value[:len(value) // batch_size * batch_size]
+  if preprocessing:
+    return (sources.preprocessed_batches(value, *preprocessing, batch_size),
+            len(value))
   return sources.iter_batches(value, batch_size, notes, workers), len(value)
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import dataclasses
 
 CROPS = ("none", "center108", "square")
+# The crop of a folder of images (training's folder:PATH datasets, and
+# `python -m fid FOLDER --image_size=N`): the center square.
+FOLDER_CROP = "square"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,9 @@ from fid import preprocess
 from fid import stats as stats_lib
 from fid.errors import first_line
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+# The image files of a folder, for `python -m fid` and for training's
+# folder:PATH datasets alike.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 TFDS_PREFIX = "tfds:"
 
 
@@ -30,7 +32,7 @@ class SourceError(ValueError):
 
 
 def list_images(folder: str, recursive: bool = False) -> list[str]:
-  """Sorted image files in folder (png, jpg, jpeg; any case)."""
+  """Sorted image files in folder (IMAGE_EXTENSIONS, any case)."""
   if not os.path.isdir(folder):
     raise SourceError(f"{folder}: not a folder")
   files = []
@@ -52,7 +54,7 @@ def list_images(folder: str, recursive: bool = False) -> list[str]:
       raise SourceError(f"{f}: not a regular file (a FIFO, socket or "
                         "device); remove it from the folder")
   if not files:
-    raise SourceError(f"{folder}: no .png, .jpg or .jpeg images"
+    raise SourceError(f"{folder}: no .png, .jpg, .jpeg, .bmp or .gif images"
                       + ("" if recursive else " (--recursive looks deeper)"))
   return files
 
@@ -141,6 +143,78 @@ def _decode(path: str) -> tuple[np.ndarray, str]:
   return array, mode
 
 
+def decode_file(path):
+  """One image file as training decodes it (tf.io.decode_image, 3
+  channels, an animation's first frame): a string tensor -> uint8
+  [H, W, 3]. The decode of every preprocessed image (preprocessed_batches
+  and tf_ttur's folder:PATH datasets)."""
+  import tensorflow as tf
+  image = tf.io.decode_image(tf.io.read_file(path), channels=3,
+                             expand_animations=False)
+  return tf.ensure_shape(image, (None, None, 3))
+
+
+def first_unreadable(files: Sequence[str]) -> tuple[str, str] | None:
+  """(file, one-line reason) of the first of `files` decode_file cannot
+  decode, or None: tf.data's decode error does not name the file. Decodes
+  file by file, so only called after a pipeline failed."""
+  import re
+
+  import tensorflow as tf
+  for path in files:
+    try:
+      decode_file(tf.constant(path))
+    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+            tf.errors.NotFoundError, ValueError) as e:
+      reason = e.message if hasattr(e, "message") else str(e)
+      # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
+      reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
+      return path, (reason.splitlines() or [type(e).__name__])[0]
+  return None
+
+
+def preprocessed_batches(images, crop: str, size: int, batch_size: int
+                         ) -> Iterator[np.ndarray]:
+  """uint8 batches [n, size, size, 3] of image files (decoded by
+  decode_file) or of an image array (rounded and clipped to uint8, as
+  training's images are), each through preprocess.crop_and_resize: what
+  the training pipeline delivers from the same images, in their order.
+
+  Raises:
+    SourceError: an image that does not decode (named), or a file over
+      max_pixels() (from its header, before anything is decoded).
+  """
+  import tensorflow as tf
+  if isinstance(images, np.ndarray):
+    array = images
+    if not np.issubdtype(array.dtype, np.uint8):
+      array = np.clip(np.round(array.astype(np.float64)), 0, 255)
+    ds = tf.data.Dataset.from_tensor_slices(array.astype(np.uint8))
+  else:
+    for path in images:
+      try:
+        with open_image(path) as image:
+          size_wh = image.size
+      except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        continue  # Named by first_unreadable if the pipeline fails on it.
+      check_pixels(path, *size_wh)
+    ds = tf.data.Dataset.from_tensor_slices(list(images)).map(
+        decode_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, size),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  try:
+    yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
+  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+          tf.errors.NotFoundError) as e:
+    found = (None if isinstance(images, np.ndarray)
+             else first_unreadable(images))
+    if found is None:
+      raise SourceError(f"cannot preprocess the images ({first_line(e)})"
+                        ) from None
+    raise SourceError(f"{found[0]}: cannot read the image ({found[1]})"
+                      ) from None
+
+
 def load_array(path: str) -> np.ndarray:
   """Images [N, H, W, 3] from a .npy, or from an .npz's single image array."""
   try:
@@ -222,12 +296,12 @@ class TfdsSource:
   The images get the preprocessing of fid.preprocess.PAPER for NAME (what
   the training pipeline applies: CelebA's 108 center crop, LSUN's center
   square, both to 64x64), or with image_size the same crop rule at that
-  size; a dataset not in PAPER is read as stored unless image_size is
-  given (then center square and resize).
+  size (or `crop` when given); a dataset not in PAPER is read as stored
+  unless image_size is given (then center square and resize).
   """
 
   def __init__(self, spec: str, data_dir: str | None = None,
-               image_size: int | None = None):
+               image_size: int | None = None, crop: str | None = None):
     body = spec[len(TFDS_PREFIX):]
     # A sliced split (train[:1000]) holds a colon of its own.
     head, bracket, tail = body.partition("[")
@@ -244,8 +318,8 @@ class TfdsSource:
       raise SourceError(f"{spec}: {e}") from None
     rule = preprocess.PAPER.get(self.name)
     if image_size is not None:
-      rule = preprocess.Preprocessing(rule.crop if rule else "square",
-                                      image_size)
+      rule = preprocess.Preprocessing(
+          crop or (rule.crop if rule else "square"), image_size)
     self.preprocessing = rule
     self.spec = spec
     try:

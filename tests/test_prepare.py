@@ -237,3 +237,58 @@ def test_training_refuses_a_wrong_cached_graph_before_writing(tmp_path):
             if line.startswith("error:")]
   assert len(errors) == 1 and "has 13 bytes" in errors[0], proc.stderr
   assert not os.path.exists(tmp_path / "run")
+
+
+def _svhn_originals(folder, rng_seed=0) -> dict:
+  """The three SVHN .mat files under their real names (few images each),
+  and the UrlInfos TFDS would check them against (the stand-ins' own)."""
+  from tensorflow_datasets.core.download import checksums
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(rng_seed)
+  infos = {}
+  for url, info in svhn_builder.Builder.url_infos.items():
+    count = {"train_32x32.mat": 6, "test_32x32.mat": 3}.get(info.filename, 2)
+    path = os.path.join(folder, info.filename)
+    scipy.io.savemat(path, {
+        "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
+        "y": rng.integers(1, 11, (count, 1))})
+    computed = checksums.compute_url_info(path)
+    infos[url] = checksums.UrlInfo(size=computed.size,
+                                   checksum=computed.checksum,
+                                   filename=info.filename)
+  return infos
+
+
+@pytest.mark.slow
+def test_svhn_builds_offline_from_its_original_files(place, monkeypatch):
+  """The files a user has (train/test/extra_32x32.mat) in TFDS's manual
+  folder -> --mode=prepare builds the dataset offline (no apache_beam) ->
+  training's check passes -> the run trains its first steps."""
+  config = _svhn(place, "--mode=prepare", "--fid_every=0")
+  manual = place / "tfds" / "downloads" / "manual"
+  piece = prepare.dataset(config, fetch=False, build_offline=True)
+  listing = "\n".join(piece.lines())
+  assert not piece.ready and f"into {manual} under these names (3 of 3 " \
+      "missing)" in listing
+  for name in ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"):
+    assert f"  {name} (" in listing
+  assert "182,040,794 bytes, SHA-256 435e94d69a87" in listing
+  infos = _svhn_originals(str(manual))
+  # Files whose checksums are not TFDS's are refused by TFDS, named.
+  piece = prepare.dataset(config, fetch=False, build_offline=True)
+  assert not piece.ready and "the TFDS build failed" in piece.detail
+  assert "train_32x32.mat" in "\n".join(piece.lines())
+  monkeypatch.setattr(svhn_builder.Builder, "url_infos", infos)
+  piece = prepare.dataset(config, fetch=False, build_offline=True)
+  assert piece.ready and piece.detail.startswith("6 examples in"), piece
+  # Training's own check (no building) now passes, and the run trains.
+  train_config = config.replace(mode="train")
+  assert prepare.dataset(train_config, fetch=False,
+                         build_offline=False).ready
+  proc = run_module(
+      "tf_ttur.main", f"--flagfile={SVHN}", f"--data_dir={place}/tfds",
+      f"--workdir={place}/run", "--fid_every=0", "--train_steps=2",
+      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
+      "--batch_size=2", "--width=8")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.path.isfile(place / "run" / "checkpoints" / "ckpt-2.index")

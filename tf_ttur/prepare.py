@@ -31,11 +31,11 @@ TFDS_NOTES = {
     "cifar10": "162 MB",
     "celeb_a": "1.4 GB from Google Drive (the aligned images and "
                "their lists), which refuses when its daily quota is spent: "
-               "then try again later",
+               "then try again later, or use the manual folder below",
     "lsun/bedroom": "43 GB of LMDB from dl.yf.io; TFDS reads it with "
-                    "tensorflow-io (pip install tensorflow-io, not in "
-                    "requirements.txt and not checked against this "
-                    "TensorFlow)",
+                    "tensorflow-io, whose newest release (0.37.1) needs "
+                    "TensorFlow < 2.17 and does not load under this one: "
+                    "use the LMDB export itself, --dataset=lmdb:PATH",
     "lm1b": "1.7 GB",
 }
 
@@ -77,11 +77,16 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
     images.prepare_shapes(data_dir)  # Offline, in seconds.
     builder = tfds.builder(name, data_dir=data_dir)  # Its splits, as built.
     prepared = True
-  elif not prepared and fetch:
+  elif not prepared and (fetch or (build_offline and _manual_complete(
+      builder, name))):
+    # TFDS takes each file it finds in DATA_DIR/downloads/manual under its
+    # registered name instead of downloading it, and checks its checksum;
+    # the Python API needs no apache_beam (the `tfds build` CLI does).
+    config = tfds.download.DownloadConfig(try_download_gcs=fetch)
     try:
-      builder.download_and_prepare()
-    except Exception as e:  # noqa: BLE001 Network, quota, missing packages.
-      return _tfds_missing(builder, name, what, f"tfds build failed: "
+      builder.download_and_prepare(download_config=config)
+    except Exception as e:  # noqa: BLE001 Network, quota, checksums, files.
+      return _tfds_missing(builder, name, what, f"the TFDS build failed: "
                            f"{first_line(e)}")
     builder = tfds.builder(name, data_dir=data_dir)
     prepared = builder.is_prepared()
@@ -98,15 +103,57 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
   return Piece(what, True, f"{count:,} examples in {builder.data_dir}")
 
 
+# The datasets TFDS builds from their original files in its manual folder
+# (every file its builder downloads, under the name of its checksums
+# list): --mode=prepare builds them offline. LSUN's TFDS builder needs
+# tensorflow-io, which does not load under this TensorFlow: its route is
+# the LMDB export itself (docs/usage.md).
+MANUAL_ROUTE = ("svhn_cropped", "cifar10", "celeb_a", "lm1b")
+
+
+def manual_dir(builder) -> str:
+  """TFDS's default manual folder: DATA_DIR/downloads/manual."""
+  return os.path.join(str(builder.data_dir_root), "downloads", "manual")
+
+
+def manual_files(builder) -> list[tuple[str, int, str]]:
+  """(file name, bytes, SHA-256) of every original file TFDS's builder
+  reads, from its registered checksums."""
+  infos = builder.url_infos or {}
+  return sorted((info.filename, int(info.size), info.checksum)
+                for info in infos.values() if info.filename)
+
+
+def _manual_complete(builder, name: str) -> bool:
+  folder = manual_dir(builder)
+  files = manual_files(builder) if name in MANUAL_ROUTE else []
+  return bool(files) and all(
+      os.path.isfile(os.path.join(folder, f)) for f, _, _ in files)
+
+
 def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
   version_dir = builder.data_dir
   relative = os.path.relpath(version_dir, builder.data_dir_root)
   note = TFDS_NOTES.get(name)
+  manual = []
+  if name in MANUAL_ROUTE:
+    folder = manual_dir(builder)
+    files = manual_files(builder)
+    absent = [f for f, _, _ in files
+              if not os.path.isfile(os.path.join(folder, f))]
+    manual = [f"offline, from the original files: put them into {folder} "
+              f"under these names ({len(absent)} of {len(files)} missing), "
+              "then run --mode=prepare: TFDS builds the dataset from them "
+              "and checks each file's SHA-256"] + [
+                  f"  {f} ({size:,} bytes, SHA-256 {checksum})"
+                  + ("" if f in absent else ": present")
+                  for f, size, checksum in files]
   return Piece(what, False, detail, fetch=f"TFDS's download of {name}",
                how=[
       f"with internet: --mode=prepare runs TFDS's download and build "
       f"(or: tfds build {name} --data_dir={builder.data_dir_root})"
       + (f"; {note}" if note else ""),
+      *manual,
       f"offline: on a machine where it is built, copy the folder "
       f"DATA_DIR/{relative} to {version_dir} (or pass that machine's "
       "DATA_DIR here as --data_dir)"])
@@ -153,7 +200,11 @@ def expected_provenance(config: Config) -> dict:
   name = config.data.dataset
   if name.startswith(data_names.FOLDER_PREFIX):
     folder = os.path.abspath(name[len(data_names.FOLDER_PREFIX):])
-    return {"dataset": f"folder:{folder}"}
+    # Training's crop of a folder; `python -m fid FOLDER --image_size=N`
+    # applies the same.
+    return {"dataset": f"folder:{folder}",
+            "image_size": config.data.image_size,
+            "crop": preprocess.FOLDER_CROP}
   rule = preprocess.PAPER.get(name)
   return {"dataset": name, "split": rule.split if rule else None,
           "image_size": config.data.image_size,

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import preprocess
+from fid import sources
 from tf_ttur.data import FOLDER_PREFIX
 from tf_ttur.data import IMAGE_DATASETS
 from tf_ttur.data import shapes
 from tf_ttur.errors import DatasetError
 from tf_ttur.errors import first_line
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# The same files `python -m fid FOLDER` reads.
+IMAGE_EXTENSIONS = sources.IMAGE_EXTENSIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,6 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
     download = False
   if download:
     # Offline, TFDS would retry its downloads for minutes: decide now.
-    from fid import sources
     try:
       sources.tfds_builder(spec.tfds_name, data_dir)
     except sources.SourceError as e:
@@ -95,36 +95,20 @@ def list_image_files(folder: str) -> list[str]:
   return files
 
 
-def _decode(raw: tf.Tensor) -> tf.Tensor:
-  image = tf.io.decode_image(raw, channels=3, expand_animations=False)
-  return tf.ensure_shape(image, (None, None, 3))
-
-
 def first_unreadable(folder: str) -> tuple[str, str] | None:
   """(file, one-line reason) of the first image in `folder` that does not
-  decode.
-
-  For the error message after the pipeline failed: tf.data's decode error
-  does not name the file. Decodes file by file, so only called then.
-  """
-  for path in list_image_files(folder):
-    try:
-      _decode(tf.io.read_file(path))
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-            tf.errors.NotFoundError, ValueError) as e:
-      reason = e.message if hasattr(e, "message") else str(e)
-      # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
-      reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
-      return path, (reason.splitlines() or [type(e).__name__])[0]
-  return None
+  decode (fid.sources.first_unreadable), for the error message after the
+  pipeline failed."""
+  return sources.first_unreadable(list_image_files(folder))
 
 
 def _folder_images(folder: str) -> tf.data.Dataset:
   files = list_image_files(folder)
   _refuse_oversized(files)
   ds = tf.data.Dataset.from_tensor_slices(files)
-  return ds.map(lambda path: _decode(tf.io.read_file(path)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+  # fid.sources.decode_file: what `python -m fid FOLDER --image_size=N`
+  # decodes, so its statistics are of these images.
+  return ds.map(sources.decode_file, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _refuse_oversized(files: list[str]) -> None:
@@ -132,8 +116,6 @@ def _refuse_oversized(files: list[str]) -> None:
   (from the headers, ~50 us a file), before the pipeline decodes any: a
   292 KB PNG of 10000x10000 pixels decodes to gigabytes."""
   from PIL import Image
-
-  from fid import sources
   for path in files:
     try:
       with sources.open_image(path) as image:
@@ -161,7 +143,7 @@ def load_images(name: str, image_size: int, data_dir: str | None = None,
   """
   if name.startswith(FOLDER_PREFIX):
     ds = _folder_images(name[len(FOLDER_PREFIX):])
-    crop = "square"
+    crop = preprocess.FOLDER_CROP
   elif name in DATASETS:
     spec = DATASETS[name]
     ds = _tfds_images(spec, data_dir, download)

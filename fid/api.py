@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from fid import core
+from fid import datasources
 from fid import download
 from fid import frechet
 from fid import generator as generator_lib
@@ -35,6 +36,20 @@ def resolve(path: str, recursive: bool, data_dir: str | None,
         path[len(generator_lib.SAVEDMODEL_PREFIX):])
   if path.startswith(sources.TFDS_PREFIX):
     return "stream", sources.TfdsSource(path, data_dir, image_size, crop)
+  if ":" in path and path.split(":", 1)[0] in datasources.KINDS:
+    source = datasources.parse(path)
+    if source.kind.modality != datasources.IMAGES:
+      raise sources.SourceError(f"{path}: not a source of images")
+    if source.kind.name == "folder":
+      path = source.path  # The same as a plain folder.
+    else:
+      if crop is not None:
+        raise ValueError(f"{path}: its crop is {source.crop()!r}, as "
+                         "training's; --crop does not apply")
+      check = source.check()
+      if not check.ready:
+        raise sources.SourceError(f"{path}: {check.detail}")
+      return "source", source
   if os.path.isdir(path):
     return "images", sources.list_images(path, recursive)
   if not os.path.isfile(path):
@@ -149,6 +164,12 @@ def _provenance(path: str, resolved, count: int, net, drop_last: bool,
   """The record a saved statistics file carries (fid.provenance);
   preprocessing: (crop, size) applied to a folder or an array."""
   kind, value = resolved
+  if kind == "source":
+    size = preprocessing[1] if preprocessing else value.kind.default_size
+    return provenance.record(value.spelling, count, extractor=net.kind,
+                             graph_md5_value=net.graph_md5,
+                             drop_last_partial_batch=drop_last,
+                             **value.provenance(size))
   if kind == "stream":
     rule = value.preprocessing
     source = path
@@ -213,6 +234,12 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
   if kind == "generator":
     # Sampled in memory through serving_default; no image is written.
     return value.batches(num, seed, batch_size), num
+  if kind == "source":
+    size = (preprocessing[1] if preprocessing else value.kind.default_size)
+    total = _source_count(value)
+    if drop_last:
+      total = total // batch_size * batch_size
+    return sources.source_batches(value, size, batch_size, total), total
   if kind == "stream":
     total = value.count
     if drop_last and total is not None:
@@ -225,6 +252,12 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
     return (sources.preprocessed_batches(value, *preprocessing, batch_size),
             len(value))
   return sources.iter_batches(value, batch_size, notes, workers), len(value)
+
+
+def _source_count(source: datasources.Source) -> int:
+  if source.kind.name == "lmdb":
+    return datasources.lmdb_entries(source.path)
+  return len(datasources.celeba_files(source.path))
 
 
 def _companions(a: core.Activations, b: core.Activations, results,

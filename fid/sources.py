@@ -17,46 +17,18 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from fid import datasources
 from fid import preprocess
 from fid import stats as stats_lib
 from fid.errors import first_line
 
-# The image files of a folder, for `python -m fid` and for training's
-# folder:PATH datasets alike.
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# A folder's image files and their listing, for `python -m fid` and for
+# training's folder:PATH datasets alike (fid.datasources, the leaf).
+IMAGE_EXTENSIONS = datasources.IMAGE_EXTENSIONS
+SourceError = datasources.SourceError
+list_images = datasources.list_images
 TFDS_PREFIX = "tfds:"
 
-
-class SourceError(ValueError):
-  """An input that cannot be read as images; the message names the file."""
-
-
-def list_images(folder: str, recursive: bool = False) -> list[str]:
-  """Sorted image files in folder (IMAGE_EXTENSIONS, any case)."""
-  if not os.path.isdir(folder):
-    raise SourceError(f"{folder}: not a folder")
-  files = []
-  if recursive:
-    # followlinks=False: a symlink loop cannot make this walk forever;
-    # linked folders are not entered (linked files are read).
-    for root, dirs, names in os.walk(folder, followlinks=False):
-      dirs.sort()
-      files.extend(os.path.join(root, n) for n in names
-                   if n.lower().endswith(IMAGE_EXTENSIONS))
-  else:
-    files = [os.path.join(folder, n) for n in os.listdir(folder)
-             if n.lower().endswith(IMAGE_EXTENSIONS)]
-  files = sorted(f for f in files if not os.path.isdir(f))
-  for f in files:
-    if not os.path.isfile(f):  # os.path.isfile follows links
-      if os.path.islink(f) and not os.path.exists(f):
-        raise SourceError(f"{f}: a broken symbolic link or a symlink loop")
-      raise SourceError(f"{f}: not a regular file (a FIFO, socket or "
-                        "device); remove it from the folder")
-  if not files:
-    raise SourceError(f"{folder}: no .png, .jpg, .jpeg, .bmp or .gif images"
-                      + ("" if recursive else " (--recursive looks deeper)"))
-  return files
 
 
 # Images with more pixels are refused before decoding (from the header
@@ -215,6 +187,86 @@ def preprocessed_batches(images, crop: str, size: int, batch_size: int
                       ) from None
 
 
+def raw_images(source):
+  """A tf.data.Dataset of the uint8 [H, W, 3] images of a path source
+  (fid.datasources: folder, lmdb, celeba), as stored, in a fixed order;
+  training and `python -m fid` both read them here, then crop and resize
+  (fid.preprocess.crop_and_resize with source.crop()).
+
+  Raises:
+    SourceError: a source that is not there or holds no image.
+  """
+  import tensorflow as tf
+  kind = source.kind.name
+  check = source.check()
+  if not check.ready:
+    raise SourceError(f"{source.spelling}: {check.detail}")
+  if kind == "folder":
+    files = tf.data.Dataset.from_tensor_slices(list_images(source.path))
+    return files.map(decode_file, num_parallel_calls=tf.data.AUTOTUNE)
+  if kind == "lmdb":
+    encoded = tf.data.Dataset.from_generator(
+        lambda: _lmdb_values(source.path),
+        output_signature=tf.TensorSpec((), tf.string))
+  elif kind == "celeba" and os.path.isdir(source.path):
+    files = tf.data.Dataset.from_tensor_slices(
+        datasources.celeba_files(source.path))
+    return files.map(decode_file, num_parallel_calls=tf.data.AUTOTUNE)
+  elif kind == "celeba":
+    encoded = tf.data.Dataset.from_generator(
+        lambda: _zip_members(source.path),
+        output_signature=tf.TensorSpec((), tf.string))
+  else:
+    raise SourceError(f"{source.spelling}: not a source of image files")
+  return encoded.map(decode_bytes, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def decode_bytes(encoded):
+  """decode_file's decode of encoded image bytes (a string tensor)."""
+  import tensorflow as tf
+  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+  return tf.ensure_shape(image, (None, None, 3))
+
+
+def _lmdb_values(path: str) -> Iterator[bytes]:
+  """The records of an LMDB in key order (LSUN: the encoded images)."""
+  import lmdb
+  env = lmdb.open(path, readonly=True, lock=False, readahead=False,
+                  subdir=True)
+  try:
+    with env.begin(buffers=False) as txn:
+      for _, value in txn.cursor():
+        yield value
+  finally:
+    env.close()
+
+
+def _zip_members(path: str) -> Iterator[bytes]:
+  import zipfile
+  with zipfile.ZipFile(path) as archive:
+    for name in datasources.celeba_files(path):
+      yield archive.read(name)
+
+
+def source_batches(source, image_size: int, batch_size: int,
+                   limit: int | None = None) -> Iterator[np.ndarray]:
+  """uint8 batches [n, image_size, image_size, 3] of a path source, each
+  image as training delivers it (raw_images, then the source's crop and
+  the resize)."""
+  import tensorflow as tf
+  ds = raw_images(source)
+  if limit is not None:
+    ds = ds.take(limit)
+  crop = source.crop()
+  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, image_size),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  try:
+    yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
+  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
+    raise SourceError(f"{source.spelling}: an image does not decode "
+                      f"({first_line(e)})") from None
+
+
 def load_array(path: str) -> np.ndarray:
   """Images [N, H, W, 3] from a .npy, or from an .npz's single image array."""
   try:
@@ -302,16 +354,8 @@ class TfdsSource:
 
   def __init__(self, spec: str, data_dir: str | None = None,
                image_size: int | None = None, crop: str | None = None):
-    body = spec[len(TFDS_PREFIX):]
-    # A sliced split (train[:1000]) holds a colon of its own.
-    head, bracket, tail = body.partition("[")
-    parts = head.rsplit(":", 1)
-    if len(parts) == 2:
-      parts[1] += bracket + tail
-    if len(parts) != 2 or not all(parts):
-      raise SourceError(f"{spec}: expected tfds:NAME:SPLIT, e.g. "
-                        "tfds:cifar10:train")
-    self.name, self.split = parts
+    source = datasources.parse(spec)  # SourceSpecError names the spelling.
+    self.name, self.split = source.name, source.split
     try:
       self._builder = tfds_builder(self.name, data_dir)
     except SourceError as e:

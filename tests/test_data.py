@@ -141,11 +141,12 @@ def test_folder_dataset(tmp_path):
 
 
 def test_folder_errors(tmp_path):
-  with pytest.raises(FileNotFoundError, match="image folder not found"):
+  with pytest.raises(images.DatasetError, match="missing: not a folder"):
     images.load_images(f"folder:{tmp_path / 'missing'}", 32)
-  with pytest.raises(ValueError, match="no images"):
+  with pytest.raises(images.DatasetError, match="no .png, .jpg, .jpeg, "
+                     ".bmp or .gif images"):
     images.load_images(f"folder:{tmp_path}", 32)
-  with pytest.raises(ValueError, match="unknown dataset"):
+  with pytest.raises(images.DatasetError, match="unknown dataset 'mnist'"):
     images.load_images("mnist", 32)
 
 

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from fid import datasources
 from fid import sources
 from tests.helpers import REPO
 from tf_ttur import builder
@@ -437,14 +438,14 @@ def test_celeba_trains_and_measures_all_three_splits(monkeypatch):
     trained = sum(1 for _ in images.load_images("celeb_a", 64))
     source = sources.TfdsSource("tfds:celeb_a:train+validation+test")
     measured = sum(len(b) for b in source.batches(4))
-  assert images.DATASETS["celeb_a"].split == "train+validation+test"
+  assert datasources.parse("celeb_a").split == "train+validation+test"
   assert trained == measured == 10
 
 
 def test_other_paper_datasets_train_on_train():
   # CIFAR-10 50,000, SVHN 73,257 and LSUN Bedroom 3,033,042: TFDS's train.
   for name in ("cifar10", "svhn_cropped", "lsun/bedroom"):
-    assert images.DATASETS[name].split == "train"
+    assert datasources.parse(name).split == "train"
 
 
 def test_tf32_flag_sets_tensorflows_switch_and_auto_leaves_it():

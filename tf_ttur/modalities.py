@@ -38,13 +38,15 @@ class Modality:
 
 IMAGES = Modality(
     name="image", noun="images",
-    datasets=f"{', '.join(data_names.IMAGE_DATASETS)}, folder:PATH",
+    datasets=f"{', '.join(data_names.IMAGE_DATASETS)}, "
+             f"{data_names.IMAGE_KINDS}",
     accepts=data_names.is_image_dataset, inapplicable=(),
     outputs="uint8 images [n, H, W, 3]")
 
 TEXT = Modality(
     name="text", noun="text",
-    datasets=f"{', '.join(data_names.TEXT_DATASETS)}, textfile:PATH",
+    datasets=f"{', '.join(data_names.TEXT_DATASETS)}, "
+             f"{data_names.TEXT_KINDS}",
     accepts=data_names.is_text_dataset,
     inapplicable=(
         ("tflite", "is for image generators (the language model's string "

@@ -15,10 +15,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from fid import datasources
 from fid import download
-from fid import preprocess
 from fid import provenance
-from tf_ttur import data as data_names
 from tf_ttur import evals
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
@@ -159,74 +158,45 @@ def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
       "DATA_DIR here as --data_dir)"])
 
 
-def _folder(path: str) -> Piece:
-  what = f"dataset folder:{path}"
-  if not os.path.isdir(path):
-    return Piece(what, False, "no such folder",
-                 ["put the training images (png, jpg) there"])
-  from tf_ttur.data import images
-  count = len(images.list_image_files(path))
-  if not count:
-    return Piece(what, False, "no png/jpg/jpeg/bmp/gif image in it",
-                 ["put the training images there"])
-  return Piece(what, True, f"{count:,} images")
-
-
-def _text(name: str, data_dir: str | None, fetch: bool) -> Piece:
-  if name == "english":
-    return Piece("corpus english", True, "shipped in tf_ttur/data/corpus")
-  if name.startswith(data_names.TEXTFILE_PREFIX):
-    path = name[len(data_names.TEXTFILE_PREFIX):]
-    ready = os.path.isfile(path)
-    return Piece(f"corpus {name}", ready, "a text file, one line per "
-                 "example" if ready else "no such file",
-                 [] if ready else ["put the text file there"])
-  return _tfds_dataset(name, "train", data_dir, fetch, build_offline=False)
-
-
 def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
-  """The training data of the run (build_offline: generate `shapes`)."""
+  """The training data of the run (build_offline: generate `shapes`, and
+  build a TFDS dataset from its original files in the manual folder)."""
   name, data_dir = config.data.dataset, config.data.data_dir
-  if config.family.modality.name == "text":
-    return _text(name, data_dir, fetch)
-  if name.startswith(data_names.FOLDER_PREFIX):
-    return _folder(name[len(data_names.FOLDER_PREFIX):])
-  return _tfds_dataset(name, preprocess.PAPER[name].split, data_dir, fetch,
-                       build_offline)
+  source = datasources.parse(name)
+  if source.name == "english":
+    return Piece("corpus english", True, "shipped in tf_ttur/data/corpus")
+  if source.kind.name == "tfds":
+    return _tfds_dataset(source.name, source.split, data_dir, fetch,
+                         build_offline)
+  check = source.check()
+  return Piece(f"dataset {source.spelling} ({source.kind.about})",
+               check.ready, check.detail, list(check.how))
 
 
 def expected_provenance(config: Config) -> dict:
   """What statistics made from this run's training images record."""
-  name = config.data.dataset
-  if name.startswith(data_names.FOLDER_PREFIX):
-    folder = os.path.abspath(name[len(data_names.FOLDER_PREFIX):])
-    # Training's crop of a folder; `python -m fid FOLDER --image_size=N`
-    # applies the same.
-    return {"dataset": f"folder:{folder}",
-            "image_size": config.data.image_size,
-            "crop": preprocess.FOLDER_CROP}
-  rule = preprocess.PAPER.get(name)
-  return {"dataset": name, "split": rule.split if rule else None,
-          "image_size": config.data.image_size,
-          "crop": rule.crop if rule else None}
+  return datasources.parse(config.data.dataset).provenance(
+      config.data.image_size)
 
 
 def own_stats_command(config: Config, path: str) -> str:
   """The command that computes reference statistics from the run's own
-  training images (never under a TTUR file name)."""
-  name = config.data.dataset
+  training images (never under a TTUR file name): the source as
+  `python -m fid` spells it, at the run's size (its crop is the source's,
+  as training's)."""
+  source = datasources.parse(config.data.dataset)
+  size = config.data.image_size
   if provenance.is_ttur_name(path):
     folder = os.path.dirname(path) or "."
-    size = config.data.image_size
-    own = name.replace("/", "_").replace(":", "_")
-    split = preprocess.PAPER[name].split if name in preprocess.PAPER else ""
-    path = os.path.join(folder, f"{own}_{'all' if '+' in split else split}"
-                        f"_{size}.npz")
-  if name.startswith(data_names.FOLDER_PREFIX):
-    source = name[len(data_names.FOLDER_PREFIX):]
-  else:
-    source = f"tfds:{name}:{preprocess.PAPER[name].split}"
-  return (f"python -m fid {source} --image_size={config.data.image_size} "
+    if source.kind.name == "tfds":
+      own = source.name.replace("/", "_")
+      split = "all" if "+" in source.split else source.split
+      own = f"{own}_{split}"
+    else:
+      base = os.path.basename(os.path.normpath(source.path))
+      own = f"{source.kind.name}_{base}"
+    path = os.path.join(folder, f"{own}_{size}.npz")
+  return (f"python -m fid {source.spelling} --image_size={size} "
           f"--save_stats {path} (then --fid_stats={path})")
 
 

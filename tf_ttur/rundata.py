@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from absl import logging
 
-from tf_ttur import data as data_names
 from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.errors import DatasetError
@@ -65,11 +64,12 @@ class ImageData:
     """A DatasetError naming the file when `error` (a pipeline error) came
     from a corrupt image of a folder dataset, else None."""
     del error
+    from fid import datasources
     from tf_ttur.data import images
-    if not config.data.dataset.startswith(data_names.FOLDER_PREFIX):
+    source = datasources.parse(config.data.dataset)
+    if source.kind.name != "folder":
       return None
-    found = images.first_unreadable(
-        config.data.dataset[len(data_names.FOLDER_PREFIX):])
+    found = images.first_unreadable(source.path)
     if found is None:
       return None
     path, reason = found

@@ -1,27 +1,31 @@
-"""Input pipelines: images (TFDS, folders, the offline `shapes`) and text.
+"""Input pipelines: images (TFDS, folders, LMDB, CelebA's aligned images,
+the offline `shapes`) and text.
 
-The names a --dataset flag may take live here, without TensorFlow, so that
-a configuration is checked without importing it; the pipelines are in
-images.py and text.py.
+Which spellings a --dataset flag may take is fid.datasources' registry
+(without TensorFlow), so that a configuration is checked without
+importing it; the pipelines are in images.py and text.py.
 """
 
-# TFDS names of the image datasets (the paper's four and the offline one);
-# their crop and size are fid.preprocess.PAPER's.
-IMAGE_DATASETS = ("shapes", "svhn_cropped", "cifar10", "celeb_a",
-                  "lsun/bedroom")
-FOLDER_PREFIX = "folder:"
-# `english` ships with the package; `lm1b` is TFDS's One Billion Word.
-TEXT_DATASETS = ("english", "lm1b")
-TEXTFILE_PREFIX = "textfile:"
+from fid import datasources
 
-
-def _named_or_prefixed(name: str, names: tuple[str, ...], prefix: str) -> bool:
-  return name in names or (name.startswith(prefix) and len(name) > len(prefix))
+# Training's bare names: the paper's image datasets and the offline one
+# (their crop and size are fid.preprocess.PAPER's), `english` (shipped
+# with the package) and TFDS's `lm1b`. Each is tfds:NAME.
+IMAGE_DATASETS = datasources.BARE_IMAGES
+TEXT_DATASETS = datasources.BARE_TEXT
+# The spellings beyond the bare names, for help texts.
+IMAGE_KINDS = ", ".join(
+    kind.prefix + ("NAME[:SPLIT]" if kind.name == "tfds" else "PATH")
+    for kind in datasources.KINDS.values()
+    if kind.modality == datasources.IMAGES)
+TEXT_KINDS = ", ".join(f"{kind.prefix}PATH"
+                       for kind in datasources.KINDS.values()
+                       if kind.modality == datasources.TEXT)
 
 
 def is_image_dataset(name: str) -> bool:
-  return _named_or_prefixed(name, IMAGE_DATASETS, FOLDER_PREFIX)
+  return datasources.modality(name) == datasources.IMAGES
 
 
 def is_text_dataset(name: str) -> bool:
-  return _named_or_prefixed(name, TEXT_DATASETS, TEXTFILE_PREFIX)
+  return datasources.modality(name) == datasources.TEXT

@@ -2,56 +2,22 @@
 
 Each loader returns a dataset of uint8 images [size, size, 3]; `make_pipeline`
 then shuffles, repeats, scales to [-1, 1], batches with drop_remainder and
-prefetches. Datasets are a plain dict registry (DATASETS) keyed by the names
-used in the flags; `folder:PATH` reads a local folder of images.
+prefetches. Which sources exist is fid.datasources' registry; images of a
+path source (folder:, lmdb:, celeba:) are read by fid.sources.raw_images,
+the reader `python -m fid` uses too.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from fid import datasources
 from fid import preprocess
 from fid import sources
-from tf_ttur.data import FOLDER_PREFIX
-from tf_ttur.data import IMAGE_DATASETS
 from tf_ttur.data import shapes
 from tf_ttur.errors import DatasetError
 from tf_ttur.errors import first_line
-
-# The same files `python -m fid FOLDER` reads.
-IMAGE_EXTENSIONS = sources.IMAGE_EXTENSIONS
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-  """How one named dataset is read and brought to the model's size.
-
-  Attributes:
-    tfds_name: the TFDS name (with config), or None for a folder.
-    split: the TFDS split (expression) the paper trained on.
-    native_size: the side the paper trained at.
-    crop: "center108" (CelebA, docs/paper.md A.3.1), "square" (center square)
-    or "none".
-  """
-  tfds_name: str | None
-  split: str
-  native_size: int
-  crop: str
-
-
-def _paper(name: str) -> DatasetSpec:
-  # The split, crop and size are fid.preprocess's: the reference statistics
-  # of `python -m fid tfds:NAME:SPLIT` see the same images as training.
-  rule = preprocess.PAPER[name]
-  return DatasetSpec(name, rule.split, rule.size, rule.crop)
-
-
-DATASETS: dict[str, DatasetSpec] = {name: _paper(name)
-                                    for name in IMAGE_DATASETS}
 
 
 def prepare_shapes(data_dir: str | None) -> None:
@@ -60,23 +26,23 @@ def prepare_shapes(data_dir: str | None) -> None:
   builder.download_and_prepare()
 
 
-def _tfds_images(spec: DatasetSpec, data_dir: str | None,
+def _tfds_images(source: datasources.Source, data_dir: str | None,
                  download: bool) -> tf.data.Dataset:
-  if spec.tfds_name == "shapes":
+  if source.name == "shapes":
     prepare_shapes(data_dir)
     download = False
   if download:
     # Offline, TFDS would retry its downloads for minutes: decide now.
     try:
-      sources.tfds_builder(spec.tfds_name, data_dir)
+      sources.tfds_builder(source.name, data_dir)
     except sources.SourceError as e:
       raise DatasetError(str(e)) from None
   try:
-    ds = tfds.load(spec.tfds_name, split=spec.split, data_dir=data_dir,
+    ds = tfds.load(source.name, split=source.split, data_dir=data_dir,
                    download=download, shuffle_files=True)
   except Exception as e:  # noqa: BLE001 Network, missing files, manual-download datasets.
     raise DatasetError(
-        f"cannot load the TFDS dataset {spec.tfds_name!r} "
+        f"cannot load the TFDS dataset {source.name!r} "
         f"({type(e).__name__}: {first_line(e)}). "
         "It is downloaded on first use; without internet, prepare it on a "
         "machine that has it and pass its folder as --data_dir.") from None
@@ -84,15 +50,12 @@ def _tfds_images(spec: DatasetSpec, data_dir: str | None,
 
 
 def list_image_files(folder: str) -> list[str]:
-  """Sorted image files directly inside `folder` (png, jpg, jpeg, bmp, gif)."""
-  if not os.path.isdir(folder):
-    raise FileNotFoundError(f"image folder not found: {folder}")
-  files = sorted(
-      os.path.join(folder, f) for f in os.listdir(folder)
-      if f.lower().endswith(IMAGE_EXTENSIONS))
-  if not files:
-    raise DatasetError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
-  return files
+  """The image files of `folder` that training reads: those `python -m fid
+  FOLDER` reads (fid.sources.list_images)."""
+  try:
+    return sources.list_images(folder)
+  except sources.SourceError as e:
+    raise DatasetError(str(e)) from None
 
 
 def first_unreadable(folder: str) -> tuple[str, str] | None:
@@ -100,15 +63,6 @@ def first_unreadable(folder: str) -> tuple[str, str] | None:
   decode (fid.sources.first_unreadable), for the error message after the
   pipeline failed."""
   return sources.first_unreadable(list_image_files(folder))
-
-
-def _folder_images(folder: str) -> tf.data.Dataset:
-  files = list_image_files(folder)
-  _refuse_oversized(files)
-  ds = tf.data.Dataset.from_tensor_slices(files)
-  # fid.sources.decode_file: what `python -m fid FOLDER --image_size=N`
-  # decodes, so its statistics are of these images.
-  return ds.map(sources.decode_file, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _refuse_oversized(files: list[str]) -> None:
@@ -133,24 +87,33 @@ def load_images(name: str, image_size: int, data_dir: str | None = None,
   """A dataset of uint8 [image_size, image_size, 3] images, unbatched.
 
   Args:
-    name: a key of DATASETS or "folder:PATH".
+    name: a source (fid.datasources): a bare name (`cifar10`, ...),
+      tfds:NAME[:SPLIT], folder:PATH, lmdb:PATH or celeba:PATH.
     image_size: the side the model trains at.
     data_dir: TFDS data directory (None: the TFDS default).
     download: let TFDS download a dataset that is not prepared yet.
 
   Raises:
-    ValueError: for an unknown name.
+    DatasetError: an unknown name, a source that is not there.
   """
-  if name.startswith(FOLDER_PREFIX):
-    ds = _folder_images(name[len(FOLDER_PREFIX):])
-    crop = preprocess.FOLDER_CROP
-  elif name in DATASETS:
-    spec = DATASETS[name]
-    ds = _tfds_images(spec, data_dir, download)
-    crop = spec.crop
+  try:
+    source = datasources.parse(name)
+  except datasources.SourceSpecError as e:
+    raise DatasetError(str(e)) from None
+  if source.kind.modality != datasources.IMAGES:
+    raise DatasetError(f"{name}: not a source of images")
+  if source.kind.name == "tfds":
+    ds = _tfds_images(source, data_dir, download)
   else:
-    raise DatasetError(f"unknown dataset {name!r}; known: "
-                     f"{', '.join(sorted(DATASETS))} or folder:PATH")
+    if source.kind.name == "folder":
+      _refuse_oversized(list_image_files(source.path))
+    try:
+      ds = sources.raw_images(source)
+    except sources.SourceError as e:
+      raise DatasetError(str(e)) from None
+  # fid.sources.source_batches and TfdsSource apply the same crop and
+  # resize: reference statistics are of these images.
+  crop = source.crop()
   return ds.map(lambda im: preprocess.crop_and_resize(im, crop, image_size),
                 num_parallel_calls=tf.data.AUTOTUNE)
 

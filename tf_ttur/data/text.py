@@ -19,7 +19,6 @@ import re
 
 import numpy as np
 
-from tf_ttur.data import TEXTFILE_PREFIX
 from tf_ttur.errors import DatasetError
 
 SEQ_LEN = 32
@@ -38,13 +37,20 @@ def pad_line(line: str, seq_len: int = SEQ_LEN) -> list[str]:
 def read_lines(name: str, max_lines: int, data_dir: str | None = None
                ) -> list[str]:
   """The first max_lines raw lines of a source, in order."""
+  from fid import datasources
+  try:
+    source = datasources.parse(name)
+  except datasources.SourceSpecError as e:
+    raise DatasetError(str(e)) from None
+  if source.kind.name == "tfds":
+    name = source.name  # tfds:lm1b is lm1b.
   if name == "english":
     with open(CORPUS, encoding="utf-8") as f:
       text = f.read()
     phrases = [p.strip() for p in re.split(r"(?<=[,;:.?!])\s+", text)]
     return [p for p in phrases if p][:max_lines]
-  if name.startswith(TEXTFILE_PREFIX):
-    path = name[len(TEXTFILE_PREFIX):]
+  if source.kind.name == "textfile":
+    path = source.path
     if not os.path.isfile(path):
       raise FileNotFoundError(f"text file not found: {path}")
     lines = []

@@ -1,0 +1,196 @@
+"""The data sources registry (fid.datasources) and the routes it opens,
+from the files a user has to the first training step: LSUN's LMDB export
+(a small LMDB written here, WebP records as LSUN's) and CelebA's aligned
+images (a folder and its zip, 178x218 JPEGs as CelebA's)."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+import zipfile
+
+import numpy as np
+from PIL import Image
+import pytest
+
+from fid import api
+from fid import datasources
+from fid import sources
+from fid import stats as fid_stats
+from tests.helpers import REPO
+from tests.helpers import run_module
+from tf_ttur import prepare
+from tf_ttur.config import Config
+from tf_ttur.data import images as images_lib
+from tf_ttur.errors import ConfigError
+
+DEMO = os.path.join(REPO, "configs", "demo.flags")
+
+
+def _lmdb(folder, count=7) -> list[np.ndarray]:
+  """An LMDB as LSUN exports it: hex keys, WebP-encoded images of mixed
+  sizes; returns the images in key order."""
+  import lmdb
+  rng = np.random.default_rng(0)
+  pictures = {}
+  env = lmdb.open(str(folder), map_size=1 << 26)
+  with env.begin(write=True) as txn:
+    for i in range(count):
+      h, w = [(40, 52), (60, 45), (33, 33)][i % 3]
+      picture = rng.integers(0, 256, (h, w, 3), np.uint8)
+      encoded = io.BytesIO()
+      Image.fromarray(picture).save(encoded, "WEBP", lossless=True)
+      key = f"{rng.integers(1 << 60):016x}".encode()
+      txn.put(key, encoded.getvalue())
+      pictures[key] = picture
+  env.close()
+  return [pictures[k] for k in sorted(pictures)]
+
+
+def _celeba(folder, count=5) -> list[str]:
+  """CelebA's aligned layout: 000001.jpg ... of 178x218."""
+  folder.mkdir()
+  rng = np.random.default_rng(1)
+  names = []
+  for i in range(1, count + 1):
+    name = f"{i:06d}.jpg"
+    Image.fromarray(rng.integers(0, 256, (218, 178, 3), np.uint8)).save(
+        folder / name, quality=90)
+    names.append(name)
+  return names
+
+
+@pytest.mark.parametrize("spec, kind, path, name, split", [
+    ("cifar10", "tfds", None, "cifar10", "train"),
+    ("celeb_a", "tfds", None, "celeb_a", "train+validation+test"),
+    ("tfds:svhn_cropped", "tfds", None, "svhn_cropped", "train"),
+    ("tfds:shapes:train[:10]", "tfds", None, "shapes", "train[:10]"),
+    ("lm1b", "tfds", None, "lm1b", "train"),
+    ("folder:/a/b", "folder", "/a/b", None, None),
+    ("lmdb:/x/bedroom_train_lmdb", "lmdb", "/x/bedroom_train_lmdb", None,
+     None),
+    ("celeba:img_align_celeba.zip", "celeba", "img_align_celeba.zip", None,
+     None),
+    ("textfile:/t.txt", "textfile", "/t.txt", None, None),
+])
+def test_one_spelling_per_source(spec, kind, path, name, split):
+  source = datasources.parse(spec)
+  assert (source.kind.name, source.path, source.name, source.split) == (
+      kind, path, name, split)
+  # The spelling parses back to the same source.
+  assert datasources.parse(source.spelling) == source
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("mnist", "unknown dataset 'mnist'"),
+    ("folder:", "folder: needs a PATH"),
+    ("zip:/a", "unknown dataset 'zip:/a'"),
+    ("tfds:cifar10[:5]", "a slice needs a split"),
+])
+def test_bad_spellings(spec, message):
+  with pytest.raises(datasources.SourceSpecError, match=message):
+    datasources.parse(spec)
+
+
+def test_crops_are_training_s():
+  assert datasources.parse("celeb_a").crop() == "center108"
+  assert datasources.parse("celeba:x").crop() == "center108"
+  assert datasources.parse("lsun/bedroom").crop() == "square"
+  assert datasources.parse("lmdb:x").crop() == "square"
+  assert datasources.parse("folder:x").crop() == "square"
+  assert datasources.parse("cifar10").crop() == "none"
+
+
+def test_lmdb_images_are_the_records_in_key_order(tmp_path):
+  folder = tmp_path / "bedroom_train_lmdb"
+  pictures = _lmdb(folder)
+  source = datasources.parse(f"lmdb:{folder}")
+  assert source.check() == datasources.Check(True, "7 encoded images (LMDB)")
+  raw = [x.numpy() for x in sources.raw_images(source)]
+  assert len(raw) == 7
+  for got, want in zip(raw, pictures):
+    np.testing.assert_array_equal(got, want)  # Lossless WebP.
+  trained = [x.numpy() for x in images_lib.load_images(f"lmdb:{folder}", 32)]
+  assert all(x.shape == (32, 32, 3) for x in trained)
+
+
+def test_lmdb_not_there_is_one_listing_line(tmp_path):
+  for path, detail in ((tmp_path / "nowhere", "no such folder"),
+                       (tmp_path, "no data.mdb in that folder")):
+    config = Config.of(dataset=f"lmdb:{path}", image_size=32)
+    piece = prepare.dataset(config, fetch=False, build_offline=True)
+    assert not piece.ready and piece.detail.startswith(detail)
+    assert "bedroom_train_lmdb.zip" in " ".join(piece.how)
+    with pytest.raises(ConfigError, match=detail):
+      prepare.refuse_if_missing([piece])
+
+
+def test_celeba_folder_and_zip_give_the_same_cropped_images(tmp_path):
+  folder = tmp_path / datasources.CELEBA_FOLDER
+  names = _celeba(folder)
+  archive = tmp_path / f"{datasources.CELEBA_FOLDER}.zip"
+  with zipfile.ZipFile(archive, "w") as z:
+    for name in reversed(names):  # Order in the zip does not matter.
+      z.write(folder / name, f"{datasources.CELEBA_FOLDER}/{name}")
+  check = datasources.parse(f"celeba:{archive}").check()
+  assert check.ready and check.detail.startswith("5 aligned images; CelebA "
+                                                 "has 202,599")
+  from_folder = np.stack([x.numpy() for x in images_lib.load_images(
+      f"celeba:{folder}", 64)])
+  from_zip = np.stack([x.numpy() for x in images_lib.load_images(
+      f"celeba:{archive}", 64)])
+  np.testing.assert_array_equal(from_folder, from_zip)
+  # The 108x108 center crop of the 178x218 image, then 64x64: CelebA's
+  # rule (fid.preprocess.PAPER), as tfds celeb_a gets it.
+  import tensorflow as tf
+
+  from fid import preprocess
+  first = tf.io.decode_jpeg(open(folder / names[0], "rb").read())
+  expected = preprocess.crop_and_resize(first, "center108", 64).numpy()
+  np.testing.assert_array_equal(from_folder[0], expected)
+
+
+@pytest.mark.slow
+def test_lmdb_route_from_files_to_statistics_and_training(tmp_path,
+                                                          inception_pb):
+  """An LSUN-style LMDB: prepare says ready, the printed reference command
+  gives the statistics of the images training delivers, and training runs
+  its first steps on it."""
+  folder = tmp_path / "bedroom_train_lmdb"
+  _lmdb(folder, count=9)
+  config = Config.from_flagfile(
+      DEMO, f"--dataset=lmdb:{folder}", f"--workdir={tmp_path}/run",
+      "--quality_every=0", "--fid_every=50",
+      f"--fid_stats={tmp_path}/lsun_own.npz",
+      f"--fid_inception={inception_pb}").validate()
+  piece = prepare.dataset(config, fetch=False, build_offline=True)
+  assert piece.ready and piece.detail == "9 encoded images (LMDB)"
+  command = prepare.own_stats_command(config, f"{tmp_path}/lsun_own.npz")
+  assert command.startswith(f"python -m fid lmdb:{folder} --image_size=32 ")
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # The replica; few images.
+    api.compute([f"lmdb:{folder}"], inception_path=inception_pb,
+                image_size=32, batch_size=3,
+                save_stats=f"{tmp_path}/lsun_own.npz")
+    from fid import core
+    from fid import inception
+    net = inception.make_extractor("fast", inception_pb)
+    delivered = np.stack([x.numpy() for x in images_lib.load_images(
+        f"lmdb:{folder}", 32)])
+    want = core.run_pass([delivered[i:i + 3] for i in range(0, 9, 3)], net)
+  mu, sigma = fid_stats.load_stats(f"{tmp_path}/lsun_own.npz")
+  np.testing.assert_allclose(mu, want.mu, rtol=1e-6,
+                             atol=1e-6 * np.abs(want.mu).max())
+  np.testing.assert_allclose(sigma, want.sigma, rtol=1e-6,
+                             atol=1e-6 * np.abs(want.sigma).max())
+  recorded = fid_stats.load_provenance(f"{tmp_path}/lsun_own.npz")
+  assert prepare.provenance.differences(
+      recorded, prepare.expected_provenance(config)) == []
+  proc = run_module(
+      "tf_ttur.main", f"--flagfile={DEMO}", f"--dataset=lmdb:{folder}",
+      f"--workdir={tmp_path}/run", "--quality_every=0", "--train_steps=2",
+      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
+      "--batch_size=2", "--width=8")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.path.isfile(tmp_path / "run" / "checkpoints" / "ckpt-2.index")

@@ -1,9 +1,13 @@
 """python -m fid PATH1 PATH2 [options] | python -m fid PATH --save_stats OUT.npz
 
-Each PATH is a folder of images (png, jpg, jpeg), a .npz of statistics (mu,
-sigma), a .npy/.npz array of images [N, H, W, 3] in [0, 255], a TFDS split
-as tfds:NAME:SPLIT, or an exported generator as savedmodel:DIR (--num
-samples with z from --seed, generated in memory; no image is written).
+Each PATH is a folder of images (png, jpg, jpeg, bmp, gif; also spelled
+folder:PATH), a .npz of statistics (mu, sigma), a .npy/.npz array of
+images [N, H, W, 3] in [0, 255], a TFDS split as tfds:NAME[:SPLIT], an
+LMDB of encoded images as lmdb:DIR (LSUN's export; center square to 64 by
+default), CelebA's aligned images as celeba:PATH (the folder or its zip;
+108x108 center crop to 64 by default), or an exported generator as
+savedmodel:DIR (--num samples with z from --seed, generated in memory; no
+image is written).
 Prints `FID: <value>`; --json prints FID, sFID, IS, KID, precision and
 recall (PATH1 the reference set, PATH2 the generated one) and the image
 counts. Any bad input prints one `error:` line and exits with code 2.

@@ -182,6 +182,16 @@ def test_a_cached_graph_of_another_size_is_not_ready(place):
   assert not piece.ready
   assert f"has 13 bytes, expected {download.PB_SIZE:,}" in piece.detail
   assert "--fid_inception=PATH" in " ".join(piece.how)
+  # Refused in one line that names the flag setting it.
+  pieces = prepare.check(config.replace(fid_stats=None, fid_every=0,
+                                        kid_every=1000), fetch=False)
+  with pytest.raises(ConfigError) as refused:
+    prepare.refuse_if_missing([p for p in pieces if not p.ready and
+                               "Inception" in p.what])
+  first = str(refused.value).splitlines()[0]
+  assert first.startswith(f"Inception graph {place}/cache/")
+  assert "[--fid_inception (or $FID_CACHE_DIR)]: " in first
+  assert "has 13 bytes" in first
   # Training's own route to the graph refuses that file too, naming the
   # trainer's flag, without a traceback's worth of text.
   with pytest.raises(download.InceptionError) as raised:

@@ -194,3 +194,70 @@ def test_lmdb_route_from_files_to_statistics_and_training(tmp_path,
       "--batch_size=2", "--width=8")
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert os.path.isfile(tmp_path / "run" / "checkpoints" / "ckpt-2.index")
+
+
+def _celeba_originals(manual, folder, names) -> dict:
+  """TFDS celeb_a's five original files in its manual folder (the zip of
+  the aligned images and four lists, stand-ins of the real layout), and
+  the UrlInfos TFDS checks them against (the stand-ins' own)."""
+  from tensorflow_datasets.core.download import checksums
+  from tensorflow_datasets.datasets.celeb_a import (
+    celeb_a_dataset_builder as celeb_a,
+  )
+  manual.mkdir(parents=True)
+  with zipfile.ZipFile(manual / "img_align_celeba.zip", "w") as z:
+    for name in names:
+      z.write(folder / name, f"img_align_celeba/{name}")
+  # Partition 0, 1, 2 = train, validation, test: some in each.
+  (manual / "list_eval_partition.txt").write_text("".join(
+      f"{n} {i % 3}\n" for i, n in enumerate(names)))
+  attrs = celeb_a.ATTR_HEADINGS
+  (manual / "list_attr_celeba.txt").write_text(
+      f"{len(names)}\n{' '.join(attrs)}\n" + "".join(
+          f"{n} {' '.join('1' for _ in attrs)}\n" for n in names))
+  marks = celeb_a.LANDMARK_HEADINGS
+  (manual / "list_landmarks_align_celeba.txt").write_text(
+      f"{len(names)}\n{' '.join(marks)}\n" + "".join(
+          f"{n} {' '.join('10' for _ in marks)}\n" for n in names))
+  (manual / "identity_CelebA.txt").write_text("".join(
+      f"{n} {i + 1}\n" for i, n in enumerate(names)))
+  infos = {}
+  for url, info in celeb_a.Builder.url_infos.items():
+    computed = checksums.compute_url_info(manual / info.filename)
+    infos[url] = checksums.UrlInfo(size=computed.size,
+                                   checksum=computed.checksum,
+                                   filename=info.filename)
+  return infos
+
+
+@pytest.mark.slow
+def test_celeba_source_gives_exactly_tfds_celeb_a(tmp_path, monkeypatch):
+  """TFDS's celeb_a built offline from its original files (through
+  --mode=prepare) and celeba:img_align_celeba.zip deliver the same
+  images, all of them, with the same crop: training on either sees the
+  same data, and TTUR's statistics fit both."""
+  from tensorflow_datasets.datasets.celeb_a import (
+    celeb_a_dataset_builder as celeb_a,
+  )
+  folder = tmp_path / datasources.CELEBA_FOLDER
+  names = _celeba(folder, count=7)
+  data_dir = tmp_path / "tfds"
+  manual = data_dir / "downloads" / "manual"
+  monkeypatch.setattr(celeb_a.Builder, "url_infos",
+                      _celeba_originals(manual, folder, names))
+  monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
+  config = Config.of(dataset="celeb_a", image_size=64,
+                     data_dir=str(data_dir))
+  piece = prepare.dataset(config, fetch=False, build_offline=True)
+  assert piece.ready and piece.detail.startswith("7 examples"), piece
+
+  def delivered(name):
+    out = [x.numpy() for x in images_lib.load_images(
+        name, 64, data_dir=str(data_dir), download=False)]
+    return sorted(out, key=lambda x: x.tobytes())
+
+  from_tfds = delivered("celeb_a")
+  from_zip = delivered(f"celeba:{manual / 'img_align_celeba.zip'}")
+  assert len(from_tfds) == len(from_zip) == 7
+  for a, b in zip(from_tfds, from_zip):
+    np.testing.assert_array_equal(a, b)

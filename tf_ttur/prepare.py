@@ -51,10 +51,14 @@ class Piece:
   # What --mode=prepare fetches for it where there is internet ("" if
   # nothing can be fetched).
   fetch: str = ""
+  # The flags that choose it (FLAGS), named where it is missing.
+  flags: str = ""
 
   def lines(self) -> list[str]:
     head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
-    return [head, *(f"           {h}" for h in self.how)]
+    chosen = [f"           set by {self.flags}"] if (
+        self.flags and not self.ready) else []
+    return [head, *chosen, *(f"           {h}" for h in self.how)]
 
 
 def _tfds_dataset(name: str, split: str, data_dir: str | None,
@@ -347,9 +351,12 @@ def check(config: Config, fetch: bool = False,
   """Every piece the run reads: fetched from the internet where `fetch`
   allows, the offline `shapes` generated where `build_offline` does."""
   needed = evals.needed(config.evaluation)
-  return [dataset(config, fetch, build_offline)] + [
-      check_piece(config, fetch) for name, check_piece in PIECES.items()
-      if name in needed]
+  pieces = [("dataset", dataset(config, fetch, build_offline))] + [
+      (name, check_piece(config, fetch))
+      for name, check_piece in PIECES.items() if name in needed]
+  for name, piece in pieces:
+    piece.flags = FLAGS[name]
+  return [piece for _, piece in pieces]
 
 
 # What an evaluation can need (tf_ttur.evals.Eval.needs), in listing order:
@@ -358,6 +365,13 @@ PIECES = {
     "reference_statistics": reference_statistics,
     "inception_graph": inception_graph,
     "quality_model": lambda config, fetch: quality_model(config),
+}
+# The flags that choose each piece.
+FLAGS = {
+    "dataset": "--dataset, --data_dir",
+    "reference_statistics": "--fid_stats",
+    "inception_graph": "--fid_inception (or $FID_CACHE_DIR)",
+    "quality_model": "--quality_model",
 }
 
 
@@ -380,8 +394,9 @@ def refuse_if_missing(pieces: list[Piece], offline: bool = False) -> None:
                 f"{'; '.join(fetchable)}." if fetchable else ""))
   if len(missing) == 1:
     piece = missing[0]
+    chosen = f" [{piece.flags}]" if piece.flags else ""
     raise ConfigError("\n".join([
-        f"{piece.what}: {piece.detail} (nothing was written)",
+        f"{piece.what}{chosen}: {piece.detail} (nothing was written)",
         *(f"  {h}" for h in piece.how), hint]))
   if missing:
     raise ConfigError(

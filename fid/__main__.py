@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
                  "recorded in --save_stats's provenance). tfds:NAME:SPLIT: "
                  "default the paper's training size for NAME "
                  "(fid.preprocess.PAPER, e.g. CelebA and LSUN 64); folders "
-                 "and arrays: default as stored")
+                 "and arrays: default as stored; a generator's samples "
+                 "keep their own size")
   p.add_argument("--crop", choices=preprocess.CROPS, default=None,
                  help="with --image_size: the crop before the resize "
                  "(default: the paper's for a TFDS dataset, 'square' for a "

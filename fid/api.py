@@ -29,9 +29,6 @@ def resolve(path: str, recursive: bool, data_dir: str | None,
   """('stats', (mu, sigma)), ('images', list of files or array),
   ('stream', TfdsSource) or ('generator', SavedModelGenerator)."""
   if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
-    if image_size is not None or crop is not None:
-      raise ValueError(f"{path}: --image_size and --crop do not apply to a "
-                       "generator (its images are its own size)")
     return "generator", generator_lib.SavedModelGenerator(
         path[len(generator_lib.SAVEDMODEL_PREFIX):])
   if path.startswith(sources.TFDS_PREFIX):
@@ -95,6 +92,13 @@ def compute(paths: list[str], inception_path: str | None = None,
     download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
   resolved = [resolve(p, recursive, data_dir, image_size, crop)
               for p in paths]
+  if image_size is not None and all(kind in ("stats", "generator")
+                                    for kind, _ in resolved):
+    # A generator's samples are used at their own size, statistics as
+    # they are: the flag would change nothing.
+    raise ValueError("--image_size applies to image inputs (folders, "
+                     "arrays, datasets); these are statistics or a "
+                     "generator")
   net = None
   results = []
   generated = []

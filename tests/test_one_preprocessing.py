@@ -129,8 +129,13 @@ def test_flags_that_would_be_ignored_are_refused(tmp_path):
   with pytest.raises(ValueError, match="--crop needs --image_size"):
     api.compute([str(folder)], save_stats=str(tmp_path / "s.npz"),
                 crop="square")
-  with pytest.raises(ValueError, match="do not apply to a generator"):
-    api.compute(["savedmodel:/nowhere", str(folder)], image_size=32)
+  stats = tmp_path / "s.npz"
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(8, 4))
+  np.savez(stats, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
+  with pytest.raises(ValueError, match="--image_size applies to image "
+                     "inputs"):
+    api.compute([str(stats), str(stats)], image_size=32)
 
 
 def test_preprocessed_batches_name_an_undecodable_file(tmp_path):

@@ -1,7 +1,9 @@
 """The files a run will read and the folder it will write, checked when the
 config is validated (tf_ttur.config says which): a bad reference file fails
 now, not after hours of training, and nothing is created or written here.
-Each check takes the values it checks, not the config."""
+Each check takes the values it checks, not the config. The file checks are
+also each piece's verdict in `--mode=prepare` (tf_ttur.prepare), so a file
+is judged once, the same way, by both."""
 
 from __future__ import annotations
 

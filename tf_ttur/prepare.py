@@ -19,6 +19,7 @@ from fid import datasources
 from fid import download
 from fid import provenance
 from tf_ttur import evals
+from tf_ttur import preflight
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
@@ -220,9 +221,11 @@ def reference_statistics(config: Config, fetch: bool) -> Piece:
   if not os.path.isfile(path):
     return _stats_missing(config, path, what, "no such file")
   try:
-    fid_stats.load_stats(path)
+    # The check Config.validate runs on a given file (tf_ttur.preflight):
+    # one verdict for prepare and training.
+    preflight.check_fid_stats(path)
     recorded = fid_stats.load_provenance(path)
-  except fid_stats.StatsError as e:
+  except (ConfigError, fid_stats.StatsError) as e:
     return Piece(what, False, str(e), [own_stats_command(config, path)])
   if recorded is None:
     return Piece(what, True, "no provenance record (TTUR's published files "
@@ -316,6 +319,10 @@ def _given_graph(path: str) -> Piece:
     return Piece(what, False, "no such file", [
         f"the 2015 graph: {download.INCEPTION_URL} ({download.PB_NAME} "
         f"inside has MD5 {download.PB_MD5}), or its .tgz"])
+  try:
+    preflight.check_inception(path)  # Config.validate's check.
+  except ConfigError as e:
+    return Piece(what, False, str(e))
   if path.endswith((".tgz", ".tar.gz")):
     return Piece(what, True, f"an archive; its {download.PB_NAME} is "
                  "checked (size, MD5) when it is extracted")
@@ -340,10 +347,13 @@ def _graph_missing(what: str, cache: str, detail: str) -> Piece:
 
 def quality_model(config: Config) -> Piece:
   path = evals.quality_model_path(config.evaluation)
-  ready = os.path.isfile(os.path.join(path, "saved_model.pb"))
-  return Piece(f"fd_shapes classifier {path}", ready,
-               "a SavedModel" if ready else "no SavedModel there",
-               [] if ready else ["train one: python -m tf_ttur.quality"])
+  what = f"fd_shapes classifier {path}"
+  try:
+    preflight.check_quality_model(path, load=False)  # Config.validate's.
+  except ConfigError as e:
+    return Piece(what, False, str(e).split(": ", 1)[-1],
+                 ["train one: python -m tf_ttur.quality"])
+  return Piece(what, True, "a SavedModel")
 
 
 def check(config: Config, fetch: bool = False,

@@ -59,8 +59,10 @@ class DataSettings:
   """The training data."""
   dataset: str = flag(
       "shapes", "shapes (offline, generated), svhn_cropped, cifar10, "
-      "celeb_a, lsun/bedroom, or folder:PATH; for --model=language: english "
-      "(offline, shipped), lm1b, or textfile:PATH.")
+      "celeb_a, lsun/bedroom, tfds:NAME[:SPLIT], folder:PATH, lmdb:PATH "
+      "(LSUN's LMDB export), or celeba:PATH (CelebA's aligned images, "
+      "folder or zip); for --model=language: english (offline, shipped), "
+      "lm1b, or textfile:PATH (fid.datasources).")
   data_dir: str | None = flag(None, "TFDS data directory (default: TFDS's).")
   image_size: int = flag(32, "Image side: 32 or 64.")
   shuffle_buffer: int = count(10_000, "tf.data shuffle buffer.")

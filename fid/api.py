@@ -37,16 +37,14 @@ def resolve(path: str, recursive: bool, data_dir: str | None,
     source = datasources.parse(path)
     if source.kind.modality != datasources.IMAGES:
       raise sources.SourceError(f"{path}: not a source of images")
-    if source.kind.name == "folder":
-      path = source.path  # The same as a plain folder.
-    else:
-      if crop is not None:
-        raise ValueError(f"{path}: its crop is {source.crop()!r}, as "
-                         "training's; --crop does not apply")
-      check = source.check()
-      if not check.ready:
-        raise sources.SourceError(f"{path}: {check.detail}")
-      return "source", source
+    # folder:PATH is a plain folder (compute strips the prefix).
+    if crop is not None:
+      raise ValueError(f"{path}: its crop is {source.crop()!r}, as "
+                       "training's; --crop does not apply")
+    check = source.check()
+    if not check.ready:
+      raise sources.SourceError(f"{path}: {check.detail}")
+    return "source", source
   if os.path.isdir(path):
     return "images", sources.list_images(path, recursive)
   if not os.path.isfile(path):
@@ -90,6 +88,9 @@ def compute(paths: list[str], inception_path: str | None = None,
     raise ValueError(f"--crop={crop}: one of {', '.join(preprocess.CROPS)}")
   if cache_dir is None and inception_path is None:
     download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
+  # folder:PATH (training's spelling, which prepare prints) is PATH.
+  folder = datasources.KINDS["folder"].prefix
+  paths = [p[len(folder):] if p.startswith(folder) else p for p in paths]
   resolved = [resolve(p, recursive, data_dir, image_size, crop)
               for p in paths]
   if image_size is not None and all(kind in ("stats", "generator")

@@ -253,7 +253,7 @@ def _bad_inputs(tmp_path):
        "different"),
       ("missing path", [tmp_path / "nope", good], "no such file"),
       ("text file", [tmp_path / "notes.txt", good], "not a folder, .npz"),
-      ("bad tfds spec", ["tfds:cifar10", good], "tfds:NAME:SPLIT"),
+      ("bad tfds spec", ["tfds::train", good], "tfds:NAME[:SPLIT]"),
   ]
 
 

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                  help="eigh (default, exact) or ttur (scipy sqrtm)")
   p.add_argument("--save_stats", metavar="OUT.npz", default=None,
                  help="save mu/sigma of the one PATH instead of an FID")
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace an existing --save_stats file")
   p.add_argument("--recursive", action="store_true",
                  help="also read images in subfolders")
   p.add_argument("--drop_last_partial_batch", action="store_true",
@@ -110,7 +112,7 @@ def _run(args) -> tuple[int, dict | Exception]:
                   cache_dir=args.cache_dir, data_dir=args.data_dir,
                   progress=not args.quiet, num=args.num, seed=args.seed,
                   workers=args.workers, image_size=args.image_size,
-                  crop=args.crop)
+                  crop=args.crop, overwrite=args.overwrite)
   except api.EXPECTED_ERRORS as e:
     return 2, e
   return 0, out

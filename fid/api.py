@@ -73,14 +73,16 @@ def compute(paths: list[str], inception_path: str | None = None,
             data_dir: str | None = None, progress: bool = False,
             num: int = generator_lib.DEFAULT_NUM, seed: int = 0,
             workers: int | None = None,
-            image_size: int | None = None, crop: str | None = None) -> dict:
+            image_size: int | None = None, crop: str | None = None,
+            overwrite: bool = False) -> dict:
   """Everything the CLI computes, as a dict (see main for the options).
 
   image_size (and crop) bring every image input to that side as training
   does (fid.preprocess.crop_and_resize; a folder's or an array's crop is
   training's for folders, preprocess.FOLDER_CROP, a TFDS split's the
   paper's rule for it); without it images are read as stored."""
-  _check_arguments(paths, batch_size, num, image_size, workers, save_stats)
+  _check_arguments(paths, batch_size, num, image_size, workers, save_stats,
+                   overwrite)
   if crop is not None and image_size is None:
     raise ValueError("--crop needs --image_size (the side the crop is "
                      "resized to)")
@@ -196,7 +198,7 @@ def _provenance(path: str, resolved, count: int, net, drop_last: bool,
 
 
 def _check_arguments(paths, batch_size, num, image_size, workers,
-                     save_stats) -> None:
+                     save_stats, overwrite: bool = False) -> None:
   for name, value in (("batch_size", batch_size), ("num", num),
                       ("image_size", image_size), ("workers", workers)):
     if value is not None and value < 1:
@@ -206,12 +208,13 @@ def _check_arguments(paths, batch_size, num, image_size, workers,
   if save_stats is None and len(paths) != 2:
     raise ValueError("expected two paths (or one with --save_stats)")
   if save_stats is not None:
-    _check_output(save_stats)
+    _check_output(save_stats, overwrite)
   sources.max_pixels()  # $FID_MAX_PIXELS, before any long computation.
 
 
-def _check_output(path: str) -> None:
-  """--save_stats: refused before the Inception pass, naming the path."""
+def _check_output(path: str, overwrite: bool = False) -> None:
+  """--save_stats: refused before the Inception pass, naming the path; an
+  existing file only replaced with --overwrite."""
   if not path.endswith(".npz"):
     raise ValueError(f"--save_stats={path}: the file must end in .npz")
   if provenance.is_ttur_name(path):
@@ -222,6 +225,9 @@ def _check_output(path: str) -> None:
         "other")
   if os.path.isdir(path):
     raise ValueError(f"--save_stats={path}: a folder is there")
+  if os.path.exists(path) and not overwrite:
+    raise ValueError(f"--save_stats={path} exists; pass --overwrite to "
+                     "replace it")
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
     raise ValueError(f"--save_stats={path}: the folder {folder} does not "

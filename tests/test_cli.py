@@ -87,3 +87,21 @@ def test_every_program_has_help_and_version(program):
   proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
                         capture_output=True, text=True, timeout=120)
   assert proc.stdout.strip().endswith("False"), (proc.stdout, proc.stderr)
+
+
+def test_quality_never_replaces_a_classifier_without_overwrite(tmp_path):
+  """The default --out is the shipped classifier: refused before any
+  training, nothing touched; so is any existing --out."""
+  shipped = os.path.join(REPO, "saved_models", "shapes_classifier",
+                         "saved_model.pb")
+  before = os.stat(shipped).st_mtime_ns
+  proc = run_module("tf_ttur.quality")
+  assert proc.returncode == 2
+  assert error_lines(proc.stderr) == [
+      f"error: --out={os.path.dirname(shipped)} exists (the shipped "
+      "classifier, which fd_shapes figures were measured with); pass "
+      "--overwrite to replace it, or give another --out"]
+  assert os.stat(shipped).st_mtime_ns == before
+  (tmp_path / "mine").mkdir()
+  proc = run_module("tf_ttur.quality", f"--out={tmp_path / 'mine'}")
+  assert proc.returncode == 2 and "pass --overwrite" in proc.stderr

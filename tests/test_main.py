@@ -118,12 +118,14 @@ def test_sample_cli_grid_and_folder(tmp_path):
   model = builder.build_model(config, "float32")
   export = export_lib.export_generator(model, config,
                                        str(tmp_path / "export"), "float32")
+  # Into a folder not made yet (runs/ on a fresh clone): made.
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=6",
-                    f"--out={tmp_path / 'grid.png'}")
+                    f"--out={tmp_path / 'runs' / 'grid.png'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
   # What model.json says is said before sampling.
   assert "dcgan generator (image), step 0, trained on shapes" in proc.stderr
-  grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "grid.png")))
+  grid = tf.io.decode_png(tf.io.read_file(str(tmp_path / "runs" /
+                                              "grid.png")))
   assert grid.shape == (64, 96, 3)  # 3 columns x 2 rows of 32x32
   proc = run_module("tf_ttur.sample", f"--saved_model={export}", "--num=5",
                     "--batch_size=2", f"--out={tmp_path / 'folder'}")

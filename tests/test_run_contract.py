@@ -441,15 +441,22 @@ def test_fid_cache_dir_must_be_a_folder(monkeypatch, tmp_path):
     fid_api.compute([str(tmp_path), str(tmp_path)])
 
 
-@pytest.mark.parametrize("where", ["missing_folder", "a_folder"])
+@pytest.mark.parametrize("where", ["missing_folder", "a_folder", "a_file"])
 def test_save_stats_path_is_checked_before_the_pass(tmp_path, where):
   target = (tmp_path / "no" / "such" / "s.npz" if where == "missing_folder"
             else tmp_path / "dir.npz")
   if where == "a_folder":
     target.mkdir()
+  if where == "a_file":
+    target.write_bytes(b"someone's statistics")
   # The input does not exist either: the output is refused first.
   with pytest.raises(ValueError, match=f"--save_stats={target}"):
     fid_api.compute([str(tmp_path / "images")], save_stats=str(target))
+  if where == "a_file":  # Never replaced without --overwrite.
+    assert target.read_bytes() == b"someone's statistics"
+    with pytest.raises(sources.SourceError, match="no such file or folder"):
+      fid_api.compute([str(tmp_path / "images")], save_stats=str(target),
+                      overwrite=True)
 
 
 def test_a_fifo_in_an_image_folder_is_named_as_such(tmp_path):

@@ -7,11 +7,13 @@ streaming float64 statistics and fid.frechet) with another feature
 extractor, so that the offline demo can draw quality curves. Values are
 comparable only with each other (same classifier, same sample count).
 
-    python -m tf_ttur.quality --out=saved_models/shapes_classifier
+    python -m tf_ttur.quality --out=runs/shapes_classifier
 
 trains the classifier (deterministic, about a minute on 2 CPU cores) and
 exports it as a SavedModel whose `features` signature maps images in
-[0, 255] to 64 features and 5 logits.
+[0, 255] to 64 features and 5 logits. An existing --out (the shipped
+saved_models/shapes_classifier is the default) is replaced only with
+--overwrite, and is refused before any training.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from absl import logging
 import numpy as np
 
 from tf_ttur import flags as tf_ttur_flags
+from tf_ttur.errors import fail
 from tf_ttur.evals import DEFAULT_QUALITY_MODEL
 
 # TensorFlow, Keras and TFDS are imported where they are used, so that
@@ -127,6 +130,14 @@ def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
 
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
+  if os.path.exists(FLAGS.out) and not FLAGS.overwrite:
+    shipped = (" (the shipped classifier, which fd_shapes figures were "
+               "measured with)" if os.path.abspath(FLAGS.out) ==
+               os.path.abspath(DEFAULT_QUALITY_MODEL) else "")
+    fail(f"--out={FLAGS.out} exists{shipped}; pass --overwrite to replace "
+         "it, or give another --out")
+  if os.path.exists(FLAGS.out) and not os.path.isdir(FLAGS.out):
+    fail(f"--out={FLAGS.out} is a file; the classifier is a folder")
   metrics = train_classifier(FLAGS.out, FLAGS.data_dir, FLAGS.seed,
                              FLAGS.epochs)
   print(json.dumps(metrics))
@@ -138,5 +149,6 @@ if __name__ == "__main__":
   flags.DEFINE_string("data_dir", None, "TFDS data_dir for `shapes`.")
   flags.DEFINE_integer("seed", 0, "Seed.")
   flags.DEFINE_integer("epochs", 10, "Training epochs.")
+  flags.DEFINE_bool("overwrite", False, "Replace an existing --out.")
   FLAGS = flags.FLAGS
   tf_ttur_flags.run_program(main)

@@ -109,7 +109,16 @@ def _check_out(out: str, images: bool) -> None:
   folder_out = images and not grid
   parent = os.path.dirname(os.path.abspath(out))
   if not os.path.isdir(parent):
-    fail(f"--out={out}: the folder {parent} does not exist")
+    # A missing folder is made (as runs/ on a fresh clone) where its
+    # nearest existing ancestor is a writable folder.
+    from tf_ttur import preflight
+    from tf_ttur.errors import ConfigError
+    try:
+      preflight.check_writable(parent)
+    except ConfigError:
+      fail(f"--out={out}: the folder {parent} does not exist and cannot be "
+           "made")
+    os.makedirs(parent, exist_ok=True)
   if folder_out:
     if os.path.exists(out) and not os.path.isdir(out):
       fail(f"--out={out} is a file; images go into a folder (or give a "

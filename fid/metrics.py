@@ -12,6 +12,8 @@ evaluator computes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.special
 
@@ -44,18 +46,26 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 def kernel_inception_distance(features1: np.ndarray, features2: np.ndarray,
                               subsets: int = 100, subset_size: int = 1000,
-                              seed: int = 2020) -> tuple[float, float]:
-  """Mean and standard deviation of the unbiased MMD^2 over random subsets."""
+                              seed: int = 2020,
+                              before_subset: Callable[[], None] | None = None
+                              ) -> tuple[float, float]:
+  """Mean and standard deviation of the unbiased MMD^2 over random subsets.
+
+  before_subset, when given, is called before each subset (a trainer's
+  stop check: it may raise to end the loop, which any count of subsets
+  then hears within one subset)."""
   f1 = np.asarray(features1, np.float64)
   f2 = np.asarray(features2, np.float64)
   size = min(subset_size, len(f1), len(f2))
   if size < 2:
     raise ValueError("KID needs at least 2 images on each side")
   rng = np.random.RandomState(seed)
-  values = [
-      _mmd2_unbiased(f1[rng.choice(len(f1), size, replace=False)],
-                     f2[rng.choice(len(f2), size, replace=False)])
-      for _ in range(subsets)]
+  values = []
+  for _ in range(subsets):
+    if before_subset is not None:
+      before_subset()
+    values.append(_mmd2_unbiased(f1[rng.choice(len(f1), size, replace=False)],
+                                 f2[rng.choice(len(f2), size, replace=False)]))
   return float(np.mean(values)), float(np.std(values))
 
 

@@ -157,3 +157,27 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(
   resumed.set_model(model)
   resumed.on_train_begin()
   assert third.calls == []
+
+
+def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(
+    monkeypatch):
+  """--kid_subsets=1000000000 is bounded: the subset loop checks the stop
+  signal before each subset (a signal abandons the evaluation)."""
+  import pytest
+  rng = np.random.default_rng(0)
+  kid = evaluation.KIDEvaluator.__new__(evaluation.KIDEvaluator)
+  kid.reference = rng.normal(size=(8, 4))
+  kid.extractor = lambda batch: (rng.normal(size=(len(batch), 4)), None)
+  kid.samples, kid.batch_size, kid.pixels, kid.seed = 8, 4, "clip", 0
+  kid.subsets, kid.subset_size = 1_000_000_000, 4
+  monkeypatch.setattr(evaluation, "_generated",
+                      lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2)
+  calls = []
+  kid.stop = lambda: len(calls) > 2 or calls.append(1) or False
+  with pytest.raises(evaluation.Abandoned):
+    kid(model=None)
+  assert len(calls) == 3  # Three subsets, then the signal was heard.
+  # Without a signal the same evaluator gives its values.
+  kid.subsets, kid.stop = 5, lambda: False
+  values = kid(model=None)
+  assert set(values) == {"kid", "kid_std"} and np.isfinite(values["kid"])

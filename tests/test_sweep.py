@@ -72,6 +72,27 @@ def test_every_pair_is_checked_before_any_trains(tmp_path):
     sweep.sweep(SMOKE, ["fast"], ["1e-4"], 1, str(tmp_path), [])
 
 
+def test_grids_and_seed_counts_are_bounded_before_validation(tmp_path):
+  """A 1000 x 1000 grid or a billion seeds is refused at once, before any
+  pair is validated (an hour for a million pairs) or any list is built."""
+  import time
+
+  from tf_ttur.experiments import compare
+  started = time.monotonic()
+  rates = [f"{1e-5 * (i + 1):g}" for i in range(1000)]
+  with pytest.raises(ConfigError, match="1000 x 1000 pairs x --seeds=1 are "
+                     "1,000,000 runs; at most 1,000"):
+    sweep.sweep(SMOKE, rates, rates, 1, str(tmp_path / "out"), EVALUATES)
+  with pytest.raises(ConfigError, match="1,000,000,000 runs"):
+    sweep.sweep(SMOKE, ["1e-4"], ["1e-4"], 1_000_000_000,
+                str(tmp_path / "out"), EVALUATES)
+  with pytest.raises(ConfigError, match="2 flagfiles x --seeds=1000000 are "
+                     "2,000,000 runs"):
+    compare.compare([SMOKE, SMOKE], 1_000_000, str(tmp_path / "out"), [])
+  assert time.monotonic() - started < 5
+  assert not (tmp_path / "out").exists()
+
+
 def test_a_flagfile_that_evaluates_nothing_is_refused_before_training(
     tmp_path):
   out = tmp_path / "out"

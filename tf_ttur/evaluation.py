@@ -219,9 +219,13 @@ class KIDEvaluator:
     features = self._features(_generated(
         model, self.samples, [self.seed, step], self.batch_size, self.pixels,
         self.stop))
+    def before_subset():
+      if self.stop():  # Any --kid_subsets hears a signal within a subset.
+        raise Abandoned
     mean, std = fid_metrics.kernel_inception_distance(
         features, self.reference, subsets=self.subsets,
-        subset_size=self.subset_size, seed=self.seed)
+        subset_size=self.subset_size, seed=self.seed,
+        before_subset=before_subset)
     return {"kid": mean, "kid_std": std}
 
   def line(self, values: dict[str, float]) -> str:

@@ -213,6 +213,8 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   """Trains what is missing, then writes the figure, table and curves."""
   if seeds < 1:
     raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+  check_run_count(seeds * len(flagfiles),
+                  f"{len(flagfiles)} flagfiles x --seeds={seeds}")
   names = [run_name(f) for f in flagfiles]
   if len(set(names)) != len(names):
     raise ConfigError(f"two flagfiles share a name: {', '.join(names)}")
@@ -247,6 +249,19 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   log(table)
   log(f"wrote {out}/compare.png, compare.md and compare.json")
   return summaries
+
+
+# The most runs a compare or a sweep plans (configurations or pairs times
+# seeds), refused before any is validated: each run is a training.
+MAX_RUNS = 1_000
+
+
+def check_run_count(runs: int, what: str) -> None:
+  """ConfigError when `runs` is over MAX_RUNS (what: how they were asked
+  for), before anything is validated or trained."""
+  if runs > MAX_RUNS:
+    raise ConfigError(f"{what} are {runs:,} runs; at most {MAX_RUNS:,} are "
+                      "planned at once (each is a training run)")
 
 
 def check_evaluates(flagfile: str, overrides: list[str],

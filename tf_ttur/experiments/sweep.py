@@ -64,6 +64,9 @@ def plan(flagfile: str, d_lrs: list[float], g_lrs: list[float], seeds: int,
   evaluate something the sweep can rank (`metric`, or any)."""
   if seeds < 1:
     raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+  compare.check_run_count(
+      len(d_lrs) * len(g_lrs) * seeds,
+      f"{len(d_lrs)} x {len(g_lrs)} pairs x --seeds={seeds}")
   if not os.path.isfile(flagfile):
     raise ConfigError(f"--flagfile={flagfile}: no such file")
   runs = []

@@ -151,3 +151,26 @@ def test_sweep_bad_input(tmp_path, args, message):
   assert proc.stderr.strip().splitlines()[-1].startswith(message)
   assert "Traceback" not in proc.stderr
   assert not (tmp_path / "out").exists()
+
+
+def test_out_and_data_folders_that_are_files_are_one_error(tmp_path,
+                                                           monkeypatch):
+  from tf_ttur import preflight
+  from tf_ttur import rundir
+  from tf_ttur.experiments import compare
+  a_file = tmp_path / "a_file"
+  a_file.write_text("mine")
+  with pytest.raises(ConfigError, match=f"--out={a_file}: a file, not a "
+                     "folder"):
+    sweep.sweep(SMOKE, ["1e-4"], ["1e-4"], 1, str(a_file), EVALUATES)
+  with pytest.raises(ConfigError, match=f"--out={a_file}: a file"):
+    compare.compare([SMOKE], 1, str(a_file), ["--quality_every=2"])
+  with pytest.raises(ConfigError, match=f"--data_dir={a_file}: a file"):
+    preflight.check_data_dir(str(a_file))
+  monkeypatch.setenv("TFDS_DATA_DIR", str(a_file))
+  with pytest.raises(ConfigError, match=f"TFDS_DATA_DIR={a_file}: a file"):
+    preflight.check_data_dir(None)
+  with pytest.raises(ConfigError, match="is a file; a run's checkpoints are "
+                     "a folder"):
+    rundir.checkpoints_on_disk(str(a_file))
+  assert a_file.read_text() == "mine"

@@ -29,6 +29,7 @@ def check_run(f, needs: set[str], quality_model: str) -> None:
     check_inception(f.fid_inception)
   if "quality_model" in needs:
     check_quality_model(quality_model, load=f.mode == "train")
+  check_data_dir(f.data_dir)
   if f.mode not in ("dry_run", "prepare"):
     check_writable(f.workdir)
   check_environment(inception_download=inception and not f.fid_inception,
@@ -54,6 +55,18 @@ def check_tf_config(value: str | None) -> None:
     raise ConfigError("TF_CONFIG must be a JSON object with \"cluster\" "
                       "(job name -> addresses) and \"task\" (type and "
                       f"index), got {value[:80]!r}")
+
+
+def check_data_dir(data_dir: str | None) -> None:
+  """--data_dir, or else $TFDS_DATA_DIR (TFDS's folder), must be a folder
+  where it exists (a missing one is made by TFDS)."""
+  for name, value in (("--data_dir", data_dir),
+                      ("TFDS_DATA_DIR", os.environ.get("TFDS_DATA_DIR"))):
+    if value and os.path.exists(value) and not os.path.isdir(value):
+      raise ConfigError(f"{name}={value}: a file, not a folder (TFDS's "
+                        "data folder)")
+    if value:  # --data_dir, when given, is the one TFDS uses.
+      return
 
 
 def check_environment(inception_download: bool, jsd: bool) -> None:

@@ -166,11 +166,18 @@ class RunLock:
 
 
 def checkpoints_on_disk(directory: str) -> list[tuple[int, str]]:
-  """(step, prefix) of every `ckpt-N.index` in directory, newest first."""
+  """(step, prefix) of every `ckpt-N.index` in directory, newest first.
+
+  Raises:
+    ConfigError: `directory` is a file (a run's checkpoints are a folder).
+  """
   try:
     names = os.listdir(directory)
   except FileNotFoundError:
     return []
+  except NotADirectoryError:
+    raise ConfigError(f"{directory} is a file; a run's checkpoints are a "
+                      "folder (move the file away)") from None
   found = [(int(m.group(1)), os.path.join(directory, m.group(0)[:-6]))
            for m in map(_CKPT.match, names) if m]
   return sorted(found, reverse=True)

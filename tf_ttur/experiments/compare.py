@@ -215,6 +215,7 @@ def compare(flagfiles: list[str], seeds: int, out: str,
     raise ConfigError(f"--seeds must be at least 1, got {seeds}")
   check_run_count(seeds * len(flagfiles),
                   f"{len(flagfiles)} flagfiles x --seeds={seeds}")
+  check_out(out)
   names = [run_name(f) for f in flagfiles]
   if len(set(names)) != len(names):
     raise ConfigError(f"two flagfiles share a name: {', '.join(names)}")
@@ -262,6 +263,18 @@ def check_run_count(runs: int, what: str) -> None:
   if runs > MAX_RUNS:
     raise ConfigError(f"{what} are {runs:,} runs; at most {MAX_RUNS:,} are "
                       "planned at once (each is a training run)")
+
+
+def check_out(out: str) -> None:
+  """ConfigError unless --out is a folder or can be made one (writable)."""
+  from tf_ttur import preflight
+  if os.path.exists(out) and not os.path.isdir(out):
+    raise ConfigError(f"--out={out}: a file, not a folder (where the runs "
+                      "and results go)")
+  try:
+    preflight.check_writable(out)
+  except ConfigError as e:
+    raise ConfigError(str(e).replace("--workdir", "--out")) from None
 
 
 def check_evaluates(flagfile: str, overrides: list[str],

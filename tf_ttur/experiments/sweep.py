@@ -69,6 +69,7 @@ def plan(flagfile: str, d_lrs: list[float], g_lrs: list[float], seeds: int,
       f"{len(d_lrs)} x {len(g_lrs)} pairs x --seeds={seeds}")
   if not os.path.isfile(flagfile):
     raise ConfigError(f"--flagfile={flagfile}: no such file")
+  compare.check_out(out)
   runs = []
   for d_lr in d_lrs:
     for g_lr in g_lrs:

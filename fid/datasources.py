@@ -93,6 +93,7 @@ class Check:
   ready: bool
   detail: str
   how: tuple[str, ...] = ()
+  count: int | None = None  # Images or examples, where known.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,7 +172,8 @@ def _count_files(source: Source) -> Check:
     count = len(list_images(source.path))
   except SourceError as e:
     return Check(False, str(e), ("put the training images there",))
-  return Check(True, f"{count:,} images")
+  return Check(True, f"{count:,} image{'' if count == 1 else 's'}",
+               count=count)
 
 
 def lmdb_entries(path: str) -> int:
@@ -199,7 +201,7 @@ def _check_lmdb(source: Source) -> Check:
     return Check(False, f"not a readable LMDB ({e})", how)
   if not count:
     return Check(False, "the LMDB holds no records", how)
-  return Check(True, f"{count:,} encoded images (LMDB)")
+  return Check(True, f"{count:,} encoded images (LMDB)", count=count)
 
 
 def celeba_files(path: str) -> list[str]:
@@ -229,7 +231,7 @@ def _check_celeba(source: Source) -> Check:
   note = ("" if count == CELEBA_COUNT else
           f"; CelebA has {CELEBA_COUNT:,}, TTUR's statistics were made "
           "from all of them")
-  return Check(True, f"{count:,} aligned images{note}")
+  return Check(True, f"{count:,} aligned images{note}", count=count)
 
 
 def _check_textfile(source: Source) -> Check:

@@ -106,7 +106,8 @@ def test_lmdb_images_are_the_records_in_key_order(tmp_path):
   folder = tmp_path / "bedroom_train_lmdb"
   pictures = _lmdb(folder)
   source = datasources.parse(f"lmdb:{folder}")
-  assert source.check() == datasources.Check(True, "7 encoded images (LMDB)")
+  assert source.check() == datasources.Check(True, "7 encoded images (LMDB)",
+                                             count=7)
   raw = [x.numpy() for x in sources.raw_images(source)]
   assert len(raw) == 7
   for got, want in zip(raw, pictures):
@@ -261,3 +262,19 @@ def test_celeba_source_gives_exactly_tfds_celeb_a(tmp_path, monkeypatch):
   assert len(from_tfds) == len(from_zip) == 7
   for a, b in zip(from_tfds, from_zip):
     np.testing.assert_array_equal(a, b)
+
+
+def test_kid_on_a_one_image_folder_is_refused_before_anything_is_written(
+    tmp_path):
+  folder = tmp_path / "one"
+  folder.mkdir()
+  Image.new("RGB", (40, 40)).save(folder / "0.png")
+  config = Config.of(dataset=f"folder:{folder}", image_size=32,
+                     kid_every=50, workdir=str(tmp_path / "run"))
+  piece = prepare.dataset(config, fetch=False, build_offline=False)
+  assert not piece.ready
+  assert piece.detail == "1 image: --kid_every needs at least 2 training " \
+      "images"
+  with pytest.raises(ConfigError, match="--kid_every needs at least 2"):
+    prepare.refuse_if_missing([piece])
+  assert not (tmp_path / "run").exists()

@@ -174,8 +174,15 @@ def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
     return _tfds_dataset(source.name, source.split, data_dir, fetch,
                          build_offline)
   check = source.check()
-  return Piece(f"dataset {source.spelling} ({source.kind.about})",
-               check.ready, check.detail, list(check.how))
+  what = f"dataset {source.spelling} ({source.kind.about})"
+  if check.ready and config.evaluation.kid_every and check.count is not None \
+      and check.count < 2:
+    # The KID's unbiased estimate needs two training images (checked
+    # before anything is written, not when the evaluator starts).
+    return Piece(what, False, f"{check.detail}: --kid_every needs at "
+                 "least 2 training images", ["add images, or set "
+                 "--kid_every=0"])
+  return Piece(what, check.ready, check.detail, list(check.how))
 
 
 def expected_provenance(config: Config) -> dict:

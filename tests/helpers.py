@@ -53,3 +53,29 @@ def spread_batch_norm(generator, seed: int = 0) -> None:
       layer.beta.assign(rng.normal(0.0, 1.0, n))
       layer.moving_mean.assign(rng.normal(0.0, 0.05, n))
       layer.moving_variance.assign(rng.uniform(1e-4, 1e-3, n))
+
+
+def stand_in_url_infos(builder_class, folder) -> dict:
+  """The UrlInfos TFDS checks a builder's original files against, made
+  from the stand-ins in `folder` under the real names: TFDS's own manual
+  route (DATA_DIR/downloads/manual) then accepts them."""
+  from tensorflow_datasets.core.download import checksums
+  infos = {}
+  for url, info in builder_class.url_infos.items():
+    computed = checksums.compute_url_info(os.path.join(folder, info.filename))
+    infos[url] = checksums.UrlInfo(size=computed.size,
+                                   checksum=computed.checksum,
+                                   filename=info.filename)
+  return infos
+
+
+def trains_two_steps(workdir, *flags: str) -> None:
+  """Runs `python -m tf_ttur.main FLAGS` for two small steps into workdir
+  and asserts it exits 0 with the second step's checkpoint written: a
+  route's first training steps."""
+  proc = run_module(
+      "tf_ttur.main", *flags, f"--workdir={workdir}", "--train_steps=2",
+      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
+      "--batch_size=2", "--width=8")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.path.isfile(os.path.join(workdir, "checkpoints", "ckpt-2.index"))

@@ -25,6 +25,8 @@ from fid import stats as fid_stats
 from fid import testing
 from tests.helpers import REPO
 from tests.helpers import run_module
+from tests.helpers import stand_in_url_infos
+from tests.helpers import trains_two_steps
 from tf_ttur import main as main_lib
 from tf_ttur import prepare
 from tf_ttur.config import Config
@@ -252,21 +254,14 @@ def test_training_refuses_a_wrong_cached_graph_before_writing(tmp_path):
 def _svhn_originals(folder, rng_seed=0) -> dict:
   """The three SVHN .mat files under their real names (few images each),
   and the UrlInfos TFDS would check them against (the stand-ins' own)."""
-  from tensorflow_datasets.core.download import checksums
   os.makedirs(folder, exist_ok=True)
   rng = np.random.default_rng(rng_seed)
-  infos = {}
-  for url, info in svhn_builder.Builder.url_infos.items():
+  for info in svhn_builder.Builder.url_infos.values():
     count = {"train_32x32.mat": 6, "test_32x32.mat": 3}.get(info.filename, 2)
-    path = os.path.join(folder, info.filename)
-    scipy.io.savemat(path, {
+    scipy.io.savemat(os.path.join(folder, info.filename), {
         "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
         "y": rng.integers(1, 11, (count, 1))})
-    computed = checksums.compute_url_info(path)
-    infos[url] = checksums.UrlInfo(size=computed.size,
-                                   checksum=computed.checksum,
-                                   filename=info.filename)
-  return infos
+  return stand_in_url_infos(svhn_builder.Builder, folder)
 
 
 @pytest.mark.slow
@@ -295,13 +290,8 @@ def test_svhn_builds_offline_from_its_original_files(place, monkeypatch):
   train_config = config.replace(mode="train")
   assert prepare.dataset(train_config, fetch=False,
                          build_offline=False).ready
-  proc = run_module(
-      "tf_ttur.main", f"--flagfile={SVHN}", f"--data_dir={place}/tfds",
-      f"--workdir={place}/run", "--fid_every=0", "--train_steps=2",
-      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
-      "--batch_size=2", "--width=8")
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert os.path.isfile(place / "run" / "checkpoints" / "ckpt-2.index")
+  trains_two_steps(str(place / "run"), f"--flagfile={SVHN}",
+                   f"--data_dir={place}/tfds", "--fid_every=0")
 
 
 def _stand_in_archive(path, members: dict) -> None:
@@ -346,16 +336,13 @@ def test_paper_datasets_build_offline_from_their_originals(
   manual folder: --mode=prepare builds the dataset offline, and training
   reads it."""
   import tensorflow_datasets as tfds
-  from tensorflow_datasets.core.download import checksums
   builder_class = type(tfds.builder(name, data_dir=str(place / "tfds")))
   manual = place / "tfds" / "downloads" / "manual"
   manual.mkdir(parents=True)
-  (url, info), = builder_class.url_infos.items()
+  (info,) = builder_class.url_infos.values()
   _stand_in_archive(manual / info.filename, members())
-  computed = checksums.compute_url_info(manual / info.filename)
-  monkeypatch.setattr(builder_class, "url_infos", {url: checksums.UrlInfo(
-      size=computed.size, checksum=computed.checksum,
-      filename=info.filename)})
+  monkeypatch.setattr(builder_class, "url_infos",
+                      stand_in_url_infos(builder_class, manual))
   text = name == "lm1b"
   config = Config.of(dataset=name, data_dir=str(place / "tfds"),
                      **({"model": "language", "z_dim": 128} if text else

@@ -19,7 +19,8 @@ from fid import datasources
 from fid import sources
 from fid import stats as fid_stats
 from tests.helpers import REPO
-from tests.helpers import run_module
+from tests.helpers import stand_in_url_infos
+from tests.helpers import trains_two_steps
 from tf_ttur import prepare
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
@@ -188,20 +189,14 @@ def test_lmdb_route_from_files_to_statistics_and_training(tmp_path,
   recorded = fid_stats.load_provenance(f"{tmp_path}/lsun_own.npz")
   assert prepare.provenance.differences(
       recorded, prepare.expected_provenance(config)) == []
-  proc = run_module(
-      "tf_ttur.main", f"--flagfile={DEMO}", f"--dataset=lmdb:{folder}",
-      f"--workdir={tmp_path}/run", "--quality_every=0", "--train_steps=2",
-      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
-      "--batch_size=2", "--width=8")
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert os.path.isfile(tmp_path / "run" / "checkpoints" / "ckpt-2.index")
+  trains_two_steps(str(tmp_path / "run"), f"--flagfile={DEMO}",
+                   f"--dataset=lmdb:{folder}", "--quality_every=0")
 
 
 def _celeba_originals(manual, folder, names) -> dict:
   """TFDS celeb_a's five original files in its manual folder (the zip of
   the aligned images and four lists, stand-ins of the real layout), and
   the UrlInfos TFDS checks them against (the stand-ins' own)."""
-  from tensorflow_datasets.core.download import checksums
   from tensorflow_datasets.datasets.celeb_a import (
     celeb_a_dataset_builder as celeb_a,
   )
@@ -222,13 +217,7 @@ def _celeba_originals(manual, folder, names) -> dict:
           f"{n} {' '.join('10' for _ in marks)}\n" for n in names))
   (manual / "identity_CelebA.txt").write_text("".join(
       f"{n} {i + 1}\n" for i, n in enumerate(names)))
-  infos = {}
-  for url, info in celeb_a.Builder.url_infos.items():
-    computed = checksums.compute_url_info(manual / info.filename)
-    infos[url] = checksums.UrlInfo(size=computed.size,
-                                   checksum=computed.checksum,
-                                   filename=info.filename)
-  return infos
+  return stand_in_url_infos(celeb_a.Builder, manual)
 
 
 @pytest.mark.slow

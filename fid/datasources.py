@@ -35,8 +35,10 @@ from fid import preprocess
 IMAGES, TEXT = "images", "text"
 
 # Training's bare dataset names (the paper's datasets and the offline
-# ones): each is tfds:NAME with the split of fid.preprocess.PAPER (images)
-# or `train` (lm1b); `english` ships with tf_ttur.
+# ones): each parses as tfds:NAME with the split of fid.preprocess.PAPER
+# (images) or `train` (lm1b). `english` is the exception: a corpus shipped
+# with tf_ttur (tf_ttur.data.text reads it), parsed under the tfds kind
+# only so that its name has one place.
 BARE_IMAGES = tuple(preprocess.PAPER)
 BARE_TEXT = ("english", "lm1b")
 

@@ -10,7 +10,7 @@ from fid import datasources
 
 # Training's bare names: the paper's image datasets and the offline one
 # (their crop and size are fid.preprocess.PAPER's), `english` (shipped
-# with the package) and TFDS's `lm1b`. Each is tfds:NAME.
+# with the package) and TFDS's `lm1b` (fid.datasources.parse).
 IMAGE_DATASETS = datasources.BARE_IMAGES
 TEXT_DATASETS = datasources.BARE_TEXT
 # The spellings beyond the bare names, for help texts.

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pytest
 
+from tests.helpers import REPO
 from tests.helpers import run_module
 
 TINY = """--flagfile={repo}/configs/smoke.flags
@@ -152,3 +153,29 @@ def test_a_finished_run_is_found_whatever_the_state_file_says(tmp_path,
     (checkpoints / f"ckpt-{step}.index").write_bytes(b"")
   assert compare.final_step(str(tmp_path / "run")) == 12
   assert compare.final_step(str(tmp_path / "missing")) == 0
+
+
+def test_a_run_made_with_other_flags_is_never_reused(tmp_path):
+  """A finished run whose config.json records other learning-relevant
+  flags than asked (an --override changed) is refused, naming the flag;
+  the same flags (or only runtime ones changed) reuse it."""
+  from tf_ttur import rundir
+  from tf_ttur.config import Config
+  from tf_ttur.errors import ConfigError
+  from tf_ttur.experiments import compare
+  smoke = os.path.join(REPO, "configs", "smoke.flags")
+  workdir = str(tmp_path / "smoke" / "seed_0")
+  made = Config.from_args(f"--flagfile={smoke}", "--seed=0",
+                          f"--workdir={workdir}", "--g_lr=1e-3")
+  os.makedirs(os.path.join(workdir, "checkpoints"))
+  rundir.write_config(made, workdir)
+  open(os.path.join(workdir, "checkpoints", "ckpt-4.index"), "w").close()
+  lines = []
+  with pytest.raises(ConfigError, match=r"holds a run made with other flags "
+                     r"\(--g_lr=0.001 there, 0.0005 asked\)"):
+    compare.ensure_run(smoke, 0, workdir, [], lines.append)
+  assert lines == []
+  assert not compare.ensure_run(smoke, 0, workdir,
+                                ["--g_lr=1e-3", "--checkpoint_every=4"],
+                                lines.append)
+  assert lines == [f"reused   {workdir} (step 4)"]

@@ -65,14 +65,44 @@ def final_step(workdir: str) -> int:
   return found[0][0] if found else 0
 
 
+# Flags that change where or how fast a run goes, not what it learns or
+# logs: a run recorded with other values of these is still the run asked
+# for (the length is checked by the step reached).
+RUNTIME_FLAGS = frozenset((
+    "cache_mb", "checkpoint_every", "keep_checkpoints", "cpu_replicas",
+    "data_dir", "export", "export_dtype", "fid_batch_size", "fid_inception",
+    "grid_size", "jit_compile", "log_every", "mode", "on_nonfinite",
+    "precision", "restart", "sample_every", "strategy", "tf32", "tflite",
+    "workdir", "debug_nan_at_step", "train_steps"))
+
+
+def check_same_run(config: Config, workdir: str) -> None:
+  """ConfigError when `workdir` holds a run recorded (config.json) with
+  other values of a flag that changes what it learns or logs than
+  `config` asks for: such a run is never reused or resumed as this one."""
+  recorded = rundir.recorded_config(workdir)
+  if recorded is None:
+    return
+  current = config.flat()
+  changed = [f"--{name}={recorded[name]!r} there, {current[name]!r} asked"
+             for name in sorted(current) if name in recorded and
+             name not in RUNTIME_FLAGS and recorded[name] != current[name]]
+  if changed:
+    raise ConfigError(f"{workdir} holds a run made with other flags "
+                      f"({'; '.join(changed)}); nothing was reused or "
+                      "trained. Give another --out, or move that run aside")
+
+
 def ensure_run(flagfile: str, seed: int, workdir: str,
                overrides: list[str], log=print,
                env: dict | None = None) -> bool:
   """Trains (or resumes) one run unless it is finished; True if it trained.
-  env: variables added for its process (a sweep's CUDA_VISIBLE_DEVICES)."""
+  A run made with other flags is refused (check_same_run). env: variables
+  added for its process (a sweep's CUDA_VISIBLE_DEVICES)."""
   args = [f"--flagfile={flagfile}", *overrides, f"--seed={seed}",
           f"--workdir={workdir}"]
   config = Config.from_args(*args)
+  check_same_run(config, workdir)
   if final_step(workdir) >= config.schedule.train_steps:
     log(f"reused   {workdir} (step {config.schedule.train_steps})")
     return False

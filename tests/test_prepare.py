@@ -358,3 +358,26 @@ def test_paper_datasets_build_offline_from_their_originals(
     from tf_ttur.data import images as images_lib
     assert len(list(images_lib.load_images(
         name, 32, data_dir=str(place / "tfds"), download=False))) == count
+
+
+def test_a_deleted_shard_is_missing_before_anything_is_written(tmp_path,
+                                                               tfds_dir):
+  """A prepared TFDS dataset whose shard was deleted is MISSING in the
+  listing (it used to fail at the first read, after the run wrote its
+  files)."""
+  import glob
+  import shutil
+  data_dir = tmp_path / "tfds"
+  shutil.copytree(tfds_dir, data_dir)
+  shard, = glob.glob(str(data_dir / "shapes" / "*" / "shapes-train.*"))
+  os.remove(shard)
+  config = Config.from_flagfile(os.path.join(REPO, "configs", "smoke.flags"),
+                                f"--data_dir={data_dir}",
+                                f"--workdir={tmp_path}/run")
+  piece = prepare.dataset(config, fetch=False, build_offline=False)
+  assert not piece.ready
+  assert piece.detail.startswith("1 of its shards are missing (first: "
+                                 f"{shard})")
+  with pytest.raises(ConfigError, match="shards are missing"):
+    prepare.refuse_if_missing(prepare.check(config))
+  assert not (tmp_path / "run").exists()

@@ -103,6 +103,14 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
     return Piece(what, False, f"{builder.data_dir} has no split "
                  f"{', '.join(absent)} (it has "
                  f"{', '.join(builder.info.splits)})")
+  # Every shard the split's metadata lists must be there (a deleted one
+  # would fail at its first read, after the run wrote its files).
+  absent = [str(f) for p in parts for f in builder.info.splits[p].filepaths
+            if not os.path.isfile(str(f))]
+  if absent:
+    return _tfds_missing(builder, name, what, f"{len(absent)} of its "
+                         f"shards are missing (first: {absent[0]}); the "
+                         "prepared dataset is incomplete")
   count = sum(builder.info.splits[p].num_examples for p in parts)
   return Piece(what, True, f"{count:,} examples in {builder.data_dir}")
 

@@ -522,3 +522,35 @@ def test_training_names_a_bad_environment_variable_first(monkeypatch,
     config = config.replace(fid_every=100, fid_stats=str(stats))
   with pytest.raises(ConfigError, match=name):
     config.validate()
+
+
+def test_a_full_disk_under_the_event_files_is_one_storage_error(
+    tmp_path, monkeypatch):
+  """TensorFlow's writer error on a full disk (as a summary op raises it)
+  becomes the StorageError main turns into one `error:` line; any other
+  TensorFlow error keeps its type."""
+  import tensorflow as tf
+
+  from tf_ttur import callbacks
+  from tf_ttur import records
+  from tf_ttur.errors import StorageError
+
+  def full(*args, **kwargs):
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "events.out.tfevents.1; No space left on device")
+  monkeypatch.setattr(tf.summary, "image", full)
+
+  class Model:
+    step = tf.Variable(2)
+    generator = staticmethod(lambda z, training: tf.zeros((1, 8, 8, 3)))
+
+  writer = tf.summary.create_file_writer(str(tmp_path / "events"))
+  grid = callbacks.SampleGrid(str(tmp_path / "run"), np.zeros((1, 4)), 2,
+                              writer)
+  grid.set_model(Model())
+  with pytest.raises(StorageError, match="cannot write TensorBoard's event "
+                     "files: .*No space left on device"):
+    grid.on_epoch_end(0)
+  with pytest.raises(tf.errors.InvalidArgumentError):
+    with records.event_files():
+      raise tf.errors.InvalidArgumentError(None, None, "a bug")

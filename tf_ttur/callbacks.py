@@ -115,7 +115,8 @@ class Periodic(keras.callbacks.Callback):
   def on_epoch_end(self, epoch, logs=None):
     step = int(self.model.step.numpy())
     if step % self.every == 0 or step == self.last_step:
-      self.at_step(step)
+      with records.event_files():
+        self.at_step(step)
 
 
 class Samples(Periodic):
@@ -124,7 +125,8 @@ class Samples(Periodic):
 
   def on_train_begin(self, logs=None):
     if int(self.model.step.numpy()) == 0:
-      self.at_step(0)
+      with records.event_files():
+        self.at_step(0)
 
 
 class SampleGrid(Samples):

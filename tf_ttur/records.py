@@ -13,6 +13,7 @@ leave a run: the record, its TensorBoard scalars and one log line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -22,6 +23,26 @@ from fid.files import atomic_write
 from fid.files import free_name
 from tf_ttur import rundir
 from tf_ttur.errors import StorageError
+from tf_ttur.errors import first_line
+
+# What TensorFlow's file writers say when the disk cannot take more.
+_STORAGE_FAULTS = ("No space left on device", "Disk quota exceeded",
+                   "Read-only file system", "Permission denied")
+
+
+@contextlib.contextmanager
+def event_files():
+  """TensorFlow's error from writing TensorBoard's event files (a full
+  disk, a read-only or vanished folder) as one StorageError: the run stops
+  at its last checkpoint with one `error:` line, not a traceback."""
+  import tensorflow as tf
+  try:
+    yield
+  except tf.errors.OpError as e:
+    if any(fault in str(e) for fault in _STORAGE_FAULTS):
+      raise StorageError(f"cannot write TensorBoard's event files: "
+                         f"{first_line(e)}") from None
+    raise
 
 
 def append(workdir: str, record: dict) -> None:
@@ -41,7 +62,7 @@ def publish(workdir: str, writer, record: dict, scalars: dict,
   TensorBoard's `writer` at record["step"], and logs `line`."""
   import tensorflow as tf
   append(workdir, record)
-  with writer.as_default(step=record["step"]):
+  with event_files(), writer.as_default(step=record["step"]):
     for name, value in scalars.items():
       tf.summary.scalar(name, value)
   logging.info("%s", line)

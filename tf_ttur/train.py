@@ -128,7 +128,8 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
         export_best=lambda directory: export_lib.export_run(
             model, config, write_dir, precision, data, export_dir=directory))
     _fit(model, manager, data, callbacks, config, step, chief, catcher)
-    writer.close()
+    with records.event_files():
+      writer.close()
   if catcher.received is not None:
     _stop_preempted(model, manager, catcher)
   if config.output.export:

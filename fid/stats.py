@@ -27,6 +27,15 @@ class StatsError(ValueError):
   """A statistics file or array that cannot be used; the message says why."""
 
 
+def _unreadable(path: str, error: BaseException) -> StatsError:
+  """The one line for a file np.load cannot read as an .npz (NumPy's own
+  advice to load a text file unsafely is not passed on)."""
+  reason = str(error)
+  if "allow_pickle" in reason or "pickled" in reason:
+    reason = "it is not an .npz archive of arrays"
+  return StatsError(f"{path}: not a readable .npz file ({reason})")
+
+
 class RunningStats:
   """Mean and covariance of feature rows, accumulated batch by batch."""
 
@@ -106,26 +115,37 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
   except NPZ_READ_ERRORS as e:
     if isinstance(e, StatsError):
       raise
-    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+    raise _unreadable(path, e) from None
   _validate(mu, sigma, path)
   return mu.astype(np.float64), sigma.astype(np.float64)
 
 
 def load_provenance(path: str) -> dict | None:
   """The provenance record of a statistics file written by this package,
-  or None when it has none (TTUR's published files) or it is unreadable."""
+  or None when it has none (TTUR's published files).
+
+  Raises:
+    StatsError: the file is unreadable, or its record is not a JSON object
+      (damaged or edited: never taken for "no record").
+  """
   try:
     with np.load(path, allow_pickle=False) as data:
       if "provenance" not in data.files:
         return None
       text = str(data["provenance"])
   except NPZ_READ_ERRORS as e:
-    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+    raise _unreadable(path, e) from None
   try:
     recorded = json.loads(text)
-  except json.JSONDecodeError:
-    return None
-  return recorded if isinstance(recorded, dict) else None
+  except json.JSONDecodeError as e:
+    raise StatsError(f"{path}: its provenance record is not JSON ({e.msg} "
+                     f"at character {e.pos}); the file was damaged or "
+                     "edited") from None
+  if not isinstance(recorded, dict):
+    raise StatsError(f"{path}: its provenance record is "
+                     f"{type(recorded).__name__}, not a JSON object; the "
+                     "file was damaged or edited")
+  return recorded
 
 
 def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -137,7 +157,7 @@ def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
         return None
       mu, sigma = data["spatial_mu"], data["spatial_sigma"]
   except NPZ_READ_ERRORS as e:
-    raise StatsError(f"{path}: not a readable .npz file ({e})") from None
+    raise _unreadable(path, e) from None
   _validate(mu, sigma, path, names=("spatial_mu", "spatial_sigma"))
   return mu.astype(np.float64), sigma.astype(np.float64)
 

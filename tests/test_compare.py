@@ -179,3 +179,19 @@ def test_a_run_made_with_other_flags_is_never_reused(tmp_path):
                                 ["--g_lr=1e-3", "--checkpoint_every=4"],
                                 lines.append)
   assert lines == [f"reused   {workdir} (step 4)"]
+
+
+def test_flagfiles_without_a_metric_in_common_are_refused_first(tmp_path):
+  """An fd_shapes flagfile beside a KID one: refused before any training
+  (it used to train both, then find no common metric)."""
+  from tf_ttur.errors import ConfigError
+  from tf_ttur.experiments import compare
+  shapes = tmp_path / "shapes_fd.flags"
+  shapes.write_text(f"--flagfile={REPO}/configs/smoke.flags\n"
+                    "--quality_every=2\n")
+  kid = tmp_path / "kid.flags"
+  kid.write_text(f"--flagfile={REPO}/configs/smoke.flags\n--kid_every=2\n")
+  with pytest.raises(ConfigError, match="no metric in common "
+                     r"\(shapes_fd: fd_shapes; kid: kid\).*--kid_every"):
+    compare.compare([str(shapes), str(kid)], 1, str(tmp_path / "out"), [])
+  assert not (tmp_path / "out").exists()

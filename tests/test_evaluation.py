@@ -179,5 +179,7 @@ def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(
   assert len(calls) == 3  # Three subsets, then the signal was heard.
   # Without a signal the same evaluator gives its values.
   kid.subsets, kid.stop = 5, lambda: False
+  kid.reference = kid.reference[:3]  # A folder of 3 training images.
   values = kid(model=None)
   assert set(values) == {"kid", "kid_std"} and np.isfinite(values["kid"])
+  assert kid.line(values).endswith("(8 generated, 3 training images)")

@@ -6,6 +6,7 @@ one."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 
@@ -167,3 +168,40 @@ def test_the_savedmodel_extractor_is_chosen_by_name_and_recorded(tmp_path):
   assert mu.shape == (64,) and sigma.shape == (64, 64)
   with pytest.raises(ValueError, match="needs --inception=DIR"):
     inception.make_extractor("savedmodel")
+
+
+def test_a_foreign_md5_is_named_whatever_paper_graph_says(tmp_path):
+  path = _stats_with(tmp_path, dataset="svhn_cropped", split="train",
+                     image_size=32, crop="none", graph_md5="0" * 32)
+  with np.load(path) as data:
+    arrays = dict(data)
+  record = json.loads(str(arrays["provenance"]))
+  record["paper_graph"] = "no"  # Truthy: edited or written by other code.
+  arrays["provenance"] = np.array(json.dumps(record))
+  np.savez(path, **arrays)
+  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  assert [w for w in piece.warnings if "another Inception graph" in w]
+
+
+@pytest.mark.parametrize("text, says", [
+    ("{broken", "its provenance record is not JSON"),
+    ("[1, 2]", "its provenance record is list, not a JSON object")])
+def test_a_damaged_provenance_record_is_not_taken_for_none(tmp_path, text,
+                                                           says):
+  path = str(tmp_path / "reference.npz")
+  x = np.random.default_rng(0).normal(size=(64, 2048)) * 0.1
+  np.savez(path, mu=x.mean(0), sigma=np.cov(x, rowvar=False),
+           provenance=np.array(text))
+  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  assert not piece.ready and says in piece.detail
+  assert "TTUR's published files have none" not in piece.detail
+
+
+def test_a_text_file_given_as_statistics_is_one_plain_line(tmp_path):
+  path = tmp_path / "notes.npz"
+  path.write_text("mu = 1\n")
+  with pytest.raises(fid_stats.StatsError) as raised:
+    fid_stats.load_stats(str(path))
+  message = str(raised.value)
+  assert message.startswith(f"{path}: not a readable .npz file")
+  assert "allow_pickle" not in message and "unsafe" not in message

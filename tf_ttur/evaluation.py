@@ -226,11 +226,15 @@ class KIDEvaluator:
         features, self.reference, subsets=self.subsets,
         subset_size=self.subset_size, seed=self.seed,
         before_subset=before_subset)
+    # What the subsets were drawn from (a small folder has fewer training
+    # images than --kid_samples).
+    self.counts = (len(features), len(self.reference))
     return {"kid": mean, "kid_std": std}
 
   def line(self, values: dict[str, float]) -> str:
+    generated, real = getattr(self, "counts", (self.samples, self.samples))
     return (f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
-            f"({self.samples} samples)")
+            f"({generated} generated, {real} training images)")
 
 
 class JSDEvaluator:

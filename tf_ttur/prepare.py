@@ -254,7 +254,9 @@ def reference_statistics(config: Config, fetch: bool) -> Piece:
         f"{path} was made from other images than this run trains on: "
         f"{'; '.join(differences)}. Its FIDs measure against those images "
         f"({own_stats_command(config, 'OWN.npz')} makes the run's own)")
-  if not recorded.get("paper_graph", True):
+  md5 = recorded.get("graph_md5")
+  if md5 is not None and not provenance.is_paper_graph(md5):
+    # By the MD5 it records, whatever its paper_graph field says.
     piece.warnings.append(
         f"{path} was made with another Inception graph (MD5 "
         f"{recorded.get('graph_md5')}): FIDs against it cannot be compared "

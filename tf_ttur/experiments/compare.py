@@ -252,8 +252,16 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   for flagfile in flagfiles:
     if not os.path.isfile(flagfile):
       raise ConfigError(f"--flagfiles: {flagfile}: no such file")
-  for flagfile in flagfiles:
-    check_evaluates(flagfile, overrides, metric)
+  logged = {flagfile: check_evaluates(flagfile, overrides, metric)
+            for flagfile in flagfiles}
+  if metric is None and not set.intersection(*logged.values()):
+    # Compared on one metric: one that every flagfile's runs log.
+    raise ConfigError(
+        "the flagfiles evaluate no metric in common ("
+        + "; ".join(f"{run_name(f)}: {', '.join(sorted(v))}"
+                    for f, v in logged.items())
+        + "): set the same --fid_every, --kid_every, --quality_every or "
+        "--jsd_every on each (e.g. --override=--kid_every=N), or --metric")
   runs = {name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
           for name in names}
   total = seeds * len(flagfiles)
@@ -308,9 +316,10 @@ def check_out(out: str) -> None:
 
 
 def check_evaluates(flagfile: str, overrides: list[str],
-                    metric: str | None) -> None:
+                    metric: str | None) -> set[str]:
   """ConfigError, before any training, unless the flagfile's runs log a
-  value that can be compared and ranked (`metric`, or any of METRICS)."""
+  value that can be compared and ranked (`metric`, or any of METRICS);
+  returns the METRICS they log."""
   config = Config.from_args(f"--flagfile={flagfile}", *overrides)
   logged = {value for entry in evals.enabled(config.evaluation)
             for value in entry.values}
@@ -322,6 +331,7 @@ def check_evaluates(flagfile: str, overrides: list[str],
     raise ConfigError(f"{flagfile} evaluates nothing to compare: set one "
                       "of --fid_every, --kid_every, --quality_every, "
                       "--jsd_every (or --override=--fid_every=N)")
+  return logged & set(METRICS)
 
 
 def _eval_of(value: str) -> str:

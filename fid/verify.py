@@ -18,6 +18,7 @@ from fid import download
 from fid import frechet
 from fid import inception
 from fid import sources
+from fid.version import __version__
 
 FEATURE_TOLERANCE = 1e-4
 FID_TOLERANCE = 1e-6
@@ -31,6 +32,8 @@ def _synthetic(num: int, size: int, seed: int) -> np.ndarray:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m fid.verify")
+  parser.add_argument("--version", action="version",
+                      version=f"%(prog)s {__version__}")
   parser.add_argument("--inception", default=None)
   parser.add_argument("--cache_dir", default=None)
   parser.add_argument("--images", default=None, help="a folder of images")

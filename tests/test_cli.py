@@ -76,6 +76,9 @@ def test_every_program_has_help_and_version(program):
   proc = run_module(program, "--help")
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert PROGRAMS[program] in proc.stdout
+  if program == "tf_ttur.experiments.sweep":  # Its flags defined elsewhere.
+    for flag in ("--seeds", "--out", "--override", "--metric"):
+      assert flag in proc.stdout, flag
   assert "--helpfull lists every flag" in proc.stdout
   proc = run_module(program, "--version")
   assert proc.returncode == 0, proc.stderr[-2000:]
@@ -105,3 +108,10 @@ def test_quality_never_replaces_a_classifier_without_overwrite(tmp_path):
   (tmp_path / "mine").mkdir()
   proc = run_module("tf_ttur.quality", f"--out={tmp_path / 'mine'}")
   assert proc.returncode == 2 and "pass --overwrite" in proc.stderr
+
+
+@pytest.mark.slow
+def test_fid_verify_has_a_version():
+  proc = run_module("fid.verify", "--version")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.strip() == f"python -m fid.verify {fid.__version__}"

@@ -224,4 +224,6 @@ if __name__ == "__main__":
   for name in ("d_lr", "g_lr"):
     flags.mark_flag_as_required(name)
   FLAGS = flags.FLAGS
-  tf_ttur_flags.run_program(main)
+  # --seeds, --out, --override and --metric are compare's (absl files
+  # them under the module that defines them).
+  tf_ttur_flags.run_program(main, flag_modules=(compare.__name__,))

@@ -40,6 +40,10 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
   proc = _train(workdir, tfds_dir)
   assert "step 4/4" in proc.stderr
+  # A closing summary: where it stopped and where everything is.
+  assert f"done: step 4 of 4 in {workdir}" in proc.stderr
+  assert f"generator: {workdir}/saved_model" in proc.stderr
+  assert f"curves: tensorboard --logdir {workdir}" in proc.stderr
   for name in ("config.json", "metrics.jsonl", "checkpoints", "samples",
                "saved_model"):
     assert os.path.exists(os.path.join(workdir, name)), name

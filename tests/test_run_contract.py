@@ -554,3 +554,20 @@ def test_a_full_disk_under_the_event_files_is_one_storage_error(
   with pytest.raises(tf.errors.InvalidArgumentError):
     with records.event_files():
       raise tf.errors.InvalidArgumentError(None, None, "a bug")
+
+
+def test_the_closing_summary_gives_each_metrics_best_and_the_places(
+    tmp_path):
+  from tf_ttur import records
+  from tf_ttur.config import Config
+  workdir = str(tmp_path / "run")
+  os.makedirs(os.path.join(workdir, "samples"))
+  with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
+    for step, value in ((50, 300.0), (100, 250.5), (150, 260.0)):
+      f.write(json.dumps({"step": step, "fd_shapes": value}) + "\n")
+  config = Config.of(workdir=workdir, train_steps=150, quality_every=50)
+  assert records.summary(config) == [
+      f"done: step 150 of 150 in {workdir}",
+      "  best fd_shapes 250.5000 at step 100 (one run's lowest)",
+      f"  samples: {workdir}/samples",
+      f"  curves: tensorboard --logdir {workdir}"]

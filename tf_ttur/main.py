@@ -55,6 +55,9 @@ def main(argv):
       export.export_latest(config)
     else:
       train.train(config)
+      from tf_ttur import records
+      for line in records.summary(config):
+        logging.info("%s", line)
   except (ConfigError, DatasetError, StatsError, FileNotFoundError,
           StorageError) as e:
     # What a user can fix; anything else is a bug and keeps its traceback.

@@ -114,3 +114,30 @@ def truncate_after(workdir: str, step: int) -> int:
                     "kept as %s.", path, damaged, aside)
   atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
   return total - len(kept)
+
+
+def summary(config) -> list[str]:
+  """The closing lines of a run: where it stopped, the best (lowest)
+  value of each metric it evaluates and its step, and where its samples,
+  generator and TensorBoard's event files are."""
+  from tf_ttur import evals
+  run = rundir.RunDir(config.run.workdir)
+  logged = read(config.run.workdir)
+  step = max((r.get("step", 0) for r in logged), default=0)
+  lines = [f"done: step {step} of {config.schedule.train_steps} in "
+           f"{config.run.workdir}"]
+  for entry in evals.enabled(config.evaluation):
+    for name in entry.values:
+      points = [(r[name], r["step"]) for r in logged
+                if isinstance(r.get(name), (int, float)) and "step" in r]
+      if points:
+        value, at = min(points)
+        lines.append(f"  best {name} {value:.4f} at step {at} (one run's "
+                     "lowest)")
+  for label, path in (("samples", run.samples),
+                      ("generator", run.export),
+                      ("best generator", run.best_export)):
+    if os.path.exists(path):
+      lines.append(f"  {label}: {path}")
+  lines.append(f"  curves: tensorboard --logdir {run.events}")
+  return lines

@@ -185,7 +185,10 @@ def test_run_names_keep_seeds_apart(tmp_path, monkeypatch):
       "compare/orig/seed_0")
   assert summaries.run_name("/data/x/runs/demo") == "demo"
   assert summaries.run_name("mine/demo") == "mine/demo"
-  assert summaries.run_name("/elsewhere/demo") == "/elsewhere/demo"
+  assert summaries.run_name("/elsewhere/demo") == "elsewhere/demo"
+  # compare --out=/abs/out: the ends that tell the seeds apart.
+  assert summaries.run_name("/data/exp/out/ttur/seed_3") == (
+      "out/ttur/seed_3")
 
 
 def test_tags_name_each_familys_losses():

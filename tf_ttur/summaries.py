@@ -65,14 +65,22 @@ def run_name(workdir: str) -> str:
   names the run: its folder below the nearest `runs` folder (demo,
   compare_demo/demo/seed_0), so that the seeds of a comparison are
   separate trials with readable names; a folder elsewhere is named
-  relative to the current one, or whole when outside it."""
+  relative to the current one, or, outside it, by its last TAIL_PARTS
+  folders (compare --out=/abs/out: out/ttur/seed_0), whose ends tell
+  runs apart where TensorBoard's column cuts a long path short."""
   path = os.path.abspath(workdir)
   parts = path.split(os.sep)
   if "runs" in parts[:-1]:
     below = len(parts) - parts[::-1].index("runs")
     return "/".join(parts[below:])
   relative = os.path.relpath(path)
-  return path if relative.startswith("..") else relative
+  if relative.startswith(".."):
+    return "/".join(p for p in parts[-TAIL_PARTS:] if p)
+  return relative
+
+
+# The folders that name a run outside the current folder (run_name).
+TAIL_PARTS = 3
 
 
 def _hparam(name: str, value):

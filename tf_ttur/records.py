@@ -22,6 +22,7 @@ from absl import logging
 from fid.files import atomic_write
 from fid.files import free_name
 from tf_ttur import rundir
+from tf_ttur.config import Config
 from tf_ttur.errors import StorageError
 from tf_ttur.errors import first_line
 
@@ -116,7 +117,7 @@ def truncate_after(workdir: str, step: int) -> int:
   return total - len(kept)
 
 
-def summary(config) -> list[str]:
+def summary(config: Config) -> list[str]:
   """The closing lines of a run: where it stopped, the best (lowest)
   value of each metric it evaluates and its step, and where its samples,
   generator and TensorBoard's event files are."""

@@ -31,15 +31,19 @@ def _steps_of_checkpoints(workdir):
 
 
 def _assert_checkpoints_whole(workdir):
-  """Every checkpoint the index file lists restores (reads) completely."""
+  """The checkpoint the state file names as the latest restores (reads)
+  completely. An older one it still lists may be mid-deletion:
+  TensorFlow's CheckpointManager records the new state, deletes the old
+  files, then records the state again, so a SIGKILL in between leaves a
+  listed checkpoint without its files; a resume never reads it (checkpoints
+  are found from their .index files and checked whole, tf_ttur.rundir)."""
   import tensorflow as tf
   state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
   if state is None:
     return
-  for path in state.all_model_checkpoint_paths:
-    reader = tf.train.load_checkpoint(path)
-    for name in reader.get_variable_to_shape_map():
-      reader.get_tensor(name)  # Raises on a truncated or missing shard.
+  reader = tf.train.load_checkpoint(state.model_checkpoint_path)
+  for name in reader.get_variable_to_shape_map():
+    reader.get_tensor(name)  # Raises on a truncated or missing shard.
 
 
 def _wait_for_records(workdir, count, proc, timeout=300):

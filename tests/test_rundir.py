@@ -245,8 +245,11 @@ CLASSIFIER = os.path.join(REPO, "saved_models", "shapes_classifier")
      "is not a generator of this project"),
     ("existing file", [f"--saved_model={GENERATOR}", "--out=exists.png"],
      "exists; pass --overwrite"),
-    ("missing folder", [f"--saved_model={GENERATOR}", "--out=missing/g.png"],
-     "does not exist"),
+    # A missing folder is made (runs/ on a fresh clone); one that cannot
+    # be (below a file) is refused.
+    ("folder below a file", [f"--saved_model={GENERATOR}",
+                             "--out=exists.png/sub/g.png"],
+     "does not exist and cannot be made"),
     ("folder named .png", [f"--saved_model={GENERATOR}", "--out=g.png"],
      "is a folder"),
     ("non-empty folder", [f"--saved_model={GENERATOR}", "--out=full"],

@@ -129,7 +129,10 @@ def test_image_run_hparams_and_config_text(image_run):
   assert hparams["d_lr"].number_value == pytest.approx(1e-4)
   assert hparams["model"].string_value == "dcgan"
   assert hparams["precision"].string_value == "float32"
-  assert session.session_start_info.group_name == os.path.abspath(image_run)
+  # The trial: the run's folder named as run_name names it (outside the
+  # current folder: its last three folders, which tell runs apart).
+  assert session.session_start_info.group_name == "/".join(
+      os.path.abspath(image_run).split(os.sep)[-3:])
   # Domains: choices as discrete values, integers as integer intervals.
   infos = {h.name: h for h in experiment.experiment.hparam_infos}
   assert sorted(v.string_value for v in infos["model"].domain_discrete.values

@@ -121,9 +121,44 @@ def decode_file(path):
   [H, W, 3]. The decode of every preprocessed image (preprocessed_batches
   and tf_ttur's folder:PATH datasets)."""
   import tensorflow as tf
-  image = tf.io.decode_image(tf.io.read_file(path), channels=3,
-                             expand_animations=False)
+  return decode_bytes(tf.io.read_file(path))
+
+
+def decode_bytes(encoded):
+  """The decode of encoded image bytes (a string tensor) -> uint8
+  [H, W, 3]: decode_file's, and the LMDB's and CelebA zip's records'."""
+  import tensorflow as tf
+  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
   return tf.ensure_shape(image, (None, None, 3))
+
+
+def refuse_oversized(files: Sequence[str]) -> None:
+  """SourceError naming the first image over max_pixels(), read from the
+  headers (~50 us a file) before any is decoded: a 292 KB PNG of
+  10000x10000 pixels decodes to gigabytes. A file whose header does not
+  read is left to the decode, which names it (first_unreadable)."""
+  for path in files:
+    try:
+      with open_image(path) as image:
+        width, height = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+      continue
+    check_pixels(path, width, height)
+
+
+def _crop_resize_batches(ds, crop: str, size: int, batch_size: int,
+                         failure) -> Iterator[np.ndarray]:
+  """uint8 batches [n, size, size, 3] of a dataset of uint8 images, each
+  through preprocess.crop_and_resize, in order; a decode error becomes
+  failure(error), a SourceError."""
+  import tensorflow as tf
+  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, size),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  try:
+    yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
+  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
+          tf.errors.NotFoundError) as e:
+    raise failure(e) from None
 
 
 def first_unreadable(files: Sequence[str]) -> tuple[str, str] | None:
@@ -163,28 +198,19 @@ def preprocessed_batches(images, crop: str, size: int, batch_size: int
       array = np.clip(np.round(array.astype(np.float64)), 0, 255)
     ds = tf.data.Dataset.from_tensor_slices(array.astype(np.uint8))
   else:
-    for path in images:
-      try:
-        with open_image(path) as image:
-          size_wh = image.size
-      except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        continue  # Named by first_unreadable if the pipeline fails on it.
-      check_pixels(path, *size_wh)
+    refuse_oversized(images)
     ds = tf.data.Dataset.from_tensor_slices(list(images)).map(
         decode_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, size),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  try:
-    yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
-  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-          tf.errors.NotFoundError) as e:
+
+  def failure(error):
     found = (None if isinstance(images, np.ndarray)
              else first_unreadable(images))
     if found is None:
-      raise SourceError(f"cannot preprocess the images ({first_line(e)})"
-                        ) from None
-    raise SourceError(f"{found[0]}: cannot read the image ({found[1]})"
-                      ) from None
+      return SourceError(f"cannot preprocess the images "
+                         f"({first_line(error)})")
+    return SourceError(f"{found[0]}: cannot read the image ({found[1]})")
+
+  yield from _crop_resize_batches(ds, crop, size, batch_size, failure)
 
 
 def raw_images(source):
@@ -198,12 +224,14 @@ def raw_images(source):
   """
   import tensorflow as tf
   kind = source.kind.name
+  if kind == "folder":  # list_images names what is wrong with the folder.
+    files = list_images(source.path)
+    refuse_oversized(files)
+    return tf.data.Dataset.from_tensor_slices(files).map(
+        decode_file, num_parallel_calls=tf.data.AUTOTUNE)
   check = source.check()
   if not check.ready:
     raise SourceError(f"{source.spelling}: {check.detail}")
-  if kind == "folder":
-    files = tf.data.Dataset.from_tensor_slices(list_images(source.path))
-    return files.map(decode_file, num_parallel_calls=tf.data.AUTOTUNE)
   if kind == "lmdb":
     encoded = tf.data.Dataset.from_generator(
         lambda: _lmdb_values(source.path),
@@ -219,13 +247,6 @@ def raw_images(source):
   else:
     raise SourceError(f"{source.spelling}: not a source of image files")
   return encoded.map(decode_bytes, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def decode_bytes(encoded):
-  """decode_file's decode of encoded image bytes (a string tensor)."""
-  import tensorflow as tf
-  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-  return tf.ensure_shape(image, (None, None, 3))
 
 
 def _lmdb_values(path: str) -> Iterator[bytes]:
@@ -253,18 +274,13 @@ def source_batches(source, image_size: int, batch_size: int,
   """uint8 batches [n, image_size, image_size, 3] of a path source, each
   image as training delivers it (raw_images, then the source's crop and
   the resize)."""
-  import tensorflow as tf
   ds = raw_images(source)
   if limit is not None:
     ds = ds.take(limit)
-  crop = source.crop()
-  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, image_size),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  try:
-    yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
-  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as e:
-    raise SourceError(f"{source.spelling}: an image does not decode "
-                      f"({first_line(e)})") from None
+  yield from _crop_resize_batches(
+      ds, source.crop(), image_size, batch_size,
+      lambda e: SourceError(f"{source.spelling}: an image does not decode "
+                            f"({first_line(e)})"))
 
 
 def load_array(path: str) -> np.ndarray:

@@ -24,10 +24,19 @@ EXPECTED_ERRORS = (sources.SourceError, stats_lib.StatsError,
                    ValueError, OSError)
 
 
+def _plain(path: str) -> str:
+  """folder:PATH (training's spelling, which prepare prints) as the plain
+  folder PATH; any other input as it is."""
+  folder = datasources.KINDS["folder"].prefix
+  return path[len(folder):] if path.startswith(folder) else path
+
+
 def resolve(path: str, recursive: bool, data_dir: str | None,
             image_size: int | None = None, crop: str | None = None):
   """('stats', (mu, sigma)), ('images', list of files or array),
-  ('stream', TfdsSource) or ('generator', SavedModelGenerator)."""
+  ('stream', TfdsSource), ('source', (Source, its image count)) or
+  ('generator', SavedModelGenerator). folder:PATH is the folder PATH."""
+  path = _plain(path)
   if path.startswith(generator_lib.SAVEDMODEL_PREFIX):
     return "generator", generator_lib.SavedModelGenerator(
         path[len(generator_lib.SAVEDMODEL_PREFIX):])
@@ -37,14 +46,13 @@ def resolve(path: str, recursive: bool, data_dir: str | None,
     source = datasources.parse(path)
     if source.kind.modality != datasources.IMAGES:
       raise sources.SourceError(f"{path}: not a source of images")
-    # folder:PATH is a plain folder (compute strips the prefix).
     if crop is not None:
       raise ValueError(f"{path}: its crop is {source.crop()!r}, as "
                        "training's; --crop does not apply")
     check = source.check()
     if not check.ready:
       raise sources.SourceError(f"{path}: {check.detail}")
-    return "source", source
+    return "source", (source, check.count)
   if os.path.isdir(path):
     return "images", sources.list_images(path, recursive)
   if not os.path.isfile(path):
@@ -90,9 +98,6 @@ def compute(paths: list[str], inception_path: str | None = None,
     raise ValueError(f"--crop={crop}: one of {', '.join(preprocess.CROPS)}")
   if cache_dir is None and inception_path is None:
     download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
-  # folder:PATH (training's spelling, which prepare prints) is PATH.
-  folder = datasources.KINDS["folder"].prefix
-  paths = [p[len(folder):] if p.startswith(folder) else p for p in paths]
   resolved = [resolve(p, recursive, data_dir, image_size, crop)
               for p in paths]
   if image_size is not None and all(kind in ("stats", "generator")
@@ -172,11 +177,12 @@ def _provenance(path: str, resolved, count: int, net, drop_last: bool,
   preprocessing: (crop, size) applied to a folder or an array."""
   kind, value = resolved
   if kind == "source":
-    size = preprocessing[1] if preprocessing else value.kind.default_size
-    return provenance.record(value.spelling, count, extractor=net.kind,
+    source, _ = value
+    size = preprocessing[1] if preprocessing else source.kind.default_size
+    return provenance.record(source.spelling, count, extractor=net.kind,
                              graph_md5_value=net.graph_md5,
                              drop_last_partial_batch=drop_last,
-                             **value.provenance(size))
+                             **source.provenance(size))
   if kind == "stream":
     rule = value.preprocessing
     source = path
@@ -184,7 +190,7 @@ def _provenance(path: str, resolved, count: int, net, drop_last: bool,
               "image_size": rule.size if rule else None,
               "crop": rule.crop if rule else None}
   else:
-    source = os.path.abspath(path)
+    source = os.path.abspath(_plain(path))
     if kind == "generator":
       fields = {"dataset": f"savedmodel:{os.path.abspath(value.path)}"}
     else:
@@ -246,11 +252,11 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
     # Sampled in memory through serving_default; no image is written.
     return value.batches(num, seed, batch_size), num
   if kind == "source":
-    size = (preprocessing[1] if preprocessing else value.kind.default_size)
-    total = _source_count(value)
+    source, total = value
+    size = preprocessing[1] if preprocessing else source.kind.default_size
     if drop_last:
       total = total // batch_size * batch_size
-    return sources.source_batches(value, size, batch_size, total), total
+    return sources.source_batches(source, size, batch_size, total), total
   if kind == "stream":
     total = value.count
     if drop_last and total is not None:
@@ -263,12 +269,6 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
     return (sources.preprocessed_batches(value, *preprocessing, batch_size),
             len(value))
   return sources.iter_batches(value, batch_size, notes, workers), len(value)
-
-
-def _source_count(source: datasources.Source) -> int:
-  if source.kind.name == "lmdb":
-    return datasources.lmdb_entries(source.path)
-  return len(datasources.celeba_files(source.path))
 
 
 def _companions(a: core.Activations, b: core.Activations, results,

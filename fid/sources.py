@@ -377,9 +377,8 @@ class TfdsSource:
     except SourceError as e:
       raise SourceError(f"{spec}: {e}") from None
     rule = preprocess.PAPER.get(self.name)
-    if image_size is not None:
-      rule = preprocess.Preprocessing(
-          crop or (rule.crop if rule else "square"), image_size)
+    if image_size is not None:  # The registry's crop: the paper's, or square.
+      rule = preprocess.Preprocessing(crop or source.crop(), image_size)
     self.preprocessing = rule
     self.spec = spec
     try:

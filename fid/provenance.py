@@ -32,7 +32,6 @@ TTUR_STATS = {
 COMPARED = ("dataset", "split", "image_size", "crop")
 
 
-
 def is_ttur_name(path: str) -> bool:
   return os.path.basename(path) in TTUR_STATS
 

@@ -147,9 +147,9 @@ def check_quality_model(path: str, load: bool) -> None:
                       "tf_ttur.quality)") from None
 
 
-def check_writable(path: str) -> None:
-  """Raises ConfigError if `path` cannot be created or written, writing
-  nothing: os.access on the nearest existing ancestor."""
+def check_writable(path: str, flag: str = "--workdir") -> None:
+  """Raises ConfigError naming `flag` if `path` cannot be created or
+  written, writing nothing: os.access on the nearest existing ancestor."""
   path = os.path.abspath(path)
   probe = path
   while not os.path.exists(probe):
@@ -158,7 +158,7 @@ def check_writable(path: str) -> None:
       break
     probe = parent
   if not os.path.isdir(probe):
-    raise ConfigError(f"--workdir={path} is not usable: {probe} is a file")
+    raise ConfigError(f"{flag}={path} is not usable: {probe} is a file")
   if not os.access(probe, os.W_OK | os.X_OK):
-    raise ConfigError(f"--workdir={path} is not writable ({probe} is not "
+    raise ConfigError(f"{flag}={path} is not writable ({probe} is not "
                       "writable)")

@@ -309,10 +309,7 @@ def check_out(out: str) -> None:
   if os.path.exists(out) and not os.path.isdir(out):
     raise ConfigError(f"--out={out}: a file, not a folder (where the runs "
                       "and results go)")
-  try:
-    preflight.check_writable(out)
-  except ConfigError as e:
-    raise ConfigError(str(e).replace("--workdir", "--out")) from None
+  preflight.check_writable(out, flag="--out")
 
 
 def check_evaluates(flagfile: str, overrides: list[str],

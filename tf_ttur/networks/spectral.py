@@ -35,23 +35,27 @@ def _normalize(x):
   return x / (ops.sqrt(ops.sum(ops.square(x))) + EPSILON)
 
 
+def _right_vector(matrix, u):
+  """v = normalize(u W^T), a constant for the gradient."""
+  return ops.stop_gradient(_normalize(ops.matmul(u, ops.transpose(matrix))))
+
+
 def power_iteration(matrix, u):
   """One power iteration on `matrix` [fan_in, out] from `u` [1, out].
 
   Returns (sigma, u_new, v): v = normalize(u W^T), u_new = normalize(v W),
   sigma = v W u_new^T, with u_new and v held constant for the gradient.
   """
-  v = ops.stop_gradient(_normalize(ops.matmul(u, ops.transpose(matrix))))
-  u_new = ops.stop_gradient(_normalize(ops.matmul(v, matrix)))
-  sigma = ops.sum(ops.matmul(v, matrix) * u_new)
-  return sigma, u_new, v
+  v = _right_vector(matrix, u)
+  vw = ops.matmul(v, matrix)
+  u_new = ops.stop_gradient(_normalize(vw))
+  return ops.sum(vw * u_new), u_new, v
 
 
 def stored_sigma(matrix, u):
   """sigma from the stored u without iterating (inference):
   v = normalize(u W^T), sigma = v W u^T."""
-  v = ops.stop_gradient(_normalize(ops.matmul(u, ops.transpose(matrix))))
-  return ops.sum(ops.matmul(v, matrix) * u)
+  return ops.sum(ops.matmul(_right_vector(matrix, u), matrix) * u)
 
 
 class SpectralNormalized(keras.layers.Layer):

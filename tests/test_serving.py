@@ -200,11 +200,13 @@ def _serving_ops(path: str) -> set[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family,size", [("wgan_gp", 32), ("began", 64)])
+@pytest.mark.parametrize("family,size", [("wgan_gp", 32), ("began", 64),
+                                         ("sngan", 32)])
 def test_every_image_family_serves_statelessly_and_converts(family, size,
                                                             tmp_path):
   """WGAN-GP's batch-statistics norm and both families' upsampling once
-  kept TFLite from converting (no built-in Conv2D for an unknown height)."""
+  kept TFLite from converting (no built-in Conv2D for an unknown height);
+  SNGAN's generator normalizes its Linear's flat outputs."""
   config = Config.of(model=family, image_size=size, width=8, z_dim=16,
                      tflite=True)
   model = builder.build_model(config, "float32")
@@ -217,8 +219,13 @@ def test_every_image_family_serves_statelessly_and_converts(family, size,
   assert info["batch_statistics"] == (family == "wgan_gp")
   assert info["tflite"]["within_1_level"] >= 0.999
   z = np.random.default_rng(6).uniform(-1, 1, (8, 16)).astype(np.float32)
-  served = tf.saved_model.load(path).signatures["serving_default"](
-      z=tf.constant(z))["images"].numpy().astype(int)
+  outputs = tf.saved_model.load(path).signatures["serving_default"](
+      z=tf.constant(z))
+  # TensorFlow Serving's loader gives the same images, bit for bit.
+  np.save(tmp_path / "z.npy", z)
+  _assert_same(_cli_run(path, "serving_default", tmp_path / "serve",
+                        "--inputs", f"z={tmp_path / 'z.npy'}"), outputs)
+  served = outputs["images"].numpy().astype(int)
   trained = pixels.to_uint8(model.generator(z, training=False)).numpy()
   assert np.abs(served - trained.astype(int)).max() <= 1
   got = export_lib.tflite_interpreter(

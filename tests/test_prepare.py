@@ -358,6 +358,11 @@ def test_paper_datasets_build_offline_from_their_originals(
     from tf_ttur.data import images as images_lib
     assert len(list(images_lib.load_images(
         name, 32, data_dir=str(place / "tfds"), download=False))) == count
+  # The row's own flagfile trains its first steps on what prepare built.
+  flagfile = os.path.join(REPO, "configs", f"{name}.flags")
+  trains_two_steps(str(place / "run"), f"--flagfile={flagfile}",
+                   f"--data_dir={place}/tfds", "--fid_every=0",
+                   "--jsd_every=0" if text else "--kid_every=0")
 
 
 def test_a_deleted_shard_is_missing_before_anything_is_written(tmp_path,

@@ -251,6 +251,13 @@ def test_celeba_source_gives_exactly_tfds_celeb_a(tmp_path, monkeypatch):
   assert len(from_tfds) == len(from_zip) == 7
   for a, b in zip(from_tfds, from_zip):
     np.testing.assert_array_equal(a, b)
+  # The CelebA row's flagfile trains its first steps on either route.
+  celeba = os.path.join(REPO, "configs", "celeba.flags")
+  trains_two_steps(str(tmp_path / "run_tfds"), f"--flagfile={celeba}",
+                   f"--data_dir={data_dir}", "--fid_every=0")
+  trains_two_steps(str(tmp_path / "run_zip"), f"--flagfile={celeba}",
+                   f"--dataset=celeba:{manual / 'img_align_celeba.zip'}",
+                   "--fid_every=0")
 
 
 def test_kid_on_a_one_image_folder_is_refused_before_anything_is_written(

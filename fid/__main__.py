@@ -53,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                  "~/.cache/tf_ttur_fid)")
   p.add_argument("--batch_size", type=int, default=50)
   p.add_argument("--show_tf_logs", action="store_true",
-                 help="show TensorFlow's C++ log lines at start-up (hidden "
-                 "by default; a TF_CPP_MIN_LOG_LEVEL you set is kept)")
+                 help="show TensorFlow's C++ log lines at start-up and "
+                 "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
+                 "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)")
   p.add_argument("--extractor", choices=architecture.EXTRACTORS,
                  default="fast", help="fast: the Keras port (default, proven "
                  "equal to the graph by the tests); reference: the graph "

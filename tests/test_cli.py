@@ -61,6 +61,31 @@ def test_tensorflow_start_up_lines_are_hidden_unless_asked():
     assert "I0000" in shown.stderr or "oneDNN" in shown.stderr
 
 
+@pytest.mark.slow
+def test_libraries_python_log_lines_are_hidden_unless_asked(tmp_path):
+  """TensorFlow's own INFO lines through Python's logging (saving a
+  SavedModel: "Assets written to", "Writing fingerprint") are hidden after
+  `import fid`, the program's own lines are not; --show_tf_logs shows
+  them."""
+  code = ("import sys, fid, tensorflow as tf\n"
+          "from absl import logging\n"
+          "logging.use_absl_handler(); logging.set_verbosity(logging.INFO)\n"
+          "tf.saved_model.save(tf.Module(), sys.argv[1])\n"
+          "logging.info('own line')\n")
+
+  def run(name, *args):
+    return subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / name), *args], cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), capture_output=True,
+        text=True, timeout=300)
+
+  quiet, shown = run("a"), run("b", "--show_tf_logs")
+  assert quiet.returncode == 0 and shown.returncode == 0, shown.stderr
+  assert "own line" in quiet.stderr and "own line" in shown.stderr
+  assert "Writing fingerprint" not in quiet.stderr
+  assert "Writing fingerprint" in shown.stderr
+
+
 PROGRAMS = {
     "tf_ttur.main": "--model", "tf_ttur.sample": "--saved_model",
     "tf_ttur.quality": "--out", "tf_ttur.experiments.compare": "--flagfiles",

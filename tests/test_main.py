@@ -44,6 +44,12 @@ def test_train_resume_and_export(tmp_path, tfds_dir):
   assert f"done: step 4 of 4 in {workdir}" in proc.stderr
   assert f"generator: {workdir}/saved_model" in proc.stderr
   assert f"curves: tensorboard --logdir {workdir}" in proc.stderr
+  # A line once the first step is done; none of TFDS's or TensorFlow's
+  # own INFO lines (e.g. "Load dataset info", "Assets written to").
+  assert "step 1/4: the first step took" in proc.stderr
+  for internal in ("dataset_info.py", "Sharding callback", "Assets written",
+                   "fingerprint", "Function `serve`"):
+    assert internal not in proc.stderr, internal
   for name in ("config.json", "metrics.jsonl", "checkpoints", "samples",
                "saved_model"):
     assert os.path.exists(os.path.join(workdir, name)), name

@@ -571,3 +571,39 @@ def test_the_closing_summary_gives_each_metrics_best_and_the_places(
       "  best fd_shapes 250.5000 at step 100 (one run's lowest)",
       f"  samples: {workdir}/samples",
       f"  curves: tensorboard --logdir {workdir}"]
+
+
+def test_progress_lines_come_after_the_first_step_and_by_time(
+    tmp_path, monkeypatch, log):
+  """Between --log_every intervals the run speaks once its first step is
+  done and then whenever PROGRESS_SECONDS have passed since its last line
+  (a paper run's first interval takes minutes)."""
+  import tensorflow as tf
+
+  from tf_ttur import callbacks
+
+  clock = [1000.0]
+  monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
+
+  class Model:
+    step = tf.Variable(0)
+
+  logger = callbacks.MetricsLogger(str(tmp_path), 1000, None, None,
+                                   log_every=100)
+  logger.set_model(Model())
+  monkeypatch.setattr(logger, "_write_rates", lambda step: None)
+  logger.on_train_begin()
+  logger.on_epoch_begin(0)
+  clock[0] += 4.0
+  logger.on_train_batch_end(0)
+  assert log["info"] == ["step 1/1000: the first step took 4.0 s (tracing "
+                         "it included); then a line every 100 steps and at "
+                         "least every 60 s"]
+  for batch in range(1, 30):  # 29 steps of 1 s: no line yet.
+    clock[0] += 1.0
+    logger.on_train_batch_end(batch)
+  assert len(log["info"]) == 1
+  clock[0] += callbacks.PROGRESS_SECONDS
+  logger.on_train_batch_end(30)
+  assert log["info"][1].startswith("step 31/1000 | ")
+  assert "left" in log["info"][1]

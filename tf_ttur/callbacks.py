@@ -13,6 +13,7 @@ from collections.abc import Callable
 import os
 import time
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -39,16 +40,28 @@ def format_duration(seconds: float) -> str:
   return f"{minutes}m{secs:02d}s"
 
 
+# A progress line (step, speed, time left; not a record) at least this
+# often between the interval lines of --log_every.
+PROGRESS_SECONDS = 60.0
+
+
 class MetricsLogger(keras.callbacks.Callback):
   """One log line per interval; metrics.jsonl and TensorBoard scalars
   (grouped tags, tf_ttur.summaries), the learning rates when they change.
 
-  family: the run's (tf_ttur.families), whose tags name its losses.
+  Between intervals, a line once the first step is done (it includes
+  tracing the step, and XLA's compilation) and then at least every
+  PROGRESS_SECONDS: a paper run's first interval can take minutes.
+
+  family: the run's (tf_ttur.families), whose tags name its losses;
+  log_every: the interval, named in the first step's line.
   """
 
   def __init__(self, workdir: str, total_steps: int,
-               writer: tf.summary.SummaryWriter, family: Family):
+               writer: tf.summary.SummaryWriter, family: Family,
+               log_every: int = 0):
     super().__init__()
+    self.log_every = log_every
     self.workdir = workdir
     self.total_steps = total_steps
     self.writer = writer
@@ -63,7 +76,30 @@ class MetricsLogger(keras.callbacks.Callback):
     earlier = [r["elapsed_sec"] for r in records.read(self.workdir)
                if isinstance(r.get("elapsed_sec"), (int, float))]
     self._elapsed_before = float(earlier[-1]) if earlier else 0.0
+    self._said = self._start
     self._write_rates(self._last_step)
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch_step = int(self.model.step.numpy())
+
+  def on_train_batch_end(self, batch, logs=None):
+    now = time.time()
+    step = self._epoch_step + batch + 1
+    if step == self._first_step + 1 and step < self.total_steps:
+      logging.info("step %d/%d: the first step took %.1f s (tracing it "
+                   "included); then a line every %d steps and at least "
+                   "every %d s", step, self.total_steps, now - self._start,
+                   self.log_every, PROGRESS_SECONDS)
+      self._said = now
+    elif now - self._said >= PROGRESS_SECONDS and step < self.total_steps:
+      done = step - self._first_step
+      rate = done / max(now - self._start, 1e-9)
+      logging.info(
+          "step %d/%d | %.2f steps/s | elapsed %s | left %s", step,
+          self.total_steps, rate,
+          format_duration(self._elapsed_before + now - self._start),
+          format_duration((self.total_steps - step) / max(rate, 1e-9)))
+      self._said = now
 
   def _write_rates(self, step: int) -> None:
     """Both learning rates, at every log step (a constant rate is a line,
@@ -80,6 +116,7 @@ class MetricsLogger(keras.callbacks.Callback):
     rate = (step - self._first_step) / max(now - self._start, 1e-9)
     eta = (self.total_steps - step) / max(rate, 1e-9)
     self._last_time, self._last_step = now, step
+    self._said = now
     record = {"step": step, "time": now,
               "elapsed_sec": self._elapsed_before + now - self._start,
               "steps_per_sec": steps_per_sec}

@@ -168,7 +168,8 @@ def parse_or_exit(flag_values: absl_flags.FlagValues):
 # loads; defined here so that absl accepts it.
 absl_flags.DEFINE_bool(
     "show_tf_logs", False, "Show TensorFlow's C++ log lines at start-up "
-    "(hidden by default; a TF_CPP_MIN_LOG_LEVEL you set is kept).")
+    "and the INFO/WARNING lines of TensorFlow, TFDS and Keras (hidden by "
+    "default; a TF_CPP_MIN_LOG_LEVEL you set is kept).")
 
 
 HELP_ARGS = ("--help", "-h", "-?", "--helpshort")

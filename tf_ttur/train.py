@@ -176,7 +176,8 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   schedule = config.schedule
   callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
                callbacks_lib.MetricsLogger(write_dir, schedule.train_steps,
-                                           writer, config.family),
+                                           writer, config.family,
+                                           schedule.log_every),
                callbacks_lib.sample_writer(config, data, write_dir, z, writer),
                callbacks_lib.Checkpointer(manager, schedule.checkpoint_every)]
   evaluations = [(every, make() if chief else None) for every, make in

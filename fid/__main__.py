@@ -100,7 +100,29 @@ def _parser() -> argparse.ArgumentParser:
                  "recall (PATH1 the reference, PATH2 the generated set) and "
                  "the counts as JSON")
   p.add_argument("--quiet", action="store_true", help="no progress bar")
+  p.add_argument("--info", action="store_true",
+                 help="print what the one PATH, a statistics .npz, holds: "
+                 "its features, spatial statistics and provenance record "
+                 "(with --json, as JSON); nothing is computed")
   return p
+
+
+def _info(args) -> int:
+  if len(args.paths) != 1:
+    print(f"error: --info reads one statistics file, got "
+          f"{len(args.paths)} paths (python -m fid --help lists the "
+          "options)", file=sys.stderr)
+    return 2
+  try:
+    info = api.stats_info(args.paths[0])
+  except api.EXPECTED_ERRORS as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  if args.json:
+    print(json.dumps(info, indent=2))
+  else:
+    print("\n".join(api.format_stats_info(info)))
+  return 0
 
 
 def _run(args) -> tuple[int, dict | Exception]:
@@ -121,6 +143,8 @@ def _run(args) -> tuple[int, dict | Exception]:
 
 def main(argv=None) -> int:
   args = _parser().parse_args(argv)
+  if args.info:
+    return _info(args)
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     code, out = _run(args)

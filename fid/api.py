@@ -171,6 +171,38 @@ def compute(paths: list[str], inception_path: str | None = None,
   return out
 
 
+def stats_info(path: str) -> dict:
+  """What `python -m fid --info FILE` tells of a statistics file: the
+  shapes it holds, whether it has the sFID's spatial statistics, its
+  provenance record (None: TTUR's published files have none) and, for a
+  published file's name, what TTUR computed it from. StatsError when the
+  file is not usable statistics."""
+  mu, _ = stats_lib.load_stats(path)
+  name = os.path.basename(path)
+  return {"path": path, "features": int(mu.shape[0]),
+          "spatial": stats_lib.load_spatial_stats(path) is not None,
+          "provenance": stats_lib.load_provenance(path),
+          "ttur_published": provenance.TTUR_STATS.get(name)}
+
+
+def format_stats_info(info: dict) -> list[str]:
+  """stats_info's dict as lines a person reads."""
+  lines = [f"{info['path']}: mu and sigma of {info['features']} features"
+           + (", with the sFID's spatial_mu and spatial_sigma"
+              if info["spatial"] else "")]
+  if info["ttur_published"]:
+    lines.append(f"  TTUR's published name: {info['ttur_published']}")
+  recorded = info["provenance"]
+  if recorded is None:
+    lines.append("  no provenance record (TTUR's published files and "
+                 "other tools' have none)")
+    return lines
+  lines.append(f"  images: {provenance.describe(recorded)}")
+  for key, value in recorded.items():
+    lines.append(f"  {key}: {value}")
+  return lines
+
+
 def _provenance(path: str, resolved, count: int, net, drop_last: bool,
                 preprocessing: tuple[str, int] | None) -> dict:
   """The record a saved statistics file carries (fid.provenance);
@@ -288,14 +320,14 @@ def _companions(a: core.Activations, b: core.Activations, results,
           f"PATH{i} has {len(r.logits)} images; the score's 10 splits need "
           "at least 10")
     else:
-      scores.append(list(metrics.inception_score(r.logits)))
+      scores.append(dict(zip(("mean", "std"),
+                             metrics.inception_score(r.logits))))
   out = {"inception_score": scores}
   if "inception_score" in why:
     why["inception_score"] = "; ".join(why["inception_score"])
   both = a.features is not None and b.features is not None
-  out["kid"] = (list(metrics.kernel_inception_distance(a.features,
-                                                       b.features))
-                if both else None)
+  out["kid"] = (dict(zip(("mean", "std"), metrics.kernel_inception_distance(
+      a.features, b.features))) if both else None)
   if not both:
     why["kid"] = why["precision"] = why["recall"] = (
         "an input is statistics: no per-image features")

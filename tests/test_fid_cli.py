@@ -91,9 +91,12 @@ def test_cli_json_reports_is_kid_and_counts(folders, inception_pb, capsys):
   result = json.loads(out)
   assert result["counts"] == [12, 11]
   assert result["fid"] > 0
-  assert len(result["inception_score"][0]) == 2
-  assert result["inception_score"][0][0] >= 1.0
-  assert len(result["kid"]) == 2
+  # Named keys, as docs/fid.md gives the layout: one IS per PATH.
+  assert len(result["inception_score"]) == 2
+  for score in result["inception_score"]:
+    assert set(score) == {"mean", "std"} and score["mean"] >= 1.0
+  assert set(result["kid"]) == {"mean", "std"}
+  assert set(result) >= {"fid", "sfid", "precision", "recall", "counts"}
 
 
 @pytest.mark.slow
@@ -372,3 +375,43 @@ def test_bad_paths_name_what_is_wrong(tmp_path, capsys):
     assert cli.main(argv) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and message in lines[0], lines
+
+
+def test_info_prints_what_a_statistics_file_holds(tmp_path, capsys):
+  """--info: the features, the spatial statistics and the provenance
+  record, as lines or (--json) as the record itself; TTUR's files by
+  their published name; anything else is one error line."""
+  from fid import provenance
+  record = provenance.record("tfds:svhn_cropped:train", 73257, "fast",
+                             "a" * 32, dataset="svhn_cropped",
+                             split="train", image_size=32, crop="none")
+  ours = str(tmp_path / "svhn.npz")
+  stats.save_stats(ours, np.zeros(6), np.eye(6), provenance=record,
+                   spatial=(np.zeros(3), np.eye(3)))
+  code, out, err = _cli(capsys, "--info", ours)
+  assert code == 0, err
+  lines = out.splitlines()
+  assert lines[0] == (f"{ours}: mu and sigma of 6 features, with the sFID's "
+                      "spatial_mu and spatial_sigma")
+  assert "  images: tfds:svhn_cropped:train, 73257 images, none crop to " \
+         "32x32" in lines
+  assert "  graph_md5: " + "a" * 32 in lines
+  code, out, _ = _cli(capsys, "--info", "--json", ours)
+  info = json.loads(out)
+  assert info["provenance"] == record and info["features"] == 6
+  assert info["spatial"] is True and info["ttur_published"] is None
+
+  published = str(tmp_path / "fid_stats_cifar10_train.npz")
+  np.savez(published, mu=np.zeros(6), sigma=np.eye(6))
+  code, out, _ = _cli(capsys, "--info", published)
+  assert code == 0
+  assert "TTUR's published name: cifar10: the 50,000 training images" in out
+  assert "no provenance record" in out
+
+  text = tmp_path / "notes.npz"
+  text.write_text("mu sigma")
+  for args in (("--info", str(text)), ("--info", ours, ours),
+               ("--info", str(tmp_path))):
+    code, out, err = _cli(capsys, *args)
+    assert code == 2 and out == ""
+    assert len(error_lines(err)) == 1 and len(err.splitlines()) == 1, err

@@ -96,6 +96,26 @@ def test_export_uses_the_same_discovery(run, tfds_dir):
 
 
 @pytest.mark.slow
+def test_export_needs_only_the_run_directory(run, tfds_dir):
+  """--mode=export --workdir=RUN: config.json gives the width (8 here, the
+  default is 64) and the rest; a flag that defines the model and differs
+  from the record is one error line, and nothing is exported."""
+  shutil.rmtree(os.path.join(run, "saved_model"))
+  proc = run_module("tf_ttur.main", "--mode=export", f"--workdir={run}",
+                    f"--data_dir={tfds_dir}")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(os.path.join(run, "saved_model", "assets", "model.json")) as f:
+    exported = json.load(f)
+  assert exported["step"] == 4
+  shutil.rmtree(os.path.join(run, "saved_model"))
+  proc = run_module("tf_ttur.main", "--mode=export", f"--workdir={run}",
+                    f"--data_dir={tfds_dir}", "--width=16")
+  assert proc.returncode == 2
+  assert "--width: 8 in config.json, now 16" in _one_error_line(proc)
+  assert not os.path.exists(os.path.join(run, "saved_model"))
+
+
+@pytest.mark.slow
 def test_no_readable_checkpoint_is_an_error_not_a_fresh_start(run, tfds_dir):
   for name in ("ckpt-2.index", "ckpt-4.index"):
     with open(_ckpt(run, name), "wb") as f:

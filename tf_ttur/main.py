@@ -35,7 +35,10 @@ FLAGS = config_lib.define_flags(flags.FLAGS)
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
   try:
-    config = Config.from_flags(FLAGS).validate()
+    config = Config.from_flags(FLAGS)
+    if config.run.mode == "export":
+      config = _export_config(config)
+    config = config.validate()
   except ConfigError as e:
     fail(str(e))
   if config.run.mode == "dry_run":
@@ -67,6 +70,26 @@ def main(argv):
   except Preempted as e:
     print(str(e), file=sys.stderr)
     sys.exit(PREEMPTED_EXIT_CODE)
+
+
+def _export_config(config: Config) -> Config:
+  """--mode=export needs only --workdir: the run's config.json gives every
+  setting, and the flags given on the command line (or in a flagfile)
+  replace the recorded ones; a model- or data-defining flag that differs
+  from the record is refused (rundir.check_resume)."""
+  from tf_ttur import rundir
+  workdir = config.run.workdir
+  recorded = rundir.recorded_config(workdir, log=logging.warning)
+  if recorded is None:
+    return config
+  given = {name: getattr(FLAGS, name) for name in config_lib.PART_OF
+           if FLAGS[name].present}
+  known = {name: value for name, value in recorded.items()
+           if name in config_lib.PART_OF}
+  exported = Config.of(**known).replace(**given).replace(
+      mode="export", workdir=workdir)
+  rundir.check_resume(exported, recorded)
+  return exported
 
 
 def _check_needs(config: Config) -> None:

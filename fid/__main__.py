@@ -26,6 +26,7 @@ from fid import architecture
 from fid import frechet
 from fid import generator as generator_lib
 from fid import preprocess
+from fid.errors import clipped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,8 +34,8 @@ class _Parser(argparse.ArgumentParser):
   `error:` line and exit code 2 (argparse prints its usage first)."""
 
   def error(self, message: str):
-    print(f"error: {message} (python -m fid --help lists the options)",
-          file=sys.stderr)
+    print(f"error: {clipped(message)} (python -m fid --help lists the "
+          "options)", file=sys.stderr)
     sys.exit(2)
 
 
@@ -116,7 +117,7 @@ def _info(args) -> int:
   try:
     info = api.stats_info(args.paths[0])
   except api.EXPECTED_ERRORS as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {clipped(str(e))}", file=sys.stderr)
     return 2
   if args.json:
     print(json.dumps(info, indent=2))
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
   for message in dict.fromkeys(str(w.message) for w in caught):  # Once.
     print(f"warning: {message}", file=sys.stderr)
   if code:
-    print(f"error: {out}", file=sys.stderr)
+    print(f"error: {clipped(str(out))}", file=sys.stderr)
     return code
   if "converted_to_rgb" in out:
     modes = ", ".join(f"{k}: {v}" for k, v in out["converted_to_rgb"].items())

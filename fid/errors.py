@@ -2,6 +2,21 @@
 the same for the trainer, which must not import fid's TensorFlow at
 start-up)."""
 
+import re
+
+# A word (a path, a flag's value) longer than this is cut in an error line.
+LONGEST_WORD = 300
+
+
+def clipped(text: str, limit: int = LONGEST_WORD) -> str:
+  """`text` with each run of over `limit` non-space characters cut to its
+  start and end and its length between: a 10 MB flag value stays one
+  readable error line."""
+  def cut(match):
+    word = match.group(0)
+    return f"{word[:limit // 2]}...[{len(word):,} characters]...{word[-40:]}"
+  return re.sub(rf"\S{{{limit + 1},}}", cut, text)
+
 
 def first_line(error: BaseException) -> str:
   """An exception's message cut to its first line (TensorFlow's OpError

@@ -18,6 +18,7 @@ from fid import download
 from fid import frechet
 from fid import inception
 from fid import sources
+from fid.errors import clipped
 from fid.version import __version__
 
 FEATURE_TOLERANCE = 1e-4
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
       sets = {f"synthetic {s}x{s}": _synthetic(args.num, s, s)
               for s in (32, 64, 299)}
   except (inception.InceptionError, sources.SourceError) as e:
-    print(f"error: {e}", file=sys.stderr)
+    print(f"error: {clipped(str(e))}", file=sys.stderr)
     return 2
   reference = inception.ReferenceExtractor(graph_def)
   fast = inception.FastExtractor(graph_def)

@@ -4,6 +4,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -145,6 +146,30 @@ def test_old_flat_config_json_reads_as_the_nested_one(tmp_path):
     assert rundir.check_resume(config, config.flat()) == []
 
 
+@pytest.mark.parametrize("network, message", [
+    ([1, 2], "the part network is [1, 2], not an object of its flags"),
+    ("x" * 5000, 'is "' + "x" * 149 + "...[5,002 characters]...x"),
+    ({}, "lacks model, z_dim, width, critic_flatten, which define the run's "
+         "model or data"),
+], ids=["list", "long_string", "empty"])
+def test_a_damaged_config_part_is_named(tmp_path, network, message):
+  recorded = json.loads(Config().to_json())
+  recorded["network"] = network
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    rundir.recorded_config(str(tmp_path))
+
+
+def test_a_part_missing_other_flags_is_said_once(tmp_path):
+  recorded = json.loads(Config().to_json())
+  del recorded["evaluation"]["kid_every"], recorded["output"]["tflite"]
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  said = []
+  flat = rundir.recorded_config(str(tmp_path), log=said.append)
+  assert "kid_every" not in flat
+  assert len(said) == 1 and "does not record kid_every, tflite" in said[0]
+
+
 def test_config_round_trips_through_json():
   config = Config.of(d_lr=2e-5, dataset="cifar10")
   assert Config.from_json(config.to_json()) == config
@@ -251,3 +276,15 @@ def test_checking_a_config_does_not_import_tensorflow(tmp_path):
                         capture_output=True, text=True, timeout=120)
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.strip() == "[]"
+
+
+def test_an_error_line_stays_readable_whatever_the_value(capsys):
+  """A 10 MB flag value (a flagfile gone wrong) is one short error line:
+  the value's start, its length and its end."""
+  from tf_ttur import errors
+  with pytest.raises(SystemExit) as exit_info:
+    errors.fail(f"--dataset={'x' * 10_000_000!r} is unknown")
+  err = capsys.readouterr().err
+  assert exit_info.value.code == 2
+  assert err.startswith("error: --dataset='xxx") and err.count("\n") == 1
+  assert "...[10,000,012 characters]..." in err and len(err) < 300

@@ -27,7 +27,8 @@ PREEMPTED_EXIT_CODE = 75
 def fail(message: str, code: int = 2) -> None:
   """The command lines' way out for a user's error: one `error:` line on
   stderr and exit code 2 (or `code`)."""
-  print(f"error: {message}", file=sys.stderr)
+  from fid.errors import clipped
+  print(f"error: {clipped(message)}", file=sys.stderr)
   sys.exit(code)
 
 

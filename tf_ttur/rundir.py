@@ -27,6 +27,7 @@ import shutil
 import socket
 
 # One way to write a file whole, shared with fid; the run's files use it.
+from fid.errors import clipped
 from fid.files import atomic_write
 from fid.files import free_name
 from fid.files import read_json
@@ -307,8 +308,23 @@ def recorded_config(workdir: str, log=None) -> dict | None:
     raise ConfigError(f"{path} lacks the part(s) {', '.join(missing)} of "
                       "the run's config; the run directory is damaged "
                       "(--restart moves it aside)")
+  for part in nested:
+    if not isinstance(recorded[part], dict):
+      raise ConfigError(f"{path}: the part {part} is "
+                        f"{clipped(json.dumps(recorded[part]))}, not an "
+                        "object of its flags; the file was edited or "
+                        "damaged (fix it, or --restart moves the run aside)")
   flat = flatten(recorded)
   fields = {name: field for name, _, field in Config().flags()}
+  absent = [name for name in fields if nested and name not in flat]
+  lost = [name for name in absent if name in DEFINING_FLAGS]
+  if lost:
+    raise ConfigError(f"{path} lacks {', '.join(lost)}, which define the "
+                      "run's model or data; the file was edited or damaged "
+                      "(fix it, or --restart moves the run aside)")
+  if absent and log is not None:
+    log(f"{path} does not record {', '.join(absent)}: taken from the "
+        "command line or their defaults")
   for name, value in flat.items():
     if name not in fields:
       continue

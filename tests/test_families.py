@@ -59,6 +59,23 @@ def test_every_family_names_its_loss_values_and_networks(name):
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_generator_batch_norm_is_what_the_generator_has(name):
+  """The declaration --extra_g_passes is refused by holds for the
+  generator the family builds."""
+  from tf_ttur import builder
+  from tf_ttur import gan
+  from tf_ttur.config import ConfigError
+  config = Config.of(model=name, **TINY[name])
+  size = None if FAMILIES[name].image_sizes else 40  # A vocabulary's.
+  model = builder.build_model(config, "float32", size=size)
+  has = bool(gan.batch_norm_layers(model.generator))
+  assert FAMILIES[name].generator_batch_norm == has
+  if not has:
+    with pytest.raises(ConfigError, match="--extra_g_passes"):
+      config.replace(extra_g_passes=2, log_every=1).validate()
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_family_has_a_flagfile(name):
   flagfiles = glob.glob(os.path.join(REPO, "configs", "*.flags"))
   models = {Config.from_flagfile(path).network.model for path in flagfiles}

@@ -326,6 +326,11 @@ class Config:
     if family.joint_update and f.extra_g_passes:
       raise ConfigError(f"--extra_g_passes is for models with a separate "
                         f"generator update; --model={f.model} has none")
+    if not family.generator_batch_norm and f.extra_g_passes:
+      raise ConfigError(f"--extra_g_passes moves the generator's "
+                        f"batch-norm averages; --model={f.model}'s "
+                        "generator has no batch normalization, so it would "
+                        "do nothing")
     if f.kt_update != "step" and not family.joint_update:
       raise ConfigError(f"--kt_update is BEGAN's k_t; --model={f.model} has "
                         "no k_t")

@@ -59,6 +59,9 @@ class Family:
     batch_statistics: the generator normalizes with the batch's statistics
       when sampling too (WGAN-GP's, as the original sampled): each output
       depends on the other z of its call (model.json says so).
+    generator_batch_norm: the generator has batch normalization, whose
+      averages --extra_g_passes moves (a test builds each generator and
+      holds this to it).
     check: the family's own rule on the flags (their values as
       attributes), raising ConfigError; None: none.
   """
@@ -73,6 +76,7 @@ class Family:
   joint_update: bool = False
   fresh_g_z: bool = False
   batch_statistics: bool = False
+  generator_batch_norm: bool = True
   check: Callable[[Any], None] | None = None
 
 
@@ -121,9 +125,10 @@ FAMILIES: dict[str, Family] = {
                      # The same value as g_loss: in metrics.jsonl only.
                      "loss_fake": None, "k_t": "began/k_t",
                      "m_global": "began/convergence_m_global"},
-               joint_update=True),
+               joint_update=True, generator_batch_norm=False),
         Family("language", "language", modalities.TEXT, (), "normal",
-               "wgan_gp", "none", tags=_WGAN_GP_TAGS, fresh_g_z=True),
+               "wgan_gp", "none", tags=_WGAN_GP_TAGS, fresh_g_z=True,
+               generator_batch_norm=False),
         # Miyato et al. 2018's standard CNN, hinge loss (networks/sngan.py).
         Family("sngan", "sngan", modalities.IMAGES, (32,), "normal", "hinge",
                "clip", tags={"d_loss": "loss/d_hinge",

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -153,7 +154,8 @@ def test_sample_cli_grid_and_folder(tmp_path):
   proc = run_module("tf_ttur.sample", f"--saved_model={export}",
                     "--num=1000000000000000", f"--out={tmp_path / 'many'}")
   assert proc.returncode == 2, proc.stderr[-2000:]
-  assert "GiB free; lower --num" in proc.stderr
+  assert re.search(r"free; lower --num \(at most [\d,]+ here\)",
+                   proc.stderr)
   assert not os.path.exists(tmp_path / "huge.png")
   assert not os.path.exists(tmp_path / "many")
 
@@ -171,3 +173,14 @@ def test_shipped_demo_generator_loads_and_samples():
   again = model.signatures["serving_default"](z=out["z"])["images"].numpy()
   np.testing.assert_array_equal(images, again)
   assert images.std() > 10  # a trained generator, not a constant image
+
+
+def test_sizes_in_messages_keep_their_digits():
+  """"may need up to 0.0 GiB ... has 0.0 GiB free" said nothing: sizes
+  take the unit that keeps three significant digits."""
+  from tf_ttur.sample import format_bytes
+  assert format_bytes(0) == "0 bytes"
+  assert format_bytes(3584) == "3.50 KiB"
+  assert format_bytes(13_002_342) == "12.4 MiB"
+  assert format_bytes(3 * 2**30 // 2) == "1.50 GiB"
+  assert format_bytes(1234 * 2**30) == "1,234 GiB"

@@ -61,6 +61,16 @@ def generate(model, num: int, seed: int, batch_size: int):
     done += n
 
 
+def format_bytes(count: int) -> str:
+  """A byte count in the largest unit that keeps it at 1 or more (three
+  significant digits): 0 bytes, 512 bytes, 3.50 KiB, 12.4 MiB, 1.20 GiB."""
+  for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    if count >= size:
+      value = count / size
+      return f"{value:,.{max(0, 2 - len(str(int(value))) + 1)}f} {unit}"
+  return f"{count:,} bytes"
+
+
 def _check_size(out: str, side: int | None) -> None:
   """A grid larger than MAX_GRID_SIDE, or single images that would not fit
   in the free space, refused before any sample is drawn (side: the image
@@ -78,8 +88,8 @@ def _check_size(out: str, side: int | None) -> None:
                            os.path.isdir(out) else out).free
   if need > free:
     fail(f"--num={FLAGS.num}: {FLAGS.num:,} images of {side}x{side} may "
-         f"need up to {need / 2**30:,.1f} GiB and the disk of {out} has "
-         f"{free / 2**30:,.1f} GiB free; lower --num (at most "
+         f"need up to {format_bytes(need)} and the disk of {out} has "
+         f"{format_bytes(free)} free; lower --num (at most "
          f"{free // (side * side * 3 + PNG_OVERHEAD):,} here)")
 
 

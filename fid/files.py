@@ -67,3 +67,27 @@ def free_name(path: str) -> str:
     n += 1
     candidate = f"{path}-{n}"
   return candidate
+
+
+def saved_model_problem(path: str) -> str | None:
+  """Why `path` is not a whole SavedModel folder, in a few words, or None.
+
+  Checked before TensorFlow reads it: a folder whose variables/ was not
+  copied loads as far as TensorFlow's checkpoint reader, whose error
+  ("Unsuccessful TensorSliceReader constructor") and device advice say
+  nothing of the cause. TensorFlow writes variables/ for every
+  SavedModel, one with no variables included."""
+  if not os.path.exists(path):
+    return "no SavedModel there (no such folder)"
+  if not os.path.isdir(path):
+    return "no SavedModel there (a file, not a SavedModel's folder)"
+  if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+    return "no SavedModel there (no saved_model.pb in the folder)"
+  variables = os.path.join(path, "variables")
+  index = os.path.join(variables, "variables.index")
+  shards = (os.listdir(variables) if os.path.isdir(variables) else [])
+  if not os.path.isfile(index) or not any(
+      name.startswith("variables.data-") for name in shards):
+    return ("the SavedModel's variables/ folder is missing or incomplete "
+            "(variables.index and variables.data-*): copy the whole folder")
+  return None

@@ -98,8 +98,9 @@ class SavedModelGenerator:
   """
 
   def __init__(self, path: str):
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-      raise GeneratorError(f"{path}: no SavedModel there")
+    problem = files.saved_model_problem(path)
+    if problem:
+      raise GeneratorError(f"{path}: {problem}")
     info_path = os.path.join(path, MODEL_INFO)
     self.info = read_model_info(path)
     if self.info is None:

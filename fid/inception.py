@@ -357,10 +357,10 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
   if not path:
     raise ValueError("--extractor=savedmodel needs --inception=DIR: a "
                      "SavedModel with a `features` function")
+  extractor = SavedModelExtractor(path)  # Its errors before the warning.
   warnings.warn(f"fid: {path} is not the 2015 Inception graph: its "
                 "distances are not FIDs and cannot be compared with "
                 "published ones", FIDWarning, stacklevel=3)
-  extractor = SavedModelExtractor(path)
   extractor.kind, extractor.graph_md5 = "savedmodel", None
   return extractor
 

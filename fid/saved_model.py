@@ -8,21 +8,26 @@ The SavedModel needs a signature taking float32 `images` [n, H, W, 3] in
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
+from fid.errors import first_line
 from fid.exact import float32_exact
+from fid.files import saved_model_problem
 
 
 class SavedModelExtractor:
   """images -> (features float64 [n, d], logits [n, k] or [n, 0])."""
 
   def __init__(self, path: str, signature: str = "features"):
-    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-      raise FileNotFoundError(f"no SavedModel at {path}")
-    self._module = tf.saved_model.load(path)
+    problem = saved_model_problem(path)
+    if problem:
+      raise FileNotFoundError(f"{path}: {problem}")
+    try:
+      self._module = tf.saved_model.load(path)
+    except (ValueError, tf.errors.OpError) as e:
+      raise ValueError(f"{path}: cannot load the SavedModel "
+                       f"({first_line(e)})") from None
     self._fn = getattr(self._module, signature, None)
     if self._fn is None:
       raise ValueError(f"{path} has no `{signature}` function")

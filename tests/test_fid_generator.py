@@ -3,6 +3,7 @@ equal to writing the same samples as PNGs and reading them back."""
 
 import json
 import os
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -17,6 +18,7 @@ from tf_ttur import export as export_lib
 
 CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                           "saved_models", "shapes_classifier")
+DEMO = os.path.join(os.path.dirname(CLASSIFIER), "demo_shapes_dcgan")
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +83,37 @@ def test_generated_batches_do_not_depend_on_batch_size():
 
 @pytest.mark.parametrize("target,message", [
     ("classifier", "no assets/model.json"),
-    ("missing", "no SavedModel there"),
+    ("missing", "no SavedModel there (no such folder)"),
+    ("no_variables", "the SavedModel's variables/ folder is missing or "
+                     "incomplete"),
 ])
 def test_not_a_generator_is_one_error(target, message, stats_file, tmp_path,
                                       capsys):
   path = CLASSIFIER if target == "classifier" else str(tmp_path / "none")
+  if target == "no_variables":  # saved_model.pb copied without variables/.
+    shutil.copytree(DEMO, path, ignore=shutil.ignore_patterns("variables"))
   code, out, err = _cli(capsys, f"savedmodel:{path}", stats_file)
   assert code == 2 and out == ""
   assert err.strip().splitlines()[-1].startswith("error: ")
   assert message in err
+
+
+@pytest.mark.parametrize("damage", ["missing", "no_variables"])
+def test_a_bad_feature_savedmodel_is_one_line_and_no_warning_first(
+    damage, tmp_path, capsys):
+  """--extractor=savedmodel: a folder that is not a whole SavedModel is the
+  error alone (the not-the-FID warning is for one that loads)."""
+  path = str(tmp_path / "features")
+  if damage == "no_variables":
+    shutil.copytree(CLASSIFIER, path,
+                    ignore=shutil.ignore_patterns("variables"))
+  images = str(tmp_path / "images.npy")
+  np.save(images, np.zeros((2, 8, 8, 3), np.uint8))
+  code, out, err = _cli(capsys, images, images, "--extractor=savedmodel",
+                        f"--inception={path}")
+  assert code == 2 and out == ""
+  assert len(err.strip().splitlines()) == 1, err
+  assert err.startswith(f"error: {path}: ")
 
 
 def test_num_must_be_positive(exported, stats_file, capsys):

@@ -144,7 +144,8 @@ def test_sample_cli_grid_and_folder(tmp_path):
   files = sorted(os.listdir(tmp_path / "folder"))
   assert files == [f"{i:06d}.png" for i in range(5)]
   proc = run_module("tf_ttur.sample", f"--saved_model={tmp_path}", "--num=1")
-  assert proc.returncode == 2 and "error: no SavedModel" in proc.stderr
+  assert proc.returncode == 2
+  assert f"error: --saved_model={tmp_path}: no SavedModel there" in proc.stderr
   # A grid too large to draw, and more images than the disk holds, are
   # refused before anything is sampled (bounded memory, nothing written).
   proc = run_module("tf_ttur.sample", f"--saved_model={export}",

@@ -133,9 +133,11 @@ def check_quality_model(path: str, load: bool) -> None:
   """A SavedModel of python -m tf_ttur.quality; with load, what the
   evaluator will call is loaded now rather than at its first evaluation
   (a generator's SavedModel has no `features`)."""
-  if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-    raise ConfigError(f"--quality_model={path}: no SavedModel there "
-                      "(train one with python -m tf_ttur.quality)")
+  from fid.files import saved_model_problem
+  problem = saved_model_problem(path)
+  if problem:
+    raise ConfigError(f"--quality_model={path}: {problem}; python -m "
+                      "tf_ttur.quality trains one")
   if not load:
     return
   from fid import saved_model

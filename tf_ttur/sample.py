@@ -144,8 +144,10 @@ def _check_out(out: str, images: bool) -> None:
 
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
-  if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
-    fail(f"no SavedModel in {FLAGS.saved_model}")
+  from fid.files import saved_model_problem
+  problem = saved_model_problem(FLAGS.saved_model)
+  if problem:
+    fail(f"--saved_model={FLAGS.saved_model}: {problem}")
   import numpy as np
   import tensorflow as tf
 

@@ -58,18 +58,28 @@ def silenced_stderr():
 
 class _QuietImport(importlib.abc.MetaPathFinder):
   """Finds `tensorflow` as usual, and runs its import with stderr
-  silenced (once; then it steps aside)."""
+  silenced. It stays in place until TensorFlow is actually imported: a
+  library that only asks whether TensorFlow is installed
+  (importlib.util.find_spec, as TFDS's lazy imports do) does not use it
+  up."""
 
   def find_spec(self, name, path=None, target=None):
     if name != "tensorflow":
       return None
+    index = sys.meta_path.index(self)
     sys.meta_path.remove(self)
-    spec = importlib.util.find_spec(name)
+    try:
+      spec = importlib.util.find_spec(name)
+    finally:
+      sys.meta_path.insert(index, self)
     if spec is None or spec.loader is None:
       return spec
     run = spec.loader.exec_module
+    finder = self
 
     def exec_module(module):
+      if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
       with silenced_stderr():
         run(module)
 

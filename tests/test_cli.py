@@ -56,6 +56,15 @@ def test_tensorflow_start_up_lines_are_hidden_unless_asked():
   quiet = run()
   assert quiet.returncode == 0 and quiet.stdout == "2.0\n"
   assert quiet.stderr == ""
+  # A library that first asks whether TensorFlow is installed (TFDS's lazy
+  # imports) does not make the import that follows loud.
+  code = ("import importlib.util, fid\n"
+          "assert importlib.util.find_spec('tensorflow') is not None\n"
+          "import tensorflow as tf; print(float(tf.constant(1.0) + 1))")
+  asked = run()
+  assert asked.returncode == 0 and asked.stdout == "2.0\n"
+  assert asked.stderr == ""
+  code = "import fid, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
   for shown in (run("--show_tf_logs"), run(TF_CPP_MIN_LOG_LEVEL="0")):
     assert shown.returncode == 0
     assert "I0000" in shown.stderr or "oneDNN" in shown.stderr

@@ -386,3 +386,22 @@ def test_a_deleted_shard_is_missing_before_anything_is_written(tmp_path,
   with pytest.raises(ConfigError, match="shards are missing"):
     prepare.refuse_if_missing(prepare.check(config))
   assert not (tmp_path / "run").exists()
+
+
+def test_prepare_lists_then_warns_then_says_ready(tmp_path, monkeypatch,
+                                                  capsys):
+  """A listing that ends in "ready" is not preceded by its warnings: the
+  pieces, then each warning, then the verdict that counts them."""
+  pieces = [prepare.Piece("training data", True, "12 images"),
+            prepare.Piece("FID statistics", True, "x.npz",
+                          warnings=["x.npz was made with another graph"])]
+  monkeypatch.setattr(prepare, "check", lambda *a, **k: pieces)
+  monkeypatch.setattr(sources, "download_reachable", lambda: False)
+  main_lib._check_needs(  # noqa: SLF001 The program's own step.
+      Config.of(mode="prepare", workdir=str(tmp_path / "run")))
+  lines = capsys.readouterr().out.rstrip().splitlines()
+  assert lines[-2:] == [
+      "warning: x.npz was made with another graph",
+      "ready: the same command without --mode=prepare trains it, with the "
+      "1 warning(s) above (no internet here: nothing was fetched)"]
+  assert any("ok       FID statistics" in line for line in lines[:-2])

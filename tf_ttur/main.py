@@ -102,16 +102,22 @@ def _check_needs(config: Config) -> None:
   try:
     pieces = prepare.check(config, fetch=fetch,
                            build_offline=config.run.mode == "prepare")
-    for piece in pieces:
-      for warning in piece.warnings:
+    warnings = [warning for piece in pieces for warning in piece.warnings]
+    if config.run.mode == "train":
+      for warning in warnings:
         logging.warning("%s", warning)
     prepare.refuse_if_missing(
         pieces, offline=config.run.mode == "prepare" and not fetch)
   except ConfigError as e:
     fail(str(e))
   if config.run.mode == "prepare":
+    # The listing, then what to know about it, then the verdict.
     print(prepare.report(pieces))
+    for warning in warnings:
+      print(f"warning: {warning}")
     print("ready: the same command without --mode=prepare trains it"
+          + (f", with the {len(warnings)} warning(s) above" if warnings
+             else "")
           + ("" if fetch else " (no internet here: nothing was fetched)"))
 
 

@@ -80,7 +80,6 @@ def test_image_run_tags_steps_and_settings(image_run):
   events = _events(image_run)
   # The run's folder holds the event files: TensorBoard names it by it.
   assert not os.path.exists(os.path.join(image_run, "tensorboard"))
-  assert summaries.run_name(image_run).endswith("demo_like")
   # Grouped, named losses of DCGAN; no flat tags, no elapsed time.
   assert _steps(events, "loss/d_bce") == _steps(events, "loss/g_bce")
   assert _steps(events, "loss/d_bce") == [2, 4, 6]
@@ -131,10 +130,9 @@ def test_image_run_hparams_and_config_text(image_run):
   assert hparams["d_lr"].number_value == pytest.approx(1e-4)
   assert hparams["model"].string_value == "dcgan"
   assert hparams["precision"].string_value == "float32"
-  # The trial: the run's folder named as run_name names it (outside the
-  # current folder: its last three folders, which tell runs apart).
-  assert session.session_start_info.group_name == "/".join(
-      os.path.abspath(image_run).split(os.sep)[-3:])
+  # No trial ID of its own: TensorBoard names the trial by the run, its
+  # folder relative to the --logdir it is given.
+  assert session.session_start_info.group_name == ""
   # Domains: choices as discrete values, integers as integer intervals.
   infos = {h.name: h for h in experiment.experiment.hparam_infos}
   assert sorted(v.string_value for v in infos["model"].domain_discrete.values
@@ -189,21 +187,6 @@ def test_learning_rate_is_logged_when_it_halves(tfds_dir, tmp_path):
   assert sorted(events["lr/g"]) == [
       (0, pytest.approx(5e-4)), (2, pytest.approx(5e-4)),
       (4, pytest.approx(2.5e-4)), (6, pytest.approx(2.5e-4))]
-
-
-def test_run_names_keep_seeds_apart(tmp_path, monkeypatch):
-  monkeypatch.chdir(tmp_path)
-  # As `tensorboard --logdir runs/` names the runs.
-  assert summaries.run_name("runs/compare/ttur/seed_0") == (
-      "compare/ttur/seed_0")
-  assert summaries.run_name("runs/compare/orig/seed_0/") == (
-      "compare/orig/seed_0")
-  assert summaries.run_name("/data/x/runs/demo") == "demo"
-  assert summaries.run_name("mine/demo") == "mine/demo"
-  assert summaries.run_name("/elsewhere/demo") == "elsewhere/demo"
-  # compare --out=/abs/out: the ends that tell the seeds apart.
-  assert summaries.run_name("/data/exp/out/ttur/seed_3") == (
-      "out/ttur/seed_3")
 
 
 def test_tags_name_each_familys_losses():

@@ -20,7 +20,6 @@ The event files are written at the top of the run directory, so that
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import tensorflow as tf
 
@@ -61,29 +60,6 @@ def scalars(record: dict, family: Family) -> dict[str, float]:
           and tag(k, family) is not None}
 
 
-def run_name(workdir: str) -> str:
-  """The HParams trial of a run, named as `tensorboard --logdir runs/`
-  names the run: its folder below the nearest `runs` folder (demo,
-  compare_demo/demo/seed_0), so that the seeds of a comparison are
-  separate trials with readable names; a folder elsewhere is named
-  relative to the current one, or, outside it, by its last TAIL_PARTS
-  folders (compare --out=/abs/out: out/ttur/seed_0), whose ends tell
-  runs apart where TensorBoard's column cuts a long path short."""
-  path = os.path.abspath(workdir)
-  parts = path.split(os.sep)
-  if "runs" in parts[:-1]:
-    below = len(parts) - parts[::-1].index("runs")
-    return "/".join(parts[below:])
-  relative = os.path.relpath(path)
-  if relative.startswith(".."):
-    return "/".join(p for p in parts[-TAIL_PARTS:] if p)
-  return relative
-
-
-# The folders that name a run outside the current folder (run_name).
-TAIL_PARTS = 3
-
-
 def _hparam(name: str, value):
   """An HParam with its domain: the choices of a choice flag, the family
   and precision names, an integer or real interval for numbers (so that
@@ -122,7 +98,10 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
             "paper's statistic, as this project reads it, is the best "
             "point of the mean curve over seeds (python -m "
             "tf_ttur.experiments.compare).") for name in BEST])
-    hp.hparams(hparams, trial_id=run_name(config.run.workdir))
+    # An empty trial ID: TensorBoard names the trial by the run, relative
+    # to the --logdir it is given, whatever the workdir's absolute path
+    # (the runs' common parent is what tells them apart).
+    hp.hparams(hparams, trial_id="")
     tf.summary.text("config", code_block(config.to_json()))
   writer.flush()
 

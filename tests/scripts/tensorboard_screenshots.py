@@ -4,14 +4,17 @@
     node -e "require('@sparticuz/chromium').executablePath().then(console.log)"
     pip install playwright
     tensorboard --logdir runs/tb_check --port 6006 &
-    python tests/scripts/tensorboard_screenshots.py docs
+    python tests/scripts/tensorboard_screenshots.py docs [TRIAL_REGEX]
 
 Writes OUT/tensorboard_hparams_table.png and
-OUT/tensorboard_hparams_parallel.png, and prints the trial IDs the table
-shows. Not part of the test suite (it needs a browser and a server).
+OUT/tensorboard_hparams_parallel.png, and prints the lines of the table
+view that match TRIAL_REGEX (default: every line with a "/", the trial
+IDs of runs in subfolders) and the metric columns it offers. Not part of
+the test suite (it needs a browser and a server).
 """
 
 import asyncio
+import re
 import sys
 
 from playwright.async_api import async_playwright
@@ -20,7 +23,7 @@ CHROMIUM = "/tmp/chromium"
 URL = "http://localhost:6006/#hparams"
 
 
-async def main(out: str) -> None:
+async def main(out: str, trials: str) -> None:
   async with async_playwright() as p:
     browser = await p.chromium.launch(
         executable_path=CHROMIUM,
@@ -30,8 +33,12 @@ async def main(out: str) -> None:
     await page.goto(URL, wait_until="networkidle")
     await page.wait_for_timeout(4000)
     await page.screenshot(path=f"{out}/tensorboard_hparams_table.png")
-    rows = await page.locator("text=/^tb_check/").all_inner_texts()
+    text = await page.inner_text("body")
+    rows = [line.strip() for line in text.splitlines()
+            if re.search(trials, line.strip())]
     print("trials in the table:", rows)
+    print("metric columns:", sorted(set(re.findall(
+        r"best \w+ \(one run\)", text))))
     await page.get_by_text("PARALLEL COORDINATES VIEW").first.click()
     await page.wait_for_timeout(4000)
     await page.screenshot(path=f"{out}/tensorboard_hparams_parallel.png")
@@ -39,4 +46,5 @@ async def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-  asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "."))
+  asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else ".",
+                   sys.argv[2] if len(sys.argv) > 2 else "/"))

@@ -224,7 +224,7 @@ def _write(batches, images: bool, grid, np) -> None:
       grid.write_png(image, os.path.join(out, f"{index:0{width}d}.png"))
       index += 1
     progress.update(index)
-  print(f"wrote {index} samples to {out}/")
+  print(f"wrote {index} samples to {os.path.join(out, '')}")
 
 
 def run():

@@ -5,8 +5,7 @@ grouped tags that say what each value is for the run's family (`tag`):
 `loss/...` (the family's own loss names, its entry's `tags`; BEGAN's k_t
 and convergence measure under `began/...`), `eval/...` (FID, KID,
 fd_shapes, JSD: tf_ttur.evals), `best/...` (the lowest value so far; the
-HParams metrics are every evaluation's, as TensorBoard takes the columns
-of a logdir from one of its runs),
+HParams metrics are the run's evaluations' values),
 `speed/...` (steps/s; the first interval after a start, which includes
 tracing and compilation, under its own tag), `lr/...` (both learning
 rates, at the start and whenever they change). `write_run_info` logs the
@@ -89,15 +88,18 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
   with writer.as_default(step=step):
     hp.hparams_config(
         hparams=[_hparam(name, values[name]) for name in HPARAMS],
-        # Every evaluation's, whatever this run evaluates: TensorBoard
-        # takes the metric columns from one run of the logdir, so image
-        # and language runs side by side must each list all of them.
+        # Only what this run evaluates: TensorBoard's parallel-coordinates
+        # view draws a trial only where every metric column has a value.
+        # (It takes a logdir's columns from one run: a language run beside
+        # image runs can lose its JSD column, docs/usage.md.)
         metrics=[hp.Metric(
             f"best/{name}", display_name=f"best {name} (one run)",
             description=f"The lowest {name} of this one run so far. The "
             "paper's statistic, as this project reads it, is the best "
             "point of the mean curve over seeds (python -m "
-            "tf_ttur.experiments.compare).") for name in BEST])
+            "tf_ttur.experiments.compare).")
+                 for entry in evals.enabled(config.evaluation)
+                 for name in entry.values])
     # An empty trial ID: TensorBoard names the trial by the run, relative
     # to the --logdir it is given, whatever the workdir's absolute path
     # (the runs' common parent is what tells them apart).

@@ -33,12 +33,12 @@ async def main(out: str, trials: str) -> None:
     await page.goto(URL, wait_until="networkidle")
     await page.wait_for_timeout(4000)
     await page.screenshot(path=f"{out}/tensorboard_hparams_table.png")
-    text = await page.inner_text("body")
-    rows = [line.strip() for line in text.splitlines()
-            if re.search(trials, line.strip())]
-    print("trials in the table:", rows)
-    print("metric columns:", sorted(set(re.findall(
-        r"best \w+ \(one run\)", text))))
+    # Playwright's CSS locators pierce the table's shadow DOM.
+    cells = [c.strip() for c in
+             await page.locator(".table-cell").all_inner_texts()]
+    print("trials in the table:", [c for c in cells if re.search(trials, c)])
+    print("metric columns:", sorted({c for c in cells
+                                     if c.startswith("best ")}))
     await page.get_by_text("PARALLEL COORDINATES VIEW").first.click()
     await page.wait_for_timeout(4000)
     await page.screenshot(path=f"{out}/tensorboard_hparams_parallel.png")

@@ -91,3 +91,13 @@ def saved_model_problem(path: str) -> str | None:
     return ("the SavedModel's variables/ folder is missing or incomplete "
             "(variables.index and variables.data-*): copy the whole folder")
   return None
+
+
+def format_bytes(count: int) -> str:
+  """A byte count in the largest unit that keeps it at 1 or more (three
+  significant digits): 0 bytes, 512 bytes, 3.50 KiB, 12.4 MiB, 1.20 GiB."""
+  for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+    if count >= size:
+      value = count / size
+      return f"{value:,.{max(0, 2 - len(str(int(value))) + 1)}f} {unit}"
+  return f"{count:,} bytes"

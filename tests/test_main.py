@@ -179,7 +179,7 @@ def test_shipped_demo_generator_loads_and_samples():
 def test_sizes_in_messages_keep_their_digits():
   """"may need up to 0.0 GiB ... has 0.0 GiB free" said nothing: sizes
   take the unit that keeps three significant digits."""
-  from tf_ttur.sample import format_bytes
+  from fid.files import format_bytes
   assert format_bytes(0) == "0 bytes"
   assert format_bytes(3584) == "3.50 KiB"
   assert format_bytes(13_002_342) == "12.4 MiB"

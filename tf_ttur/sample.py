@@ -16,6 +16,7 @@ import time
 
 from absl import flags
 
+from fid.files import format_bytes
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.errors import fail
 from tf_ttur.errors import first_line
@@ -59,16 +60,6 @@ def generate(model, num: int, seed: int, batch_size: int):
     out = sample(num=tf.constant(n), seed=tf.constant([seed, done]))
     yield out["text"].numpy() if "text" in out else out["images"].numpy()
     done += n
-
-
-def format_bytes(count: int) -> str:
-  """A byte count in the largest unit that keeps it at 1 or more (three
-  significant digits): 0 bytes, 512 bytes, 3.50 KiB, 12.4 MiB, 1.20 GiB."""
-  for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-    if count >= size:
-      value = count / size
-      return f"{value:,.{max(0, 2 - len(str(int(value))) + 1)}f} {unit}"
-  return f"{count:,} bytes"
 
 
 def _check_size(out: str, side: int | None) -> None:

@@ -118,6 +118,13 @@ class LibraryFilter(logging.Filter):
     return not os.path.realpath(record.pathname).startswith(self.dirs)
 
 
+def libraries_hidden() -> bool:
+  """Whether the libraries' INFO/WARNING lines are hidden in this process
+  (then their progress bars and chatter should be too)."""
+  return any(isinstance(f, LibraryFilter)
+             for f in logging.getLogger("absl").filters)
+
+
 def _hide_library_logs() -> None:
   # absl's logger must be absl's own class: import it before naming it.
   from absl import logging as absl_logging  # noqa: F401

@@ -33,6 +33,27 @@ def test_shapes_through_tfds(tfds_dir):
   assert example["image"].shape == (32, 32, 3)
 
 
+@pytest.mark.slow
+def test_shapes_are_generated_with_one_line(tmp_path, capfd, monkeypatch):
+  """First use: one line says the offline dataset is being generated;
+  TFDS's "Downloading and preparing dataset Unknown size" and its
+  progress bars (nothing is downloaded) are not shown; a second call says
+  nothing."""
+  from absl import logging
+  said = []
+  monkeypatch.setattr(logging, "info", lambda msg, *a: said.append(msg % a))
+  images.prepare_shapes(str(tmp_path))
+  out, err = capfd.readouterr()
+  ours = [f"Generating the offline dataset shapes (12,000 + 2,000 images, "
+          f"once) into {tmp_path}/shapes/1.0.0"]
+  assert said[:1] == ours  # (TFDS's own INFO lines follow, filtered.)
+  assert "Downloading and preparing" not in out + err
+  assert "examples/s" not in out + err
+  said.clear()
+  images.prepare_shapes(str(tmp_path))
+  assert said == [] and capfd.readouterr() == ("", "")
+
+
 def test_pipeline_batches_in_unit_range(tfds_dir):
   ds = images.make_pipeline(
       images.load_images("shapes", 32, data_dir=tfds_dir), batch_size=16,

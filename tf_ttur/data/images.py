@@ -9,11 +9,16 @@ the reader `python -m fid` uses too.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import datasources
 from fid import preprocess
+from fid import quiet
 from fid import sources
 from tf_ttur.data import shapes
 from tf_ttur.errors import DatasetError
@@ -21,9 +26,25 @@ from tf_ttur.errors import first_line
 
 
 def prepare_shapes(data_dir: str | None) -> None:
-  """Generates the offline `shapes` dataset into data_dir if not there yet."""
+  """Generates the offline `shapes` dataset into data_dir if not there yet:
+  one line says so; TFDS's "Downloading and preparing dataset Unknown
+  size" and its progress bars (it downloads nothing) are hidden unless
+  --show_tf_logs."""
   builder = shapes.Shapes(data_dir=data_dir)
-  builder.download_and_prepare()
+  if builder.is_prepared():
+    return
+  logging.info("Generating the offline dataset shapes (%s + %s images, "
+               "once) into %s", f"{shapes.NUM_TRAIN:,}",
+               f"{shapes.NUM_TEST:,}", builder.data_dir)
+  if not quiet.libraries_hidden():
+    builder.download_and_prepare()
+    return
+  tfds.display_progress_bar(False)
+  try:
+    with contextlib.redirect_stdout(io.StringIO()):
+      builder.download_and_prepare()
+  finally:
+    tfds.display_progress_bar(True)
 
 
 def _tfds_images(source: datasources.Source, data_dir: str | None,

@@ -51,7 +51,8 @@ def test_shapes_are_generated_with_one_line(tmp_path, capfd, monkeypatch):
   assert "examples/s" not in out + err
   said.clear()
   images.prepare_shapes(str(tmp_path))
-  assert said == [] and capfd.readouterr() == ("", "")
+  assert not [m for m in said if m.startswith("Generating")]
+  assert capfd.readouterr() == ("", "")
 
 
 def test_pipeline_batches_in_unit_range(tfds_dir):

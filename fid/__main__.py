@@ -58,11 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                  "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
                  "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)")
   p.add_argument("--extractor", choices=architecture.EXTRACTORS,
-                 default="fast", help="fast: the Keras port (default, proven "
-                 "equal to the graph by the tests); reference: the graph "
-                 "itself in a tf.compat.v1.Session; savedmodel: the "
-                 "`features` of the SavedModel at --inception (a Frechet "
-                 "distance, not the FID)")
+                 default="fast", help="; ".join(
+                     f"{kind.name}: {kind.help}"
+                     for kind in architecture.EXTRACTOR_KINDS.values()))
   p.add_argument("--method", choices=frechet.METHODS, default="eigh",
                  help="eigh (default, exact) or ttur (scipy sqrtm)")
   p.add_argument("--save_stats", metavar="OUT.npz", default=None,

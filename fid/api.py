@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from fid import architecture
 from fid import core
 from fid import datasources
 from fid import download
@@ -167,7 +168,8 @@ def compute(paths: list[str], inception_path: str | None = None,
   out["fid"] = frechet.calculate_frechet_distance(a.mu, a.sigma, b.mu,
                                                   b.sigma, method=method)
   if extra_metrics:
-    out.update(_companions(a, b, results, method))
+    out.update(_companions(a, b, results, method,
+                           architecture.EXTRACTOR_KINDS[extractor]))
   return out
 
 
@@ -304,13 +306,20 @@ def _batches(kind: str, value, batch_size: int, drop_last: bool, num: int,
 
 
 def _companions(a: core.Activations, b: core.Activations, results,
-                method: str) -> dict:
+                method: str, kind: architecture.ExtractorKind) -> dict:
   """IS, KID, precision/recall and sFID: what --json adds to the FID. Each
-  value that cannot be computed is null, and "why_null" says why."""
+  value that cannot be computed is null, and "why_null" says why; the
+  Inception Score and the sFID only where the extractor provides
+  Inception's logits and spatial features (fid.architecture)."""
   why: dict = {}
+  out: dict = {"is_fid": kind.is_fid}
   scores = []
   for i, r in enumerate(results, start=1):
-    if r.logits is None:
+    if not kind.logits:
+      scores.append(None)
+      why["inception_score"] = [
+          f"the {kind.name} extractor has no Inception logits"]
+    elif r.logits is None:
       scores.append(None)
       why.setdefault("inception_score", []).append(
           f"PATH{i} is statistics: no logits")
@@ -322,9 +331,9 @@ def _companions(a: core.Activations, b: core.Activations, results,
     else:
       scores.append(dict(zip(("mean", "std"),
                              metrics.inception_score(r.logits))))
-  out = {"inception_score": scores}
+  out["inception_score"] = scores
   if "inception_score" in why:
-    why["inception_score"] = "; ".join(why["inception_score"])
+    why["inception_score"] = "; ".join(dict.fromkeys(why["inception_score"]))
   both = a.features is not None and b.features is not None
   out["kid"] = (dict(zip(("mean", "std"), metrics.kernel_inception_distance(
       a.features, b.features))) if both else None)
@@ -347,7 +356,9 @@ def _companions(a: core.Activations, b: core.Activations, results,
       a.spatial_mu, a.spatial_sigma, b.spatial_mu, b.spatial_sigma,
       method=method) if spatial else None)
   if not spatial:
-    why["sfid"] = ("an input is a statistics file without spatial_mu and "
+    why["sfid"] = (f"the {kind.name} extractor has no Inception spatial "
+                   "features" if not kind.spatial else
+                   "an input is a statistics file without spatial_mu and "
                    "spatial_sigma (TTUR's files have none)")
   if why:
     out["why_null"] = why

@@ -18,15 +18,45 @@ exclude the padding (TF's SAME semantics), the last block's pool branch
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 from typing import Any, Protocol
 
 FEATURE_DIM = 2048
 NUM_CLASSES = 1008
 IMAGE_SIZE = 299
 BN_EPSILON = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorKind:
+  """What a feature extractor is and what it provides (TF-free: the
+  command line and the trainer's flags read it without TensorFlow;
+  fid.inception builds each kind).
+
+  is_fid: its features are the 2015 graph's pool_3, so its Frechet
+    distance is the FID. logits: Inception's 1008 logits (the Inception
+    Score needs them). spatial: mixed_6/conv's features (the sFID).
+  """
+  name: str
+  help: str
+  is_fid: bool
+  logits: bool
+  spatial: bool
+
+
+EXTRACTOR_KINDS = {kind.name: kind for kind in (
+    ExtractorKind("fast", "the Keras port of the 2015 graph (default, "
+                  "proven equal to the graph by the tests)", True, True,
+                  True),
+    ExtractorKind("reference", "the 2015 graph itself in a "
+                  "tf.compat.v1.Session", True, True, True),
+    ExtractorKind("savedmodel", "the `features` of the SavedModel at "
+                  "--inception (a Frechet distance, not the FID)", False,
+                  False, False),
+)}
 # The feature extractors by name (fid.inception builds them; the command
 # line offers these without loading TensorFlow).
-EXTRACTORS = ("fast", "reference", "savedmodel")
+EXTRACTORS = tuple(EXTRACTOR_KINDS)
 
 
 class Builder(Protocol):

@@ -138,3 +138,29 @@ def test_api_from_a_callable_equals_the_cli(exported, inception_pb,
   assert float(out.split()[1]) == pytest.approx(
       frechet.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref),
       rel=1e-9)
+
+
+def test_json_with_a_feature_savedmodel_names_what_it_cannot_give(
+    tmp_path, capsys):
+  """--extractor=savedmodel: a Frechet distance that is not the FID
+  (`is_fid` false); the Inception Score and the sFID need Inception's
+  logits and spatial features, so they are null with that reason (they
+  were an IS of 1.0 and a reason about statistics files)."""
+  rng = np.random.default_rng(0)
+  paths = []
+  for name in ("a", "b"):
+    path = str(tmp_path / f"{name}.npy")
+    np.save(path, rng.integers(0, 256, (12, 32, 32, 3), np.uint8))
+    paths.append(path)
+  code, out, err = _cli(capsys, *paths, "--extractor=savedmodel",
+                        f"--inception={CLASSIFIER}", "--json")
+  assert code == 0, err
+  result = json.loads(out)
+  assert result["is_fid"] is False and result["fid"] > 0
+  assert result["inception_score"] == [None, None]
+  assert result["sfid"] is None
+  assert result["why_null"]["inception_score"] == (
+      "the savedmodel extractor has no Inception logits")
+  assert result["why_null"]["sfid"] == (
+      "the savedmodel extractor has no Inception spatial features")
+  assert result["kid"]["mean"] is not None

@@ -24,6 +24,7 @@ import dataclasses
 import os
 from typing import Any
 
+from fid.architecture import EXTRACTOR_KINDS
 from tf_ttur.flags import Flag
 
 # saved_models/shapes_classifier of this repository (tf_ttur.quality): beside
@@ -100,7 +101,9 @@ EVALS: dict[str, Eval] = {
                      "use); also KID's."),
                  "fid_extractor": Flag(
                      "fast", "Inception path: the Keras port or the graph "
-                     "itself; also KID's.", ("fast", "reference")),
+                     "itself; also KID's.", tuple(
+                         kind.name for kind in EXTRACTOR_KINDS.values()
+                         if kind.is_fid)),
                  "fid_batch_size": Flag(
                      100, "Inception batch size; also KID's.",
                      rule="positive"),

@@ -151,3 +151,72 @@ def test_family_trains_and_logs_its_evaluations(family, tmp_path, tfds_dir,
     # Halved after each update here (lr_halve_every=1): 6e-5 / 4 after 2.
     lr = model.d_optimizer.learning_rate
     assert float(lr) == pytest.approx(6e-5 / 4)
+
+
+@pytest.mark.parametrize("name", sorted(EVALS))
+def test_every_evaluator_returns_its_declared_values(name, tmp_path,
+                                                     monkeypatch):
+  """Each tf_ttur.evals entry's builder makes an Evaluator (the protocol
+  the callback calls) whose values hold the entry's, on a stub model, with
+  stand-ins for what it reads from outside (the Inception extractor, the
+  statistics file, the shapes classifier, the training images)."""
+  import tensorflow as tf
+
+  import fid
+  from fid import saved_model
+  from tf_ttur import evaluation
+  from tf_ttur.data import text
+
+  rng = np.random.default_rng(0)
+
+  class Features:  # images [n, H, W, 3] -> 8 features, no logits.
+    feature_dim = 8
+
+    def __call__(self, images):
+      flat = np.asarray(images, np.float64).reshape(len(images), -1)
+      return flat[:, :8] / 255.0, np.zeros((len(images), 0))
+
+  features = Features()
+
+  monkeypatch.setattr(fid, "make_extractor", lambda *a, **k: features)
+  monkeypatch.setattr(fid, "load_stats",
+                      lambda path: (np.zeros(8), np.eye(8)))
+  monkeypatch.setattr(saved_model, "SavedModelExtractor",
+                      lambda path: features)
+  monkeypatch.setattr(evaluation, "_training_images", lambda config: (
+      tf.data.Dataset.from_tensor_slices(
+          rng.integers(0, 256, (16, 8, 8, 3), np.uint8))))
+  monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
+  entry = EVALS[name]
+  small = {f"{name}_every": 2, f"{name}_samples": 16, "log_every": 2,
+           "workdir": str(tmp_path / "run")}
+  if entry.modality == "text":
+    vocabulary = text.Vocabulary.from_lines(["abcd" * 8] * 4)
+
+    class Data:
+      lines = ["abcd" * 8, "dcba" * 8] * 4
+
+    Data.vocabulary = vocabulary
+    config = Config.of(model="language", dataset="english", **small)
+
+    class Model:
+      z_dim, z_distribution = 4, "normal"
+      generator = staticmethod(lambda z, training=False: tf.one_hot(
+          tf.zeros((len(z), 32), tf.int32), len(vocabulary.chars)))
+  else:
+    Data = None
+    config = Config.of(image_size=32, fid_stats="x.npz", **small)
+
+    class Model:
+      z_dim, z_distribution = 4, "uniform"
+      generator = staticmethod(lambda z, training=False: tf.tanh(
+          tf.random.stateless_normal((len(z), 8, 8, 3), (0, len(z)))))
+
+  evaluator = evaluation.BUILDERS[name](config, Data, None)
+  assert isinstance(evaluator.name, str) and evaluator.name == name
+  values = evaluator(Model(), step=2)
+  evaluation.check_values(evaluator, values)
+  assert all(np.isfinite(v) for v in values.values())
+  assert evaluator.line(values)
+  with pytest.raises(TypeError, match="without its declared"):
+    evaluation.check_values(evaluator, {})

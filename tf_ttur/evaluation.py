@@ -27,6 +27,7 @@ from collections.abc import Callable
 import functools
 import json
 import os
+from typing import Protocol
 
 from absl import logging
 import keras
@@ -105,6 +106,36 @@ def _real(images: tf.data.Dataset, samples: int,
   """The first `samples` training images, float32 batches in [0, 255]."""
   return [keras.ops.convert_to_numpy(b).astype(np.float32)
           for b in images.take(samples).batch(batch_size)]
+
+
+class Evaluator(Protocol):
+  """What the Evaluation callback calls; BUILDERS makes one per
+  tf_ttur.evals entry (tests/test_families.py runs each on a stub model).
+
+  name: its entry's name; samples: recorded as `<name>_samples`;
+  keep_best: its `value` exports the best generator (the FID); stop: set
+  by the callback, a signal check between batches; calling it returns at
+  least its entry's `values`; line: the log line of those values.
+  """
+
+  name: str
+  samples: int
+  keep_best: bool
+  stop: Callable[[], bool]
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]: ...
+
+  def line(self, values: dict[str, float]) -> str: ...
+
+
+def check_values(evaluator: Evaluator, values: dict[str, float]) -> None:
+  """The values an evaluator returned hold its entry's declared ones."""
+  declared = evals.EVALS[evaluator.name].values
+  missing = [name for name in declared if name not in values]
+  if missing:
+    raise TypeError(f"the {evaluator.name} evaluator returned "
+                    f"{sorted(values)}, without its declared "
+                    f"{', '.join(missing)} (tf_ttur.evals)")
 
 
 class FrechetEvaluator:
@@ -245,6 +276,7 @@ class JSDEvaluator:
 
   name = "jsd"
   keep_best = False
+  stop = staticmethod(lambda: False)  # One batch of lines: nothing to stop.
 
   def __init__(self, padded_lines, vocab, config: Config):
     from tf_ttur import jsd
@@ -374,6 +406,7 @@ class Evaluation(keras.callbacks.Callback):
                         step, evaluator.name)
         self.model.stop_training = True
         return
+      check_values(evaluator, values)
       record = {"step": step, **values,
                 f"{evaluator.name}_samples": evaluator.samples,
                 "checkpoint": checkpoint}
@@ -402,7 +435,7 @@ class Evaluation(keras.callbacks.Callback):
 
 # The evaluators of a run: [(every N steps, a function building the
 # evaluator)], built by the chief only (tf_ttur.train).
-Schedule = list[tuple[int, Callable[[], object]]]
+Schedule = list[tuple[int, Callable[[], Evaluator]]]
 
 
 def _training_images(config: Config) -> tf.data.Dataset:
@@ -413,7 +446,7 @@ def _training_images(config: Config) -> tf.data.Dataset:
 
 # tf_ttur.evals' name -> (config, the run's data, the FID's strategy) ->
 # the evaluator, which returns the entry's values.
-BUILDERS: dict[str, Callable[..., object]] = {
+BUILDERS: dict[str, Callable[..., Evaluator]] = {
     "fid": lambda config, data, strategy: FIDEvaluator(
         config, config.family.fid_pixels, strategy=strategy),
     "kid": lambda config, data, strategy: KIDEvaluator(

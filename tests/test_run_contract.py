@@ -573,6 +573,44 @@ def test_the_closing_summary_gives_each_metrics_best_and_the_places(
       f"  curves: tensorboard --logdir {workdir}"]
 
 
+def test_a_value_whose_higher_is_better_is_best_at_its_highest(
+    tmp_path, monkeypatch):
+  """An entry's `maximize` turns every best around: the closing summary,
+  compare's paper statistic and each seed's best, sweep's ranking."""
+  import dataclasses
+
+  from tf_ttur import evals
+  from tf_ttur import records
+  from tf_ttur.config import Config
+  from tf_ttur.experiments import compare
+  from tf_ttur.experiments import sweep
+  quality = dataclasses.replace(evals.EVALS["quality"],
+                                maximize=("fd_shapes",))
+  monkeypatch.setitem(evals.EVALS, "quality", quality)
+  assert evals.direction("fd_shapes") == "max"
+  assert evals.direction("fid") == "min"
+  with pytest.raises(KeyError):
+    evals.direction("no_such_value")
+  runs = []
+  for lr, values in ((1e-4, (300.0, 250.5, 260.0)),
+                     (2e-4, (100.0, 400.0, 90.0))):
+    workdir = str(tmp_path / f"run_{lr:g}")
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
+      for step, value in zip((50, 100, 150), values):
+        f.write(json.dumps({"step": step, "fd_shapes": value,
+                            "steps_per_sec": 10.0}) + "\n")
+    runs.append((lr, lr, 0, workdir, None))
+  config = Config.of(workdir=runs[0][3], train_steps=150, quality_every=50)
+  assert records.summary(config)[1] == (
+      "  best fd_shapes 300.0000 at step 50 (one run's highest)")
+  summary = compare.summarize("x", [runs[0][3]], "fd_shapes")
+  assert summary["paper_statistic"]["value"] == 300.0
+  assert summary["best_per_seed"] == [300.0]
+  metric, ranked = sweep.rank(runs, "fd_shapes")
+  assert [s["paper_statistic"]["value"] for s in ranked] == [400.0, 300.0]
+
+
 def test_progress_lines_come_after_the_first_step_and_by_time(
     tmp_path, monkeypatch, log):
   """Between --log_every intervals the run speaks once its first step is

@@ -47,8 +47,12 @@ class Eval:
     modality: the tf_ttur.modalities name it applies to.
     what: what it is, for the --<name>_every help.
     samples: (default, help) of --<name>_samples.
-    values: the keys it writes into a metrics record; lower is better for
-      each, and the lowest so far is the run's best.
+    values: the keys it writes into a metrics record; the run's best of
+      each is its lowest, or its highest for those in `maximize`.
+    maximize: the values for which higher is better (an Inception Score,
+      a precision); every consumer of a best (best/ tags, HParams, the
+      closing summary, compare's and sweep's paper statistic) asks
+      `direction`.
     flags: its other flags, {name: Flag}.
     model_info: the model.json key that names its last value (and the
       value's step and sample count), or None.
@@ -65,6 +69,7 @@ class Eval:
   samples: tuple[int, str]
   values: tuple[str, ...]
   flags: dict[str, Flag] = dataclasses.field(default_factory=dict)
+  maximize: tuple[str, ...] = ()
   model_info: str | None = None
   about: Callable[[Any], dict] = lambda settings: {}
   needs: tuple[str, ...] = ()
@@ -155,8 +160,28 @@ EVALS: dict[str, Eval] = {
 
 
 def best_values() -> tuple[str, ...]:
-  """Every value whose lowest is a run's best (TensorBoard's best/ tags)."""
+  """Every value an evaluation writes, whose best is a run's best
+  (TensorBoard's best/ tags)."""
   return tuple(value for entry in EVALS.values() for value in entry.values)
+
+
+def direction(value: str) -> str:
+  """"min" when the lowest `value` is the best, "max" when the highest is
+  (its entry's `maximize`)."""
+  for entry in EVALS.values():
+    if value in entry.values:
+      return "max" if value in entry.maximize else "min"
+  raise KeyError(f"no evaluation writes {value!r}")
+
+
+def best(value: str, *candidates: float) -> float:
+  """The best of these numbers of `value`, by its direction."""
+  return (max if direction(value) == "max" else min)(candidates)
+
+
+def best_word(value: str) -> str:
+  """"lowest" or "highest": what the best of `value` is, for messages."""
+  return "highest" if direction(value) == "max" else "lowest"
 
 
 def needed(settings) -> set[str]:

@@ -363,8 +363,8 @@ class Evaluation(keras.callbacks.Callback):
     for record in records.read(workdir):
       for name in summaries.BEST:
         if name in record:
-          self.lowest[name] = min(record[name],
-                                  self.lowest.get(name, float("inf")))
+          self.lowest[name] = evals.best(
+              name, record[name], self.lowest.get(name, record[name]))
 
   def _due(self, step: int) -> list:
     return [evaluator for every, evaluator in self.schedule
@@ -415,7 +415,8 @@ class Evaluation(keras.callbacks.Callback):
       # flat between improvements, not dots at the improvements only).
       for name, value in values.items():
         if name in summaries.BEST:
-          self.lowest[name] = min(value, self.lowest.get(name, float("inf")))
+          self.lowest[name] = evals.best(name, value,
+                                         self.lowest.get(name, value))
           shown[f"best/{name}"] = self.lowest[name]
       records.publish(self.workdir, self.writer, record, shown,
                       f"step {step} {evaluator.line(values)}")

@@ -118,9 +118,9 @@ def truncate_after(workdir: str, step: int) -> int:
 
 
 def summary(config: Config) -> list[str]:
-  """The closing lines of a run: where it stopped, the best (lowest)
-  value of each metric it evaluates and its step, and where its samples,
-  generator and TensorBoard's event files are."""
+  """The closing lines of a run: where it stopped, the best value of each
+  metric it evaluates (lowest or highest: tf_ttur.evals) and its step,
+  and where its samples, generator and TensorBoard's event files are."""
   from tf_ttur import evals
   run = rundir.RunDir(config.run.workdir)
   logged = read(config.run.workdir)
@@ -132,9 +132,10 @@ def summary(config: Config) -> list[str]:
       points = [(r[name], r["step"]) for r in logged
                 if isinstance(r.get(name), (int, float)) and "step" in r]
       if points:
-        value, at = min(points)
+        value = evals.best(name, *(v for v, _ in points))
+        at = next(step for v, step in points if v == value)
         lines.append(f"  best {name} {value:.4f} at step {at} (one run's "
-                     "lowest)")
+                     f"{evals.best_word(name)})")
   for label, path in (("samples", run.samples),
                       ("generator", run.export),
                       ("best generator", run.best_export)):

@@ -94,7 +94,8 @@ def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
         # image runs can lose its JSD column, docs/usage.md.)
         metrics=[hp.Metric(
             f"best/{name}", display_name=f"best {name} (one run)",
-            description=f"The lowest {name} of this one run so far. The "
+            description=f"The {evals.best_word(name)} {name} of this one "
+            "run so far. The "
             "paper's statistic, as this project reads it, is the best "
             "point of the mean curve over seeds (python -m "
             "tf_ttur.experiments.compare).")

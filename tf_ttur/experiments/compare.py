@@ -161,9 +161,10 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
                      for s, _, v in curves])
   minutes = np.array([[m[list(s).index(step)] for step in common]
                       for s, m, _ in curves])
-  best_per_seed = values.min(axis=1)
+  higher = evals.direction(metric) == "max"
+  best_per_seed = values.max(axis=1) if higher else values.min(axis=1)
   mean = values.mean(axis=0)
-  paper = paper_statistic(mean, common, len(workdirs))
+  paper = paper_statistic(mean, common, len(workdirs), higher)
   return {
       "name": name, "seeds": len(workdirs), "metric": metric,
       "steps": common, "minutes": np.nanmean(minutes, axis=0).tolist(),
@@ -179,10 +180,11 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
   }
 
 
-def paper_statistic(mean, steps, seeds: int) -> dict:
+def paper_statistic(mean, steps, seeds: int, higher: bool = False) -> dict:
   """The paper's number for one configuration: the lowest point of the
-  curve of means over seeds, its step, and how many seeds made it."""
-  best = int(np.argmin(mean))
+  curve of means over seeds (the highest for a metric whose higher is
+  better), its step, and how many seeds made it."""
+  best = int(np.argmax(mean) if higher else np.argmin(mean))
   return {"value": float(mean[best]), "step": int(steps[best]),
           "seeds": seeds}
 
@@ -227,11 +229,11 @@ def write_table(summaries: list[dict], path: str) -> str:
                  f"{s['best_min']:.2f}-{s['best_max']:.2f} | "
                  f"{s['final_mean']:.2f} |")
   lines.append(f"\nThe paper's statistic, as this project reads the "
-               f"paper's tables: the lowest point of the mean {metric} "
-               "curve over seeds (the paper's curves are means over 8 runs, "
-               "10 for the language GAN; it does not say how its best "
-               "values were taken from them). A seed's own best is a "
-               "single run's minimum: lower and noisier.")
+               f"paper's tables: the {evals.best_word(metric)} point of "
+               f"the mean {metric} curve over seeds (the paper's curves are "
+               "means over 8 runs, 10 for the language GAN; it does not say "
+               "how its best values were taken from them). A seed's own "
+               "best is a single run's: better and noisier.")
   table = "\n".join(lines) + "\n"
   atomic_write(path, table)
   return table

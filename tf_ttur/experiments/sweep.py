@@ -28,6 +28,7 @@ import numpy as np
 
 from fid.files import atomic_path
 from fid.files import atomic_write
+from tf_ttur import evals
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
@@ -117,7 +118,8 @@ def rank(runs: list[tuple], metric: str | None) -> tuple[str, list[dict]]:
     summary = compare.summarize(pair_name(d_lr, g_lr), workdirs, metric)
     summary.update(d_lr=d_lr, g_lr=g_lr, one_time_scale=d_lr == g_lr)
     summaries.append(summary)
-  summaries.sort(key=lambda s: s["paper_statistic"]["value"])
+  sign = -1 if evals.direction(metric) == "max" else 1
+  summaries.sort(key=lambda s: sign * s["paper_statistic"]["value"])
   return metric, summaries
 
 

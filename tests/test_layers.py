@@ -59,6 +59,26 @@ def _modules() -> dict[str, str]:
 MODULES = _modules()
 
 
+def test_design_md_is_the_layer_table():
+  """docs/design.md's numbered "Layers" list names, in backticks, exactly
+  the modules of each layer (relative to tf_ttur; `fid` the package): the
+  one table, which cannot drift from LAYERS."""
+  import re
+  with open(os.path.join(REPO, "docs", "design.md")) as f:
+    text = f.read()
+  section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+  items = re.findall(r"^(\d)\. (.*?)(?=^\d\. |^\S|\Z)", section,
+                     flags=re.S | re.M)
+  assert [int(n) for n, _ in items] == list(range(1, len(LAYERS) + 1))
+  for (number, item), members in zip(items, LAYERS):
+    named = set(re.findall(r"`([a-z_.]+)`", item))
+    expected = {m.removeprefix("tf_ttur.") for m in members}
+    assert expected <= named, (number, sorted(expected - named))
+    stray = {n for n in named - expected
+             if f"tf_ttur.{n}" in MODULES or n in MODULES}
+    assert not stray, (number, sorted(stray))
+
+
 def _own(name: str) -> str | None:
   """The project module `name` resolves to (a package's submodule
   imported as `from package import name` included), or None."""

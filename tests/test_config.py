@@ -180,7 +180,7 @@ def test_config_round_trips_through_json():
     (dict(d_lr=0.0), "--d_lr must be positive"),
     (dict(g_lr=-1e-4), "--g_lr must be positive"),
     (dict(batch_size=0), "--batch_size must be a positive integer"),
-    (dict(batch_size=1.5), "--batch_size must be a positive integer"),
+    (dict(batch_size=1.5), "--batch_size must be an integer, got 1.5"),
     (dict(image_size=48), "--image_size=48 is not supported"),
     (dict(checkpoint_every=150), "must be a multiple of --log_every"),
     (dict(cpu_replicas=2), "--cpu_replicas is for --strategy=mirrored"),

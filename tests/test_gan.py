@@ -13,8 +13,8 @@ from tf_ttur.networks import dcgan
 def _model(d_lr, g_lr, n_critic=1, loss_scaling=False, seed=0):
   g = dcgan.make_generator(32, z_dim=16, width=8, seed=seed)
   d = dcgan.make_discriminator(32, width=8, seed=seed)
-  model = gan_lib.GAN(g, d, loss="dcgan", z_dim=16, z_distribution="uniform",
-                      n_critic=n_critic, seed=seed)
+  model = gan_lib.GAN(g, d, loss=losses.LOSSES["dcgan"], z_dim=16,
+                      z_distribution="uniform", n_critic=n_critic, seed=seed)
   model.compile(
       d_optimizer=gan_lib.make_adam(d_lr, 0.5, 0.999, 1e-8, "d_adam",
                                     loss_scaling),

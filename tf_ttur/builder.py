@@ -11,6 +11,7 @@ import importlib
 import keras
 
 from tf_ttur import gan as gan_lib
+from tf_ttur import losses
 from tf_ttur import networks
 from tf_ttur.config import Config
 
@@ -54,7 +55,8 @@ def build_model(config: Config, precision: str, size: int | None = None,
     for layer in generator.layers + discriminator.layers:
       if isinstance(layer, keras.layers.BatchNormalization):
         layer.synchronized = True
-  model = gan_lib.GAN(generator, discriminator, loss=family.loss,
+  model = gan_lib.GAN(generator, discriminator,
+                      loss=losses.LOSSES[family.loss],
                       z_dim=config.network.z_dim,
                       z_distribution=family.z_distribution,
                       n_critic=optimization.n_critic, seed=config.run.seed,

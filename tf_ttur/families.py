@@ -32,7 +32,7 @@ CRITIC_FLATTENS = ("original", "per_sample")
 ORIGINAL_FLATTEN_CELLS = 4 * 4
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Family:
   """One GAN family.
 
@@ -111,28 +111,35 @@ _WGAN_GP_TAGS = {"d_loss": "loss/critic_wasserstein_plus_gp",
 
 FAMILIES: dict[str, Family] = {
     family.name: family for family in (
-        Family("dcgan", "dcgan", modalities.IMAGES, (32, 64), "uniform",
-               "dcgan", "float",
+        Family(name="dcgan", networks="dcgan", modality=modalities.IMAGES,
+               image_sizes=(32, 64), z_distribution="uniform",
+               loss="dcgan", fid_pixels="float",
                tags={"d_loss": "loss/d_bce", "g_loss": "loss/g_bce"}),
-        Family("wgan_gp", "wgangp_resnet", modalities.IMAGES, (32, 64),
-               "normal", "wgan_gp", "truncate", tags=_WGAN_GP_TAGS,
-               fresh_g_z=True, batch_statistics=True,
-               check=_check_critic_rows),
-        Family("began", "began", modalities.IMAGES, (64,), "uniform",
-               "began", "clip",
+        Family(name="wgan_gp", networks="wgangp_resnet",
+               modality=modalities.IMAGES, image_sizes=(32, 64),
+               z_distribution="normal", loss="wgan_gp",
+               fid_pixels="truncate", tags=_WGAN_GP_TAGS, fresh_g_z=True,
+               batch_statistics=True, check=_check_critic_rows),
+        Family(name="began", networks="began", modality=modalities.IMAGES,
+               image_sizes=(64,), z_distribution="uniform", loss="began",
+               fid_pixels="clip",
                tags={"d_loss": "loss/d_l1_real_minus_kt_fake",
                      "g_loss": "loss/g_l1_fake", "loss_real": "loss/l1_real",
                      # The same value as g_loss: in metrics.jsonl only.
                      "loss_fake": None, "k_t": "began/k_t",
                      "m_global": "began/convergence_m_global"},
                joint_update=True, generator_batch_norm=False),
-        Family("language", "language", modalities.TEXT, (), "normal",
-               "wgan_gp", "none", tags=_WGAN_GP_TAGS, fresh_g_z=True,
+        Family(name="language", networks="language",
+               modality=modalities.TEXT, image_sizes=(),
+               z_distribution="normal", loss="wgan_gp", fid_pixels="none",
+               tags=_WGAN_GP_TAGS, fresh_g_z=True,
                generator_batch_norm=False),
         # Miyato et al. 2018's standard CNN, hinge loss (networks/sngan.py).
-        Family("sngan", "sngan", modalities.IMAGES, (32,), "normal", "hinge",
-               "clip", tags={"d_loss": "loss/d_hinge",
-                             "g_loss": "loss/g_minus_d_fake"},
+        Family(name="sngan", networks="sngan", modality=modalities.IMAGES,
+               image_sizes=(32,), z_distribution="normal", loss="hinge",
+               fid_pixels="clip",
+               tags={"d_loss": "loss/d_hinge",
+                     "g_loss": "loss/g_minus_d_fake"},
                fresh_g_z=True),
     )
 }

@@ -101,7 +101,7 @@ def check_field(name: str, value: Any, kind: str, spec: Flag,
   """One flag's type, choices, rule and multiple (ConfigError naming it)."""
   if kind == "int" and (isinstance(value, bool) or
                         not isinstance(value, int)):
-    raise ConfigError(f"--{name} must be a positive integer, got {value!r}")
+    raise ConfigError(f"--{name} must be an integer, got {value!r}")
   if kind == "float" and (isinstance(value, bool) or
                           not isinstance(value, (int, float))):
     raise ConfigError(f"--{name} must be a number, got {value!r}")

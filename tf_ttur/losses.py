@@ -113,10 +113,10 @@ class LossFamily:
 
   d_loss(model, real, fake, alpha) -> (loss, {metric: value}), alpha being
   the per-sample interpolation weights that only WGAN-GP uses;
-  g_loss(model, fake) -> loss. With simultaneous=True (BEGAN) both come
-  from one forward pass via joint(model, real, fake) -> (d_loss, g_loss,
-  metrics), and both networks update together, as in the original's single
-  session.run.
+  g_loss(model, fake) -> loss. A joint update (BEGAN: `joint` given) has
+  both from one forward pass via joint(model, real, fake) -> (d_loss,
+  g_loss, metrics), and both networks update together, as in the
+  original's single session.run (the family's `joint_update`).
   """
   d_metrics: tuple[str, ...] = ()
   d_loss: Callable | None = None
@@ -124,7 +124,7 @@ class LossFamily:
   joint: Callable | None = None
 
   @property
-  def simultaneous(self) -> bool:
+  def joint_update(self) -> bool:
     return self.joint is not None
 
 

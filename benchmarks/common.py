@@ -21,9 +21,11 @@ from tf_ttur.config import Config
 def machine() -> str:
   """What the numbers were measured on: CPU model and the flags that matter
   (AVX2, AVX-512, AVX512_BF16, AMX), GPU name and compute capability."""
-  return (f"{hardware.detect().describe()}; TensorFlow {tf.__version__}, "
-          f"Keras {keras.__version__}, {platform.python_implementation()} "
-          f"{platform.python_version()}")
+  return (
+    f"{hardware.detect().describe()}; TensorFlow {tf.__version__}, "
+    f"Keras {keras.__version__}, {platform.python_implementation()} "
+    f"{platform.python_version()}"
+  )
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -38,7 +40,6 @@ def median_seconds(fn, repeats: int) -> float:
 
 
 class _StepTimer(keras.callbacks.Callback):
-
   def __init__(self):
     super().__init__()
     self.ends = []
@@ -47,8 +48,9 @@ class _StepTimer(keras.callbacks.Callback):
     self.ends.append(time.perf_counter())
 
 
-def time_steps(config: Config, precision: str, xla: bool, steps: int,
-               warmup: int = 2) -> tuple[float, float]:
+def time_steps(
+  config: Config, precision: str, xla: bool, steps: int, warmup: int = 2
+) -> tuple[float, float]:
   """(seconds from building the model to the end of its first train step,
   compilation included; median seconds of one step after `warmup` steps),
   through fit().
@@ -60,23 +62,32 @@ def time_steps(config: Config, precision: str, xla: bool, steps: int,
   waits for the step.
   """
   n = config.optimization.batch_size * gan_lib.real_batches_per_step(
-      config.optimization.n_critic,
-      config.optimization.kt_update == "original")
-  images = np.random.default_rng(0).uniform(
-      -1, 1, (n, config.data.image_size, config.data.image_size, 3)
-  ).astype(np.float32)
+    config.optimization.n_critic, config.optimization.kt_update == "original"
+  )
+  images = (
+    np.random.default_rng(0)
+    .uniform(-1, 1, (n, config.data.image_size, config.data.image_size, 3))
+    .astype(np.float32)
+  )
   ds = tf.data.Dataset.from_tensors(images).repeat()
   start = time.perf_counter()
   model = builder.build_model(config, precision, jit_compile=xla)
   timer = _StepTimer()
-  model.fit(ds, steps_per_epoch=steps + warmup + 1, epochs=1, verbose=0,
-            shuffle=False, callbacks=[timer])
+  model.fit(
+    ds,
+    steps_per_epoch=steps + warmup + 1,
+    epochs=1,
+    verbose=0,
+    shuffle=False,
+    callbacks=[timer],
+  )
   intervals = np.diff(timer.ends)[warmup:]
   return timer.ends[0] - start, statistics.median(intervals)
 
 
-def images_per_second(dataset: tf.data.Dataset, batches: int,
-                      warmup: int) -> float:
+def images_per_second(
+  dataset: tf.data.Dataset, batches: int, warmup: int
+) -> float:
   """Images/s read from a batched dataset after `warmup` batches."""
   iterator = iter(dataset)
   for _ in range(warmup):
@@ -94,15 +105,17 @@ def fid_extractors(fold_bn: bool = False, xla: bool = False) -> dict:
   the fast Keras port and, if asked, its fold_bn and XLA variants."""
   graph_def = testing.make_graph_def(seed=0)
   extractors = {
-      "reference (GraphDef in a Session)":
-          inception.ReferenceExtractor(graph_def),
-      "fast (Keras port)": inception.FastExtractor(graph_def,
-                                                   jit_compile=False),
+    "reference (GraphDef in a Session)": inception.ReferenceExtractor(
+      graph_def
+    ),
+    "fast (Keras port)": inception.FastExtractor(graph_def, jit_compile=False),
   }
   if fold_bn:
     extractors["fast, fold_bn"] = inception.FastExtractor(
-        graph_def, jit_compile=False, fold_bn=True)
+      graph_def, jit_compile=False, fold_bn=True
+    )
   if xla:
-    extractors["fast, XLA"] = inception.FastExtractor(graph_def,
-                                                       jit_compile=True)
+    extractors["fast, XLA"] = inception.FastExtractor(
+      graph_def, jit_compile=True
+    )
   return extractors

@@ -32,10 +32,16 @@ flags.DEFINE_integer("repeats", 3, "Timed calls per setting.", lower_bound=1)
 flags.DEFINE_integer("image_size", 32, "Input side.")
 flags.DEFINE_bool("xla", False, "Also time the fast path with XLA.")
 flags.DEFINE_integer("fd_samples", 5000, "Samples behind each covariance.")
-flags.DEFINE_integer("e2e_images", 0, "Images per folder of the end-to-end "
-                     "table; 0: no such table.")
-flags.DEFINE_string("torch_path", None, "A folder with torch, torchvision "
-                    "and pytorch_fid, for the pytorch-fid row.")
+flags.DEFINE_integer(
+  "e2e_images",
+  0,
+  "Images per folder of the end-to-end table; 0: no such table.",
+)
+flags.DEFINE_string(
+  "torch_path",
+  None,
+  "A folder with torch, torchvision and pytorch_fid, for the pytorch-fid row.",
+)
 flags.DEFINE_integer("e2e_batch", 50, "Batch size of both tools end to end.")
 FLAGS = flags.FLAGS
 
@@ -50,6 +56,7 @@ def _end_to_end() -> None:
   from PIL import Image
 
   from fid import testing
+
   n = FLAGS.e2e_images
   with tempfile.TemporaryDirectory() as tmp:
     folders = []
@@ -59,25 +66,53 @@ def _end_to_end() -> None:
       rng = np.random.default_rng(k)
       for i in range(n):
         Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-            os.path.join(folder, f"{i:06d}.png"))
+          os.path.join(folder, f"{i:06d}.png")
+        )
       folders.append(folder)
     graph = testing.write_graph_def(os.path.join(tmp, "inception.pb"))
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    rows = [("this project (python -m fid)", os.environ.get("PYTHONPATH"),
-             [sys.executable, "-m", "fid", *folders, f"--inception={graph}",
-              f"--batch_size={FLAGS.e2e_batch}", "--quiet"])]
+    rows = [
+      (
+        "this project (python -m fid)",
+        os.environ.get("PYTHONPATH"),
+        [
+          sys.executable,
+          "-m",
+          "fid",
+          *folders,
+          f"--inception={graph}",
+          f"--batch_size={FLAGS.e2e_batch}",
+          "--quiet",
+        ],
+      )
+    ]
     torch_env = os.pathsep.join(p for p in (FLAGS.torch_path, repo) if p)
-    probe = subprocess.run([sys.executable, "-c", "import pytorch_fid"],
-                           env=dict(os.environ, PYTHONPATH=torch_env),
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+      [sys.executable, "-c", "import pytorch_fid"],
+      env=dict(os.environ, PYTHONPATH=torch_env),
+      capture_output=True,
+      check=False,
+    )
     if probe.returncode == 0:
-      rows.append(("pytorch-fid 0.3.0 (random weights)", torch_env,
-                   [sys.executable, os.path.join(
-                       repo, "benchmarks", "pytorch_fid_offline.py"),
-                    *folders, "--device", "cpu",
-                    "--batch-size", str(FLAGS.e2e_batch)]))
-    print(f"\nEnd to end: two folders of {n} 32x32 PNGs to an FID (whole "
-          f"process, batch {FLAGS.e2e_batch}):\n")
+      rows.append(
+        (
+          "pytorch-fid 0.3.0 (random weights)",
+          torch_env,
+          [
+            sys.executable,
+            os.path.join(repo, "benchmarks", "pytorch_fid_offline.py"),
+            *folders,
+            "--device",
+            "cpu",
+            "--batch-size",
+            str(FLAGS.e2e_batch),
+          ],
+        )
+      )
+    print(
+      f"\nEnd to end: two folders of {n} 32x32 PNGs to an FID (whole "
+      f"process, batch {FLAGS.e2e_batch}):\n"
+    )
     print("| tool | seconds | images/s | ratio to pytorch-fid |")
     print("|---|---|---|---|")
     seconds = {}
@@ -86,21 +121,26 @@ def _end_to_end() -> None:
       if path:
         env["PYTHONPATH"] = path
       start = time.perf_counter()
-      proc = subprocess.run(command, env=env, capture_output=True, text=True,
-                            check=False)
+      proc = subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False
+      )
       seconds[name] = time.perf_counter() - start
       if proc.returncode:
-        print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} "
-              "| | |")
+        print(
+          f"| {name} | failed: {proc.stderr.strip().splitlines()[-1]} | | |"
+        )
         seconds.pop(name)
-    torch_seconds = next((v for k, v in seconds.items() if "pytorch" in k),
-                         None)
+    torch_seconds = next(
+      (v for k, v in seconds.items() if "pytorch" in k), None
+    )
     for name, value in seconds.items():
       ratio = f"{torch_seconds / value:.2f}x" if torch_seconds else ""
       print(f"| {name} | {value:.1f} | {2 * n / value:.1f} | {ratio} |")
     if probe.returncode:
-      print("\npytorch-fid not run: it cannot be imported (pass "
-            "--torch_path=DIR holding torch, torchvision and pytorch_fid).")
+      print(
+        "\npytorch-fid not run: it cannot be imported (pass "
+        "--torch_path=DIR holding torch, torchvision and pytorch_fid)."
+      )
 
 
 def main(argv):
@@ -110,19 +150,28 @@ def main(argv):
     _end_to_end()
     return
   extractors = fid_extractors(fold_bn=True, xla=FLAGS.xla)
-  print(f"{machine()}; {FLAGS.image_size}x"
-        f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n")
+  print(
+    f"{machine()}; {FLAGS.image_size}x"
+    f"{FLAGS.image_size} inputs, median of {FLAGS.repeats}\n"
+  )
   print("| batch | " + " | ".join(extractors) + " | fast / reference |")
   print("|---" * (len(extractors) + 2) + "|")
   rng = np.random.default_rng(0)
   for batch in map(int, FLAGS.batches):
-    images = rng.integers(0, 256, (batch, FLAGS.image_size,
-                                   FLAGS.image_size, 3)).astype(np.float32)
-    rates = [batch / median_seconds(lambda e=e, images=images: e(images),
-                                    FLAGS.repeats)
-             for e in extractors.values()]
-    print(f"| {batch} | " + " | ".join(f"{r:.1f} img/s" for r in rates) +
-          f" | {rates[1] / rates[0]:.2f}x |", flush=True)
+    images = rng.integers(
+      0, 256, (batch, FLAGS.image_size, FLAGS.image_size, 3)
+    ).astype(np.float32)
+    rates = [
+      batch
+      / median_seconds(lambda e=e, images=images: e(images), FLAGS.repeats)
+      for e in extractors.values()
+    ]
+    print(
+      f"| {batch} | "
+      + " | ".join(f"{r:.1f} img/s" for r in rates)
+      + f" | {rates[1] / rates[0]:.2f}x |",
+      flush=True,
+    )
 
   d = 2048
   mixing = rng.normal(size=(d, d))
@@ -132,10 +181,12 @@ def main(argv):
     sigmas.append((x.mean(0), np.cov(x, rowvar=False)))
   (mu1, s1), (mu2, s2) = sigmas
   timings = {
-      "eigh (default)": lambda: frechet.calculate_frechet_distance(
-          mu1, s1, mu2, s2, method="eigh"),
-      "ttur (scipy sqrtm)": lambda: frechet.calculate_frechet_distance(
-          mu1, s1, mu2, s2, method="ttur"),
+    "eigh (default)": lambda: frechet.calculate_frechet_distance(
+      mu1, s1, mu2, s2, method="eigh"
+    ),
+    "ttur (scipy sqrtm)": lambda: frechet.calculate_frechet_distance(
+      mu1, s1, mu2, s2, method="ttur"
+    ),
   }
   values = {k: f() for k, f in timings.items()}
   seconds = {k: median_seconds(f, 1) for k, f in timings.items()}
@@ -146,9 +197,11 @@ def main(argv):
     print(f"| {k} | {seconds[k]:.2f} | {values[k]:.10f} |")
   ratio = seconds["ttur (scipy sqrtm)"] / seconds["eigh (default)"]
   rel = abs(values["eigh (default)"] - values["ttur (scipy sqrtm)"]) / abs(
-      values["ttur (scipy sqrtm)"])
-  print(f"\neigh is {ratio:.1f}x faster than sqrtm; relative difference "
-        f"{rel:.1e}")
+    values["ttur (scipy sqrtm)"]
+  )
+  print(
+    f"\neigh is {ratio:.1f}x faster than sqrtm; relative difference {rel:.1e}"
+  )
 
 
 if __name__ == "__main__":

@@ -25,18 +25,37 @@ from absl import flags
 from benchmarks import common
 from tf_ttur.config import Config
 
-flags.DEFINE_integer("steps", 5, "Timed steps of each configuration.",
-                     lower_bound=1)
+flags.DEFINE_integer(
+  "steps", 5, "Timed steps of each configuration.", lower_bound=1
+)
 FLAGS = flags.FLAGS
 
 CASES = (
-    ("DCGAN-32 (batch 64)", "--extra_g_passes=2",
-     Config.of(model="dcgan", image_size=32), {"extra_g_passes": 2}),
-    ("DCGAN-64 (batch 64)", "--extra_g_passes=2",
-     Config.of(model="dcgan", image_size=64), {"extra_g_passes": 2}),
-    ("BEGAN-64 (n=128, batch 16)", "--kt_update=original",
-     Config.of(model="began", image_size=64, width=128, z_dim=64,
-               batch_size=16, beta_1=0.9), {"kt_update": "original"}),
+  (
+    "DCGAN-32 (batch 64)",
+    "--extra_g_passes=2",
+    Config.of(model="dcgan", image_size=32),
+    {"extra_g_passes": 2},
+  ),
+  (
+    "DCGAN-64 (batch 64)",
+    "--extra_g_passes=2",
+    Config.of(model="dcgan", image_size=64),
+    {"extra_g_passes": 2},
+  ),
+  (
+    "BEGAN-64 (n=128, batch 16)",
+    "--kt_update=original",
+    Config.of(
+      model="began",
+      image_size=64,
+      width=128,
+      z_dim=64,
+      batch_size=16,
+      beta_1=0.9,
+    ),
+    {"kt_update": "original"},
+  ),
 )
 
 
@@ -47,10 +66,13 @@ def main(argv):
   print("|---|---|---|---|---|")
   for label, flag, config, quirk in CASES:
     _, off = common.time_steps(config, "float32", False, FLAGS.steps)
-    _, on = common.time_steps(config.replace(**quirk), "float32", False,
-                              FLAGS.steps)
-    print(f"| {label} | `{flag}` | {off:.3f} | {on:.3f} | {on / off:.2f} |",
-          flush=True)
+    _, on = common.time_steps(
+      config.replace(**quirk), "float32", False, FLAGS.steps
+    )
+    print(
+      f"| {label} | `{flag}` | {off:.3f} | {on:.3f} | {on / off:.2f} |",
+      flush=True,
+    )
 
 
 if __name__ == "__main__":

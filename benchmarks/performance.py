@@ -46,20 +46,27 @@ from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
 
 MODELS = {
-    "dcgan32": "configs/svhn.flags",
-    "dcgan64": "configs/celeba.flags",
-    "wgan_gp32": "configs/cifar10_wgangp.flags",
-    "wgan_gp64": "configs/lsun_bedroom_wgangp.flags",
-    "began64": "configs/celeba_began.flags",
-    "sngan32": "configs/cifar10_sngan.flags",
+  "dcgan32": "configs/svhn.flags",
+  "dcgan64": "configs/celeba.flags",
+  "wgan_gp32": "configs/cifar10_wgangp.flags",
+  "wgan_gp64": "configs/lsun_bedroom_wgangp.flags",
+  "began64": "configs/celeba_began.flags",
+  "sngan32": "configs/cifar10_sngan.flags",
 }
 
 flags.DEFINE_list("models", list(MODELS), f"Some of {', '.join(MODELS)}.")
-flags.DEFINE_list("precisions", [], "Dtype policies (default: float32 and "
-                  "mixed_bfloat16, plus mixed_float16 on a GPU).")
+flags.DEFINE_list(
+  "precisions",
+  [],
+  "Dtype policies (default: float32 and "
+  "mixed_bfloat16, plus mixed_float16 on a GPU).",
+)
 flags.DEFINE_list("xla", ["false", "true"], "jit_compile values.")
-flags.DEFINE_list("tf32", ["auto"], "TF32 settings: auto (TensorFlow's), "
-                  "true, false (--tf32 of tf_ttur.main).")
+flags.DEFINE_list(
+  "tf32",
+  ["auto"],
+  "TF32 settings: auto (TensorFlow's), true, false (--tf32 of tf_ttur.main).",
+)
 flags.DEFINE_integer("steps", 3, "Timed steps per setting.", lower_bound=1)
 flags.DEFINE_integer("batch_size", 0, "0: each flagfile's (paper's) batch.")
 flags.DEFINE_integer("n_critic", 0, "0: each flagfile's critic steps.")
@@ -70,8 +77,10 @@ FLAGS = flags.FLAGS
 
 
 def train_rows(precisions: list[str]) -> None:
-  print("| model | batch | precision | XLA | TF32 | first step, s | "
-        "XLA compile, s | steps/s | s/step | images/s |")
+  print(
+    "| model | batch | precision | XLA | TF32 | first step, s | "
+    "XLA compile, s | steps/s | s/step | images/s |"
+  )
   print("|---|---|---|---|---|---|---|---|---|---|")
   # XLA's compile time: its first step less the same setting's first step
   # without XLA (tracing is in both), when both rows are taken.
@@ -80,36 +89,48 @@ def train_rows(precisions: list[str]) -> None:
   for name in FLAGS.models:
     if name not in MODELS:
       raise app.UsageError(f"unknown model {name!r}; use {', '.join(MODELS)}")
-    overrides = ([f"--batch_size={FLAGS.batch_size}"]
-                 if FLAGS.batch_size else [])
+    overrides = [f"--batch_size={FLAGS.batch_size}"] if FLAGS.batch_size else []
     overrides += [f"--n_critic={FLAGS.n_critic}"] if FLAGS.n_critic else []
     config = Config.from_flagfile(MODELS[name], *overrides)
     for precision in precisions:
       for xla in FLAGS.xla:
         for tf32 in FLAGS.tf32:
           tf.config.experimental.enable_tensor_float_32_execution(
-              default_tf32 if tf32 == "auto" else tf32 == "true")
-          first, seconds = time_steps(config, precision, xla == "true",
-                                      FLAGS.steps)
+            default_tf32 if tf32 == "auto" else tf32 == "true"
+          )
+          first, seconds = time_steps(
+            config, precision, xla == "true", FLAGS.steps
+          )
           batch = config.optimization.batch_size
           rate = batch * config.optimization.n_critic / seconds
           key = (name, precision, tf32)
           if xla == "false":
             without_xla[key] = first
-          compile_s = (f"{first - without_xla[key]:.1f}"
-                       if xla == "true" and key in without_xla else "-")
-          print(f"| {name} | {batch} | {precision} | {xla} | "
-                f"{tf32} | {first:.1f} | {compile_s} | {1 / seconds:.2f} | "
-                f"{seconds:.3f} | {rate:.0f} |", flush=True)
+          compile_s = (
+            f"{first - without_xla[key]:.1f}"
+            if xla == "true" and key in without_xla
+            else "-"
+          )
+          print(
+            f"| {name} | {batch} | {precision} | {xla} | "
+            f"{tf32} | {first:.1f} | {compile_s} | {1 / seconds:.2f} | "
+            f"{seconds:.3f} | {rate:.0f} |",
+            flush=True,
+          )
   tf.config.experimental.enable_tensor_float_32_execution(default_tf32)
 
 
 def fid_rows() -> None:
   extractors = fid_extractors(xla=True)
-  images = np.random.default_rng(0).integers(
-      0, 256, (FLAGS.fid_batch, 32, 32, 3)).astype(np.float32)
-  print(f"\nFID feature pass, batches of {FLAGS.fid_batch} 32x32 images "
-        f"(resized to 299 in the graph), median of {FLAGS.fid_repeats}:\n")
+  images = (
+    np.random.default_rng(0)
+    .integers(0, 256, (FLAGS.fid_batch, 32, 32, 3))
+    .astype(np.float32)
+  )
+  print(
+    f"\nFID feature pass, batches of {FLAGS.fid_batch} 32x32 images "
+    f"(resized to 299 in the graph), median of {FLAGS.fid_repeats}:\n"
+  )
   print("| extractor | images/s |")
   print("|---|---|")
   for name, extractor in extractors.items():
@@ -118,8 +139,10 @@ def fid_rows() -> None:
 
 
 def pipeline_rows() -> None:
-  print("\nInput pipeline (`shapes`, 12,000 images, batch 64, after one "
-        "epoch so the cache is filled):\n")
+  print(
+    "\nInput pipeline (`shapes`, 12,000 images, batch 64, after one "
+    "epoch so the cache is filled):\n"
+  )
   print("| image size | cache | images/s |")
   print("|---|---|---|")
   for size in (32, 64):
@@ -127,20 +150,24 @@ def pipeline_rows() -> None:
       images = images_lib.load_images("shapes", size, data_dir=FLAGS.data_dir)
       ds = images_lib.make_pipeline(images, 64, seed=0, cache=cache)
       rate = images_per_second(ds, batches=200, warmup=12_000 // 64 + 1)
-      print(f"| {size} | {'memory' if cache else 'none'} | {rate:.0f} |",
-            flush=True)
+      print(
+        f"| {size} | {'memory' if cache else 'none'} | {rate:.0f} |", flush=True
+      )
 
 
 def main(argv):
   del argv
   gpu = bool(tf.config.list_physical_devices("GPU"))
   precisions = FLAGS.precisions or (
-      ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpu else []))
+    ["float32", "mixed_bfloat16"] + (["mixed_float16"] if gpu else [])
+  )
   auto, why, _ = hardware.resolve_precision("auto", hardware.detect())
-  print(f"{machine()}\n\n--precision=auto here: {auto} ({why}); "
-        f"{FLAGS.steps} timed steps per row after 2 warm-up steps; first "
-        "step: from building the model to the end of its first step "
-        "(tracing and XLA compilation included)\n")
+  print(
+    f"{machine()}\n\n--precision=auto here: {auto} ({why}); "
+    f"{FLAGS.steps} timed steps per row after 2 warm-up steps; first "
+    "step: from building the model to the end of its first step "
+    "(tracing and XLA compilation included)\n"
+  )
   train_rows(precisions)
   fid_rows()
   pipeline_rows()

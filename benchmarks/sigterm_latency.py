@@ -33,15 +33,28 @@ def measure(folder: str) -> tuple[int, float]:
   import numpy as np
 
   from fid import testing
+
   graph = testing.write_graph_def(os.path.join(folder, "g.pb"))
   stats = os.path.join(folder, "stats.npz")
   np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))
-  args = [sys.executable, "-m", "tf_ttur.main", "--flagfile=configs/demo.flags",
-          f"--workdir={folder}/run", "--train_steps=100", "--log_every=50",
-          "--checkpoint_every=50", "--sample_every=50", "--quality_every=0",
-          "--fid_every=50", f"--fid_samples={FLAGS.fid_samples}",
-          f"--fid_batch_size={FLAGS.fid_batch_size}", f"--fid_stats={stats}",
-          f"--fid_inception={graph}", "--export=false"]
+  args = [
+    sys.executable,
+    "-m",
+    "tf_ttur.main",
+    "--flagfile=configs/demo.flags",
+    f"--workdir={folder}/run",
+    "--train_steps=100",
+    "--log_every=50",
+    "--checkpoint_every=50",
+    "--sample_every=50",
+    "--quality_every=0",
+    "--fid_every=50",
+    f"--fid_samples={FLAGS.fid_samples}",
+    f"--fid_batch_size={FLAGS.fid_batch_size}",
+    f"--fid_stats={stats}",
+    f"--fid_inception={graph}",
+    "--export=false",
+  ]
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, cwd=repo)
   sent = None
@@ -66,8 +79,10 @@ def main(argv):
   print()
   print("| FID samples | batch | signal after | exit code | s to exit |")
   print("|---|---|---|---|---|")
-  print(f"| {FLAGS.fid_samples} | {FLAGS.fid_batch_size} | {FLAGS.wait:.0f} s "
-        f"| {code} | {seconds:.1f} |")
+  print(
+    f"| {FLAGS.fid_samples} | {FLAGS.fid_batch_size} | {FLAGS.wait:.0f} s "
+    f"| {code} | {seconds:.1f} |"
+  )
 
 
 if __name__ == "__main__":

@@ -33,16 +33,22 @@ import time
 from absl import app
 from absl import flags
 
-flags.DEFINE_enum("role", "table", ["table", "tf", "torch"],
-                  "table: run the rows; tf/torch: time one framework (the "
-                  "rows' subprocesses).")
+flags.DEFINE_enum(
+  "role",
+  "table",
+  ["table", "tf", "torch"],
+  "table: run the rows; tf/torch: time one framework (the rows' subprocesses).",
+)
 flags.DEFINE_integer("image_size", 64, "32 or 64.")
 flags.DEFINE_integer("width", 64, "DCGAN base width (64 in the paper).")
 flags.DEFINE_integer("batch_size", 64, "Images per update.")
 flags.DEFINE_integer("steps", 5, "Timed steps.", lower_bound=1)
-flags.DEFINE_integer("extra_g_passes", 0, "The step's extra training-mode "
-                     "generator passes (the rows' subprocesses).",
-                     lower_bound=0)
+flags.DEFINE_integer(
+  "extra_g_passes",
+  0,
+  "The step's extra training-mode generator passes (the rows' subprocesses).",
+  lower_bound=0,
+)
 FLAGS = flags.FLAGS
 WARMUP = 2
 
@@ -50,9 +56,14 @@ WARMUP = 2
 def _tf_steps_per_second() -> float:
   from benchmarks.common import time_steps
   from tf_ttur.config import Config
-  config = Config.of(model="dcgan", image_size=FLAGS.image_size,
-                     width=FLAGS.width, batch_size=FLAGS.batch_size,
-                     extra_g_passes=FLAGS.extra_g_passes)
+
+  config = Config.of(
+    model="dcgan",
+    image_size=FLAGS.image_size,
+    width=FLAGS.width,
+    batch_size=FLAGS.batch_size,
+    extra_g_passes=FLAGS.extra_g_passes,
+  )
   _, seconds = time_steps(config, "float32", False, FLAGS.steps, WARMUP)
   return 1 / seconds
 
@@ -60,6 +71,7 @@ def _tf_steps_per_second() -> float:
 def _torch_steps_per_second() -> float:
   import torch
   from torch import nn
+
   torch.manual_seed(0)
   w, s16, z_dim = FLAGS.width, -(-FLAGS.image_size // 16), 100
 
@@ -67,7 +79,6 @@ def _torch_steps_per_second() -> float:
     return nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1)
 
   class Generator(nn.Module):
-
     def __init__(self):
       super().__init__()
       self.lin = nn.Linear(z_dim, s16 * s16 * 8 * w)
@@ -88,14 +99,16 @@ def _torch_steps_per_second() -> float:
       layers.append(nn.BatchNorm2d(mult * w, eps=1e-5))
     layers.append(nn.LeakyReLU(0.2))
     cin = mult * w
-  discriminator = nn.Sequential(*layers, nn.Flatten(),
-                                nn.Linear(s16 * s16 * 8 * w, 1))
+  discriminator = nn.Sequential(
+    *layers, nn.Flatten(), nn.Linear(s16 * s16 * 8 * w, 1)
+  )
   generator = Generator()
   d_opt = torch.optim.Adam(discriminator.parameters(), 1e-4, (0.5, 0.999))
   g_opt = torch.optim.Adam(generator.parameters(), 5e-4, (0.5, 0.999))
   bce = nn.BCEWithLogitsLoss()
-  real = torch.rand(FLAGS.batch_size, 3, FLAGS.image_size,
-                    FLAGS.image_size) * 2 - 1
+  real = (
+    torch.rand(FLAGS.batch_size, 3, FLAGS.image_size, FLAGS.image_size) * 2 - 1
+  )
   ones = torch.ones(FLAGS.batch_size, 1)
   zeros = torch.zeros(FLAGS.batch_size, 1)
 
@@ -126,12 +139,20 @@ def _torch_steps_per_second() -> float:
 
 def _row(role: str, passes: int, env: dict) -> float | None:
   """steps/s from a subprocess of this script, None if it could not run."""
-  args = [sys.executable, "-m", "benchmarks.vs_pytorch", f"--role={role}",
-          f"--image_size={FLAGS.image_size}", f"--width={FLAGS.width}",
-          f"--batch_size={FLAGS.batch_size}", f"--steps={FLAGS.steps}",
-          f"--extra_g_passes={passes}"]
-  proc = subprocess.run(args, env={**os.environ, **env}, capture_output=True,
-                        text=True, check=False)
+  args = [
+    sys.executable,
+    "-m",
+    "benchmarks.vs_pytorch",
+    f"--role={role}",
+    f"--image_size={FLAGS.image_size}",
+    f"--width={FLAGS.width}",
+    f"--batch_size={FLAGS.batch_size}",
+    f"--steps={FLAGS.steps}",
+    f"--extra_g_passes={passes}",
+  ]
+  proc = subprocess.run(
+    args, env={**os.environ, **env}, capture_output=True, text=True, check=False
+  )
   for line in proc.stdout.splitlines():
     if line.startswith("{"):
       return json.loads(line)["steps_per_sec"]
@@ -143,29 +164,37 @@ def _row(role: str, passes: int, env: dict) -> float | None:
 def main(argv):
   del argv
   if FLAGS.role != "table":
-    rate = (_tf_steps_per_second() if FLAGS.role == "tf" else
-            _torch_steps_per_second())
+    rate = (
+      _tf_steps_per_second()
+      if FLAGS.role == "tf"
+      else _torch_steps_per_second()
+    )
     print(json.dumps({"steps_per_sec": rate}))
     return
   from tf_ttur import hardware
+
   model, flags_ = hardware.cpu_info()
   named = [f.upper() for f in hardware.NAMED_CPU_FLAGS if f in flags_]
   isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
-  print(f"{model} [{' '.join(named)}], {os.cpu_count()} logical cores"
-        + (f", ONEDNN_MAX_CPU_ISA={isa}" if isa else "") +
-        f"; DCGAN-{FLAGS.image_size}, width {FLAGS.width}, batch "
-        f"{FLAGS.batch_size}, float32, one D and one G update per step, "
-        f"median of {FLAGS.steps}\n")
+  print(
+    f"{model} [{' '.join(named)}], {os.cpu_count()} logical cores"
+    + (f", ONEDNN_MAX_CPU_ISA={isa}" if isa else "")
+    + f"; DCGAN-{FLAGS.image_size}, width {FLAGS.width}, batch "
+    f"{FLAGS.batch_size}, float32, one D and one G update per step, "
+    f"median of {FLAGS.steps}\n"
+  )
   onednn_off = {"TF_ENABLE_ONEDNN_OPTS": "0"}
-  rows = [("user run", "this project (oneDNN on)", "tf", 0, {}),
-          ("user run", "this project, TF_ENABLE_ONEDNN_OPTS=0", "tf", 0,
-           onednn_off),
-          ("user run", "PyTorch", "torch", 0, {}),
-          ("paper (2 extra G passes)", "this project (oneDNN on)", "tf", 2,
-           {}),
-          ("paper (2 extra G passes)", "PyTorch", "torch", 2, {})]
-  rates = {(mode, name): _row(role, passes, env)
-           for mode, name, role, passes, env in rows}
+  rows = [
+    ("user run", "this project (oneDNN on)", "tf", 0, {}),
+    ("user run", "this project, TF_ENABLE_ONEDNN_OPTS=0", "tf", 0, onednn_off),
+    ("user run", "PyTorch", "torch", 0, {}),
+    ("paper (2 extra G passes)", "this project (oneDNN on)", "tf", 2, {}),
+    ("paper (2 extra G passes)", "PyTorch", "torch", 2, {}),
+  ]
+  rates = {
+    (mode, name): _row(role, passes, env)
+    for mode, name, role, passes, env in rows
+  }
   print("| step | implementation | steps/s | / PyTorch |")
   print("|---|---|---|---|")
   for (mode, name), rate in rates.items():

@@ -43,12 +43,22 @@ from fid.version import __version__
 quiet.setup()
 
 __all__ = [
-    "calculate_frechet_distance", "calculate_activation_statistics",
-    "get_activations", "check_or_download_inception", "create_inception_graph",
-    "calculate_fid_given_paths", "load_stats", "save_stats", "make_extractor",
-    "RunningStats", "StatsError", "InceptionError",
-    "calculate_generator_statistics", "run_pass", "Activations",
-    "__version__",
+  "calculate_frechet_distance",
+  "calculate_activation_statistics",
+  "get_activations",
+  "check_or_download_inception",
+  "create_inception_graph",
+  "calculate_fid_given_paths",
+  "load_stats",
+  "save_stats",
+  "make_extractor",
+  "RunningStats",
+  "StatsError",
+  "InceptionError",
+  "calculate_generator_statistics",
+  "run_pass",
+  "Activations",
+  "__version__",
 ]
 
 _default = {}  # The extractor of create_inception_graph, TTUR's global graph.
@@ -69,12 +79,14 @@ def make_extractor(*args, **kwargs):
   helpers (fid.files, used by tf_ttur's TensorFlow-free modules) stay
   light."""
   from fid import inception
+
   return inception.make_extractor(*args, **kwargs)
 
 
 def create_inception_graph(pth: str, kind: str = "fast"):
   """Loads the graph at pth and makes it the default of the functions below."""
   from fid import inception
+
   extractor = inception.EXTRACTORS[kind](inception.load_graph_def(pth))
   _default["extractor"] = extractor
   return extractor
@@ -88,8 +100,9 @@ def _extractor(sess):
   return _default["extractor"]
 
 
-def get_activations(images, sess=None, batch_size: int = 50,
-                    verbose: bool = False) -> np.ndarray:
+def get_activations(
+  images, sess=None, batch_size: int = 50, verbose: bool = False
+) -> np.ndarray:
   """float64 pool_3 features [N, 2048] of images [N, H, W, 3] in [0, 255].
 
   All N images count (TTUR drops the last partial batch; slice images to
@@ -97,42 +110,62 @@ def get_activations(images, sess=None, batch_size: int = 50,
   """
   extractor = _extractor(sess)
   images = np.asarray(images)
-  out = [extractor(images[i:i + batch_size])[0]
-         for i in range(0, len(images), batch_size)]
+  out = [
+    extractor(images[i : i + batch_size])[0]
+    for i in range(0, len(images), batch_size)
+  ]
   if verbose:
     print(f"fid: {len(images)} images")
   return np.concatenate(out) if out else np.zeros((0, 2048))
 
 
-def calculate_activation_statistics(images, sess=None, batch_size: int = 50,
-                                    verbose: bool = False):
+def calculate_activation_statistics(
+  images, sess=None, batch_size: int = 50, verbose: bool = False
+):
   """(mu, sigma) of the pool_3 features: float64, sigma with ddof 1."""
   extractor = _extractor(sess)
   images = np.asarray(images)
   result = core.run_pass(
-      (images[i:i + batch_size] for i in range(0, len(images), batch_size)),
-      extractor, progress=verbose, total=len(images))
+    (images[i : i + batch_size] for i in range(0, len(images), batch_size)),
+    extractor,
+    progress=verbose,
+    total=len(images),
+  )
   return result.mu, result.sigma
 
 
-def calculate_generator_statistics(generate, num: int, z_dim: int,
-                                   z_distribution: str = "uniform",
-                                   seed=0, sess=None, batch_size: int = 50,
-                                   verbose: bool = False):
+def calculate_generator_statistics(
+  generate,
+  num: int,
+  z_dim: int,
+  z_distribution: str = "uniform",
+  seed=0,
+  sess=None,
+  batch_size: int = 50,
+  verbose: bool = False,
+):
   """(mu, sigma) of `num` images of a generator, made in memory: generate
   maps float32 z [n, z_dim] (numpy, drawn from `seed`: U(-1, 1) or N(0, I))
   to images [n, H, W, 3] in [0, 255]; no image is written."""
   from fid import generator
+
   result = core.run_pass(
-      generator.generated_batches(generate, num, z_dim, z_distribution, seed,
-                                  batch_size),
-      _extractor(sess), progress=verbose, total=num)
+    generator.generated_batches(
+      generate, num, z_dim, z_distribution, seed, batch_size
+    ),
+    _extractor(sess),
+    progress=verbose,
+    total=num,
+  )
   return result.mu, result.sigma
 
 
-def calculate_fid_given_paths(paths, inception_path: str | None = None,
-                              batch_size: int = 50, **kwargs) -> float:
+def calculate_fid_given_paths(
+  paths, inception_path: str | None = None, batch_size: int = 50, **kwargs
+) -> float:
   """The FID between two paths (folders, .npz statistics, arrays, tfds:)."""
   from fid import api
-  return api.compute(list(paths), inception_path=inception_path,
-                     batch_size=batch_size, **kwargs)["fid"]
+
+  return api.compute(
+    list(paths), inception_path=inception_path, batch_size=batch_size, **kwargs
+  )["fid"]

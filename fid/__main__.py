@@ -34,83 +34,147 @@ class _Parser(argparse.ArgumentParser):
   `error:` line and exit code 2 (argparse prints its usage first)."""
 
   def error(self, message: str):
-    print(f"error: {clipped(message)} (python -m fid --help lists the "
-          "options)", file=sys.stderr)
+    print(
+      f"error: {clipped(message)} (python -m fid --help lists the options)",
+      file=sys.stderr,
+    )
     sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
   p = _Parser(
-      prog="python -m fid", description=__doc__.split("\n\n")[1],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+    prog="python -m fid",
+    description=__doc__.split("\n\n")[1],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument("paths", nargs="+", metavar="PATH")
-  p.add_argument("--version", action="version",
-                 version=f"%(prog)s {fid.__version__}")
-  p.add_argument("--inception", "-i", default=None,
-                 help="local classify_image_graph_def.pb or the .tgz; with "
-                 "--extractor=savedmodel, the SavedModel's folder")
-  p.add_argument("--cache_dir", default=None,
-                 help="where the graph is cached (default $FID_CACHE_DIR or "
-                 "~/.cache/tf_ttur_fid)")
+  p.add_argument(
+    "--version", action="version", version=f"%(prog)s {fid.__version__}"
+  )
+  p.add_argument(
+    "--inception",
+    "-i",
+    default=None,
+    help="local classify_image_graph_def.pb or the .tgz; with "
+    "--extractor=savedmodel, the SavedModel's folder",
+  )
+  p.add_argument(
+    "--cache_dir",
+    default=None,
+    help="where the graph is cached (default $FID_CACHE_DIR or "
+    "~/.cache/tf_ttur_fid)",
+  )
   p.add_argument("--batch_size", type=int, default=50)
-  p.add_argument("--show_tf_logs", action="store_true",
-                 help="show TensorFlow's C++ log lines at start-up and "
-                 "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
-                 "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)")
-  p.add_argument("--extractor", choices=architecture.EXTRACTORS,
-                 default="fast", help="; ".join(
-                     f"{kind.name}: {kind.help}"
-                     for kind in architecture.EXTRACTOR_KINDS.values()))
-  p.add_argument("--method", choices=frechet.METHODS, default="eigh",
-                 help="eigh (default, exact) or ttur (scipy sqrtm)")
-  p.add_argument("--save_stats", metavar="OUT.npz", default=None,
-                 help="save mu/sigma of the one PATH instead of an FID")
-  p.add_argument("--overwrite", action="store_true",
-                 help="replace an existing --save_stats file")
-  p.add_argument("--recursive", action="store_true",
-                 help="also read images in subfolders")
-  p.add_argument("--drop_last_partial_batch", action="store_true",
-                 help="drop the last partial batch as TTUR's fid.py does "
-                 "(only N // batch_size * batch_size images count)")
+  p.add_argument(
+    "--show_tf_logs",
+    action="store_true",
+    help="show TensorFlow's C++ log lines at start-up and "
+    "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
+    "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)",
+  )
+  p.add_argument(
+    "--extractor",
+    choices=architecture.EXTRACTORS,
+    default="fast",
+    help="; ".join(
+      f"{kind.name}: {kind.help}"
+      for kind in architecture.EXTRACTOR_KINDS.values()
+    ),
+  )
+  p.add_argument(
+    "--method",
+    choices=frechet.METHODS,
+    default="eigh",
+    help="eigh (default, exact) or ttur (scipy sqrtm)",
+  )
+  p.add_argument(
+    "--save_stats",
+    metavar="OUT.npz",
+    default=None,
+    help="save mu/sigma of the one PATH instead of an FID",
+  )
+  p.add_argument(
+    "--overwrite",
+    action="store_true",
+    help="replace an existing --save_stats file",
+  )
+  p.add_argument(
+    "--recursive", action="store_true", help="also read images in subfolders"
+  )
+  p.add_argument(
+    "--drop_last_partial_batch",
+    action="store_true",
+    help="drop the last partial batch as TTUR's fid.py does "
+    "(only N // batch_size * batch_size images count)",
+  )
   p.add_argument("--data_dir", default=None, help="TFDS data directory")
-  p.add_argument("--num", type=int, default=generator_lib.DEFAULT_NUM,
-                 help="samples drawn from a savedmodel:DIR generator "
-                 "(default 50,000, as the paper)")
-  p.add_argument("--image_size", type=int, default=None,
-                 help="the side every image input is brought to, as "
-                 "training brings it (crop, then antialiased bilinear; "
-                 "recorded in --save_stats's provenance). tfds:NAME:SPLIT: "
-                 "default the paper's training size for NAME "
-                 "(fid.preprocess.PAPER, e.g. CelebA and LSUN 64); folders "
-                 "and arrays: default as stored; a generator's samples "
-                 "keep their own size")
-  p.add_argument("--crop", choices=preprocess.CROPS, default=None,
-                 help="with --image_size: the crop before the resize "
-                 "(default: the paper's for a TFDS dataset, 'square' for a "
-                 "folder or an array, as training crops a folder:PATH "
-                 "dataset)")
-  p.add_argument("--workers", type=int, default=None,
-                 help="image decoding threads (default: one per core, 2 to "
-                 "16; 1 decodes in the main thread)")
-  p.add_argument("--seed", type=int, default=0,
-                 help="seed of the z drawn for a savedmodel:DIR generator")
-  p.add_argument("--json", action="store_true",
-                 help="print FID, sFID, Inception Score, KID, precision and "
-                 "recall (PATH1 the reference, PATH2 the generated set) and "
-                 "the counts as JSON")
+  p.add_argument(
+    "--num",
+    type=int,
+    default=generator_lib.DEFAULT_NUM,
+    help="samples drawn from a savedmodel:DIR generator "
+    "(default 50,000, as the paper)",
+  )
+  p.add_argument(
+    "--image_size",
+    type=int,
+    default=None,
+    help="the side every image input is brought to, as "
+    "training brings it (crop, then antialiased bilinear; "
+    "recorded in --save_stats's provenance). tfds:NAME:SPLIT: "
+    "default the paper's training size for NAME "
+    "(fid.preprocess.PAPER, e.g. CelebA and LSUN 64); folders "
+    "and arrays: default as stored; a generator's samples "
+    "keep their own size",
+  )
+  p.add_argument(
+    "--crop",
+    choices=preprocess.CROPS,
+    default=None,
+    help="with --image_size: the crop before the resize "
+    "(default: the paper's for a TFDS dataset, 'square' for a "
+    "folder or an array, as training crops a folder:PATH "
+    "dataset)",
+  )
+  p.add_argument(
+    "--workers",
+    type=int,
+    default=None,
+    help="image decoding threads (default: one per core, 2 to "
+    "16; 1 decodes in the main thread)",
+  )
+  p.add_argument(
+    "--seed",
+    type=int,
+    default=0,
+    help="seed of the z drawn for a savedmodel:DIR generator",
+  )
+  p.add_argument(
+    "--json",
+    action="store_true",
+    help="print FID, sFID, Inception Score, KID, precision and "
+    "recall (PATH1 the reference, PATH2 the generated set) and "
+    "the counts as JSON",
+  )
   p.add_argument("--quiet", action="store_true", help="no progress bar")
-  p.add_argument("--info", action="store_true",
-                 help="print what the one PATH, a statistics .npz, holds: "
-                 "its features, spatial statistics and provenance record "
-                 "(with --json, as JSON); nothing is computed")
+  p.add_argument(
+    "--info",
+    action="store_true",
+    help="print what the one PATH, a statistics .npz, holds: "
+    "its features, spatial statistics and provenance record "
+    "(with --json, as JSON); nothing is computed",
+  )
   return p
 
 
 def _info(args) -> int:
   if len(args.paths) != 1:
-    print(f"error: --info reads one statistics file, got "
-          f"{len(args.paths)} paths (python -m fid --help lists the "
-          "options)", file=sys.stderr)
+    print(
+      f"error: --info reads one statistics file, got "
+      f"{len(args.paths)} paths (python -m fid --help lists the "
+      "options)",
+      file=sys.stderr,
+    )
     return 2
   try:
     info = api.stats_info(args.paths[0])
@@ -126,15 +190,26 @@ def _info(args) -> int:
 
 def _run(args) -> tuple[int, dict | Exception]:
   try:
-    out = api.compute(args.paths, inception_path=args.inception,
-                  batch_size=args.batch_size, extractor=args.extractor,
-                  method=args.method, recursive=args.recursive,
-                  drop_last_partial_batch=args.drop_last_partial_batch,
-                  extra_metrics=args.json, save_stats=args.save_stats,
-                  cache_dir=args.cache_dir, data_dir=args.data_dir,
-                  progress=not args.quiet, num=args.num, seed=args.seed,
-                  workers=args.workers, image_size=args.image_size,
-                  crop=args.crop, overwrite=args.overwrite)
+    out = api.compute(
+      args.paths,
+      inception_path=args.inception,
+      batch_size=args.batch_size,
+      extractor=args.extractor,
+      method=args.method,
+      recursive=args.recursive,
+      drop_last_partial_batch=args.drop_last_partial_batch,
+      extra_metrics=args.json,
+      save_stats=args.save_stats,
+      cache_dir=args.cache_dir,
+      data_dir=args.data_dir,
+      progress=not args.quiet,
+      num=args.num,
+      seed=args.seed,
+      workers=args.workers,
+      image_size=args.image_size,
+      crop=args.crop,
+      overwrite=args.overwrite,
+    )
   except api.EXPECTED_ERRORS as e:
     return 2, e
   return 0, out

@@ -37,6 +37,7 @@ class ExtractorKind:
     distance is the FID. logits: Inception's 1008 logits (the Inception
     Score needs them). spatial: mixed_6/conv's features (the sFID).
   """
+
   name: str
   help: str
   is_fid: bool
@@ -44,16 +45,34 @@ class ExtractorKind:
   spatial: bool
 
 
-EXTRACTOR_KINDS = {kind.name: kind for kind in (
-    ExtractorKind("fast", "the Keras port of the 2015 graph (default, "
-                  "proven equal to the graph by the tests)", True, True,
-                  True),
-    ExtractorKind("reference", "the 2015 graph itself in a "
-                  "tf.compat.v1.Session", True, True, True),
-    ExtractorKind("savedmodel", "the `features` of the SavedModel at "
-                  "--inception (a Frechet distance, not the FID)", False,
-                  False, False),
-)}
+EXTRACTOR_KINDS = {
+  kind.name: kind
+  for kind in (
+    ExtractorKind(
+      "fast",
+      "the Keras port of the 2015 graph (default, "
+      "proven equal to the graph by the tests)",
+      True,
+      True,
+      True,
+    ),
+    ExtractorKind(
+      "reference",
+      "the 2015 graph itself in a tf.compat.v1.Session",
+      True,
+      True,
+      True,
+    ),
+    ExtractorKind(
+      "savedmodel",
+      "the `features` of the SavedModel at "
+      "--inception (a Frechet distance, not the FID)",
+      False,
+      False,
+      False,
+    ),
+  )
+}
 # The feature extractors by name (fid.inception builds them; the command
 # line offers these without loading TensorFlow).
 EXTRACTORS = tuple(EXTRACTOR_KINDS)
@@ -62,12 +81,20 @@ EXTRACTORS = tuple(EXTRACTOR_KINDS)
 class Builder(Protocol):
   """What inception_2015 needs from a builder."""
 
-  def conv(self, scope: str, x: Any, kernel: tuple[int, int], filters: int,
-           stride: int = 1, padding: str = "SAME") -> Any:
+  def conv(
+    self,
+    scope: str,
+    x: Any,
+    kernel: tuple[int, int],
+    filters: int,
+    stride: int = 1,
+    padding: str = "SAME",
+  ) -> Any:
     """Conv2D (no bias) -> BatchNormWithGlobalNormalization -> ReLU."""
 
-  def pool(self, name: str, x: Any, kind: str, size: int, stride: int,
-           padding: str) -> Any:
+  def pool(
+    self, name: str, x: Any, kind: str, size: int, stride: int, padding: str
+  ) -> Any:
     """A max or average pool ("max" / "avg")."""
 
   def concat(self, name: str, xs: Sequence[Any]) -> Any:
@@ -124,14 +151,22 @@ def _block_d(b: Builder, n: str, x):
 def _block_e(b: Builder, n: str, x, pool_kind: str):
   branch = b.conv(f"{n}/conv", x, (1, 1), 320)
   tower = b.conv(f"{n}/tower/conv", x, (1, 1), 384)
-  tower = b.concat(f"{n}/tower/mixed/join", [
+  tower = b.concat(
+    f"{n}/tower/mixed/join",
+    [
       b.conv(f"{n}/tower/mixed/conv", tower, (1, 3), 384),
-      b.conv(f"{n}/tower/mixed/conv_1", tower, (3, 1), 384)])
+      b.conv(f"{n}/tower/mixed/conv_1", tower, (3, 1), 384),
+    ],
+  )
   tower_1 = b.conv(f"{n}/tower_1/conv", x, (1, 1), 448)
   tower_1 = b.conv(f"{n}/tower_1/conv_1", tower_1, (3, 3), 384)
-  tower_1 = b.concat(f"{n}/tower_1/mixed/join", [
+  tower_1 = b.concat(
+    f"{n}/tower_1/mixed/join",
+    [
       b.conv(f"{n}/tower_1/mixed/conv", tower_1, (1, 3), 384),
-      b.conv(f"{n}/tower_1/mixed/conv_1", tower_1, (3, 1), 384)])
+      b.conv(f"{n}/tower_1/mixed/conv_1", tower_1, (3, 1), 384),
+    ],
+  )
   pool = b.pool(f"{n}/tower_2/pool", x, pool_kind, 3, 1, "SAME")
   pool = b.conv(f"{n}/tower_2/conv", pool, (1, 1), 192)
   return b.concat(f"{n}/join", [branch, tower, tower_1, pool])
@@ -150,8 +185,12 @@ def inception_2015(b: Builder, x):
   x = _block_a(b, "mixed_1", x, 64)
   x = _block_a(b, "mixed_2", x, 64)
   x = _block_b(b, "mixed_3", x)
-  for name, c7 in (("mixed_4", 128), ("mixed_5", 160), ("mixed_6", 160),
-                   ("mixed_7", 192)):
+  for name, c7 in (
+    ("mixed_4", 128),
+    ("mixed_5", 160),
+    ("mixed_6", 160),
+    ("mixed_7", 192),
+  ):
     x = _block_c(b, name, x, c7)
   x = _block_d(b, "mixed_8", x)
   x = _block_e(b, "mixed_9", x, "avg")

@@ -20,6 +20,7 @@ MIN_RECOMMENDED = 10_000
 @dataclasses.dataclass
 class Activations:
   """What one pass over a set of images gives."""
+
   mu: np.ndarray
   sigma: np.ndarray
   count: int
@@ -46,8 +47,9 @@ class _PerReplica:
     self.main[replica].update(features)
     if len(result) > 2:
       if self.spatial is None:
-        self.spatial = [stats_lib.RunningStats(result[2].shape[1])
-                        for _ in self.main]
+        self.spatial = [
+          stats_lib.RunningStats(result[2].shape[1]) for _ in self.main
+        ]
       self.spatial[replica].update(result[2])
     if self.keep:
       self.features.append(features.astype(np.float32))
@@ -63,18 +65,27 @@ class _PerReplica:
     running = self._merged(self.main)
     if running.count < 2:
       raise stats_lib.StatsError(
-          f"need at least 2 images for the statistics, got {running.count}")
+        f"need at least 2 images for the statistics, got {running.count}"
+      )
     spatial = self._merged(self.spatial) if self.spatial else None
     return Activations(
-        running.mean, running.covariance(), running.count,
-        np.concatenate(self.features) if self.keep else None,
-        np.concatenate(self.logits) if self.keep else None,
-        spatial.mean if spatial else None,
-        spatial.covariance() if spatial else None)
+      running.mean,
+      running.covariance(),
+      running.count,
+      np.concatenate(self.features) if self.keep else None,
+      np.concatenate(self.logits) if self.keep else None,
+      spatial.mean if spatial else None,
+      spatial.covariance() if spatial else None,
+    )
 
 
-def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
-             progress: bool = False, total: int | None = None) -> Activations:
+def run_pass(
+  batches: Iterable[np.ndarray],
+  extractor,
+  keep: bool = False,
+  progress: bool = False,
+  total: int | None = None,
+) -> Activations:
   """Streams batches through the extractor into float64 statistics.
 
   Args:
@@ -90,18 +101,21 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
     progress: show a progress bar on stderr.
     total: the number of images, for the progress bar.
   """
-  replicas = getattr(getattr(extractor, "strategy", None),
-                     "num_replicas_in_sync", 1)
+  replicas = getattr(
+    getattr(extractor, "strategy", None), "num_replicas_in_sync", 1
+  )
   dim = getattr(extractor, "feature_dim", architecture.FEATURE_DIM)
   accumulated = _PerReplica(dim, replicas, keep)
   bar = None
   if progress:
     import tqdm
+
     bar = tqdm.tqdm(total=total, unit="img", file=sys.stderr, leave=False)
   try:
     for batch in batches:
-      results = (extractor.per_replica(batch) if replicas > 1 else
-                 [extractor(batch)])
+      results = (
+        extractor.per_replica(batch) if replicas > 1 else [extractor(batch)]
+      )
       for replica, result in enumerate(results):
         accumulated.update(replica, result)
       if bar is not None:
@@ -113,21 +127,28 @@ def run_pass(batches: Iterable[np.ndarray], extractor, keep: bool = False,
   if dim == architecture.FEATURE_DIM:
     warn_sample_size(activations.count)
   elif activations.count < dim:
-    warnings.warn(f"fid: {activations.count} images < {dim} features: the "
-                  "covariance is rank deficient", SampleSizeWarning,
-                  stacklevel=2)
+    warnings.warn(
+      f"fid: {activations.count} images < {dim} features: the "
+      "covariance is rank deficient",
+      SampleSizeWarning,
+      stacklevel=2,
+    )
   return activations
 
 
 def warn_sample_size(count: int) -> None:
   if count < MIN_FULL_RANK:
     warnings.warn(
-        f"fid: {count} images < {MIN_FULL_RANK}: the covariance is rank "
-        "deficient, so the FID is unreliable and not comparable",
-        SampleSizeWarning, stacklevel=3)
+      f"fid: {count} images < {MIN_FULL_RANK}: the covariance is rank "
+      "deficient, so the FID is unreliable and not comparable",
+      SampleSizeWarning,
+      stacklevel=3,
+    )
   elif count < MIN_RECOMMENDED:
     warnings.warn(
-        f"fid: {count} images < {MIN_RECOMMENDED}: the FID estimate is "
-        "biased by the small sample and not comparable to 50k-sample figures "
-        "(TTUR's README recommends at least 10,000)",
-        SampleSizeWarning, stacklevel=3)
+      f"fid: {count} images < {MIN_RECOMMENDED}: the FID estimate is "
+      "biased by the small sample and not comparable to 50k-sample figures "
+      "(TTUR's README recommends at least 10,000)",
+      SampleSizeWarning,
+      stacklevel=3,
+    )

@@ -13,8 +13,10 @@ import tarfile
 from fid import files
 from fid.errors import first_line
 
-INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
-                 "inception-2015-12-05.tgz")
+INCEPTION_URL = (
+  "http://download.tensorflow.org/models/image/imagenet/"
+  "inception-2015-12-05.tgz"
+)
 ARCHIVE_NAME = "inception-2015-12-05.tgz"
 ARCHIVE_SIZE = 88_931_400
 PB_NAME = "classify_image_graph_def.pb"
@@ -35,10 +37,11 @@ def default_cache_dir() -> str:
   variable when it names something that is not a folder."""
   value = os.environ.get(CACHE_ENV)
   if value and os.path.exists(value) and not os.path.isdir(value):
-    raise InceptionError(f"{CACHE_ENV}={value}: not a folder (where the "
-                         "Inception graph is kept); point it at a folder")
-  return value or os.path.join(
-      os.path.expanduser("~"), ".cache", "tf_ttur_fid")
+    raise InceptionError(
+      f"{CACHE_ENV}={value}: not a folder (where the "
+      "Inception graph is kept); point it at a folder"
+    )
+  return value or os.path.join(os.path.expanduser("~"), ".cache", "tf_ttur_fid")
 
 
 _md5_cache: dict[tuple, str] = {}
@@ -61,9 +64,14 @@ def file_md5(path: str) -> str:
 def _copy_member(archive: str, out_path: str) -> None:
   try:
     with tarfile.open(archive, "r:gz") as tar:
-      member = next((m for m in tar.getmembers()
-                     if os.path.basename(m.name) == PB_NAME and m.isfile()),
-                    None)
+      member = next(
+        (
+          m
+          for m in tar.getmembers()
+          if os.path.basename(m.name) == PB_NAME and m.isfile()
+        ),
+        None,
+      )
       if member is None:
         raise InceptionError(f"{archive} holds no {PB_NAME}")
       with open(out_path, "wb") as out:
@@ -72,8 +80,12 @@ def _copy_member(archive: str, out_path: str) -> None:
     raise InceptionError(f"{archive} is not a readable .tgz ({e})") from None
 
 
-def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
-               size: int | None = PB_SIZE) -> str:
+def extract_pb(
+  archive: str,
+  destination: str,
+  md5: str | None = PB_MD5,
+  size: int | None = PB_SIZE,
+) -> str:
   """Extracts only classify_image_graph_def.pb from archive, checked,
   atomically."""
   try:
@@ -90,9 +102,12 @@ def extract_pb(archive: str, destination: str, md5: str | None = PB_MD5,
 _PINNED = "pinned"  # graph_problem's default: the module's PB_MD5, PB_SIZE.
 
 
-def graph_problem(path: str, md5: str | None = _PINNED,
-                  size: int | None = _PINNED, what: str | None = None
-                  ) -> str | None:
+def graph_problem(
+  path: str,
+  md5: str | None = _PINNED,
+  size: int | None = _PINNED,
+  what: str | None = None,
+) -> str | None:
   """Why the file at `path` is not the 2015 graph (its size, then its
   MD5), or None. The one check of a cached graph: what `--mode=prepare`
   calls ok is what get_inception_graph uses."""
@@ -101,12 +116,16 @@ def graph_problem(path: str, md5: str | None = _PINNED,
   size = PB_SIZE if size == _PINNED else size
   actual_size = os.path.getsize(path)
   if size is not None and actual_size != size:
-    return (f"{what} has {actual_size:,} bytes, expected {size:,}: not the "
-            "2015-12-05 Inception graph")
+    return (
+      f"{what} has {actual_size:,} bytes, expected {size:,}: not the "
+      "2015-12-05 Inception graph"
+    )
   actual_md5 = file_md5(path) if md5 is not None else None
   if md5 is not None and actual_md5 != md5:
-    return (f"{what} has MD5 {actual_md5}, expected {md5}: not the "
-            "2015-12-05 Inception graph")
+    return (
+      f"{what} has MD5 {actual_md5}, expected {md5}: not the "
+      "2015-12-05 Inception graph"
+    )
   return None
 
 
@@ -116,11 +135,15 @@ def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
     raise InceptionError(problem)
 
 
-def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
-                        url: str = INCEPTION_URL, md5: str | None = PB_MD5,
-                        pb_size: int | None = PB_SIZE,
-                        archive_size: int | None = ARCHIVE_SIZE,
-                        flag: str = "--inception") -> str:
+def get_inception_graph(
+  path: str | None = None,
+  cache_dir: str | None = None,
+  url: str = INCEPTION_URL,
+  md5: str | None = PB_MD5,
+  pb_size: int | None = PB_SIZE,
+  archive_size: int | None = ARCHIVE_SIZE,
+  flag: str = "--inception",
+) -> str:
   """The path of classify_image_graph_def.pb, downloading it if needed.
 
   Args:
@@ -141,41 +164,49 @@ def get_inception_graph(path: str | None = None, cache_dir: str | None = None,
   """
   cache_dir = cache_dir or default_cache_dir()
   if os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
-    raise InceptionError(f"--cache_dir={cache_dir}: a file, not a folder "
-                         "(where the Inception graph is kept)")
+    raise InceptionError(
+      f"--cache_dir={cache_dir}: a file, not a folder "
+      "(where the Inception graph is kept)"
+    )
   if path is not None:
     if os.path.isdir(path):
       raise InceptionError(
-          f"{flag}={path}: a folder; give the file itself "
-          f"({PB_NAME} or {ARCHIVE_NAME})")
+        f"{flag}={path}: a folder; give the file itself "
+        f"({PB_NAME} or {ARCHIVE_NAME})"
+      )
     if not os.path.isfile(path):
       raise InceptionError(f"{flag}={path}: no such file")
     if path.endswith((".tgz", ".tar.gz")):
       return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
     return path
   cached = os.path.join(cache_dir, PB_NAME)
-  problem = (graph_problem(cached, md5, pb_size)
-             if os.path.isfile(cached) else None)
+  problem = (
+    graph_problem(cached, md5, pb_size) if os.path.isfile(cached) else None
+  )
   if os.path.isfile(cached) and problem is None:
     return cached
   import keras
+
   # get_file silently falls back to /tmp/.keras when cache_dir is missing.
   os.makedirs(cache_dir, exist_ok=True)
   try:
-    archive = keras.utils.get_file(ARCHIVE_NAME, origin=url,
-                                   cache_dir=cache_dir, cache_subdir=".")
+    archive = keras.utils.get_file(
+      ARCHIVE_NAME, origin=url, cache_dir=cache_dir, cache_subdir="."
+    )
   except Exception as e:  # noqa: BLE001 get_file raises plain Exception on URL errors.
     raise InceptionError(
-        (f"{problem}; " if problem else "")
-        + f"cannot download the Inception graph from {url} "
-        f"({first_line(e)}). Download it elsewhere and put {ARCHIVE_NAME} "
-        f"or {PB_NAME} into {cache_dir} (or set ${CACHE_ENV}), or pass "
-        f"{flag}=PATH.") from None
+      (f"{problem}; " if problem else "")
+      + f"cannot download the Inception graph from {url} "
+      f"({first_line(e)}). Download it elsewhere and put {ARCHIVE_NAME} "
+      f"or {PB_NAME} into {cache_dir} (or set ${CACHE_ENV}), or pass "
+      f"{flag}=PATH."
+    ) from None
   try:
     if archive_size is not None and os.path.getsize(archive) != archive_size:
       raise InceptionError(
-          f"{url} gave {os.path.getsize(archive)} bytes, expected "
-          f"{archive_size}; the partial or wrong file was removed")
+        f"{url} gave {os.path.getsize(archive)} bytes, expected "
+        f"{archive_size}; the partial or wrong file was removed"
+      )
     return extract_pb(archive, cached, md5, pb_size)
   finally:
     if os.path.exists(archive):

@@ -12,9 +12,11 @@ def clipped(text: str, limit: int = LONGEST_WORD) -> str:
   """`text` with each run of over `limit` non-space characters cut to its
   start and end and its length between: a 10 MB flag value stays one
   readable error line."""
+
   def cut(match):
     word = match.group(0)
-    return f"{word[:limit // 2]}...[{len(word):,} characters]...{word[-40:]}"
+    return f"{word[: limit // 2]}...[{len(word):,} characters]...{word[-40:]}"
+
   return re.sub(rf"\S{{{limit + 1},}}", cut, text)
 
 

@@ -21,8 +21,9 @@ def atomic_path(path: str, suffix: str = ""):
   writer creates it, so the file gets the usual permissions (umask), not
   mkstemp's owner-only ones."""
   directory = os.path.dirname(os.path.abspath(path))
-  tmp = os.path.join(directory, f".{os.path.basename(path)}."
-                     f"{secrets.token_hex(4)}.tmp{suffix}")
+  tmp = os.path.join(
+    directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp{suffix}"
+  )
   try:
     yield tmp
     os.replace(tmp, path)
@@ -85,11 +86,14 @@ def saved_model_problem(path: str) -> str | None:
     return "no SavedModel there (no saved_model.pb in the folder)"
   variables = os.path.join(path, "variables")
   index = os.path.join(variables, "variables.index")
-  shards = (os.listdir(variables) if os.path.isdir(variables) else [])
+  shards = os.listdir(variables) if os.path.isdir(variables) else []
   if not os.path.isfile(index) or not any(
-      name.startswith("variables.data-") for name in shards):
-    return ("the SavedModel's variables/ folder is missing or incomplete "
-            "(variables.index and variables.data-*): copy the whole folder")
+    name.startswith("variables.data-") for name in shards
+  ):
+    return (
+      "the SavedModel's variables/ folder is missing or incomplete "
+      "(variables.index and variables.data-*): copy the whole folder"
+    )
   return None
 
 

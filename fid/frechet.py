@@ -37,16 +37,23 @@ def _check(mu1, sigma1, mu2, sigma2):
   sigma1 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64))
   sigma2 = np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
   if mu1.shape != mu2.shape:
-    raise ValueError(f"mean vectors have different lengths: {mu1.shape} vs "
-                     f"{mu2.shape}")
+    raise ValueError(
+      f"mean vectors have different lengths: {mu1.shape} vs {mu2.shape}"
+    )
   if sigma1.shape != sigma2.shape:
-    raise ValueError(f"covariances have different dimensions: "
-                     f"{sigma1.shape} vs {sigma2.shape}")
+    raise ValueError(
+      f"covariances have different dimensions: {sigma1.shape} vs {sigma2.shape}"
+    )
   if sigma1.shape != (mu1.shape[0], mu1.shape[0]):
-    raise ValueError(f"covariance {sigma1.shape} does not match the mean "
-                     f"{mu1.shape}")
-  for name, value in (("mu1", mu1), ("sigma1", sigma1), ("mu2", mu2),
-                      ("sigma2", sigma2)):
+    raise ValueError(
+      f"covariance {sigma1.shape} does not match the mean {mu1.shape}"
+    )
+  for name, value in (
+    ("mu1", mu1),
+    ("sigma1", sigma1),
+    ("mu2", mu2),
+    ("sigma2", sigma2),
+  ):
     if not np.all(np.isfinite(value)):
       raise ValueError(f"{name} contains NaN or infinite values")
   check_covariance(sigma1, "sigma1")
@@ -81,21 +88,27 @@ def trace_sqrt_product_ttur(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
   """tr(sqrtm(S1 S2)) with TTUR's retry and imaginary-part rules."""
   covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
   if not np.all(np.isfinite(covmean)):
-    warnings.warn(f"fid: singular product; adding {EPS} to the diagonal of "
-                  "both covariances", SampleSizeWarning, stacklevel=3)
+    warnings.warn(
+      f"fid: singular product; adding {EPS} to the diagonal of "
+      "both covariances",
+      SampleSizeWarning,
+      stacklevel=3,
+    )
     offset = np.eye(sigma1.shape[0]) * EPS
     covmean = scipy.linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
   if np.iscomplexobj(covmean):
     if not np.allclose(np.diagonal(covmean).imag, 0, atol=IMAGINARY_ATOL):
       raise ValueError(
-          f"Imaginary component {np.max(np.abs(covmean.imag))}: the "
-          "covariances are too singular (too few samples?)")
+        f"Imaginary component {np.max(np.abs(covmean.imag))}: the "
+        "covariances are too singular (too few samples?)"
+      )
     covmean = covmean.real
   return float(np.trace(covmean))
 
 
-def calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = EPS,
-                               method: str = "eigh") -> float:
+def calculate_frechet_distance(
+  mu1, sigma1, mu2, sigma2, eps: float = EPS, method: str = "eigh"
+) -> float:
   """The Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
   Args:
@@ -129,8 +142,9 @@ def calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = EPS,
   return value
 
 
-def frechet_distance_from_features(features1: np.ndarray,
-                                   features2: np.ndarray) -> float:
+def frechet_distance_from_features(
+  features1: np.ndarray, features2: np.ndarray
+) -> float:
   """The same distance from the feature rows, exact also when N < D.
 
   With centred rows X1, X2 and S_i = X_i^T X_i / (n_i - 1), the non-zero
@@ -143,8 +157,9 @@ def frechet_distance_from_features(features1: np.ndarray,
   x1 = np.asarray(features1, np.float64)
   x2 = np.asarray(features2, np.float64)
   if x1.ndim != 2 or x2.ndim != 2 or x1.shape[1] != x2.shape[1]:
-    raise ValueError(f"features must be [N, D] alike, got {x1.shape} and "
-                     f"{x2.shape}")
+    raise ValueError(
+      f"features must be [N, D] alike, got {x1.shape} and {x2.shape}"
+    )
   n1, n2 = len(x1), len(x2)
   if min(n1, n2) < 2:
     raise ValueError("need at least 2 rows on each side")
@@ -153,5 +168,9 @@ def frechet_distance_from_features(features1: np.ndarray,
   cross = c1 @ c2.T / np.sqrt((n1 - 1) * (n2 - 1))
   trace = np.sum(np.linalg.svd(cross, compute_uv=False))
   diff = mu1 - mu2
-  return float(diff @ diff + np.sum(c1 * c1) / (n1 - 1) +
-               np.sum(c2 * c2) / (n2 - 1) - 2 * trace)
+  return float(
+    diff @ diff
+    + np.sum(c1 * c1) / (n1 - 1)
+    + np.sum(c2 * c2) / (n2 - 1)
+    - 2 * trace
+  )

@@ -30,24 +30,30 @@ class GeneratorError(ValueError):
   """A generator that cannot be sampled; the message says why."""
 
 
-def draw_z(rng: np.random.Generator, num: int, z_dim: int,
-           distribution: str) -> np.ndarray:
+def draw_z(
+  rng: np.random.Generator, num: int, z_dim: int, distribution: str
+) -> np.ndarray:
   """float32 z [num, z_dim] from numpy: U(-1, 1) or N(0, I)."""
   shape = (num, z_dim)
   if distribution == "uniform":
     return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
   if distribution == "normal":
     return rng.standard_normal(shape).astype(np.float32)
-  raise GeneratorError(f"unknown z distribution {distribution!r} (uniform "
-                       "or normal)")
+  raise GeneratorError(
+    f"unknown z distribution {distribution!r} (uniform or normal)"
+  )
 
 
-def generated_batches(generate: Callable[[np.ndarray], np.ndarray], num: int,
-                      z_dim: int, distribution: str, seed,
-                      batch_size: int,
-                      generation_batch: int = GENERATION_BATCH,
-                      to_pixels: Callable | None = None
-                      ) -> Iterator[np.ndarray]:
+def generated_batches(
+  generate: Callable[[np.ndarray], np.ndarray],
+  num: int,
+  z_dim: int,
+  distribution: str,
+  seed,
+  batch_size: int,
+  generation_batch: int = GENERATION_BATCH,
+  to_pixels: Callable | None = None,
+) -> Iterator[np.ndarray]:
   """Extractor batches [<= batch_size, H, W, 3] of `num` generated images.
 
   generate: z [n, z_dim] -> images (uint8, or anything to_pixels maps to
@@ -67,10 +73,12 @@ def generated_batches(generate: Callable[[np.ndarray], np.ndarray], num: int,
     if to_pixels is not None:
       images = to_pixels(images)
     if images.shape[0] != n or images.ndim != 4 or images.shape[-1] != 3:
-      raise GeneratorError(f"the generator gave {images.shape} for {n} z; "
-                           "expected images [n, H, W, 3]")
+      raise GeneratorError(
+        f"the generator gave {images.shape} for {n} z; "
+        "expected images [n, H, W, 3]"
+      )
     for start in range(0, n, batch_size):
-      yield images[start:start + batch_size]
+      yield images[start : start + batch_size]
 
 
 def read_model_info(path: str) -> dict | None:
@@ -85,8 +93,9 @@ def read_model_info(path: str) -> dict | None:
   if info is None:
     return None
   if not isinstance(info, dict) or "kind" not in info:
-    raise GeneratorError(f"{info_path} is not the model description of a "
-                         "tf_ttur generator")
+    raise GeneratorError(
+      f"{info_path} is not the model description of a tf_ttur generator"
+    )
   return info
 
 
@@ -105,25 +114,31 @@ class SavedModelGenerator:
     self.info = read_model_info(path)
     if self.info is None:
       raise GeneratorError(
-          f"{path}: no {MODEL_INFO}, so the z dimension and distribution are "
-          "unknown (re-export it with python -m tf_ttur.main --mode=export)")
+        f"{path}: no {MODEL_INFO}, so the z dimension and distribution are "
+        "unknown (re-export it with python -m tf_ttur.main --mode=export)"
+      )
     if self.info["kind"] != "image":
-      raise GeneratorError(f"{path}: not an image generator (model.json "
-                           f"kind: {self.info['kind']!r})")
+      raise GeneratorError(
+        f"{path}: not an image generator (model.json "
+        f"kind: {self.info['kind']!r})"
+      )
     try:
       self.z_dim = int(self.info["z_dim"])
       self.z_distribution = str(self.info["z_distribution"])
     except (KeyError, TypeError, ValueError):
-      raise GeneratorError(f"{info_path}: no usable z_dim and "
-                           "z_distribution") from None
+      raise GeneratorError(
+        f"{info_path}: no usable z_dim and z_distribution"
+      ) from None
     import tensorflow as tf
+
     self.path = path
     self._tf = tf
     try:
       self._module = tf.saved_model.load(path)
     except (OSError, ValueError, tf.errors.OpError) as e:
-      raise GeneratorError(f"{path}: cannot load the SavedModel "
-                           f"({first_line(e)})") from None
+      raise GeneratorError(
+        f"{path}: cannot load the SavedModel ({first_line(e)})"
+      ) from None
     if "serving_default" not in self._module.signatures:
       raise GeneratorError(f"{path}: no serving_default signature")
     self._serve = self._module.signatures["serving_default"]
@@ -133,5 +148,6 @@ class SavedModelGenerator:
     return out["images"].numpy()
 
   def batches(self, num: int, seed, batch_size: int) -> Iterator[np.ndarray]:
-    return generated_batches(self, num, self.z_dim, self.z_distribution,
-                             seed, batch_size)
+    return generated_batches(
+      self, num, self.z_dim, self.z_distribution, seed, batch_size
+    )

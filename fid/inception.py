@@ -61,18 +61,23 @@ def load_graph_def(pb_path: str) -> tf.compat.v1.GraphDef:
   names = {n.name for n in graph_def.node}
   for needed in (INPUT_TENSOR[:-2], FEATURE_TENSOR[:-2], LOGITS_MATMUL):
     if needed not in names:
-      raise InceptionError(f"{pb_path} has no node {needed!r}: not the "
-                           "2015 Inception graph")
+      raise InceptionError(
+        f"{pb_path} has no node {needed!r}: not the 2015 Inception graph"
+      )
   return graph_def
 
 
 def graph_constants(graph_def: tf.compat.v1.GraphDef) -> dict[str, np.ndarray]:
-  return {n.name: tf.make_ndarray(n.attr["value"].tensor)
-          for n in graph_def.node if n.op == "Const"}
+  return {
+    n.name: tf.make_ndarray(n.attr["value"].tensor)
+    for n in graph_def.node
+    if n.op == "Const"
+  }
 
 
-def logits_weights(graph_def: tf.compat.v1.GraphDef,
-                   constants: dict[str, np.ndarray]) -> np.ndarray:
+def logits_weights(
+  graph_def: tf.compat.v1.GraphDef, constants: dict[str, np.ndarray]
+) -> np.ndarray:
   """W of the head, the second input of softmax/logits/MatMul [2048, 1008]."""
   matmul = next(n for n in graph_def.node if n.name == LOGITS_MATMUL)
   return constants[matmul.input[1]]
@@ -98,16 +103,20 @@ class ReferenceExtractor:
     with self._graph.as_default():
       self._images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
       self._fetches = tf.graph_util.import_graph_def(
-          graph_def, input_map={INPUT_TENSOR: self._images},
-          return_elements=[FEATURE_TENSOR] +
-          ([SPATIAL_TENSOR] if spatial else []), name="FID_Inception_Net")
+        graph_def,
+        input_map={INPUT_TENSOR: self._images},
+        return_elements=[FEATURE_TENSOR]
+        + ([SPATIAL_TENSOR] if spatial else []),
+        name="FID_Inception_Net",
+      )
     self._session = tf.compat.v1.Session(graph=self._graph)
 
   def __call__(self, images) -> tuple[np.ndarray, ...]:
     """(features, logits), and the sFID's spatial features if spatial."""
     with float32_exact():
-      out = self._session.run(self._fetches,
-                              {self._images: _as_float_batch(images)})
+      out = self._session.run(
+        self._fetches, {self._images: _as_float_batch(images)}
+      )
     pool3 = out[0]
     features = pool3.reshape(pool3.shape[0], -1).astype(np.float64)
     if not self.spatial:
@@ -121,9 +130,11 @@ class ReferenceExtractor:
 class _KerasBuilder:
   """Builds the Keras port layer by layer from the GraphDef's constants."""
 
-  def __init__(self, constants: dict[str, np.ndarray], attrs: dict,
-               fold_bn: bool):
+  def __init__(
+    self, constants: dict[str, np.ndarray], attrs: dict, fold_bn: bool
+  ):
     import keras
+
     self.keras = keras
     self.fold_bn = fold_bn
     self.constants = constants
@@ -137,66 +148,99 @@ class _KerasBuilder:
 
   def _conv(self, scope, x, kernel, filters, stride, padding):
     bn = f"{scope}/batchnorm"
-    epsilon, scale_after = self.attrs.get(
-        bn, (architecture.BN_EPSILON, True))
+    epsilon, scale_after = self.attrs.get(bn, (architecture.BN_EPSILON, True))
     c = self.constants
     weights = c[f"{scope}/conv2d_params"]
     name = scope.replace("/", "__")
     if self.fold_bn:
       # BN(conv(x, W)) = conv(x, W * s) + (beta - mean * s), made in float64;
       # one Conv2D + BiasAdd + Relu, which grappler fuses into one kernel.
-      scale = 1.0 / np.sqrt(c[f"{bn}/moving_variance"].astype(np.float64)
-                            + epsilon)
+      scale = 1.0 / np.sqrt(
+        c[f"{bn}/moving_variance"].astype(np.float64) + epsilon
+      )
       if scale_after:
         scale = scale * c[f"{bn}/gamma"]
       layer = self.keras.layers.Conv2D(
-          filters, kernel, strides=stride, padding=padding.lower(),
-          activation="relu", dtype="float32", name=name)
+        filters,
+        kernel,
+        strides=stride,
+        padding=padding.lower(),
+        activation="relu",
+        dtype="float32",
+        name=name,
+      )
       y = layer(x)
-      layer.set_weights([
+      layer.set_weights(
+        [
           (weights * scale).astype(np.float32),
-          (c[f"{bn}/beta"] - c[f"{bn}/moving_mean"] * scale).astype(
-              np.float32)])
+          (c[f"{bn}/beta"] - c[f"{bn}/moving_mean"] * scale).astype(np.float32),
+        ]
+      )
       return y
     layer = self.keras.layers.Conv2D(
-        filters, kernel, strides=stride, padding=padding.lower(),
-        use_bias=False, dtype="float32", name=name)
+      filters,
+      kernel,
+      strides=stride,
+      padding=padding.lower(),
+      use_bias=False,
+      dtype="float32",
+      name=name,
+    )
     y = layer(x)
     layer.set_weights([weights])
     # The legacy kernel's own order and rounding:
     # (t - mean) * (rsqrt(var + eps) * gamma) + beta, all float32.
-    scale = tf.math.rsqrt(tf.constant(c[f"{bn}/moving_variance"]) +
-                          np.float32(epsilon))
+    scale = tf.math.rsqrt(
+      tf.constant(c[f"{bn}/moving_variance"]) + np.float32(epsilon)
+    )
     if scale_after:
       scale = scale * c[f"{bn}/gamma"]
     mean, beta, scale = c[f"{bn}/moving_mean"], c[f"{bn}/beta"], scale.numpy()
     return self.keras.layers.Lambda(
-        lambda t: tf.nn.relu((t - mean) * scale + beta), dtype="float32",
-        name=f"{name}__batchnorm_relu")(y)
+      lambda t: tf.nn.relu((t - mean) * scale + beta),
+      dtype="float32",
+      name=f"{name}__batchnorm_relu",
+    )(y)
 
   def pool(self, name, x, kind, size, stride, padding):
-    cls = (self.keras.layers.MaxPooling2D if kind == "max" else
-           self.keras.layers.AveragePooling2D)
+    cls = (
+      self.keras.layers.MaxPooling2D
+      if kind == "max"
+      else self.keras.layers.AveragePooling2D
+    )
     # Keras on TensorFlow averages over the valid cells only, like the graph.
-    return cls(size, stride, padding=padding.lower(), dtype="float32",
-               name=name.replace("/", "__"))(x)
+    return cls(
+      size,
+      stride,
+      padding=padding.lower(),
+      dtype="float32",
+      name=name.replace("/", "__"),
+    )(x)
 
   def concat(self, name, xs):
-    return self.keras.layers.Concatenate(axis=-1, dtype="float32",
-                                         name=name.replace("/", "__"))(xs)
+    return self.keras.layers.Concatenate(
+      axis=-1, dtype="float32", name=name.replace("/", "__")
+    )(xs)
 
 
 def _bn_attrs(graph_def) -> dict:
-  return {n.name: (n.attr["variance_epsilon"].f,
-                   n.attr["scale_after_normalization"].b)
-          for n in graph_def.node if n.op == "BatchNormWithGlobalNormalization"}
+  return {
+    n.name: (
+      n.attr["variance_epsilon"].f,
+      n.attr["scale_after_normalization"].b,
+    )
+    for n in graph_def.node
+    if n.op == "BatchNormWithGlobalNormalization"
+  }
 
 
-def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False,
-                      spatial: bool = False):
+def build_keras_model(
+  graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False, spatial: bool = False
+):
   """The Keras 3 port: images [N, H, W, 3] in [0, 255] -> (pool_3, logits),
   and with spatial the graph's mixed_6/conv [N, 17, 17, 192] as well."""
   import keras
+
   constants = graph_constants(graph_def)
   check_graph(graph_def, constants)
   images = keras.Input((None, None, 3), dtype="float32", name="images")
@@ -204,17 +248,23 @@ def build_keras_model(graph_def: tf.compat.v1.GraphDef, fold_bn: bool = False,
   def preprocess(x):
     size = architecture.IMAGE_SIZE
     # The graph's own legacy op: align_corners=False, half_pixel_centers=False.
-    x = tf.raw_ops.ResizeBilinear(images=x, size=[size, size],
-                                  align_corners=False, half_pixel_centers=False)
+    x = tf.raw_ops.ResizeBilinear(
+      images=x, size=[size, size], align_corners=False, half_pixel_centers=False
+    )
     return (x - 128.0) * 0.0078125
 
   x = keras.layers.Lambda(preprocess, dtype="float32", name="preprocess")(
-      images)
+    images
+  )
   builder = _KerasBuilder(constants, _bn_attrs(graph_def), fold_bn)
   x = architecture.inception_2015(builder, x)
   pool3 = keras.layers.GlobalAveragePooling2D(dtype="float32", name="pool_3")(x)
-  head = keras.layers.Dense(architecture.NUM_CLASSES, use_bias=False,
-                            dtype="float32", name="logits_unbiased")
+  head = keras.layers.Dense(
+    architecture.NUM_CLASSES,
+    use_bias=False,
+    dtype="float32",
+    name="logits_unbiased",
+  )
   logits = head(pool3)
   head.set_weights([logits_weights(graph_def, constants)])
   outputs = [pool3, logits]
@@ -249,16 +299,20 @@ class _ShapeChecker:
     if name not in self.constants:
       self.errors.append(f"missing constant {name}")
     elif tuple(self.constants[name].shape) != expected:
-      self.errors.append(f"{name}: shape {self.constants[name].shape}, "
-                         f"expected {expected}")
+      self.errors.append(
+        f"{name}: shape {self.constants[name].shape}, expected {expected}"
+      )
     for op in self.by_input.get(name, []):
       if op.op == "Conv2D":
         strides = list(op.attr["strides"].list.i)
         pad = op.attr["padding"].s.decode()
         if strides != [1, stride, stride, 1] or (
-            pad != padding and max(kernel) > 1):
-          self.errors.append(f"{op.name}: strides {strides} padding {pad}, "
-                             f"expected {stride} {padding}")
+          pad != padding and max(kernel) > 1
+        ):
+          self.errors.append(
+            f"{op.name}: strides {strides} padding {pad}, "
+            f"expected {stride} {padding}"
+          )
     for part in ("beta", "gamma", "moving_mean", "moving_variance"):
       key = f"{scope}/batchnorm/{part}"
       if key not in self.constants or self.constants[key].shape != (filters,):
@@ -269,10 +323,13 @@ class _ShapeChecker:
   def pool(self, name, x, kind, size, stride, padding):
     node = self.by_name.get(name)
     op = "MaxPool" if kind == "max" else "AvgPool"
-    if node is not None and (node.op != op or list(
-        node.attr["ksize"].list.i) != [1, size, size, 1]):
-      self.errors.append(f"{name}: {node.op} {list(node.attr['ksize'].list.i)}"
-                         f", expected {op} {size}x{size}")
+    if node is not None and (
+      node.op != op or list(node.attr["ksize"].list.i) != [1, size, size, 1]
+    ):
+      self.errors.append(
+        f"{name}: {node.op} {list(node.attr['ksize'].list.i)}"
+        f", expected {op} {size}x{size}"
+      )
     self.channels[name] = self.channels[x]
     return name
 
@@ -283,15 +340,16 @@ class _ShapeChecker:
 
 def check_graph(graph_def, constants=None) -> None:
   """Raises InceptionError if the GraphDef differs from architecture.py."""
-  constants = constants if constants is not None else graph_constants(
-      graph_def)
+  constants = constants if constants is not None else graph_constants(graph_def)
   checker = _ShapeChecker(graph_def, constants)
   top = architecture.inception_2015(checker, "input")
   if checker.channels[top] != architecture.FEATURE_DIM:
     checker.errors.append(f"{top} has {checker.channels[top]} channels")
   if checker.errors:
-    raise InceptionError("the GraphDef does not match the 2015 Inception "
-                         "architecture: " + "; ".join(checker.errors[:5]))
+    raise InceptionError(
+      "the GraphDef does not match the 2015 Inception "
+      "architecture: " + "; ".join(checker.errors[:5])
+    )
 
 
 class FastExtractor:
@@ -304,20 +362,28 @@ class FastExtractor:
 
   name = "fast"
 
-  def __init__(self, graph_def: tf.compat.v1.GraphDef,
-               jit_compile: bool | None = None, fold_bn: bool = False,
-               strategy: tf.distribute.Strategy | None = None,
-               spatial: bool = False):
+  def __init__(
+    self,
+    graph_def: tf.compat.v1.GraphDef,
+    jit_compile: bool | None = None,
+    fold_bn: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+    spatial: bool = False,
+  ):
     self.strategy = strategy or tf.distribute.get_strategy()
     self.spatial = spatial
     with self.strategy.scope():
-      self.model = build_keras_model(graph_def, fold_bn=fold_bn,
-                                     spatial=spatial)
+      self.model = build_keras_model(
+        graph_def, fold_bn=fold_bn, spatial=spatial
+      )
     if jit_compile is None:
       jit_compile = bool(tf.config.list_physical_devices("GPU"))
     self.jit_compile = jit_compile
-    self._fn = tf.function(lambda x: self.model(x, training=False),
-                           jit_compile=jit_compile, reduce_retracing=True)
+    self._fn = tf.function(
+      lambda x: self.model(x, training=False),
+      jit_compile=jit_compile,
+      reduce_retracing=True,
+    )
 
   def __call__(self, images) -> tuple[np.ndarray, ...]:
     """(features, logits), and the sFID's spatial features if spatial."""
@@ -327,8 +393,10 @@ class FastExtractor:
 
   def _result(self, outputs) -> tuple[np.ndarray, ...]:
     """The model's outputs (one replica's) as float64 numpy arrays."""
-    result = (outputs[0].numpy().astype(np.float64),
-              outputs[1].numpy().astype(np.float64))
+    result = (
+      outputs[0].numpy().astype(np.float64),
+      outputs[1].numpy().astype(np.float64),
+    )
     if self.spatial:
       result += (spatial_features(outputs[2].numpy()),)
     return result
@@ -355,12 +423,18 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
   Frechet distance in its feature space, which is not the FID."""
   del cache_dir, kwargs  # No graph to cache; no sFID features.
   if not path:
-    raise ValueError("--extractor=savedmodel needs --inception=DIR: a "
-                     "SavedModel with a `features` function")
+    raise ValueError(
+      "--extractor=savedmodel needs --inception=DIR: a "
+      "SavedModel with a `features` function"
+    )
   extractor = SavedModelExtractor(path)  # Its errors before the warning.
-  warnings.warn(f"fid: {path} is not the 2015 Inception graph: its "
-                "distances are not FIDs and cannot be compared with "
-                "published ones", FIDWarning, stacklevel=3)
+  warnings.warn(
+    f"fid: {path} is not the 2015 Inception graph: its "
+    "distances are not FIDs and cannot be compared with "
+    "published ones",
+    FIDWarning,
+    stacklevel=3,
+  )
   extractor.kind, extractor.graph_md5 = "savedmodel", None
   return extractor
 
@@ -373,22 +447,30 @@ NAMES = (*EXTRACTORS, *FROM_PATH)
 assert NAMES == architecture.EXTRACTORS, "fid.architecture.EXTRACTORS"
 
 
-def make_extractor(kind: str = "fast", inception: str | None = None,
-                   cache_dir: str | None = None, flag: str = "--inception",
-                   **kwargs):
+def make_extractor(
+  kind: str = "fast",
+  inception: str | None = None,
+  cache_dir: str | None = None,
+  flag: str = "--inception",
+  **kwargs,
+):
   """An extractor by name (NAMES): over the (downloaded if needed) 2015
   graph, or for `savedmodel` the SavedModel at `inception`. Statistics
   made with it record its kind and graph MD5 (fid.provenance)."""
   if kind in FROM_PATH:
     return FROM_PATH[kind](inception, cache_dir, **kwargs)
   if kind not in EXTRACTORS:
-    raise ValueError(f"unknown extractor {kind!r}; use one of "
-                     f"{', '.join(NAMES)}")
+    raise ValueError(
+      f"unknown extractor {kind!r}; use one of {', '.join(NAMES)}"
+    )
   pb_path = get_inception_graph(inception, cache_dir, flag=flag)
   md5 = provenance.graph_md5(pb_path)
   if not provenance.is_paper_graph(md5):
-    warnings.warn(provenance.foreign_graph_warning(pb_path, md5),
-                  ForeignGraphWarning, stacklevel=2)
+    warnings.warn(
+      provenance.foreign_graph_warning(pb_path, md5),
+      ForeignGraphWarning,
+      stacklevel=2,
+    )
   extractor = EXTRACTORS[kind](load_graph_def(pb_path), **kwargs)
   # What statistics made with it record (fid.provenance).
   extractor.kind, extractor.graph_md5 = kind, md5
@@ -397,4 +479,4 @@ def make_extractor(kind: str = "fast", inception: str | None = None,
 
 def batches(images, batch_size: int) -> Iterable[np.ndarray]:
   for start in range(0, len(images), batch_size):
-    yield images[start:start + batch_size]
+    yield images[start : start + batch_size]

@@ -23,6 +23,7 @@ class Preprocessing:
   """crop: one of CROPS; size: the side the paper trained at; split: the
   TFDS split (expression) holding the images the paper trained on and
   made its statistics from."""
+
   crop: str
   size: int
   split: str = "train"
@@ -33,11 +34,11 @@ class Preprocessing:
 # TFDS's three splits together; LSUN Bedroom's 3,033,042 are TFDS's `train`.
 CELEBA_ALL = "train+validation+test"
 PAPER: dict[str, Preprocessing] = {
-    "shapes": Preprocessing("none", 32),
-    "svhn_cropped": Preprocessing("none", 32),
-    "cifar10": Preprocessing("none", 32),
-    "celeb_a": Preprocessing("center108", 64, CELEBA_ALL),
-    "lsun/bedroom": Preprocessing("square", 64),
+  "shapes": Preprocessing("none", 32),
+  "svhn_cropped": Preprocessing("none", 32),
+  "cifar10": Preprocessing("none", 32),
+  "celeb_a": Preprocessing("center108", 64, CELEBA_ALL),
+  "lsun/bedroom": Preprocessing("square", 64),
 }
 
 
@@ -48,6 +49,7 @@ def crop_and_resize(image, crop: str, size: int):
   docs/paper.md B.3: non-antialiased downsampling aliases), rounded and clipped.
   An image already size x size after the crop is kept as it is."""
   import tensorflow as tf
+
   if crop not in CROPS:
     raise ValueError(f"unknown crop {crop!r}; one of {', '.join(CROPS)}")
   image = image[..., :3]

@@ -19,14 +19,12 @@ from fid.version import __version__
 # TTUR's published statistics (docs/paper.md A.2; SPEC "Published files").
 TTUR_STATS_URL = "http://bioinf.jku.at/research/ttur/ttur_stats/"
 TTUR_STATS = {
-    "fid_stats_celeba.npz": "celeb_a: all 202,599 images, 108 center crop, "
-                            "64x64",
-    "fid_stats_lsun_train.npz": "lsun/bedroom: all training images, 64x64",
-    "fid_stats_cifar10_train.npz": "cifar10: the 50,000 training images",
-    "fid_stats_svhn_train.npz": "svhn_cropped: the 73,257 training images",
-    "fid_stats_imagenet_train.npz": "ImageNet 64x64 (downsampled), train",
-    "fid_stats_imagenet_valid.npz": "ImageNet 64x64 (downsampled), "
-                                    "validation",
+  "fid_stats_celeba.npz": "celeb_a: all 202,599 images, 108 center crop, 64x64",
+  "fid_stats_lsun_train.npz": "lsun/bedroom: all training images, 64x64",
+  "fid_stats_cifar10_train.npz": "cifar10: the 50,000 training images",
+  "fid_stats_svhn_train.npz": "svhn_cropped: the 73,257 training images",
+  "fid_stats_imagenet_train.npz": "ImageNet 64x64 (downsampled), train",
+  "fid_stats_imagenet_valid.npz": "ImageNet 64x64 (downsampled), validation",
 }
 # The fields a run's expectation is compared on.
 COMPARED = ("dataset", "split", "image_size", "crop")
@@ -52,27 +50,45 @@ def is_paper_graph(md5: str | None) -> bool:
 
 
 def foreign_graph_warning(pb_path: str, md5: str) -> str:
-  return (f"fid: {pb_path} is not the 2015-12-05 Inception graph (MD5 {md5}, "
-          f"expected {download.PB_MD5}): its FIDs cannot be compared with "
-          "published ones")
+  return (
+    f"fid: {pb_path} is not the 2015-12-05 Inception graph (MD5 {md5}, "
+    f"expected {download.PB_MD5}): its FIDs cannot be compared with "
+    "published ones"
+  )
 
 
-def record(source: str, count: int, extractor: str, graph_md5_value: str,
-           dataset: str | None = None, split: str | None = None,
-           image_size: int | None = None, crop: str | None = None,
-           drop_last_partial_batch: bool = False) -> dict:
+def record(
+  source: str,
+  count: int,
+  extractor: str,
+  graph_md5_value: str,
+  dataset: str | None = None,
+  split: str | None = None,
+  image_size: int | None = None,
+  crop: str | None = None,
+  drop_last_partial_batch: bool = False,
+) -> dict:
   """The provenance record of a statistics file (see the module)."""
   return {
-      "source": source, "dataset": dataset, "split": split, "count": count,
-      "image_size": image_size, "crop": crop,
-      "resize": ("antialiased bilinear to image_size" if image_size else
-                 "none: as stored (the graph resizes to 299)"),
-      "drop_last_partial_batch": drop_last_partial_batch,
-      "extractor": extractor, "graph_md5": graph_md5_value,
-      "paper_graph": is_paper_graph(graph_md5_value),
-      "fid_version": __version__,
-      "created": datetime.datetime.now(datetime.timezone.utc).strftime(
-          "%Y-%m-%dT%H:%M:%SZ"),
+    "source": source,
+    "dataset": dataset,
+    "split": split,
+    "count": count,
+    "image_size": image_size,
+    "crop": crop,
+    "resize": (
+      "antialiased bilinear to image_size"
+      if image_size
+      else "none: as stored (the graph resizes to 299)"
+    ),
+    "drop_last_partial_batch": drop_last_partial_batch,
+    "extractor": extractor,
+    "graph_md5": graph_md5_value,
+    "paper_graph": is_paper_graph(graph_md5_value),
+    "fid_version": __version__,
+    "created": datetime.datetime.now(datetime.timezone.utc).strftime(
+      "%Y-%m-%dT%H:%M:%SZ"
+    ),
   }
 
 
@@ -81,8 +97,9 @@ def describe(recorded: dict) -> str:
   where = recorded.get("source") or "?"
   size = recorded.get("image_size")
   crop = recorded.get("crop")
-  return (f"{where}, {recorded.get('count')} images"
-          + (f", {crop} crop to {size}x{size}" if size else ", as stored"))
+  return f"{where}, {recorded.get('count')} images" + (
+    f", {crop} crop to {size}x{size}" if size else ", as stored"
+  )
 
 
 def differences(recorded: dict, expected: dict) -> list[str]:

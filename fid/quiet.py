@@ -88,8 +88,14 @@ class _QuietImport(importlib.abc.MetaPathFinder):
 
 
 # The packages whose INFO/WARNING records are internals to a user.
-LIBRARIES = ("tensorflow", "tensorflow_datasets", "keras", "tf_keras",
-             "tensorboard", "etils")
+LIBRARIES = (
+  "tensorflow",
+  "tensorflow_datasets",
+  "keras",
+  "tf_keras",
+  "tensorboard",
+  "etils",
+)
 
 
 def _package_dirs(names=LIBRARIES) -> tuple[str, ...]:
@@ -121,13 +127,15 @@ class LibraryFilter(logging.Filter):
 def libraries_hidden() -> bool:
   """Whether the libraries' INFO/WARNING lines are hidden in this process
   (then their progress bars and chatter should be too)."""
-  return any(isinstance(f, LibraryFilter)
-             for f in logging.getLogger("absl").filters)
+  return any(
+    isinstance(f, LibraryFilter) for f in logging.getLogger("absl").filters
+  )
 
 
 def _hide_library_logs() -> None:
   # absl's logger must be absl's own class: import it before naming it.
   from absl import logging as absl_logging  # noqa: F401
+
   library = LibraryFilter()
   for name in ("absl", "tensorflow"):
     logger = logging.getLogger(name)

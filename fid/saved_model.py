@@ -26,8 +26,9 @@ class SavedModelExtractor:
     try:
       self._module = tf.saved_model.load(path)
     except (ValueError, tf.errors.OpError) as e:
-      raise ValueError(f"{path}: cannot load the SavedModel "
-                       f"({first_line(e)})") from None
+      raise ValueError(
+        f"{path}: cannot load the SavedModel ({first_line(e)})"
+      ) from None
     self._fn = getattr(self._module, signature, None)
     if self._fn is None:
       raise ValueError(f"{path} has no `{signature}` function")
@@ -40,6 +41,9 @@ class SavedModelExtractor:
     with float32_exact():
       out = self._fn(tf.convert_to_tensor(np.asarray(images, np.float32)))
     features = out["features"].numpy().astype(np.float64)
-    logits = (out["logits"].numpy() if "logits" in out else
-              np.zeros((len(features), 0), np.float32))
+    logits = (
+      out["logits"].numpy()
+      if "logits" in out
+      else np.zeros((len(features), 0), np.float32)
+    )
     return features, logits

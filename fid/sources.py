@@ -30,7 +30,6 @@ list_images = datasources.list_images
 TFDS_PREFIX = "tfds:"
 
 
-
 # Images with more pixels are refused before decoding (from the header
 # alone): the FID network sees 299x299, and one 10000x10000 PNG of a few
 # hundred KB decodes to 5.6 GB. Pillow itself only warns from 89.5M pixels.
@@ -47,9 +46,11 @@ def max_pixels() -> int:
   # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
   text = value.strip()
   if not (text.isascii() and text.isdigit()) or int(text) < 1:
-    raise SourceError(f"FID_MAX_PIXELS={value!r}: not a positive integer "
-                      "(the most pixels an image may have; unset it for "
-                      f"{MAX_PIXELS:,})")
+    raise SourceError(
+      f"FID_MAX_PIXELS={value!r}: not a positive integer "
+      "(the most pixels an image may have; unset it for "
+      f"{MAX_PIXELS:,})"
+    )
   return int(text)
 
 
@@ -59,8 +60,9 @@ def check_pixels(path: str, width: int, height: int) -> None:
   limit = max_pixels()
   if width * height > limit:
     raise SourceError(
-        f"{path}: {width}x{height} pixels is over the limit of {limit:,} "
-        "(set FID_MAX_PIXELS to allow larger images)")
+      f"{path}: {width}x{height} pixels is over the limit of {limit:,} "
+      "(set FID_MAX_PIXELS to allow larger images)"
+    )
 
 
 def read_image(path: str, notes: dict | None = None) -> np.ndarray:
@@ -121,6 +123,7 @@ def decode_file(path):
   [H, W, 3]. The decode of every preprocessed image (preprocessed_batches
   and tf_ttur's folder:PATH datasets)."""
   import tensorflow as tf
+
   return decode_bytes(tf.io.read_file(path))
 
 
@@ -128,6 +131,7 @@ def decode_bytes(encoded):
   """The decode of encoded image bytes (a string tensor) -> uint8
   [H, W, 3]: decode_file's, and the LMDB's and CelebA zip's records'."""
   import tensorflow as tf
+
   image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
   return tf.ensure_shape(image, (None, None, 3))
 
@@ -146,18 +150,26 @@ def refuse_oversized(files: Sequence[str]) -> None:
     check_pixels(path, width, height)
 
 
-def _crop_resize_batches(ds, crop: str, size: int, batch_size: int,
-                         failure) -> Iterator[np.ndarray]:
+def _crop_resize_batches(
+  ds, crop: str, size: int, batch_size: int, failure
+) -> Iterator[np.ndarray]:
   """uint8 batches [n, size, size, 3] of a dataset of uint8 images, each
   through preprocess.crop_and_resize, in order; a decode error becomes
   failure(error), a SourceError."""
   import tensorflow as tf
-  ds = ds.map(lambda x: preprocess.crop_and_resize(x, crop, size),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+  ds = ds.map(
+    lambda x: preprocess.crop_and_resize(x, crop, size),
+    num_parallel_calls=tf.data.AUTOTUNE,
+    deterministic=True,
+  )
   try:
     yield from ds.batch(batch_size).prefetch(2).as_numpy_iterator()
-  except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-          tf.errors.NotFoundError) as e:
+  except (
+    tf.errors.InvalidArgumentError,
+    tf.errors.DataLossError,
+    tf.errors.NotFoundError,
+  ) as e:
     raise failure(e) from None
 
 
@@ -168,11 +180,16 @@ def first_unreadable(files: Sequence[str]) -> tuple[str, str] | None:
   import re
 
   import tensorflow as tf
+
   for path in files:
     try:
       decode_file(tf.constant(path))
-    except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
-            tf.errors.NotFoundError, ValueError) as e:
+    except (
+      tf.errors.InvalidArgumentError,
+      tf.errors.DataLossError,
+      tf.errors.NotFoundError,
+      ValueError,
+    ) as e:
       reason = e.message if hasattr(e, "message") else str(e)
       # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
       reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
@@ -180,8 +197,9 @@ def first_unreadable(files: Sequence[str]) -> tuple[str, str] | None:
   return None
 
 
-def preprocessed_batches(images, crop: str, size: int, batch_size: int
-                         ) -> Iterator[np.ndarray]:
+def preprocessed_batches(
+  images, crop: str, size: int, batch_size: int
+) -> Iterator[np.ndarray]:
   """uint8 batches [n, size, size, 3] of image files (decoded by
   decode_file) or of an image array (rounded and clipped to uint8, as
   training's images are), each through preprocess.crop_and_resize: what
@@ -192,6 +210,7 @@ def preprocessed_batches(images, crop: str, size: int, batch_size: int
       max_pixels() (from its header, before anything is decoded).
   """
   import tensorflow as tf
+
   if isinstance(images, np.ndarray):
     array = images
     if not np.issubdtype(array.dtype, np.uint8):
@@ -200,14 +219,13 @@ def preprocessed_batches(images, crop: str, size: int, batch_size: int
   else:
     refuse_oversized(images)
     ds = tf.data.Dataset.from_tensor_slices(list(images)).map(
-        decode_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      decode_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
 
   def failure(error):
-    found = (None if isinstance(images, np.ndarray)
-             else first_unreadable(images))
+    found = None if isinstance(images, np.ndarray) else first_unreadable(images)
     if found is None:
-      return SourceError(f"cannot preprocess the images "
-                         f"({first_line(error)})")
+      return SourceError(f"cannot preprocess the images ({first_line(error)})")
     return SourceError(f"{found[0]}: cannot read the image ({found[1]})")
 
   yield from _crop_resize_batches(ds, crop, size, batch_size, failure)
@@ -223,27 +241,32 @@ def raw_images(source):
     SourceError: a source that is not there or holds no image.
   """
   import tensorflow as tf
+
   kind = source.kind.name
   if kind == "folder":  # list_images names what is wrong with the folder.
     files = list_images(source.path)
     refuse_oversized(files)
     return tf.data.Dataset.from_tensor_slices(files).map(
-        decode_file, num_parallel_calls=tf.data.AUTOTUNE)
+      decode_file, num_parallel_calls=tf.data.AUTOTUNE
+    )
   check = source.check()
   if not check.ready:
     raise SourceError(f"{source.spelling}: {check.detail}")
   if kind == "lmdb":
     encoded = tf.data.Dataset.from_generator(
-        lambda: _lmdb_values(source.path),
-        output_signature=tf.TensorSpec((), tf.string))
+      lambda: _lmdb_values(source.path),
+      output_signature=tf.TensorSpec((), tf.string),
+    )
   elif kind == "celeba" and os.path.isdir(source.path):
     files = tf.data.Dataset.from_tensor_slices(
-        datasources.celeba_files(source.path))
+      datasources.celeba_files(source.path)
+    )
     return files.map(decode_file, num_parallel_calls=tf.data.AUTOTUNE)
   elif kind == "celeba":
     encoded = tf.data.Dataset.from_generator(
-        lambda: _zip_members(source.path),
-        output_signature=tf.TensorSpec((), tf.string))
+      lambda: _zip_members(source.path),
+      output_signature=tf.TensorSpec((), tf.string),
+    )
   else:
     raise SourceError(f"{source.spelling}: not a source of image files")
   return encoded.map(decode_bytes, num_parallel_calls=tf.data.AUTOTUNE)
@@ -252,8 +275,8 @@ def raw_images(source):
 def _lmdb_values(path: str) -> Iterator[bytes]:
   """The records of an LMDB in key order (LSUN: the encoded images)."""
   import lmdb
-  env = lmdb.open(path, readonly=True, lock=False, readahead=False,
-                  subdir=True)
+
+  env = lmdb.open(path, readonly=True, lock=False, readahead=False, subdir=True)
   try:
     with env.begin(buffers=False) as txn:
       for _, value in txn.cursor():
@@ -264,13 +287,15 @@ def _lmdb_values(path: str) -> Iterator[bytes]:
 
 def _zip_members(path: str) -> Iterator[bytes]:
   import zipfile
+
   with zipfile.ZipFile(path) as archive:
     for name in datasources.celeba_files(path):
       yield archive.read(name)
 
 
-def source_batches(source, image_size: int, batch_size: int,
-                   limit: int | None = None) -> Iterator[np.ndarray]:
+def source_batches(
+  source, image_size: int, batch_size: int, limit: int | None = None
+) -> Iterator[np.ndarray]:
   """uint8 batches [n, image_size, image_size, 3] of a path source, each
   image as training delivers it (raw_images, then the source's crop and
   the resize)."""
@@ -278,9 +303,14 @@ def source_batches(source, image_size: int, batch_size: int,
   if limit is not None:
     ds = ds.take(limit)
   yield from _crop_resize_batches(
-      ds, source.crop(), image_size, batch_size,
-      lambda e: SourceError(f"{source.spelling}: an image does not decode "
-                            f"({first_line(e)})"))
+    ds,
+    source.crop(),
+    image_size,
+    batch_size,
+    lambda e: SourceError(
+      f"{source.spelling}: an image does not decode ({first_line(e)})"
+    ),
+  )
 
 
 def load_array(path: str) -> np.ndarray:
@@ -299,14 +329,16 @@ def load_array(path: str) -> np.ndarray:
         raise SourceError(f"{path}: not a readable .npz ({e})") from None
       if len(keys) != 1:
         raise SourceError(
-            f"{path}: expected 'mu' and 'sigma' (statistics) or one image "
-            f"array [N, H, W, 3]; found keys {', '.join(data.files) or 'none'}")
+          f"{path}: expected 'mu' and 'sigma' (statistics) or one image "
+          f"array [N, H, W, 3]; found keys {', '.join(data.files) or 'none'}"
+        )
       data = array
   if data.ndim != 4 or data.shape[-1] != 3:
-    raise SourceError(f"{path}: expected images [N, H, W, 3], got "
-                      f"{data.shape}")
-  if not (np.issubdtype(data.dtype, np.integer) or
-          np.issubdtype(data.dtype, np.floating)):
+    raise SourceError(f"{path}: expected images [N, H, W, 3], got {data.shape}")
+  if not (
+    np.issubdtype(data.dtype, np.integer)
+    or np.issubdtype(data.dtype, np.floating)
+  ):
     raise SourceError(f"{path}: images must be numeric, got {data.dtype}")
   if np.issubdtype(data.dtype, np.floating) and not np.all(np.isfinite(data)):
     raise SourceError(f"{path}: images contain NaN or infinite values")
@@ -338,22 +370,26 @@ def tfds_builder(name: str, data_dir: str | None = None):
       cannot be reached (decided in seconds, not after TFDS's retries).
   """
   import tensorflow_datasets as tfds
+
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
-    close = difflib.get_close_matches(name.split("/")[0],
-                                      tfds.list_builders(), n=5, cutoff=0.6)
+    close = difflib.get_close_matches(
+      name.split("/")[0], tfds.list_builders(), n=5, cutoff=0.6
+    )
     raise SourceError(
-        f"no TFDS dataset named {name!r}" +
-        (f"; closest: {', '.join(close)}" if close else "")) from None
+      f"no TFDS dataset named {name!r}"
+      + (f"; closest: {', '.join(close)}" if close else "")
+    ) from None
   except Exception as e:  # noqa: BLE001 A bad config name, a damaged data_dir.
     raise SourceError(f"TFDS dataset {name!r}: {first_line(e)}") from None
   if not builder.is_prepared() and not download_reachable():
     raise SourceError(
-        f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
-        "its download mirror cannot be reached (no internet?): prepare it on "
-        "a machine with internet (tfds build "
-        f"{name}) and pass that folder with --data_dir")
+      f"TFDS dataset {name!r} is not prepared in {builder.data_dir} and "
+      "its download mirror cannot be reached (no internet?): prepare it on "
+      "a machine with internet (tfds build "
+      f"{name}) and pass that folder with --data_dir"
+    )
   return builder
 
 
@@ -368,8 +404,13 @@ class TfdsSource:
   unless image_size is given (then center square and resize).
   """
 
-  def __init__(self, spec: str, data_dir: str | None = None,
-               image_size: int | None = None, crop: str | None = None):
+  def __init__(
+    self,
+    spec: str,
+    data_dir: str | None = None,
+    image_size: int | None = None,
+    crop: str | None = None,
+  ):
     source = datasources.parse(spec)  # SourceSpecError names the spelling.
     self.name, self.split = source.name, source.split
     try:
@@ -385,8 +426,9 @@ class TfdsSource:
       self._builder.download_and_prepare()
       self._dataset = self._builder.as_dataset(split=self.split)
     except Exception as e:  # No network, missing splits.  # noqa: BLE001
-      raise SourceError(f"{spec}: cannot load from TFDS ({first_line(e)})"
-                        ) from None
+      raise SourceError(
+        f"{spec}: cannot load from TFDS ({first_line(e)})"
+      ) from None
     # The split's size from its metadata (a split expression such as
     # train+validation+test included; None where TFDS has none).
     try:
@@ -394,12 +436,15 @@ class TfdsSource:
     except Exception:  # Unprepared metadata, an unknown split.  # noqa: BLE001
       self.count = None
 
-  def batches(self, batch_size: int, limit: int | None = None
-              ) -> Iterator[np.ndarray]:
+  def batches(
+    self, batch_size: int, limit: int | None = None
+  ) -> Iterator[np.ndarray]:
     """Batches [n, H, W, 3] (uint8); `limit` images at most."""
     import tensorflow as tf
-    ds = self._dataset.map(lambda ex: ex["image"],
-                           num_parallel_calls=tf.data.AUTOTUNE)
+
+    ds = self._dataset.map(
+      lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE
+    )
     if limit is not None:
       ds = ds.take(limit)
     rule = self.preprocessing
@@ -407,11 +452,15 @@ class TfdsSource:
       stored = ((np.asarray(x), "RGB") for x in ds.as_numpy_iterator())
       yield from _group(stored, batch_size, None)
       return
-    ds = ds.map(lambda x: preprocess.crop_and_resize(x, rule.crop, rule.size),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(
+      lambda x: preprocess.crop_and_resize(x, rule.crop, rule.size),
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True,
+    )
     count = 0
-    for batch in ds.batch(batch_size).prefetch(tf.data.AUTOTUNE
-                                               ).as_numpy_iterator():
+    for batch in (
+      ds.batch(batch_size).prefetch(tf.data.AUTOTUNE).as_numpy_iterator()
+    ):
       count += len(batch)
       yield batch
     if count == 0:
@@ -424,14 +473,16 @@ def default_workers() -> int:
   return max(2, min(16, os.cpu_count() or 2))
 
 
-def decoded(paths: Sequence[str], workers: int | None = None,
-            ahead: int = 256) -> Iterator[tuple[np.ndarray, str]]:
+def decoded(
+  paths: Sequence[str], workers: int | None = None, ahead: int = 256
+) -> Iterator[tuple[np.ndarray, str]]:
   """(array, mode) of each path, in order, decoded by a thread pool that
   keeps at most `ahead` images decoded or in flight: memory does not grow
   with the number of images, and decoding goes on while the caller runs the
   network on the previous batch."""
   import collections
   from concurrent import futures
+
   workers = workers or default_workers()
   if workers == 1:
     for path in paths:
@@ -451,9 +502,12 @@ def decoded(paths: Sequence[str], workers: int | None = None,
         future.cancel()
 
 
-def iter_batches(items: Sequence, batch_size: int,
-                 notes: dict | None = None,
-                 workers: int | None = None) -> Iterator[np.ndarray]:
+def iter_batches(
+  items: Sequence,
+  batch_size: int,
+  notes: dict | None = None,
+  workers: int | None = None,
+) -> Iterator[np.ndarray]:
   """Batches of one image size from file paths or an image array.
 
   Files are decoded in parallel (`decoded`); the batches are the same, in
@@ -461,14 +515,16 @@ def iter_batches(items: Sequence, batch_size: int,
   """
   if isinstance(items, np.ndarray):
     for start in range(0, len(items), batch_size):
-      yield items[start:start + batch_size].astype(np.float32)
+      yield items[start : start + batch_size].astype(np.float32)
     return
-  yield from _group(decoded(items, workers, ahead=max(256, 2 * batch_size)),
-                    batch_size, notes)
+  yield from _group(
+    decoded(items, workers, ahead=max(256, 2 * batch_size)), batch_size, notes
+  )
 
 
-def _group(images: Iterator[tuple[np.ndarray, str]], batch_size: int,
-           notes: dict | None) -> Iterator[np.ndarray]:
+def _group(
+  images: Iterator[tuple[np.ndarray, str]], batch_size: int, notes: dict | None
+) -> Iterator[np.ndarray]:
   """Batches of batch_size images of one size each, in order of completion;
   the partial batches of each size at the end."""
   pending: dict[tuple, list] = {}

@@ -68,20 +68,26 @@ class RunningStats:
     total = self.count + other.count
     delta = other.mean - self.mean
     self._m2 += other._m2 + np.outer(delta, delta) * (
-        self.count * other.count / total)
+      self.count * other.count / total
+    )
     self.mean = self.mean + delta * (other.count / total)
     self.count = total
 
   def covariance(self) -> np.ndarray:
     if self.count < 2:
-      raise StatsError(f"need at least 2 images for a covariance, got "
-                       f"{self.count}")
+      raise StatsError(
+        f"need at least 2 images for a covariance, got {self.count}"
+      )
     return self._m2 / (self.count - 1)
 
 
-def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
-               spatial: tuple[np.ndarray, np.ndarray] | None = None,
-               provenance: dict | None = None) -> None:
+def save_stats(
+  path: str,
+  mu: np.ndarray,
+  sigma: np.ndarray,
+  spatial: tuple[np.ndarray, np.ndarray] | None = None,
+  provenance: dict | None = None,
+) -> None:
   """Writes mu and sigma (TTUR's keys) with np.savez_compressed,
   atomically; spatial (the sFID's mu and sigma) as spatial_mu and
   spatial_sigma beside them, and provenance (fid.provenance.record) as a
@@ -91,10 +97,16 @@ def save_stats(path: str, mu: np.ndarray, sigma: np.ndarray,
   _validate(mu, sigma, path)
   extra = {}
   if spatial is not None:
-    extra = {"spatial_mu": np.asarray(spatial[0], np.float64),
-             "spatial_sigma": np.asarray(spatial[1], np.float64)}
-    _validate(extra["spatial_mu"], extra["spatial_sigma"], path,
-              names=("spatial_mu", "spatial_sigma"))
+    extra = {
+      "spatial_mu": np.asarray(spatial[0], np.float64),
+      "spatial_sigma": np.asarray(spatial[1], np.float64),
+    }
+    _validate(
+      extra["spatial_mu"],
+      extra["spatial_sigma"],
+      path,
+      names=("spatial_mu", "spatial_sigma"),
+    )
   if provenance is not None:
     extra["provenance"] = np.array(json.dumps(provenance, sort_keys=True))
   with files.atomic_path(path) as tmp:
@@ -108,9 +120,11 @@ def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
       missing = [k for k in ("mu", "sigma") if k not in data.files]
       if missing:
-        raise StatsError(f"{path}: no {' or '.join(missing)} in the file "
-                         f"(keys: {', '.join(data.files) or 'none'}); a "
-                         "statistics file needs 'mu' and 'sigma'")
+        raise StatsError(
+          f"{path}: no {' or '.join(missing)} in the file "
+          f"(keys: {', '.join(data.files) or 'none'}); a "
+          "statistics file needs 'mu' and 'sigma'"
+        )
       mu, sigma = data["mu"], data["sigma"]
   except NPZ_READ_ERRORS as e:
     if isinstance(e, StatsError):
@@ -138,13 +152,17 @@ def load_provenance(path: str) -> dict | None:
   try:
     recorded = json.loads(text)
   except json.JSONDecodeError as e:
-    raise StatsError(f"{path}: its provenance record is not JSON ({e.msg} "
-                     f"at character {e.pos}); the file was damaged or "
-                     "edited") from None
+    raise StatsError(
+      f"{path}: its provenance record is not JSON ({e.msg} "
+      f"at character {e.pos}); the file was damaged or "
+      "edited"
+    ) from None
   if not isinstance(recorded, dict):
-    raise StatsError(f"{path}: its provenance record is "
-                     f"{type(recorded).__name__}, not a JSON object; the "
-                     "file was damaged or edited")
+    raise StatsError(
+      f"{path}: its provenance record is "
+      f"{type(recorded).__name__}, not a JSON object; the "
+      "file was damaged or edited"
+    )
   return recorded
 
 
@@ -162,16 +180,26 @@ def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
   return mu.astype(np.float64), sigma.astype(np.float64)
 
 
-def _validate(mu: np.ndarray, sigma: np.ndarray, path: str,
-              names: tuple[str, str] = ("mu", "sigma")) -> None:
+def _validate(
+  mu: np.ndarray,
+  sigma: np.ndarray,
+  path: str,
+  names: tuple[str, str] = ("mu", "sigma"),
+) -> None:
   m, s = names
-  if not (np.issubdtype(mu.dtype, np.floating) and
-          np.issubdtype(sigma.dtype, np.floating)):
-    raise StatsError(f"{path}: {m} and {s} must be floating point, got "
-                     f"{mu.dtype} and {sigma.dtype}")
+  if not (
+    np.issubdtype(mu.dtype, np.floating)
+    and np.issubdtype(sigma.dtype, np.floating)
+  ):
+    raise StatsError(
+      f"{path}: {m} and {s} must be floating point, got "
+      f"{mu.dtype} and {sigma.dtype}"
+    )
   if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
-    raise StatsError(f"{path}: {m} must be [D] and {s} [D, D], got "
-                     f"{mu.shape} and {sigma.shape}")
+    raise StatsError(
+      f"{path}: {m} must be [D] and {s} [D, D], got "
+      f"{mu.shape} and {sigma.shape}"
+    )
   if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma))):
     raise StatsError(f"{path}: {m} or {s} contains NaN or infinite values")
   check_covariance(sigma, f"{path}: {s}")
@@ -188,17 +216,25 @@ def check_covariance(sigma: np.ndarray, name: str = "sigma") -> None:
   COVARIANCE_TOLERANCE): a matrix that is not a covariance gives a Frechet
   distance that means nothing (sigma = -I gave an "FID" of -664)."""
   sigma = np.asarray(sigma, dtype=np.float64)
-  scale = max(float(np.max(np.abs(np.diag(sigma)), initial=0.0)),
-              np.finfo(np.float64).tiny)
+  scale = max(
+    float(np.max(np.abs(np.diag(sigma)), initial=0.0)),
+    np.finfo(np.float64).tiny,
+  )
   asymmetry = float(np.max(np.abs(sigma - sigma.T), initial=0.0))
   if asymmetry > COVARIANCE_TOLERANCE * scale:
-    raise StatsError(f"{name} is not symmetric (largest |sigma - sigma^T| = "
-                     f"{asymmetry:.3g}), so it is not a covariance")
+    raise StatsError(
+      f"{name} is not symmetric (largest |sigma - sigma^T| = "
+      f"{asymmetry:.3g}), so it is not a covariance"
+    )
   try:
-    np.linalg.cholesky((sigma + sigma.T) / 2 + np.eye(len(sigma)) *
-                       (COVARIANCE_TOLERANCE * scale))
+    np.linalg.cholesky(
+      (sigma + sigma.T) / 2
+      + np.eye(len(sigma)) * (COVARIANCE_TOLERANCE * scale)
+    )
   except np.linalg.LinAlgError:
     smallest = float(np.linalg.eigvalsh((sigma + sigma.T) / 2)[0])
-    raise StatsError(f"{name} is not positive semi-definite (smallest "
-                     f"eigenvalue {smallest:.3g}), so it is not a "
-                     "covariance") from None
+    raise StatsError(
+      f"{name} is not positive semi-definite (smallest "
+      f"eigenvalue {smallest:.3g}), so it is not a "
+      "covariance"
+    ) from None

@@ -33,8 +33,9 @@ def _synthetic(num: int, size: int, seed: int) -> np.ndarray:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="python -m fid.verify")
-  parser.add_argument("--version", action="version",
-                      version=f"%(prog)s {__version__}")
+  parser.add_argument(
+    "--version", action="version", version=f"%(prog)s {__version__}"
+  )
   parser.add_argument("--inception", default=None)
   parser.add_argument("--cache_dir", default=None)
   parser.add_argument("--images", default=None, help="a folder of images")
@@ -42,14 +43,17 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   try:
     graph_def = inception.load_graph_def(
-        download.get_inception_graph(args.inception, args.cache_dir))
+      download.get_inception_graph(args.inception, args.cache_dir)
+    )
     if args.images:
-      files = sources.list_images(args.images)[:args.num]
-      sets = {args.images: np.concatenate(
-          list(sources.iter_batches(files, 50)))}
+      files = sources.list_images(args.images)[: args.num]
+      sets = {
+        args.images: np.concatenate(list(sources.iter_batches(files, 50)))
+      }
     else:
-      sets = {f"synthetic {s}x{s}": _synthetic(args.num, s, s)
-              for s in (32, 64, 299)}
+      sets = {
+        f"synthetic {s}x{s}": _synthetic(args.num, s, s) for s in (32, 64, 299)
+      }
   except (inception.InceptionError, sources.SourceError) as e:
     print(f"error: {clipped(str(e))}", file=sys.stderr)
     return 2
@@ -71,8 +75,10 @@ def main(argv=None) -> int:
     worst_fid = max(worst_fid, fid_diff)
     print(f"| {name} | {feature_diff:.2e} | {fid_ref:.6f} | {fid_diff:.2e} |")
   ok = worst_features < FEATURE_TOLERANCE and worst_fid < FID_TOLERANCE
-  print(f"\n{'OK' if ok else 'MISMATCH'}: features {worst_features:.2e} "
-        f"(< {FEATURE_TOLERANCE}), FID {worst_fid:.2e} (< {FID_TOLERANCE})")
+  print(
+    f"\n{'OK' if ok else 'MISMATCH'}: features {worst_features:.2e} "
+    f"(< {FEATURE_TOLERANCE}), FID {worst_fid:.2e} (< {FID_TOLERANCE})"
+  )
   return 0 if ok else 1
 
 

@@ -18,6 +18,7 @@ import tf_ttur  # noqa: F401
 def tfds_dir(tmp_path_factory) -> str:
   """A TFDS data_dir holding the generated `shapes` dataset."""
   from tf_ttur.data import images
+
   path = str(tmp_path_factory.mktemp("tensorflow_datasets"))
   images.prepare_shapes(path)
   return path
@@ -27,6 +28,7 @@ def tfds_dir(tmp_path_factory) -> str:
 def inception_pb(tmp_path_factory) -> str:
   """The synthetic replica of classify_image_graph_def.pb (random weights)."""
   from fid import testing
+
   path = tmp_path_factory.mktemp("inception") / "classify_image_graph_def.pb"
   return testing.write_graph_def(str(path), seed=0)
 
@@ -34,6 +36,7 @@ def inception_pb(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def graph_def(inception_pb):
   from fid import inception
+
   return inception.load_graph_def(inception_pb)
 
 
@@ -41,14 +44,18 @@ def graph_def(inception_pb):
 def extractors(graph_def):
   """(reference, fast) extractors over the replica, built once."""
   from fid import inception
-  return (inception.ReferenceExtractor(graph_def),
-          inception.FastExtractor(graph_def, jit_compile=False))
+
+  return (
+    inception.ReferenceExtractor(graph_def),
+    inception.FastExtractor(graph_def, jit_compile=False),
+  )
 
 
 @pytest.fixture(scope="session")
 def stats_file(tmp_path_factory) -> str:
   """Reference FID statistics (random, 2048-d) for FID during training."""
   import numpy as np
+
   path = str(tmp_path_factory.mktemp("stats") / "ref.npz")
   rng = np.random.default_rng(0)
   x = rng.normal(size=(64, 2048)) * 0.1

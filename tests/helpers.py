@@ -16,9 +16,13 @@ from tf_ttur.config import Config
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_module(module: str, *args: str, cwd: str = REPO,
-               env_extra: dict | None = None,
-               timeout: float = 600) -> subprocess.CompletedProcess:
+def run_module(
+  module: str,
+  *args: str,
+  cwd: str = REPO,
+  env_extra: dict | None = None,
+  timeout: float = 600,
+) -> subprocess.CompletedProcess:
   """Runs `python -m module args` and returns the completed process.
 
   The packages come from the current folder (the repository by default) or
@@ -26,9 +30,15 @@ def run_module(module: str, *args: str, cwd: str = REPO,
   own PYTHONPATH is kept."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   env.update(env_extra or {})
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd,
-                        env=env, capture_output=True, text=True,
-                        timeout=timeout, check=False)
+  return subprocess.run(
+    [sys.executable, "-m", module, *args],
+    cwd=cwd,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -45,6 +55,7 @@ def spread_batch_norm(generator, seed: int = 0) -> None:
   """Random batch-norm parameters and statistics, so that an untrained
   generator's images use the whole range (and the statistics matter)."""
   import keras
+
   rng = np.random.default_rng(seed)
   for layer in generator.layers:
     if isinstance(layer, keras.layers.BatchNormalization):
@@ -60,12 +71,13 @@ def stand_in_url_infos(builder_class, folder) -> dict:
   from the stand-ins in `folder` under the real names: TFDS's own manual
   route (DATA_DIR/downloads/manual) then accepts them."""
   from tensorflow_datasets.core.download import checksums
+
   infos = {}
   for url, info in builder_class.url_infos.items():
     computed = checksums.compute_url_info(os.path.join(folder, info.filename))
-    infos[url] = checksums.UrlInfo(size=computed.size,
-                                   checksum=computed.checksum,
-                                   filename=info.filename)
+    infos[url] = checksums.UrlInfo(
+      size=computed.size, checksum=computed.checksum, filename=info.filename
+    )
   return infos
 
 
@@ -74,8 +86,15 @@ def trains_two_steps(workdir, *flags: str) -> None:
   and asserts it exits 0 with the second step's checkpoint written: a
   route's first training steps."""
   proc = run_module(
-      "tf_ttur.main", *flags, f"--workdir={workdir}", "--train_steps=2",
-      "--log_every=1", "--checkpoint_every=1", "--sample_every=2",
-      "--batch_size=2", "--width=8")
+    "tf_ttur.main",
+    *flags,
+    f"--workdir={workdir}",
+    "--train_steps=2",
+    "--log_every=1",
+    "--checkpoint_every=1",
+    "--sample_every=2",
+    "--batch_size=2",
+    "--width=8",
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert os.path.isfile(os.path.join(workdir, "checkpoints", "ckpt-2.index"))

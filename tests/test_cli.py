@@ -17,9 +17,15 @@ from tests.helpers import error_lines
 from tests.helpers import run_module
 import tf_ttur
 
-PROGRAMS = ("tf_ttur.main", "tf_ttur.sample", "tf_ttur.quality",
-            "tf_ttur.experiments.toy", "tf_ttur.experiments.disturb",
-            "tf_ttur.experiments.compare", "fid")
+PROGRAMS = (
+  "tf_ttur.main",
+  "tf_ttur.sample",
+  "tf_ttur.quality",
+  "tf_ttur.experiments.toy",
+  "tf_ttur.experiments.disturb",
+  "tf_ttur.experiments.compare",
+  "fid",
+)
 
 
 def test_one_version():
@@ -29,8 +35,11 @@ def test_one_version():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("program", PROGRAMS)
-@pytest.mark.parametrize("args", [("--no_such_flag=1",), ("stray",)],
-                         ids=["unknown_flag", "stray_argument"])
+@pytest.mark.parametrize(
+  "args",
+  [("--no_such_flag=1",), ("stray",)],
+  ids=["unknown_flag", "stray_argument"],
+)
 def test_every_program_fails_one_way(program, args):
   if program == "fid" and args == ("stray",):
     args = ("--batch_size=x", "a", "b")  # fid takes paths as arguments.
@@ -49,18 +58,25 @@ def test_tensorflow_start_up_lines_are_hidden_unless_asked():
   code = "import fid, tensorflow as tf; print(float(tf.constant(1.0) + 1))"
 
   def run(*args, **extra):
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO,
-                          env={**env, **extra}, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+      [sys.executable, "-c", code, *args],
+      cwd=REPO,
+      env={**env, **extra},
+      capture_output=True,
+      text=True,
+      timeout=300,
+    )
 
   quiet = run()
   assert quiet.returncode == 0 and quiet.stdout == "2.0\n"
   assert quiet.stderr == ""
   # A library that first asks whether TensorFlow is installed (TFDS's lazy
   # imports) does not make the import that follows loud.
-  code = ("import importlib.util, fid\n"
-          "assert importlib.util.find_spec('tensorflow') is not None\n"
-          "import tensorflow as tf; print(float(tf.constant(1.0) + 1))")
+  code = (
+    "import importlib.util, fid\n"
+    "assert importlib.util.find_spec('tensorflow') is not None\n"
+    "import tensorflow as tf; print(float(tf.constant(1.0) + 1))"
+  )
   asked = run()
   assert asked.returncode == 0 and asked.stdout == "2.0\n"
   assert asked.stderr == ""
@@ -76,17 +92,23 @@ def test_libraries_python_log_lines_are_hidden_unless_asked(tmp_path):
   SavedModel: "Assets written to", "Writing fingerprint") are hidden after
   `import fid`, the program's own lines are not; --show_tf_logs shows
   them."""
-  code = ("import sys, fid, tensorflow as tf\n"
-          "from absl import logging\n"
-          "logging.use_absl_handler(); logging.set_verbosity(logging.INFO)\n"
-          "tf.saved_model.save(tf.Module(), sys.argv[1])\n"
-          "logging.info('own line')\n")
+  code = (
+    "import sys, fid, tensorflow as tf\n"
+    "from absl import logging\n"
+    "logging.use_absl_handler(); logging.set_verbosity(logging.INFO)\n"
+    "tf.saved_model.save(tf.Module(), sys.argv[1])\n"
+    "logging.info('own line')\n"
+  )
 
   def run(name, *args):
     return subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / name), *args], cwd=REPO,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), capture_output=True,
-        text=True, timeout=300)
+      [sys.executable, "-c", code, str(tmp_path / name), *args],
+      cwd=REPO,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+      capture_output=True,
+      text=True,
+      timeout=300,
+    )
 
   quiet, shown = run("a"), run("b", "--show_tf_logs")
   assert quiet.returncode == 0 and shown.returncode == 0, shown.stderr
@@ -96,10 +118,14 @@ def test_libraries_python_log_lines_are_hidden_unless_asked(tmp_path):
 
 
 PROGRAMS = {
-    "tf_ttur.main": "--model", "tf_ttur.sample": "--saved_model",
-    "tf_ttur.quality": "--out", "tf_ttur.experiments.compare": "--flagfiles",
-    "tf_ttur.experiments.sweep": "--d_lr", "tf_ttur.experiments.disturb":
-    "--num", "tf_ttur.experiments.toy": "--iterations"}
+  "tf_ttur.main": "--model",
+  "tf_ttur.sample": "--saved_model",
+  "tf_ttur.quality": "--out",
+  "tf_ttur.experiments.compare": "--flagfiles",
+  "tf_ttur.experiments.sweep": "--d_lr",
+  "tf_ttur.experiments.disturb": "--num",
+  "tf_ttur.experiments.toy": "--iterations",
+}
 
 
 @pytest.mark.slow
@@ -117,27 +143,36 @@ def test_every_program_has_help_and_version(program):
   proc = run_module(program, "--version")
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.strip() == f"tf-ttur {tf_ttur.__version__}"
-  code = (f"import runpy, sys; sys.argv = ['x', '--help']\n"
-          f"try:\n  runpy.run_module('{program}', run_name='__main__')\n"
-          "except SystemExit:\n  pass\n"
-          "print('tensorflow' in sys.modules)")
-  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
-                        capture_output=True, text=True, timeout=120)
+  code = (
+    f"import runpy, sys; sys.argv = ['x', '--help']\n"
+    f"try:\n  runpy.run_module('{program}', run_name='__main__')\n"
+    "except SystemExit:\n  pass\n"
+    "print('tensorflow' in sys.modules)"
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert proc.stdout.strip().endswith("False"), (proc.stdout, proc.stderr)
 
 
 def test_quality_never_replaces_a_classifier_without_overwrite(tmp_path):
   """The default --out is the shipped classifier: refused before any
   training, nothing touched; so is any existing --out."""
-  shipped = os.path.join(REPO, "saved_models", "shapes_classifier",
-                         "saved_model.pb")
+  shipped = os.path.join(
+    REPO, "saved_models", "shapes_classifier", "saved_model.pb"
+  )
   before = os.stat(shipped).st_mtime_ns
   proc = run_module("tf_ttur.quality")
   assert proc.returncode == 2
   assert error_lines(proc.stderr) == [
-      f"error: --out={os.path.dirname(shipped)} exists (the shipped "
-      "classifier, which fd_shapes figures were measured with); pass "
-      "--overwrite to replace it, or give another --out"]
+    f"error: --out={os.path.dirname(shipped)} exists (the shipped "
+    "classifier, which fd_shapes figures were measured with); pass "
+    "--overwrite to replace it, or give another --out"
+  ]
   assert os.stat(shipped).st_mtime_ns == before
   (tmp_path / "mine").mkdir()
   proc = run_module("tf_ttur.quality", f"--out={tmp_path / 'mine'}")

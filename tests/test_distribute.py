@@ -21,12 +21,17 @@ def test_mirrored_step_equals_single_device_step(model):
   # on clashing collective instances (seen with TF 2.21 on CPU).
   import subprocess
   import sys
+
   proc = subprocess.run(
-      # -m from the repository: the checkout's packages, not an installed
-      # copy (a script's own folder would come first on its path).
-      [sys.executable, "-m", "tests.scripts.mirrored_step", model],
-      cwd=REPO, capture_output=True, text=True, timeout=900,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    # -m from the repository: the checkout's packages, not an installed
+    # copy (a script's own folder would come first on its path).
+    [sys.executable, "-m", "tests.scripts.mirrored_step", model],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=900,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   (result,) = map(json.loads, proc.stdout.strip().splitlines())
   assert result["model"] == model  # wgan_gp: the gradient penalty included
@@ -51,9 +56,13 @@ def test_multi_worker_needs_tf_config(monkeypatch):
 
 @pytest.mark.slow
 def test_strategy_flag_error_through_main(tmp_path, tfds_dir):
-  proc = run_module("tf_ttur.main", "--flagfile=configs/smoke.flags",
-                    f"--workdir={tmp_path / 'run'}", f"--data_dir={tfds_dir}",
-                    "--strategy=mirrored")
+  proc = run_module(
+    "tf_ttur.main",
+    "--flagfile=configs/smoke.flags",
+    f"--workdir={tmp_path / 'run'}",
+    f"--data_dir={tfds_dir}",
+    "--strategy=mirrored",
+  )
   assert proc.returncode == 2
   assert "error: --strategy=mirrored needs at least two devices" in proc.stderr
   assert "Traceback" not in proc.stderr
@@ -66,10 +75,15 @@ def test_fid_statistics_under_mirrored_equal_single_device():
   # are float32 from convolutions on other batch sizes, hence the tolerance.
   import subprocess
   import sys
+
   proc = subprocess.run(
-      [sys.executable, "-m", "tests.scripts.mirrored_fid"],
-      cwd=REPO, capture_output=True, text=True, timeout=900,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    [sys.executable, "-m", "tests.scripts.mirrored_fid"],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=900,
+    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   assert result["replicas"] == 2 and result["counts"] == [11, 11]
@@ -82,9 +96,14 @@ def test_fid_statistics_under_mirrored_equal_single_device():
 # included) under each strategy, compared with the one-device run. Adam's
 # epsilon is 1e-3 for the reason given in
 # tests/scripts/mirrored_step.py.
-TWO_STEPS = ("--flagfile=configs/smoke.flags", "--train_steps=2",
-             "--log_every=2", "--checkpoint_every=2", "--sample_every=2",
-             "--adam_epsilon=1e-3")
+TWO_STEPS = (
+  "--flagfile=configs/smoke.flags",
+  "--train_steps=2",
+  "--log_every=2",
+  "--checkpoint_every=2",
+  "--sample_every=2",
+  "--adam_epsilon=1e-3",
+)
 
 
 def checkpoint_difference(dir_a: str, dir_b: str) -> float:
@@ -93,6 +112,7 @@ def checkpoint_difference(dir_a: str, dir_b: str) -> float:
   whose exact gradient is zero, hold rounding noise only)."""
   import numpy as np
   import tensorflow as tf
+
   a = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_a))
   b = tf.train.load_checkpoint(tf.train.latest_checkpoint(dir_b))
   names = set(a.get_variable_to_shape_map())
@@ -109,10 +129,14 @@ def checkpoint_difference(dir_a: str, dir_b: str) -> float:
 
 @pytest.fixture(scope="module")
 def two_steps(tfds_dir, inception_pb, stats_file) -> tuple[str, ...]:
-  return TWO_STEPS + (f"--data_dir={tfds_dir}", "--fid_every=2",
-                      "--fid_samples=6", "--fid_batch_size=3",
-                      f"--fid_stats={stats_file}",
-                      f"--fid_inception={inception_pb}")
+  return TWO_STEPS + (
+    f"--data_dir={tfds_dir}",
+    "--fid_every=2",
+    "--fid_samples=6",
+    "--fid_batch_size=3",
+    f"--fid_stats={stats_file}",
+    f"--fid_inception={inception_pb}",
+  )
 
 
 def read_metrics(workdir: str) -> list[dict]:
@@ -130,8 +154,9 @@ def one_device_run(tmp_path_factory, two_steps) -> str:
 
 def assert_same_run(workdir: str, reference: str) -> None:
   """Same weights and same FID as the one-device run."""
-  diff = checkpoint_difference(os.path.join(workdir, "checkpoints"),
-                               os.path.join(reference, "checkpoints"))
+  diff = checkpoint_difference(
+    os.path.join(workdir, "checkpoints"), os.path.join(reference, "checkpoints")
+  )
   assert diff < 1e-5, diff
   (fid,) = [r["fid"] for r in read_metrics(workdir) if "fid" in r]
   (expected,) = [r["fid"] for r in read_metrics(reference) if "fid" in r]
@@ -139,18 +164,25 @@ def assert_same_run(workdir: str, reference: str) -> None:
 
 
 @pytest.mark.slow
-def test_mirrored_training_run_equals_one_device_run(tmp_path, two_steps,
-                                                     one_device_run):
+def test_mirrored_training_run_equals_one_device_run(
+  tmp_path, two_steps, one_device_run
+):
   # The FID pass runs over the two replicas too (FastExtractor(strategy=)).
   workdir = str(tmp_path / "run")
-  proc = run_module("tf_ttur.main", *two_steps, f"--workdir={workdir}",
-                    "--strategy=mirrored", "--cpu_replicas=2")
+  proc = run_module(
+    "tf_ttur.main",
+    *two_steps,
+    f"--workdir={workdir}",
+    "--strategy=mirrored",
+    "--cpu_replicas=2",
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert_same_run(workdir, one_device_run)
 
 
 def _free_ports(n: int) -> list[int]:
   import socket
+
   sockets = [socket.socket() for _ in range(n)]
   for s in sockets:
     s.bind(("127.0.0.1", 0))
@@ -164,18 +196,35 @@ def _free_ports(n: int) -> list[int]:
 def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
   import subprocess
   import sys
+
   workdir = str(tmp_path / "run")
   cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
   procs = []
   for index in range(2):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               TF_CONFIG=json.dumps({"cluster": cluster, "task": {
-                   "type": "worker", "index": index}}))
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "tf_ttur.main", *two_steps,
-         f"--workdir={workdir}", "--strategy=multi_worker"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True))
+    env = dict(
+      os.environ,
+      TF_CPP_MIN_LOG_LEVEL="2",
+      TF_CONFIG=json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}}
+      ),
+    )
+    procs.append(
+      subprocess.Popen(
+        [
+          sys.executable,
+          "-m",
+          "tf_ttur.main",
+          *two_steps,
+          f"--workdir={workdir}",
+          "--strategy=multi_worker",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+      )
+    )
   try:
     results = [p.communicate(timeout=600) for p in procs]
   finally:
@@ -183,9 +232,14 @@ def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
       p.kill()
   errors = [err for _, err in results]
   if any(p.returncode for p in procs) and any(
-      s in err for err in errors for s in ("Address already in use",
-                                           "Permission denied",
-                                           "Operation not permitted")):
+    s in err
+    for err in errors
+    for s in (
+      "Address already in use",
+      "Permission denied",
+      "Operation not permitted",
+    )
+  ):
     pytest.skip("the platform refused the workers' sockets on 127.0.0.1")
   for p, err in zip(procs, errors):
     assert p.returncode == 0, err[-3000:]
@@ -193,8 +247,9 @@ def test_multi_worker_two_processes(tmp_path, two_steps, one_device_run):
   # worker 1's scratch folder is gone; weights and FID are the one-process
   # run's.
   checkpoints = os.path.join(workdir, "checkpoints")
-  index_files = sorted(f for f in os.listdir(checkpoints)
-                       if f.endswith(".index"))
+  index_files = sorted(
+    f for f in os.listdir(checkpoints) if f.endswith(".index")
+  )
   assert index_files == ["ckpt-2.index"]
   assert not [f for f in os.listdir(workdir) if f.startswith(".scratch")]
   assert [r["step"] for r in read_metrics(workdir)] == [2, 2]  # loss, FID

@@ -41,6 +41,7 @@ def test_table_on_the_replica(tmp_path, extractors):
   _, fast = extractors
   images = (_unit_images(8) + 1) * 127.5
   from fid import core
+
   with pytest.warns(RuntimeWarning):
     ref = core.run_pass(iter([images]), fast)
   with pytest.warns(RuntimeWarning):

@@ -19,27 +19,35 @@ class _Model:
 
 
 class _Evaluator:
-  def __init__(self, name, values, keep_best=False):
-    self.name = self.value = name
+  """An Evaluator (tf_ttur.evaluation) of a tf_ttur.evals entry (name),
+  returning its one value (value) from a list."""
+
+  def __init__(self, name, values, keep_best=False, value=None):
+    self.name, self.value = name, value or name
     self.samples, self.keep_best = 10, keep_best
     self.values = iter(values)
     self.calls = []
 
   def __call__(self, model, step):
     self.calls.append(step)
-    return {self.name: next(self.values)}
+    return {self.value: next(self.values)}
 
   def line(self, values):
-    return f"{self.name} {values[self.name]}"
+    return f"{self.value} {values[self.value]}"
 
 
 def _run(workdir, schedule, steps, exported):
   model = _Model()
   manager = tf.train.CheckpointManager(
-      tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5)
+    tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5
+  )
   callback = evaluation.Evaluation(
-      schedule, workdir, tf.summary.create_noop_writer(), manager,
-      export_best=exported.append)
+    schedule,
+    workdir,
+    tf.summary.create_noop_writer(),
+    manager,
+    export_best=exported.append,
+  )
   callback.set_model(model)
   for step in steps:
     model.step.assign(step)
@@ -48,19 +56,24 @@ def _run(workdir, schedule, steps, exported):
 
 
 def test_each_evaluator_runs_at_its_steps_and_the_lowest_fid_is_exported(
-    tmp_path):
+  tmp_path,
+):
   workdir = str(tmp_path)
   fid = _Evaluator("fid", [30.0, 20.0, 25.0], keep_best=True)
-  other = _Evaluator("fd_shapes", [5.0, 4.0])
+  other = _Evaluator("quality", [5.0, 4.0], value="fd_shapes")
   exported = []
-  manager = _run(workdir, [(2, fid), (3, other)], [1, 2, 3, 4, 5, 6],
-                 exported)
+  manager = _run(workdir, [(2, fid), (3, other)], [1, 2, 3, 4, 5, 6], exported)
   assert fid.calls == [2, 4, 6] and other.calls == [3, 6]
   saved = sorted(int(p.rsplit("-", 1)[1]) for p in manager.checkpoints)
   assert saved == [2, 3, 4, 6]  # Every evaluated step, once.
   rows = records.read(workdir)
   assert [(r["step"], "fid" in r) for r in rows] == [
-      (2, True), (3, False), (4, True), (6, True), (6, False)]
+    (2, True),
+    (3, False),
+    (4, True),
+    (6, True),
+    (6, False),
+  ]
   assert all(r["checkpoint"] == f"ckpt-{r['step']}" for r in rows)
   assert rows[0]["fid_samples"] == 10
   # Exported at 30 (the first) and 20 (lower), not at 25.
@@ -69,16 +82,16 @@ def test_each_evaluator_runs_at_its_steps_and_the_lowest_fid_is_exported(
     assert json.load(f)["fid"] == 20.0
 
 
-def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(
-    tmp_path):
+def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(tmp_path):
   workdir = str(tmp_path)
   manager = _run(workdir, [(2, None)], [2, 4], [])
   assert len(manager.checkpoints) == 2
   assert not os.path.exists(os.path.join(workdir, rundir.METRICS_FILE))
   (tmp_path / rundir.BEST_FILE).write_text('{"fid": 1')  # Cut short.
   exported = []
-  _run(workdir, [(2, _Evaluator("fid", [np.float64(40.0)], True))], [2],
-       exported)
+  _run(
+    workdir, [(2, _Evaluator("fid", [np.float64(40.0)], True))], [2], exported
+  )
   assert exported == [rundir.BEST_DIR]
   with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
     assert json.load(f)["fid"] == 40.0
@@ -91,9 +104,12 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
   workdir = str(tmp_path)
   records.append(workdir, {"step": 2, "fid": 30.0})
   exported = []
-  _run(workdir, [(2, _Evaluator("fid", [np.float64(40.0),
-                                        np.float64(25.0)], True))], [4, 6],
-       exported)
+  _run(
+    workdir,
+    [(2, _Evaluator("fid", [np.float64(40.0), np.float64(25.0)], True))],
+    [4, 6],
+    exported,
+  )
   # 40 is worse than the 30 in metrics.jsonl: saved_model_best stays.
   assert exported == [rundir.BEST_DIR]
   with open(os.path.join(workdir, rundir.BEST_FILE)) as f:
@@ -121,18 +137,23 @@ class _Batched:
     return "fid"
 
 
-def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(
-    tmp_path):
+def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(tmp_path):
   workdir = str(tmp_path)
   signalled = []
-  evaluator = _Batched(on_batch=lambda i: signalled.append(i) if i == 1
-                       else None)
+  evaluator = _Batched(
+    on_batch=lambda i: signalled.append(i) if i == 1 else None
+  )
   model = _Model()
   manager = tf.train.CheckpointManager(
-      tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5)
+    tf.train.Checkpoint(step=model.step), os.path.join(workdir, "ckpt"), 5
+  )
   callback = evaluation.Evaluation(
-      [(2, evaluator)], workdir, tf.summary.create_noop_writer(), manager,
-      stop_requested=lambda: bool(signalled))
+    [(2, evaluator)],
+    workdir,
+    tf.summary.create_noop_writer(),
+    manager,
+    stop_requested=lambda: bool(signalled),
+  )
   callback.set_model(model)
   model.stop_training = False
   model.step.assign(2)
@@ -145,7 +166,8 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(
   # The resumed session does it first.
   again = _Batched()
   resumed = evaluation.Evaluation(
-      [(2, again)], workdir, tf.summary.create_noop_writer(), manager)
+    [(2, again)], workdir, tf.summary.create_noop_writer(), manager
+  )
   resumed.set_model(model)
   resumed.on_train_begin()
   assert again.calls == [2]
@@ -153,25 +175,29 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(
   # A step whose evaluation is recorded is not done twice.
   third = _Batched()
   resumed = evaluation.Evaluation(
-      [(2, third)], workdir, tf.summary.create_noop_writer(), manager)
+    [(2, third)], workdir, tf.summary.create_noop_writer(), manager
+  )
   resumed.set_model(model)
   resumed.on_train_begin()
   assert third.calls == []
 
 
-def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(
-    monkeypatch):
+def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(monkeypatch):
   """--kid_subsets=1000000000 is bounded: the subset loop checks the stop
   signal before each subset (a signal abandons the evaluation)."""
   import pytest
+
   rng = np.random.default_rng(0)
   kid = evaluation.KIDEvaluator.__new__(evaluation.KIDEvaluator)
   kid.reference = rng.normal(size=(8, 4))
   kid.extractor = lambda batch: (rng.normal(size=(len(batch), 4)), None)
   kid.samples, kid.batch_size, kid.pixels, kid.seed = 8, 4, "clip", 0
   kid.subsets, kid.subset_size = 1_000_000_000, 4
-  monkeypatch.setattr(evaluation, "_generated",
-                      lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2)
+  monkeypatch.setattr(
+    evaluation,
+    "_generated",
+    lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2,
+  )
   calls = []
   kid.stop = lambda: len(calls) > 2 or calls.append(1) or False
   with pytest.raises(evaluation.Abandoned):

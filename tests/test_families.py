@@ -23,15 +23,44 @@ from tf_ttur.families import FAMILIES
 # A small setting of each family, trained below: a family added to the
 # registry without one fails test_every_family_has_a_small_setting.
 TINY = {
-    "dcgan": dict(image_size=32, z_dim=16, width=4),
-    "wgan_gp": dict(image_size=32, z_dim=16, width=4, n_critic=2, beta_1=0.0,
-                    beta_2=0.9, d_lr=3e-4, g_lr=1e-4),
-    "began": dict(image_size=64, z_dim=8, width=4, beta_1=0.9,
-                  lr_halve_every=1, d_lr=6e-5, g_lr=4e-5),
-    "language": dict(dataset="english", z_dim=16, width=8, d_lr=3e-4,
-                     g_lr=1e-4, jsd_every=2, jsd_samples=8),
-    "sngan": dict(image_size=32, z_dim=16, width=4, beta_1=0.0, beta_2=0.9,
-                  d_lr=4e-4, g_lr=1e-4),
+  "dcgan": dict(image_size=32, z_dim=16, width=4),
+  "wgan_gp": dict(
+    image_size=32,
+    z_dim=16,
+    width=4,
+    n_critic=2,
+    beta_1=0.0,
+    beta_2=0.9,
+    d_lr=3e-4,
+    g_lr=1e-4,
+  ),
+  "began": dict(
+    image_size=64,
+    z_dim=8,
+    width=4,
+    beta_1=0.9,
+    lr_halve_every=1,
+    d_lr=6e-5,
+    g_lr=4e-5,
+  ),
+  "language": dict(
+    dataset="english",
+    z_dim=16,
+    width=8,
+    d_lr=3e-4,
+    g_lr=1e-4,
+    jsd_every=2,
+    jsd_samples=8,
+  ),
+  "sngan": dict(
+    image_size=32,
+    z_dim=16,
+    width=4,
+    beta_1=0.0,
+    beta_2=0.9,
+    d_lr=4e-4,
+    g_lr=1e-4,
+  ),
 }
 
 
@@ -46,8 +75,9 @@ def test_every_family_names_its_loss_values_and_networks(name):
   # Every value the step logs has a tag of its own, none under eval/.
   assert {"d_loss", "g_loss", *loss.d_metrics} <= set(family.tags)
   shown = [tag for tag in family.tags.values() if tag is not None]
-  assert not any(tag.startswith(("eval/", "best/", "speed/", "lr/"))
-                 for tag in shown)
+  assert not any(
+    tag.startswith(("eval/", "best/", "speed/", "lr/")) for tag in shown
+  )
   assert len(shown) == len(set(shown))  # No series twice.
   module = importlib.import_module(f"tf_ttur.networks.{family.networks}")
   assert callable(module.make_generator)
@@ -55,7 +85,10 @@ def test_every_family_names_its_loss_values_and_networks(name):
   assert family.z_distribution in ("uniform", "normal")
   if family.modality.name == "image":
     assert family.image_sizes and family.fid_pixels in (
-        "float", "truncate", "clip")
+      "float",
+      "truncate",
+      "clip",
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -65,6 +98,7 @@ def test_generator_batch_norm_is_what_the_generator_has(name):
   from tf_ttur import builder
   from tf_ttur import gan
   from tf_ttur.config import ConfigError
+
   config = Config.of(model=name, **TINY[name])
   size = None if FAMILIES[name].image_sizes else 40  # A vocabulary's.
   model = builder.build_model(config, "float32", size=size)
@@ -85,6 +119,7 @@ def test_every_family_has_a_flagfile(name):
 def test_every_evaluation_is_built_by_name_and_prepared_for():
   from tf_ttur import evaluation
   from tf_ttur import prepare
+
   assert set(evaluation.BUILDERS) == set(EVALS)
   # What an evaluation reads from outside the run is a piece that
   # --mode=prepare checks and fetches.
@@ -94,24 +129,47 @@ def test_every_evaluation_is_built_by_name_and_prepared_for():
 
 def _tiny(name, workdir, tfds_dir, inception_pb, stats_file) -> Config:
   family = FAMILIES[name]
-  evaluations = (dict(
-      fid_every=2, fid_samples=6, fid_stats=stats_file,
-      fid_inception=inception_pb, fid_batch_size=3, kid_every=2,
-      kid_samples=6, kid_subset_size=4, kid_subsets=3)
-                 if family.modality.name == "image" else {})
+  evaluations = (
+    dict(
+      fid_every=2,
+      fid_samples=6,
+      fid_stats=stats_file,
+      fid_inception=inception_pb,
+      fid_batch_size=3,
+      kid_every=2,
+      kid_samples=6,
+      kid_subset_size=4,
+      kid_subsets=3,
+    )
+    if family.modality.name == "image"
+    else {}
+  )
   return Config.of(
-      workdir=workdir, data_dir=tfds_dir, batch_size=4, train_steps=2,
-      log_every=1, checkpoint_every=2, sample_every=2, grid_size=2,
-      shuffle_buffer=64, precision="float32", jit_compile="false",
-      model=name, **evaluations, **TINY[name]).validate()
+    workdir=workdir,
+    data_dir=tfds_dir,
+    batch_size=4,
+    train_steps=2,
+    log_every=1,
+    checkpoint_every=2,
+    sample_every=2,
+    grid_size=2,
+    shuffle_buffer=64,
+    precision="float32",
+    jit_compile="false",
+    model=name,
+    **evaluations,
+    **TINY[name],
+  ).validate()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_family_trains_and_logs_its_evaluations(family, tmp_path, tfds_dir,
-                                                inception_pb, stats_file):
-  config = _tiny(family, str(tmp_path / "run"), tfds_dir, inception_pb,
-                 stats_file)
+def test_family_trains_and_logs_its_evaluations(
+  family, tmp_path, tfds_dir, inception_pb, stats_file
+):
+  config = _tiny(
+    family, str(tmp_path / "run"), tfds_dir, inception_pb, stats_file
+  )
   model = train_lib.train(config)
   with open(tmp_path / "run" / "metrics.jsonl") as f:
     records = [json.loads(line) for line in f]
@@ -154,8 +212,9 @@ def test_family_trains_and_logs_its_evaluations(family, tmp_path, tfds_dir,
 
 
 @pytest.mark.parametrize("name", sorted(EVALS))
-def test_every_evaluator_returns_its_declared_values(name, tmp_path,
-                                                     monkeypatch):
+def test_every_evaluator_returns_its_declared_values(
+  name, tmp_path, monkeypatch
+):
   """Each tf_ttur.evals entry's builder makes an Evaluator (the protocol
   the callback calls) whose values hold the entry's, on a stub model, with
   stand-ins for what it reads from outside (the Inception extractor, the
@@ -179,17 +238,23 @@ def test_every_evaluator_returns_its_declared_values(name, tmp_path,
   features = Features()
 
   monkeypatch.setattr(fid, "make_extractor", lambda *a, **k: features)
-  monkeypatch.setattr(fid, "load_stats",
-                      lambda path: (np.zeros(8), np.eye(8)))
-  monkeypatch.setattr(saved_model, "SavedModelExtractor",
-                      lambda path: features)
-  monkeypatch.setattr(evaluation, "_training_images", lambda config: (
-      tf.data.Dataset.from_tensor_slices(
-          rng.integers(0, 256, (16, 8, 8, 3), np.uint8))))
+  monkeypatch.setattr(fid, "load_stats", lambda path: (np.zeros(8), np.eye(8)))
+  monkeypatch.setattr(saved_model, "SavedModelExtractor", lambda path: features)
+  monkeypatch.setattr(
+    evaluation,
+    "_training_images",
+    lambda config: tf.data.Dataset.from_tensor_slices(
+      rng.integers(0, 256, (16, 8, 8, 3), np.uint8)
+    ),
+  )
   monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
   entry = EVALS[name]
-  small = {f"{name}_every": 2, f"{name}_samples": 16, "log_every": 2,
-           "workdir": str(tmp_path / "run")}
+  small = {
+    f"{name}_every": 2,
+    f"{name}_samples": 16,
+    "log_every": 2,
+    "workdir": str(tmp_path / "run"),
+  }
   if entry.modality == "text":
     vocabulary = text.Vocabulary.from_lines(["abcd" * 8] * 4)
 
@@ -201,16 +266,22 @@ def test_every_evaluator_returns_its_declared_values(name, tmp_path,
 
     class Model:
       z_dim, z_distribution = 4, "normal"
-      generator = staticmethod(lambda z, training=False: tf.one_hot(
-          tf.zeros((len(z), 32), tf.int32), len(vocabulary.chars)))
+      generator = staticmethod(
+        lambda z, training=False: tf.one_hot(
+          tf.zeros((len(z), 32), tf.int32), len(vocabulary.chars)
+        )
+      )
   else:
     Data = None
     config = Config.of(image_size=32, fid_stats="x.npz", **small)
 
     class Model:
       z_dim, z_distribution = 4, "uniform"
-      generator = staticmethod(lambda z, training=False: tf.tanh(
-          tf.random.stateless_normal((len(z), 8, 8, 3), (0, len(z)))))
+      generator = staticmethod(
+        lambda z, training=False: tf.tanh(
+          tf.random.stateless_normal((len(z), 8, 8, 3), (0, len(z)))
+        )
+      )
 
   evaluator = evaluation.BUILDERS[name](config, Data, None)
   assert isinstance(evaluator.name, str) and evaluator.name == name

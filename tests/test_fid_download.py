@@ -28,7 +28,6 @@ def archive(tmp_path):
 @pytest.fixture
 def server(archive):
   class Quiet(http.server.SimpleHTTPRequestHandler):
-
     def log_message(self, *args):
       del args
 
@@ -42,13 +41,16 @@ def server(archive):
 
 def _get(url, cache, archive, md5=None, **kwargs):
   return download.get_inception_graph(
-      cache_dir=str(cache), url=url,
-      md5=md5 or hashlib.md5(PB_BYTES).hexdigest(), pb_size=len(PB_BYTES),
-      archive_size=os.path.getsize(archive), **kwargs)
+    cache_dir=str(cache),
+    url=url,
+    md5=md5 or hashlib.md5(PB_BYTES).hexdigest(),
+    pb_size=len(PB_BYTES),
+    archive_size=os.path.getsize(archive),
+    **kwargs,
+  )
 
 
-def test_download_extracts_only_the_pb_and_reuses_it(server, archive,
-                                                     tmp_path):
+def test_download_extracts_only_the_pb_and_reuses_it(server, archive, tmp_path):
   cache = tmp_path / "cache"
   path = _get(server, cache, archive)
   assert path == str(cache / download.PB_NAME)
@@ -71,16 +73,18 @@ def test_wrong_hash_is_rejected_and_nothing_kept(server, archive, tmp_path):
 def test_wrong_archive_size_is_rejected(server, archive, tmp_path):
   cache = tmp_path / "cache"
   with pytest.raises(download.InceptionError, match="bytes, expected"):
-    download.get_inception_graph(cache_dir=str(cache), url=server,
-                                  md5=None, pb_size=None, archive_size=123)
+    download.get_inception_graph(
+      cache_dir=str(cache), url=server, md5=None, pb_size=None, archive_size=123
+    )
   assert os.listdir(cache) == []
 
 
 def test_unreachable_url_names_url_and_cache(tmp_path):
   cache = tmp_path / "cache"
   with pytest.raises(download.InceptionError) as error:
-    download.get_inception_graph(cache_dir=str(cache),
-                                  url="http://127.0.0.1:9/x.tgz")
+    download.get_inception_graph(
+      cache_dir=str(cache), url="http://127.0.0.1:9/x.tgz"
+    )
   assert "http://127.0.0.1:9/x.tgz" in str(error.value)
   assert str(cache) in str(error.value)
 
@@ -88,8 +92,7 @@ def test_unreachable_url_names_url_and_cache(tmp_path):
 def test_local_tgz_and_pb(archive, tmp_path, monkeypatch):
   monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "env_cache"))
   md5 = hashlib.md5(PB_BYTES).hexdigest()
-  path = download.get_inception_graph(archive, md5=md5,
-                                       pb_size=len(PB_BYTES))
+  path = download.get_inception_graph(archive, md5=md5, pb_size=len(PB_BYTES))
   assert path == str(tmp_path / "env_cache" / download.PB_NAME)
   assert download.get_inception_graph(path) == path
   with pytest.raises(download.InceptionError, match="no such file"):

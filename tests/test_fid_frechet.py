@@ -22,8 +22,9 @@ def _scipy_fid(mu1, s1, mu2, s2):
 @pytest.mark.parametrize("method", frechet.METHODS)
 def test_identical_statistics_give_zero(method):
   mu, sigma = _random_stats(np.random.default_rng(0), 500, 32)
-  value = frechet.calculate_frechet_distance(mu, sigma, mu, sigma,
-                                             method=method)
+  value = frechet.calculate_frechet_distance(
+    mu, sigma, mu, sigma, method=method
+  )
   assert abs(value) < 1e-8
 
 
@@ -32,8 +33,9 @@ def test_equal_covariances_give_squared_mean_difference(method):
   rng = np.random.default_rng(1)
   mu1, sigma = _random_stats(rng, 500, 32)
   mu2 = mu1 + rng.normal(size=32)
-  value = frechet.calculate_frechet_distance(mu1, sigma, mu2, sigma,
-                                             method=method)
+  value = frechet.calculate_frechet_distance(
+    mu1, sigma, mu2, sigma, method=method
+  )
   assert value == pytest.approx(np.sum((mu1 - mu2) ** 2), rel=1e-8)
 
 
@@ -45,7 +47,8 @@ def test_eigh_falls_back_for_singular_covariance():
     np.linalg.cholesky(s1)
   expected = _scipy_fid(mu1, s1, mu2, s2)
   assert frechet.calculate_frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
-      expected, rel=1e-6)
+    expected, rel=1e-6
+  )
 
 
 def test_diagonal_case_closed_form():
@@ -55,7 +58,8 @@ def test_diagonal_case_closed_form():
   expected = 3 + (1 - 2) ** 2 + (2 - 1) ** 2 + (3 - 1) ** 2
   for method in frechet.METHODS:
     assert frechet.calculate_frechet_distance(
-        mu1, s1, mu2, s2, method=method) == pytest.approx(expected, rel=1e-12)
+      mu1, s1, mu2, s2, method=method
+    ) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("seed, n", [(0, 400), (1, 400), (2, 66)])
@@ -66,8 +70,7 @@ def test_eigh_agrees_with_scipy_sqrtm(seed, n):
   mu2, s2 = _random_stats(rng, n, 64)
   expected = _scipy_fid(mu1, s1, mu2, s2)
   for method in frechet.METHODS:
-    value = frechet.calculate_frechet_distance(mu1, s1, mu2, s2,
-                                               method=method)
+    value = frechet.calculate_frechet_distance(mu1, s1, mu2, s2, method=method)
     assert value == pytest.approx(expected, rel=1e-6)
 
 
@@ -75,8 +78,9 @@ def test_ttur_method_raises_on_large_imaginary_diagonal(monkeypatch):
   bad = np.eye(2) * (1 + 1j)
   monkeypatch.setattr(frechet.scipy.linalg, "sqrtm", lambda m: bad)
   with pytest.raises(ValueError, match="Imaginary component"):
-    frechet.calculate_frechet_distance(np.zeros(2), np.eye(2), np.zeros(2),
-                                       np.eye(2), method="ttur")
+    frechet.calculate_frechet_distance(
+      np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), method="ttur"
+    )
 
 
 def test_ttur_method_retries_with_eps_on_non_finite(monkeypatch):
@@ -89,16 +93,20 @@ def test_ttur_method_retries_with_eps_on_non_finite(monkeypatch):
 
   monkeypatch.setattr(frechet.scipy.linalg, "sqrtm", flaky)
   with pytest.warns(RuntimeWarning, match="singular product"):
-    frechet.calculate_frechet_distance(np.zeros(2), np.eye(2), np.zeros(2),
-                                       np.eye(2), method="ttur")
+    frechet.calculate_frechet_distance(
+      np.zeros(2), np.eye(2), np.zeros(2), np.eye(2), method="ttur"
+    )
   np.testing.assert_allclose(calls[1], np.eye(2) * (1 + 1e-6) ** 2)
 
 
-@pytest.mark.parametrize("args, message", [
+@pytest.mark.parametrize(
+  "args, message",
+  [
     ((np.zeros(3), np.eye(3), np.zeros(4), np.eye(4)), "different lengths"),
     ((np.zeros(3), np.eye(3), np.zeros(3), np.eye(2)), "different dimensions"),
     ((np.full(3, np.nan), np.eye(3), np.zeros(3), np.eye(3)), "NaN"),
-])
+  ],
+)
 def test_bad_statistics_raise(args, message):
   with pytest.raises(ValueError, match=message):
     frechet.calculate_frechet_distance(*args)
@@ -109,10 +117,11 @@ def test_running_stats_equal_numpy():
   x = rng.normal(5.0, 2.0, size=(1003, 16))
   running = stats.RunningStats(16)
   for start in range(0, 1003, 50):  # last batch partial
-    running.update(x[start:start + 50])
+    running.update(x[start : start + 50])
   np.testing.assert_allclose(running.mean, x.mean(axis=0), rtol=1e-12)
-  np.testing.assert_allclose(running.covariance(), np.cov(x, rowvar=False),
-                             rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(
+    running.covariance(), np.cov(x, rowvar=False), rtol=1e-10, atol=1e-12
+  )
   assert running.count == 1003
 
 
@@ -143,13 +152,16 @@ def test_npz_round_trip_is_ttur_compatible(tmp_path):
   assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.npz"]
 
 
-@pytest.mark.parametrize("content, message", [
+@pytest.mark.parametrize(
+  "content, message",
+  [
     (dict(mu=np.zeros(3)), "no sigma"),
     (dict(m=np.zeros(3), s=np.eye(3)), "no mu or sigma"),
     (dict(mu=np.zeros(3), sigma=np.eye(2)), r"mu must be \[D\]"),
     (dict(mu=np.zeros(3, int), sigma=np.eye(3, dtype=int)), "floating point"),
     (dict(mu=np.full(3, np.nan), sigma=np.eye(3)), "NaN"),
-])
+  ],
+)
 def test_load_stats_rejects(tmp_path, content, message):
   path = tmp_path / "bad.npz"
   np.savez(path, **content)

@@ -16,8 +16,11 @@ from tests.helpers import spread_batch_norm
 from tf_ttur import builder
 from tf_ttur import export as export_lib
 
-CLASSIFIER = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                          "saved_models", "shapes_classifier")
+CLASSIFIER = os.path.join(
+  os.path.dirname(os.path.dirname(__file__)),
+  "saved_models",
+  "shapes_classifier",
+)
 DEMO = os.path.join(os.path.dirname(CLASSIFIER), "demo_shapes_dcgan")
 
 
@@ -26,8 +29,11 @@ def exported(tmp_path_factory):
   model = builder.build_model(IMAGE, "float32")
   spread_batch_norm(model.generator)
   return export_lib.export_generator(
-      model, IMAGE.replace(tflite=False),
-      str(tmp_path_factory.mktemp("gen") / "g"), "float32")
+    model,
+    IMAGE.replace(tflite=False),
+    str(tmp_path_factory.mktemp("gen") / "g"),
+    "float32",
+  )
 
 
 def _cli(capsys, *args):
@@ -37,11 +43,19 @@ def _cli(capsys, *args):
 
 
 @pytest.mark.slow
-def test_generator_input_equals_pngs_read_back(exported, inception_pb,
-                                               stats_file, tmp_path, capsys):
-  code, out, err = _cli(capsys, f"savedmodel:{exported}", stats_file,
-                        "--num=30", "--seed=3", "--batch_size=7", "--json",
-                        f"--inception={inception_pb}")
+def test_generator_input_equals_pngs_read_back(
+  exported, inception_pb, stats_file, tmp_path, capsys
+):
+  code, out, err = _cli(
+    capsys,
+    f"savedmodel:{exported}",
+    stats_file,
+    "--num=30",
+    "--seed=3",
+    "--batch_size=7",
+    "--json",
+    f"--inception={inception_pb}",
+  )
   assert code == 0, err
   direct = json.loads(out)
   assert direct["counts"] == [30, None]
@@ -56,13 +70,25 @@ def test_generator_input_equals_pngs_read_back(exported, inception_pb,
   folder.mkdir()
   for i, image in enumerate(images):
     Image.fromarray(image).save(folder / f"{i:06d}.png")
-  code, out, err = _cli(capsys, str(folder), stats_file, "--json",
-                        "--batch_size=7", f"--inception={inception_pb}")
+  code, out, err = _cli(
+    capsys,
+    str(folder),
+    stats_file,
+    "--json",
+    "--batch_size=7",
+    f"--inception={inception_pb}",
+  )
   assert code == 0, err
   assert json.loads(out)["fid"] == pytest.approx(direct["fid"], rel=1e-6)
   # Another seed, other samples.
-  code, out, _ = _cli(capsys, f"savedmodel:{exported}", stats_file,
-                      "--num=30", "--seed=4", f"--inception={inception_pb}")
+  code, out, _ = _cli(
+    capsys,
+    f"savedmodel:{exported}",
+    stats_file,
+    "--num=30",
+    "--seed=4",
+    f"--inception={inception_pb}",
+  )
   assert code == 0 and float(out.split()[1]) != pytest.approx(direct["fid"])
 
 
@@ -73,22 +99,38 @@ def test_generated_batches_do_not_depend_on_batch_size():
     calls.append(len(z))
     return np.broadcast_to(z[:, None, None, :3], (len(z), 2, 2, 3)).copy()
 
-  a = np.concatenate(list(generator_lib.generated_batches(
-      generate, 25, 4, "normal", [1, 2], batch_size=4, generation_batch=10)))
-  b = np.concatenate(list(generator_lib.generated_batches(
-      generate, 25, 4, "normal", [1, 2], batch_size=25, generation_batch=10)))
+  a = np.concatenate(
+    list(
+      generator_lib.generated_batches(
+        generate, 25, 4, "normal", [1, 2], batch_size=4, generation_batch=10
+      )
+    )
+  )
+  b = np.concatenate(
+    list(
+      generator_lib.generated_batches(
+        generate, 25, 4, "normal", [1, 2], batch_size=25, generation_batch=10
+      )
+    )
+  )
   np.testing.assert_array_equal(a, b)
   assert a.shape == (25, 2, 2, 3) and calls == [10, 10, 5] * 2
 
 
-@pytest.mark.parametrize("target,message", [
+@pytest.mark.parametrize(
+  "target,message",
+  [
     ("classifier", "no assets/model.json"),
     ("missing", "no SavedModel there (no such folder)"),
-    ("no_variables", "the SavedModel's variables/ folder is missing or "
-                     "incomplete"),
-])
-def test_not_a_generator_is_one_error(target, message, stats_file, tmp_path,
-                                      capsys):
+    (
+      "no_variables",
+      "the SavedModel's variables/ folder is missing or incomplete",
+    ),
+  ],
+)
+def test_not_a_generator_is_one_error(
+  target, message, stats_file, tmp_path, capsys
+):
   path = CLASSIFIER if target == "classifier" else str(tmp_path / "none")
   if target == "no_variables":  # saved_model.pb copied without variables/.
     shutil.copytree(DEMO, path, ignore=shutil.ignore_patterns("variables"))
@@ -100,17 +142,20 @@ def test_not_a_generator_is_one_error(target, message, stats_file, tmp_path,
 
 @pytest.mark.parametrize("damage", ["missing", "no_variables"])
 def test_a_bad_feature_savedmodel_is_one_line_and_no_warning_first(
-    damage, tmp_path, capsys):
+  damage, tmp_path, capsys
+):
   """--extractor=savedmodel: a folder that is not a whole SavedModel is the
   error alone (the not-the-FID warning is for one that loads)."""
   path = str(tmp_path / "features")
   if damage == "no_variables":
-    shutil.copytree(CLASSIFIER, path,
-                    ignore=shutil.ignore_patterns("variables"))
+    shutil.copytree(
+      CLASSIFIER, path, ignore=shutil.ignore_patterns("variables")
+    )
   images = str(tmp_path / "images.npy")
   np.save(images, np.zeros((2, 8, 8, 3), np.uint8))
-  code, out, err = _cli(capsys, images, images, "--extractor=savedmodel",
-                        f"--inception={path}")
+  code, out, err = _cli(
+    capsys, images, images, "--extractor=savedmodel", f"--inception={path}"
+  )
   assert code == 2 and out == ""
   assert len(err.strip().splitlines()) == 1, err
   assert err.startswith(f"error: {path}: ")
@@ -122,26 +167,36 @@ def test_num_must_be_positive(exported, stats_file, capsys):
 
 
 @pytest.mark.slow
-def test_api_from_a_callable_equals_the_cli(exported, inception_pb,
-                                            stats_file, capsys):
+def test_api_from_a_callable_equals_the_cli(
+  exported, inception_pb, stats_file, capsys
+):
   import fid
   from fid import frechet
+
   generate = generator_lib.SavedModelGenerator(exported)
   extractor = fid.create_inception_graph(inception_pb)
   mu, sigma = fid.calculate_generator_statistics(
-      generate, 12, 16, "uniform", seed=5, sess=extractor, batch_size=12)
+    generate, 12, 16, "uniform", seed=5, sess=extractor, batch_size=12
+  )
   mu_ref, sigma_ref = fid.load_stats(stats_file)
-  code, out, _ = _cli(capsys, f"savedmodel:{exported}", stats_file,
-                      "--num=12", "--seed=5", "--batch_size=12",
-                      f"--inception={inception_pb}")
+  code, out, _ = _cli(
+    capsys,
+    f"savedmodel:{exported}",
+    stats_file,
+    "--num=12",
+    "--seed=5",
+    "--batch_size=12",
+    f"--inception={inception_pb}",
+  )
   assert code == 0
   assert float(out.split()[1]) == pytest.approx(
-      frechet.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref),
-      rel=1e-9)
+    frechet.calculate_frechet_distance(mu, sigma, mu_ref, sigma_ref), rel=1e-9
+  )
 
 
 def test_json_with_a_feature_savedmodel_names_what_it_cannot_give(
-    tmp_path, capsys):
+  tmp_path, capsys
+):
   """--extractor=savedmodel: a Frechet distance that is not the FID
   (`is_fid` false); the Inception Score and the sFID need Inception's
   logits and spatial features, so they are null with that reason (they
@@ -152,15 +207,22 @@ def test_json_with_a_feature_savedmodel_names_what_it_cannot_give(
     path = str(tmp_path / f"{name}.npy")
     np.save(path, rng.integers(0, 256, (12, 32, 32, 3), np.uint8))
     paths.append(path)
-  code, out, err = _cli(capsys, *paths, "--extractor=savedmodel",
-                        f"--inception={CLASSIFIER}", "--json")
+  code, out, err = _cli(
+    capsys,
+    *paths,
+    "--extractor=savedmodel",
+    f"--inception={CLASSIFIER}",
+    "--json",
+  )
   assert code == 0, err
   result = json.loads(out)
   assert result["is_fid"] is False and result["fid"] > 0
   assert result["inception_score"] == [None, None]
   assert result["sfid"] is None
   assert result["why_null"]["inception_score"] == (
-      "the savedmodel extractor has no Inception logits")
+    "the savedmodel extractor has no Inception logits"
+  )
   assert result["why_null"]["sfid"] == (
-      "the savedmodel extractor has no Inception spatial features")
+    "the savedmodel extractor has no Inception spatial features"
+  )
   assert result["kid"]["mean"] is not None

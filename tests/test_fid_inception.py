@@ -35,8 +35,9 @@ def test_fast_equals_reference(extractors, size):
   assert _relative(fast_features, ref_features) < 1e-4
   assert _relative(fast_logits, ref_logits) < 1e-4
   # Float input in [0, 255] gives the same as uint8.
-  np.testing.assert_allclose(fast(images.astype(np.float32))[0],
-                             fast_features, rtol=0, atol=0)
+  np.testing.assert_allclose(
+    fast(images.astype(np.float32))[0], fast_features, rtol=0, atol=0
+  )
 
 
 @pytest.mark.slow
@@ -49,14 +50,23 @@ def test_fid_of_fast_equals_fid_of_reference(extractors):
     with pytest.warns(RuntimeWarning, match="rank deficient"):
       first = core.run_pass(iter([a[:12], a[12:]]), extractor)
     moments.append((first.mu, first.sigma))
-  np.testing.assert_allclose(moments[1][0], moments[0][0], rtol=1e-4,
-                             atol=1e-4 * np.abs(moments[0][0]).max())
-  np.testing.assert_allclose(moments[1][1], moments[0][1], rtol=1e-4,
-                             atol=1e-4 * np.abs(moments[0][1]).max())
+  np.testing.assert_allclose(
+    moments[1][0],
+    moments[0][0],
+    rtol=1e-4,
+    atol=1e-4 * np.abs(moments[0][0]).max(),
+  )
+  np.testing.assert_allclose(
+    moments[1][1],
+    moments[0][1],
+    rtol=1e-4,
+    atol=1e-4 * np.abs(moments[0][1]).max(),
+  )
   # 24 images leave sigma rank deficient, where D x D trace methods carry
   # noise of order 1e-6; the distance from the feature rows is exact there.
-  ref_fid, fast_fid = (frechet.frechet_distance_from_features(*f)
-                       for f in features)
+  ref_fid, fast_fid = (
+    frechet.frechet_distance_from_features(*f) for f in features
+  )
   assert fast_fid == pytest.approx(ref_fid, rel=1e-6)
   assert ref_fid > 1
 
@@ -65,10 +75,11 @@ def test_distance_from_features_equals_covariance_form():
   rng = np.random.default_rng(0)
   x1, x2 = rng.normal(size=(300, 20)), rng.normal(1.0, 2.0, size=(200, 20))
   expected = frechet.calculate_frechet_distance(
-      x1.mean(0), np.cov(x1, rowvar=False),
-      x2.mean(0), np.cov(x2, rowvar=False))
+    x1.mean(0), np.cov(x1, rowvar=False), x2.mean(0), np.cov(x2, rowvar=False)
+  )
   assert frechet.frechet_distance_from_features(x1, x2) == pytest.approx(
-      expected, rel=1e-10)
+    expected, rel=1e-10
+  )
 
 
 def test_reference_uses_legacy_resize_not_half_pixel(extractors, graph_def):
@@ -84,19 +95,26 @@ def test_reference_logits_use_no_bias(extractors, graph_def):
   reference, _ = extractors
   constants = inception.graph_constants(graph_def)
   features, logits = reference(_images(4, 2, 32))
-  np.testing.assert_allclose(logits, features @ constants[
-      "softmax/weights"].astype(np.float64), rtol=1e-10)
+  np.testing.assert_allclose(
+    logits,
+    features @ constants["softmax/weights"].astype(np.float64),
+    rtol=1e-10,
+  )
 
 
 def test_fast_is_float32_under_mixed_precision(graph_def):
   import keras
+
   keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
   try:
     model = inception.build_keras_model(graph_def)
   finally:
     keras.mixed_precision.set_dtype_policy("float32")
-  assert {layer.compute_dtype for layer in model.layers
-          if not isinstance(layer, keras.layers.InputLayer)} == {"float32"}
+  assert {
+    layer.compute_dtype
+    for layer in model.layers
+    if not isinstance(layer, keras.layers.InputLayer)
+  } == {"float32"}
   assert model.inputs[0].dtype == "float32"
   assert [t.dtype for t in model.outputs] == ["float32", "float32"]
 

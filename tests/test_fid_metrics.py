@@ -21,6 +21,7 @@ def _direct_precision_recall(real, fake, k=3):
   """Kynkaanniemi et al. 2019, written out: a sample is covered when it is
   within the k-th nearest-neighbour distance of some sample of the other
   set (the neighbour count excluding the sample itself)."""
+
   def radii(x):
     d = scipy.spatial.distance.cdist(x, x)
     return np.array([np.sort(row)[k] for row in d])  # row[0] is itself
@@ -42,7 +43,8 @@ def test_precision_recall_equal_their_definition(shift):
   assert got == pytest.approx(expected, abs=1e-12)
   # Blocks smaller than the sets give the same answer.
   assert metrics.manifold_radii(real, block=16) == pytest.approx(
-      metrics.manifold_radii(real, block=1000), rel=1e-12)
+    metrics.manifold_radii(real, block=1000), rel=1e-12
+  )
   if shift == 3.0:
     assert got[0] < 0.3 and got[1] < 0.3  # disjoint sets
   if shift == 0.0:
@@ -66,8 +68,11 @@ def test_spatial_features_are_the_graphs_mixed_6_conv(graph_def):
   with graph.as_default():
     x = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
     (conv,) = tf.graph_util.import_graph_def(
-        graph_def, input_map={inception.INPUT_TENSOR: x},
-        return_elements=["mixed_6/conv:0"], name="g")
+      graph_def,
+      input_map={inception.INPUT_TENSOR: x},
+      return_elements=["mixed_6/conv:0"],
+      name="g",
+    )
   with tf.compat.v1.Session(graph=graph) as session:
     raw = session.run(conv, {x: images})
   assert raw.shape == (3, 17, 17, 192)
@@ -94,7 +99,8 @@ def _frechet_direct(x, y):
 
 @pytest.mark.slow
 def test_json_reports_sfid_precision_recall_from_one_pass(
-    tmp_path, inception_pb, graph_def, capsys):
+  tmp_path, inception_pb, graph_def, capsys
+):
   folders = []
   for name, seed in (("real", 1), ("fake", 2)):
     folder = tmp_path / name
@@ -102,31 +108,65 @@ def test_json_reports_sfid_precision_recall_from_one_pass(
     for i, image in enumerate(_images(12, seed)):
       Image.fromarray(image).save(folder / f"{i:02d}.png")
     folders.append(str(folder))
-  code = cli.main([*folders, f"--inception={inception_pb}", "--json",
-                   "--quiet", "--extractor=reference", "--batch_size=5"])
+  code = cli.main(
+    [
+      *folders,
+      f"--inception={inception_pb}",
+      "--json",
+      "--quiet",
+      "--extractor=reference",
+      "--batch_size=5",
+    ]
+  )
   out = json.loads(capsys.readouterr().out)
   assert code == 0
   reference = inception.ReferenceExtractor(graph_def, spatial=True)
-  per_set = [reference(np.stack([np.asarray(Image.open(f"{folder}/{i:02d}.png"))
-                                 for i in range(12)]).astype(np.float32))
-             for folder in folders]
+  per_set = [
+    reference(
+      np.stack(
+        [np.asarray(Image.open(f"{folder}/{i:02d}.png")) for i in range(12)]
+      ).astype(np.float32)
+    )
+    for folder in folders
+  ]
   (real_f, _, real_s), (fake_f, _, fake_s) = per_set
-  assert out["sfid"] == pytest.approx(_frechet_direct(real_s, fake_s),
-                                      rel=1e-5)
+  assert out["sfid"] == pytest.approx(_frechet_direct(real_s, fake_s), rel=1e-5)
   assert [out["precision"], out["recall"]] == pytest.approx(
-      list(_direct_precision_recall(real_f, fake_f)), abs=1e-12)
+    list(_direct_precision_recall(real_f, fake_f)), abs=1e-12
+  )
   # The statistics file keeps the sFID's statistics; against it, the same.
   stats = str(tmp_path / "real.npz")
-  assert cli.main([folders[0], "--save_stats", stats, "--quiet",
-                   "--extractor=reference",
-                   f"--inception={inception_pb}"]) == 0
+  assert (
+    cli.main(
+      [
+        folders[0],
+        "--save_stats",
+        stats,
+        "--quiet",
+        "--extractor=reference",
+        f"--inception={inception_pb}",
+      ]
+    )
+    == 0
+  )
   capsys.readouterr()
   spatial = stats_lib.load_spatial_stats(stats)
   assert spatial[0].shape == (2023,)
   with np.load(stats) as data:
     assert {"mu", "sigma"} <= set(data.files)
-  assert cli.main([stats, folders[1], f"--inception={inception_pb}", "--json",
-                   "--quiet", "--extractor=reference"]) == 0
+  assert (
+    cli.main(
+      [
+        stats,
+        folders[1],
+        f"--inception={inception_pb}",
+        "--json",
+        "--quiet",
+        "--extractor=reference",
+      ]
+    )
+    == 0
+  )
   against = json.loads(capsys.readouterr().out)
   assert against["sfid"] == pytest.approx(out["sfid"], rel=1e-6)
   assert against["precision"] is None  # no features in a statistics file

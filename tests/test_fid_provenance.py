@@ -33,7 +33,8 @@ def _folder(path, count=5):
   rng = np.random.default_rng(0)
   for i in range(count):
     Image.fromarray(rng.integers(0, 256, (20, 24, 3), np.uint8)).save(
-        path / f"{i}.png")
+      path / f"{i}.png"
+    )
   return path
 
 
@@ -43,8 +44,12 @@ def test_saved_statistics_record_a_folder(tmp_path, inception_pb):
   out = tmp_path / "mine.npz"
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # The replica is no 2015 graph.
-    api.compute([str(images)], inception_path=inception_pb,
-                save_stats=str(out), batch_size=2)
+    api.compute(
+      [str(images)],
+      inception_path=inception_pb,
+      save_stats=str(out),
+      batch_size=2,
+    )
   recorded = fid_stats.load_provenance(str(out))
   assert recorded["source"] == str(images)
   assert recorded["dataset"] == f"folder:{images}"
@@ -60,18 +65,25 @@ def test_saved_statistics_record_a_folder(tmp_path, inception_pb):
 
 
 @pytest.mark.slow
-def test_saved_statistics_record_a_tfds_split(tmp_path, inception_pb,
-                                              tfds_dir):
+def test_saved_statistics_record_a_tfds_split(tmp_path, inception_pb, tfds_dir):
   out = tmp_path / "shapes_train_32.npz"
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    result = api.compute(["tfds:shapes:train[:6]"],
-                         inception_path=inception_pb,
-                         save_stats=str(out), data_dir=tfds_dir,
-                         image_size=32, extractor="reference")
+    result = api.compute(
+      ["tfds:shapes:train[:6]"],
+      inception_path=inception_pb,
+      save_stats=str(out),
+      data_dir=tfds_dir,
+      image_size=32,
+      extractor="reference",
+    )
   recorded = fid_stats.load_provenance(str(out))
-  assert (recorded["dataset"], recorded["split"], recorded["image_size"],
-          recorded["crop"]) == ("shapes", "train[:6]", 32, "none")
+  assert (
+    recorded["dataset"],
+    recorded["split"],
+    recorded["image_size"],
+    recorded["crop"],
+  ) == ("shapes", "train[:6]", 32, "none")
   assert recorded["count"] == result["counts"][0] == 6
   assert recorded["extractor"] == "reference"
 
@@ -102,40 +114,57 @@ def _stats_with(tmp_path, **fields) -> str:
   path = str(tmp_path / "reference.npz")
   rng = np.random.default_rng(0)
   x = rng.normal(size=(64, 2048)) * 0.1
-  record = provenance.record("tfds:x:y", 64, "fast", fields.pop(
-      "graph_md5", provenance.download.PB_MD5), **fields)
-  fid_stats.save_stats(path, x.mean(0), np.cov(x, rowvar=False),
-                       provenance=record)
+  record = provenance.record(
+    "tfds:x:y",
+    64,
+    "fast",
+    fields.pop("graph_md5", provenance.download.PB_MD5),
+    **fields,
+  )
+  fid_stats.save_stats(
+    path, x.mean(0), np.cov(x, rowvar=False), provenance=record
+  )
   return path
 
 
 def _svhn(path) -> Config:
-  return Config.from_flagfile(os.path.join(REPO, "configs", "svhn.flags"),
-                              f"--fid_stats={path}")
+  return Config.from_flagfile(
+    os.path.join(REPO, "configs", "svhn.flags"), f"--fid_stats={path}"
+  )
 
 
 def test_a_reference_of_other_images_gets_one_warning(tmp_path):
-  path = _stats_with(tmp_path, dataset="cifar10", split="train",
-                     image_size=32, crop="none")
+  path = _stats_with(
+    tmp_path, dataset="cifar10", split="train", image_size=32, crop="none"
+  )
   piece = prepare.reference_statistics(_svhn(path), fetch=False)
   assert piece.ready
   assert len(piece.warnings) == 1
-  assert "dataset 'cifar10' in the file, 'svhn_cropped' in the run" in (
-      piece.warnings[0])
+  assert (
+    "dataset 'cifar10' in the file, 'svhn_cropped' in the run"
+    in (piece.warnings[0])
+  )
   assert "tfds:svhn_cropped:train" in piece.warnings[0]
 
 
 def test_a_reference_of_the_runs_images_is_quiet(tmp_path):
-  path = _stats_with(tmp_path, dataset="svhn_cropped", split="train",
-                     image_size=32, crop="none")
+  path = _stats_with(
+    tmp_path, dataset="svhn_cropped", split="train", image_size=32, crop="none"
+  )
   piece = prepare.reference_statistics(_svhn(path), fetch=False)
   assert piece.ready and piece.warnings == []
   assert piece.detail == "tfds:x:y, 64 images, none crop to 32x32"
 
 
 def test_a_reference_from_another_graph_is_named(tmp_path):
-  path = _stats_with(tmp_path, dataset="svhn_cropped", split="train",
-                     image_size=32, crop="none", graph_md5="0" * 32)
+  path = _stats_with(
+    tmp_path,
+    dataset="svhn_cropped",
+    split="train",
+    image_size=32,
+    crop="none",
+    graph_md5="0" * 32,
+  )
   piece = prepare.reference_statistics(_svhn(path), fetch=False)
   assert len(piece.warnings) == 1
   assert "another Inception graph" in piece.warnings[0]
@@ -157,11 +186,17 @@ def test_the_savedmodel_extractor_is_chosen_by_name_and_recorded(tmp_path):
   rng = np.random.default_rng(1)
   for i in range(70):  # More images than the classifier's 64 features.
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-        images / f"{i}.png")
+      images / f"{i}.png"
+    )
   out = tmp_path / "mine.npz"
   with pytest.warns(fid.errors.FIDWarning, match="not FIDs"):
-    api.compute([str(images)], inception_path=classifier,
-                extractor="savedmodel", save_stats=str(out), batch_size=16)
+    api.compute(
+      [str(images)],
+      inception_path=classifier,
+      extractor="savedmodel",
+      save_stats=str(out),
+      batch_size=16,
+    )
   record = fid_stats.load_provenance(str(out))
   assert record["extractor"] == "savedmodel"
   mu, sigma = fid.load_stats(str(out))
@@ -171,8 +206,14 @@ def test_the_savedmodel_extractor_is_chosen_by_name_and_recorded(tmp_path):
 
 
 def test_a_foreign_md5_is_named_whatever_paper_graph_says(tmp_path):
-  path = _stats_with(tmp_path, dataset="svhn_cropped", split="train",
-                     image_size=32, crop="none", graph_md5="0" * 32)
+  path = _stats_with(
+    tmp_path,
+    dataset="svhn_cropped",
+    split="train",
+    image_size=32,
+    crop="none",
+    graph_md5="0" * 32,
+  )
   with np.load(path) as data:
     arrays = dict(data)
   record = json.loads(str(arrays["provenance"]))
@@ -183,15 +224,21 @@ def test_a_foreign_md5_is_named_whatever_paper_graph_says(tmp_path):
   assert [w for w in piece.warnings if "another Inception graph" in w]
 
 
-@pytest.mark.parametrize("text, says", [
+@pytest.mark.parametrize(
+  "text, says",
+  [
     ("{broken", "its provenance record is not JSON"),
-    ("[1, 2]", "its provenance record is list, not a JSON object")])
-def test_a_damaged_provenance_record_is_not_taken_for_none(tmp_path, text,
-                                                           says):
+    ("[1, 2]", "its provenance record is list, not a JSON object"),
+  ],
+)
+def test_a_damaged_provenance_record_is_not_taken_for_none(
+  tmp_path, text, says
+):
   path = str(tmp_path / "reference.npz")
   x = np.random.default_rng(0).normal(size=(64, 2048)) * 0.1
-  np.savez(path, mu=x.mean(0), sigma=np.cov(x, rowvar=False),
-           provenance=np.array(text))
+  np.savez(
+    path, mu=x.mean(0), sigma=np.cov(x, rowvar=False), provenance=np.array(text)
+  )
   piece = prepare.reference_statistics(_svhn(path), fetch=False)
   assert not piece.ready and says in piece.detail
   assert "TTUR's published files have none" not in piece.detail

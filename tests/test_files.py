@@ -34,7 +34,8 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
 
 
 def test_the_temporary_name_keeps_a_suffix_for_format_sniffing_writers(
-    tmp_path):
+  tmp_path,
+):
   with files.atomic_path(str(tmp_path / "compare.png"), suffix=".png") as tmp:
     name = os.path.basename(tmp)
     assert name.startswith(".compare.png.") and name.endswith(".tmp.png")
@@ -51,12 +52,13 @@ def test_read_json_says_missing_or_unreadable(tmp_path):
   assert files.read_json(str(tmp_path / "ok.json")) == {"step": 1}
 
 
-def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(
-    tmp_path):
+def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(tmp_path):
   # What atomic_path leaves when the process is killed before the rename.
   (tmp_path / "samples").mkdir()
-  left = [tmp_path / ".config.json.k2j3h4.tmp",
-          tmp_path / "samples" / ".step_00000100.png.a8s7d6.tmp"]
+  left = [
+    tmp_path / ".config.json.k2j3h4.tmp",
+    tmp_path / "samples" / ".step_00000100.png.a8s7d6.tmp",
+  ]
   kept = [tmp_path / "config.json", tmp_path / "samples" / "step_00000100.png"]
   for path in left + kept:
     path.write_text("x")
@@ -70,11 +72,18 @@ def test_the_shared_file_helpers_do_not_import_tensorflow():
   # tf_ttur's TensorFlow-free modules (the run directory, metrics records,
   # the saddle-point toy) write through fid.files; importing it must not
   # cost TensorFlow's start-up.
-  code = ("import sys\n"
-          "import fid, fid.files, tf_ttur.rundir, tf_ttur.records, "
-          "tf_ttur.experiments.toy\n"
-          "print('tensorflow' in sys.modules)\n")
-  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
-                        capture_output=True, text=True, timeout=120)
+  code = (
+    "import sys\n"
+    "import fid, fid.files, tf_ttur.rundir, tf_ttur.records, "
+    "tf_ttur.experiments.toy\n"
+    "print('tensorflow' in sys.modules)\n"
+  )
+  proc = subprocess.run(
+    [sys.executable, "-c", code],
+    cwd=REPO,
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert proc.returncode == 0, proc.stderr
   assert proc.stdout.strip() == "False"

@@ -13,19 +13,30 @@ from tf_ttur.networks import dcgan
 def _model(d_lr, g_lr, n_critic=1, loss_scaling=False, seed=0):
   g = dcgan.make_generator(32, z_dim=16, width=8, seed=seed)
   d = dcgan.make_discriminator(32, width=8, seed=seed)
-  model = gan_lib.GAN(g, d, loss=losses.LOSSES["dcgan"], z_dim=16,
-                      z_distribution="uniform", n_critic=n_critic, seed=seed)
+  model = gan_lib.GAN(
+    g,
+    d,
+    loss=losses.LOSSES["dcgan"],
+    z_dim=16,
+    z_distribution="uniform",
+    n_critic=n_critic,
+    seed=seed,
+  )
   model.compile(
-      d_optimizer=gan_lib.make_adam(d_lr, 0.5, 0.999, 1e-8, "d_adam",
-                                    loss_scaling),
-      g_optimizer=gan_lib.make_adam(g_lr, 0.5, 0.999, 1e-8, "g_adam",
-                                    loss_scaling))
+    d_optimizer=gan_lib.make_adam(
+      d_lr, 0.5, 0.999, 1e-8, "d_adam", loss_scaling
+    ),
+    g_optimizer=gan_lib.make_adam(
+      g_lr, 0.5, 0.999, 1e-8, "g_adam", loss_scaling
+    ),
+  )
   return model
 
 
 def _real(n, seed=0):
-  return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, 32, 32, 3)),
-                     tf.float32)
+  return tf.constant(
+    np.random.default_rng(seed).uniform(-1, 1, (n, 32, 32, 3)), tf.float32
+  )
 
 
 def _weights(net):
@@ -62,8 +73,7 @@ def test_zero_rate_freezes_only_that_network(frozen):
 def test_fit_runs_and_reports_losses():
   model = _model(1e-4, 5e-4)
   ds = tf.data.Dataset.from_tensors(_real(8)).repeat()
-  history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0,
-                      shuffle=False)
+  history = model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
   assert set(history.history) == {"d_loss", "g_loss"}
   assert int(model.step) == 2
 
@@ -75,8 +85,9 @@ def test_dcgan_losses_match_numpy():
   sig = lambda x: 1 / (1 + np.exp(-x.astype("float64")))
   d_expected = -np.mean(np.log(sig(real))) - np.mean(np.log(1 - sig(fake)))
   g_expected = -np.mean(np.log(sig(fake)))
-  assert float(losses.dcgan_d_loss(real, fake)) == pytest.approx(d_expected,
-                                                                 rel=1e-5)
+  assert float(losses.dcgan_d_loss(real, fake)) == pytest.approx(
+    d_expected, rel=1e-5
+  )
   assert float(losses.dcgan_g_loss(fake)) == pytest.approx(g_expected, rel=1e-5)
   with pytest.raises(ValueError, match=r"\[B, 1\]"):
     losses.dcgan_g_loss(tf.zeros((5,)))

@@ -26,8 +26,11 @@ def _steps_of_checkpoints(workdir):
   folder = os.path.join(workdir, "checkpoints")
   if not os.path.isdir(folder):
     return []
-  return sorted(int(f[len("ckpt-"):-len(".index")]) for f in
-                os.listdir(folder) if f.endswith(".index"))
+  return sorted(
+    int(f[len("ckpt-") : -len(".index")])
+    for f in os.listdir(folder)
+    if f.endswith(".index")
+  )
 
 
 def _assert_checkpoints_whole(workdir):
@@ -38,6 +41,7 @@ def _assert_checkpoints_whole(workdir):
   listed checkpoint without its files; a resume never reads it (checkpoints
   are found from their .index files and checked whole, tf_ttur.rundir)."""
   import tensorflow as tf
+
   state = tf.train.get_checkpoint_state(os.path.join(workdir, "checkpoints"))
   if state is None:
     return
@@ -49,24 +53,43 @@ def _assert_checkpoints_whole(workdir):
 def _wait_for_records(workdir, count, proc, timeout=300):
   """Until metrics.jsonl holds `count` whole records or proc has ended."""
   deadline = time.monotonic() + timeout
-  while (len(records.read(workdir)) < count and proc.poll() is None and
-         time.monotonic() < deadline):
+  while (
+    len(records.read(workdir)) < count
+    and proc.poll() is None
+    and time.monotonic() < deadline
+  ):
     time.sleep(0.1)
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   workdir = str(tmp_path / "run")
-  args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
-          f"--data_dir={tfds_dir}", "--train_steps=120", "--log_every=2",
-          "--checkpoint_every=6", "--sample_every=12", "--keep_checkpoints=2"]
+  args = [
+    sys.executable,
+    "-m",
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+    "--train_steps=120",
+    "--log_every=2",
+    "--checkpoint_every=6",
+    "--sample_every=12",
+    "--keep_checkpoints=2",
+  ]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   rng = random.Random(0)
   resumed_at = []
   for attempt in range(10):
     before = len(records.read(workdir))
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+      args,
+      cwd=REPO,
+      env=env,
+      stdout=subprocess.DEVNULL,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
     if attempt % 3 == 0:
       time.sleep(rng.uniform(0.5, 6.0))  # Anywhere: import, build, restore.
     else:
@@ -83,8 +106,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
     # Whatever the kill cut short is never read as whole.
     logged = records.read(workdir)
     assert all(isinstance(r, dict) and "step" in r for r in logged)
-  final = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=600)
+  final = subprocess.run(
+    args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+  )
   assert final.returncode == 0, final.stderr[-3000:]
   # Restarts resumed from saved steps, never going back.
   assert resumed_at, "no kill landed after the first checkpoint"
@@ -100,30 +124,49 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tfds_dir):
   steps = [json.loads(line)["step"] for line in lines]
   assert steps == list(range(2, 121, 2))
   assert os.path.isfile(os.path.join(workdir, "saved_model", "saved_model.pb"))
-  leftovers = [f for f in os.listdir(workdir)
-               if f.startswith(".export-") or f.endswith(".tmp")]
+  leftovers = [
+    f
+    for f in os.listdir(workdir)
+    if f.startswith(".export-") or f.endswith(".tmp")
+  ]
   assert not leftovers
 
 
 @pytest.mark.slow
 def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
-    tmp_path, tfds_dir):
+  tmp_path, tfds_dir
+):
   """SIGTERM (and once SIGINT) at random moments of training, 5 times:
   each exits with code 75 after writing the checkpoint and the metrics of
   the step it stopped at; the next run resumes at exactly that step."""
   import tensorflow as tf
+
   workdir = str(tmp_path / "run")
-  args = [sys.executable, "-m", "tf_ttur.main", *SMOKE, f"--workdir={workdir}",
-          f"--data_dir={tfds_dir}", "--log_every=4", "--checkpoint_every=40",
-          "--sample_every=40", "--keep_checkpoints=20"]
+  args = [
+    sys.executable,
+    "-m",
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+    "--log_every=4",
+    "--checkpoint_every=40",
+    "--sample_every=40",
+    "--keep_checkpoints=20",
+  ]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
   rng = random.Random(1)
   stops = []
   for attempt in range(5):
     before = len(records.read(workdir))
-    proc = subprocess.Popen(args + ["--train_steps=1000000"], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+      args + ["--train_steps=1000000"],
+      cwd=REPO,
+      env=env,
+      stdout=subprocess.DEVNULL,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
     _wait_for_records(workdir, before + 1, proc)
     time.sleep(rng.uniform(0.0, 1.5))
     sent = signal.SIGINT if attempt == 2 else signal.SIGTERM
@@ -133,19 +176,29 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
     assert "Traceback" not in err
     if stops:
       assert f"at step {stops[-1]}." in err and "Resumed from" in err
-    match = re.search(rf"stopped by {sent.name} at step (\d+): (\S+) and the "
-                      r"metrics up to it are written", err)
+    match = re.search(
+      rf"stopped by {sent.name} at step (\d+): (\S+) and the "
+      r"metrics up to it are written",
+      err,
+    )
     assert match, err[-2000:]
     step = int(match.group(1))
     assert match.group(2).endswith(f"ckpt-{step}")
-    assert tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")
-                                      ).endswith(f"ckpt-{step}")
+    assert tf.train.latest_checkpoint(
+      os.path.join(workdir, "checkpoints")
+    ).endswith(f"ckpt-{step}")
     assert records.read(workdir)[-1]["step"] == step
     assert not stops or step > stops[-1]
     stops.append(step)
   final_step = stops[-1] - stops[-1] % 4 + 12
-  final = subprocess.run(args + [f"--train_steps={final_step}"], cwd=REPO,
-                         env=env, capture_output=True, text=True, timeout=600)
+  final = subprocess.run(
+    args + [f"--train_steps={final_step}"],
+    cwd=REPO,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
   assert final.returncode == 0, final.stderr[-3000:]
   assert f"at step {stops[-1]}." in final.stderr
   steps = [r["step"] for r in records.read(workdir)]
@@ -158,10 +211,16 @@ def test_sigterm_finishes_the_step_checkpoints_it_and_resumes_there(
 
 @pytest.mark.slow
 def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(
-    tmp_path, tfds_dir):
+  tmp_path, tfds_dir
+):
   workdir = tmp_path / "run"
-  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
-                    f"--data_dir={tfds_dir}", "--debug_nan_at_step=3")
+  proc = run_module(
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+    "--debug_nan_at_step=3",
+  )
   assert proc.returncode == 3, proc.stderr[-3000:]
   assert "error: non-finite loss at step 3" in proc.stderr
   assert "last good checkpoint is" in proc.stderr and "ckpt-2" in proc.stderr
@@ -175,9 +234,14 @@ def test_nan_stops_with_the_step_and_keeps_the_last_good_checkpoint(
 @pytest.mark.slow
 def test_nan_restore_continues_with_a_fresh_seed(tmp_path, tfds_dir):
   workdir = tmp_path / "run"
-  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
-                    f"--data_dir={tfds_dir}", "--debug_nan_at_step=3",
-                    "--on_nonfinite=restore")
+  proc = run_module(
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+    "--debug_nan_at_step=3",
+    "--on_nonfinite=restore",
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "non-finite loss at step 3" in proc.stderr
   assert "Restoring" in proc.stderr and "noise seed 1000003" in proc.stderr
@@ -195,6 +259,7 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
   from tf_ttur import train as train_lib
   from tf_ttur.config import Config
   from tf_ttur.errors import StorageError
+
   save = tf.train.CheckpointManager.save
 
   def full_after_first(self, checkpoint_number=None, **kwargs):
@@ -204,8 +269,9 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
 
   monkeypatch.setattr(tf.train.CheckpointManager, "save", full_after_first)
   workdir = str(tmp_path / "run")
-  config = Config.from_args(*SMOKE, f"--workdir={workdir}",
-                            f"--data_dir={tfds_dir}").validate()
+  config = Config.from_args(
+    *SMOKE, f"--workdir={workdir}", f"--data_dir={tfds_dir}"
+  ).validate()
   with pytest.raises(StorageError) as info:
     train_lib.train(config)
   message = str(info.value)
@@ -217,7 +283,9 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("flag, message", [
+@pytest.mark.parametrize(
+  "flag, message",
+  [
     ("--batch_size=abc", "error: flag --batch_size=abc"),
     ("--d_lr=nan", "error: --d_lr must be positive"),
     ("--g_lr=inf", "--g_lr"),
@@ -227,17 +295,26 @@ def test_disk_full_keeps_earlier_checkpoints(tmp_path, tfds_dir, monkeypatch):
     ("--flagfile=configs/missing.flags", "Unable to open flagfile"),
     ("--dataset=folder:/nonexistent/images", "/nonexistent/images"),
     ("--fid_every=2", "--fid_every needs --fid_stats"),
-    ("--quality_every=2 --quality_model=/nonexistent",
-     "--quality_model=/nonexistent: no SavedModel"),
+    (
+      "--quality_every=2 --quality_model=/nonexistent",
+      "--quality_model=/nonexistent: no SavedModel",
+    ),
     ("--on_nonfinite=ignore", "--on_nonfinite"),
     ("--cache_mb=-5", "--cache_mb must be 0 (off) or positive"),
     ("--seed=1e3", "--seed"),
-])
-def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
-                                               tfds_dir):
+  ],
+)
+def test_fuzzed_flags_exit_2_and_write_nothing(
+  flag, message, tmp_path, tfds_dir
+):
   before = sorted(os.listdir(tmp_path))
-  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={tmp_path / 'run'}",
-                    f"--data_dir={tfds_dir}", *flag.split())
+  proc = run_module(
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={tmp_path / 'run'}",
+    f"--data_dir={tfds_dir}",
+    *flag.split(),
+  )
   assert proc.returncode == 2, proc.stderr[-2000:]
   errors = error_lines(proc.stderr)
   assert len(errors) == 1, proc.stderr[-2000:]
@@ -249,17 +326,24 @@ def test_fuzzed_flags_exit_2_and_write_nothing(flag, message, tmp_path,
 @pytest.mark.slow
 def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
   from PIL import Image
+
   folder = tmp_path / "images"
   folder.mkdir()
   rng = np.random.default_rng(0)
   for i in range(20):
     Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save(
-        folder / f"{i:02d}.png")
+      folder / f"{i:02d}.png"
+    )
   data = (folder / "07.png").read_bytes()
-  (folder / "07.png").write_bytes(data[:len(data) // 2])
+  (folder / "07.png").write_bytes(data[: len(data) // 2])
   workdir = tmp_path / "run"
-  proc = run_module("tf_ttur.main", *SMOKE, f"--workdir={workdir}",
-                    f"--dataset=folder:{folder}", "--train_steps=4")
+  proc = run_module(
+    "tf_ttur.main",
+    *SMOKE,
+    f"--workdir={workdir}",
+    f"--dataset=folder:{folder}",
+    "--train_steps=4",
+  )
   assert proc.returncode == 2, proc.stderr[-3000:]
   errors = error_lines(proc.stderr)
   assert len(errors) == 1, proc.stderr[-3000:]

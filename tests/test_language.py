@@ -42,8 +42,9 @@ def test_jsd_worked_example():
   q = _model([list("abb")], 1)
   expected = 2 / 3 * math.log2(4 / 3) + 1 / 3 * math.log2(2 / 3)
   assert jsd.js_divergence(p, q) == pytest.approx(expected, rel=1e-13)
-  assert jsd.js_divergence(p, q) == pytest.approx(0.08170416594551044,
-                                                  rel=1e-12)
+  assert jsd.js_divergence(p, q) == pytest.approx(
+    0.08170416594551044, rel=1e-12
+  )
 
 
 def test_ngrams_count_padding_and_every_position():
@@ -71,6 +72,7 @@ def test_lines_are_truncated_not_dropped():
 
 def test_lm1b_through_tfds_mock_data(monkeypatch):
   from fid import sources
+
   # mock_data stands in for the download, the probe for the network.
   monkeypatch.setattr(sources, "download_reachable", lambda timeout=3.0: True)
   with tfds.testing.mock_data(num_examples=7):
@@ -91,8 +93,9 @@ def test_language_networks_match_spec():
   d = language.make_discriminator(40, width=512, seed=0)
   assert g.output_shape == (None, 32, 40) and d.output_shape == (None, 1)
   block = 2 * (5 * 512 * 512 + 512)
-  assert g.count_params() == (128 * 32 * 512 + 32 * 512 + 5 * block +
-                              512 * 40 + 40)
+  assert g.count_params() == (
+    128 * 32 * 512 + 32 * 512 + 5 * block + 512 * 40 + 40
+  )
   assert d.count_params() == (40 * 512 + 512 + 5 * block + 32 * 512 + 1)
   probs = g(np.random.default_rng(0).normal(size=(2, 128)).astype("float32"))
   np.testing.assert_allclose(np.sum(probs, -1), 1.0, rtol=1e-5)
@@ -103,11 +106,25 @@ def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
   monkeypatch.setenv("TF_TTUR_CACHE_DIR", str(tmp_path / "cache"))
   workdir = str(tmp_path / "run")
   config = Config.of(
-      workdir=workdir, model="language", dataset="english", z_dim=16,
-      width=8, batch_size=8, train_steps=2, log_every=1, checkpoint_every=2,
-      sample_every=2, d_lr=3e-4, g_lr=1e-4, beta_1=0.5, beta_2=0.9,
-      jsd_every=2, jsd_samples=16, precision="float32",
-      jit_compile="false").validate()
+    workdir=workdir,
+    model="language",
+    dataset="english",
+    z_dim=16,
+    width=8,
+    batch_size=8,
+    train_steps=2,
+    log_every=1,
+    checkpoint_every=2,
+    sample_every=2,
+    d_lr=3e-4,
+    g_lr=1e-4,
+    beta_1=0.5,
+    beta_2=0.9,
+    jsd_every=2,
+    jsd_samples=16,
+    precision="float32",
+    jit_compile="false",
+  ).validate()
   train_lib.train(config)
   with open(os.path.join(workdir, "metrics.jsonl")) as f:
     records = [json.loads(line) for line in f]
@@ -119,13 +136,16 @@ def test_train_log_jsd_export_and_sample(tmp_path, monkeypatch):
   assert os.path.exists(os.path.join(workdir, "vocab.json"))
   assert os.path.exists(os.path.join(workdir, "samples", "step_00000002.txt"))
   loaded = tf.saved_model.load(os.path.join(workdir, "saved_model"))
-  out = loaded.signatures["sample"](num=tf.constant(3),
-                                    seed=tf.constant([0, 1]))
+  out = loaded.signatures["sample"](
+    num=tf.constant(3), seed=tf.constant([0, 1])
+  )
   lines = [t.decode() for t in out["text"].numpy()]
   assert len(lines) == 3 and all(len(line) == 32 for line in lines)
-  proc = run_module("tf_ttur.sample",
-                    f"--saved_model={os.path.join(workdir, 'saved_model')}",
-                    "--num=4")
+  proc = run_module(
+    "tf_ttur.sample",
+    f"--saved_model={os.path.join(workdir, 'saved_model')}",
+    "--num=4",
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert len(proc.stdout.strip("\n").split("\n")) == 4
 
@@ -134,8 +154,13 @@ def test_text_model_rejects_image_data_and_fid():
   with pytest.raises(Exception, match="does not fit --model=language"):
     Config.of(workdir="/tmp/x", model="language", dataset="shapes").validate()
   with pytest.raises(Exception, match="--jsd_every"):
-    Config.of(workdir="/tmp/x", model="language", dataset="english",
-              fid_every=100, fid_stats="x.npz").validate()
+    Config.of(
+      workdir="/tmp/x",
+      model="language",
+      dataset="english",
+      fid_every=100,
+      fid_stats="x.npz",
+    ).validate()
 
 
 def test_reference_models_are_cached_per_corpus(tmp_path):
@@ -154,8 +179,10 @@ def test_a_damaged_vocabulary_file_is_one_clear_error(tmp_path):
   rundir.write_vocabulary(vocab, str(tmp_path))
   assert rundir.load_vocabulary(str(tmp_path)).chars == vocab.chars
   (tmp_path / rundir.VOCAB_FILE).write_text('{"chars": ["unk", "a"')  # Cut.
-  for call in (lambda: rundir.load_vocabulary(str(tmp_path)),
-               lambda: rundir.write_vocabulary(vocab, str(tmp_path))):
+  for call in (
+    lambda: rundir.load_vocabulary(str(tmp_path)),
+    lambda: rundir.write_vocabulary(vocab, str(tmp_path)),
+  ):
     with pytest.raises(ConfigError, match="vocab.json cannot be read"):
       call()
   with pytest.raises(ConfigError, match="vocab.json: no such file"):

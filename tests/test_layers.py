@@ -12,34 +12,57 @@ from tests.helpers import REPO
 
 # Lowest first. A module may import modules of its own layer or below.
 LAYERS = (
-    # 1. Leaves: errors, hardware, pixel conversion, names of datasets, the
-    #    shapes generator and noise, and the whole fid package.
-    ("tf_ttur.errors", "tf_ttur.hardware", "tf_ttur.pixels", "tf_ttur.data",
-     "tf_ttur.data.shapes", "tf_ttur.data.noise", "tf_ttur.preemption",
-     "fid"),
-    # 2. Descriptions as data: modalities, families, the flags, the file
-    #    checks (each takes values, not a config).
-    ("tf_ttur.modalities", "tf_ttur.families", "tf_ttur.evals",
-     "tf_ttur.flags", "tf_ttur.preflight"),
-    # 3. The configuration.
-    ("tf_ttur.config",),
-    # 4. What a run is made of: networks, losses, the GAN and its builder,
-    #    the data pipelines and the run's data, checkpoints, the run
-    #    directory, records, the runtime, sample grids, n-grams, and what
-    #    a run needs from outside (prepare).
-    ("tf_ttur.networks", "tf_ttur.losses", "tf_ttur.gan", "tf_ttur.builder",
-     "tf_ttur.data.images", "tf_ttur.data.text", "tf_ttur.rundata",
-     "tf_ttur.checkpointing", "tf_ttur.rundir", "tf_ttur.records",
-     "tf_ttur.runtime", "tf_ttur.grid", "tf_ttur.jsd", "tf_ttur.summaries",
-     "tf_ttur.prepare"),
-    # 5. Callbacks, evaluation, export: each with its own table keyed by the
-    #    modality's name.
-    ("tf_ttur.callbacks", "tf_ttur.evaluation", "tf_ttur.export"),
-    # 6. A run, assembled.
-    ("tf_ttur.train",),
-    # 7. The programs.
-    ("tf_ttur.main", "tf_ttur.sample", "tf_ttur.quality",
-     "tf_ttur.experiments"),
+  # 1. Leaves: errors, hardware, pixel conversion, names of datasets, the
+  #    shapes generator and noise, and the whole fid package.
+  (
+    "tf_ttur.errors",
+    "tf_ttur.hardware",
+    "tf_ttur.pixels",
+    "tf_ttur.data",
+    "tf_ttur.data.shapes",
+    "tf_ttur.data.noise",
+    "tf_ttur.preemption",
+    "fid",
+  ),
+  # 2. Descriptions as data: modalities, families, the flags, the file
+  #    checks (each takes values, not a config).
+  (
+    "tf_ttur.modalities",
+    "tf_ttur.families",
+    "tf_ttur.evals",
+    "tf_ttur.flags",
+    "tf_ttur.preflight",
+  ),
+  # 3. The configuration.
+  ("tf_ttur.config",),
+  # 4. What a run is made of: networks, losses, the GAN and its builder,
+  #    the data pipelines and the run's data, checkpoints, the run
+  #    directory, records, the runtime, sample grids, n-grams, and what
+  #    a run needs from outside (prepare).
+  (
+    "tf_ttur.networks",
+    "tf_ttur.losses",
+    "tf_ttur.gan",
+    "tf_ttur.builder",
+    "tf_ttur.data.images",
+    "tf_ttur.data.text",
+    "tf_ttur.rundata",
+    "tf_ttur.checkpointing",
+    "tf_ttur.rundir",
+    "tf_ttur.records",
+    "tf_ttur.runtime",
+    "tf_ttur.grid",
+    "tf_ttur.jsd",
+    "tf_ttur.summaries",
+    "tf_ttur.prepare",
+  ),
+  # 5. Callbacks, evaluation, export: each with its own table keyed by the
+  #    modality's name.
+  ("tf_ttur.callbacks", "tf_ttur.evaluation", "tf_ttur.export"),
+  # 6. A run, assembled.
+  ("tf_ttur.train",),
+  # 7. The programs.
+  ("tf_ttur.main", "tf_ttur.sample", "tf_ttur.quality", "tf_ttur.experiments"),
 )
 
 
@@ -64,18 +87,21 @@ def test_design_md_is_the_layer_table():
   the modules of each layer (relative to tf_ttur; `fid` the package): the
   one table, which cannot drift from LAYERS."""
   import re
+
   with open(os.path.join(REPO, "docs", "design.md")) as f:
     text = f.read()
   section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
-  items = re.findall(r"^(\d)\. (.*?)(?=^\d\. |^\S|\Z)", section,
-                     flags=re.S | re.M)
+  items = re.findall(
+    r"^(\d)\. (.*?)(?=^\d\. |^\S|\Z)", section, flags=re.S | re.M
+  )
   assert [int(n) for n, _ in items] == list(range(1, len(LAYERS) + 1))
   for (number, item), members in zip(items, LAYERS):
     named = set(re.findall(r"`([a-z_.]+)`", item))
     expected = {m.removeprefix("tf_ttur.") for m in members}
     assert expected <= named, (number, sorted(expected - named))
-    stray = {n for n in named - expected
-             if f"tf_ttur.{n}" in MODULES or n in MODULES}
+    stray = {
+      n for n in named - expected if f"tf_ttur.{n}" in MODULES or n in MODULES
+    }
     assert not stray, (number, sorted(stray))
 
 
@@ -99,7 +125,7 @@ def _imports(module: str, tree: ast.AST) -> set[str]:
         package = module.split(".")
         if not MODULES[module].endswith("__init__.py"):
           package = package[:-1]
-        package = package[:len(package) - node.level + 1]
+        package = package[: len(package) - node.level + 1]
         base = ".".join(package + ([base] if base else []))
       names = [f"{base}.{alias.name}" for alias in node.names]
     else:
@@ -116,7 +142,8 @@ def _layer(module: str) -> int:
   for index, members in enumerate(LAYERS):
     for member in members:
       if (module == member or module.startswith(member + ".")) and (
-          best is None or len(member) > best[1]):
+        best is None or len(member) > best[1]
+      ):
         best = (index, len(member))
   assert best is not None, f"{module} is in no layer of LAYERS"
   return best[0]
@@ -134,10 +161,13 @@ GRAPH = _graph()
 
 
 def test_every_import_runs_down_or_stays_in_its_layer():
-  upward = [f"{module} (layer {_layer(module) + 1}) imports {target} "
-            f"(layer {_layer(target) + 1})"
-            for module, targets in sorted(GRAPH.items())
-            for target in sorted(targets) if _layer(target) > _layer(module)]
+  upward = [
+    f"{module} (layer {_layer(module) + 1}) imports {target} "
+    f"(layer {_layer(target) + 1})"
+    for module, targets in sorted(GRAPH.items())
+    for target in sorted(targets)
+    if _layer(target) > _layer(module)
+  ]
   assert not upward, "\n".join(upward)
 
 
@@ -146,7 +176,7 @@ def test_no_module_imports_in_a_circle():
 
   def visit(module):
     if module in on_path:
-      circles.append(on_path[on_path.index(module):] + [module])
+      circles.append(on_path[on_path.index(module) :] + [module])
       return
     if module in done:
       return
@@ -162,8 +192,13 @@ def test_no_module_imports_in_a_circle():
 
 
 def test_fid_never_imports_tf_ttur():
-  leaks = [(m, t) for m, targets in GRAPH.items() if m.startswith("fid")
-           for t in targets if t.startswith("tf_ttur")]
+  leaks = [
+    (m, t)
+    for m, targets in GRAPH.items()
+    if m.startswith("fid")
+    for t in targets
+    if t.startswith("tf_ttur")
+  ]
   assert not leaks
 
 
@@ -183,11 +218,13 @@ def test_every_config_parameter_is_typed_config():
       tree = ast.parse(f.read())
     for node in ast.walk(tree):
       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        arguments = node.args.posonlyargs + node.args.args + (
-            node.args.kwonlyargs)
+        arguments = (
+          node.args.posonlyargs + node.args.args + (node.args.kwonlyargs)
+        )
         for argument in arguments:
           if argument.arg == "config" and (
-              argument.annotation is None or
-              ast.unparse(argument.annotation) != "Config"):
+            argument.annotation is None
+            or ast.unparse(argument.annotation) != "Config"
+          ):
             untyped.append(f"{module}.{node.name}:{node.lineno}")
   assert not untyped, untyped

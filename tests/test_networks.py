@@ -46,8 +46,11 @@ def test_discriminator_matches_spec(size):
   assert d.count_params() == _expected_discriminator_params(size)
   names = [layer.name for layer in d.layers]
   assert "d_bn0" not in names and {"d_bn1", "d_bn2", "d_bn3"} <= set(names)
-  assert d.get_layer("d_h3_conv").output.shape[1:] == (size // 16, size // 16,
-                                                       512)
+  assert d.get_layer("d_h3_conv").output.shape[1:] == (
+    size // 16,
+    size // 16,
+    512,
+  )
 
 
 def test_paper_sizes_and_batch_norm_settings():

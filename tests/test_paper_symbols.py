@@ -16,8 +16,9 @@ with open(os.path.join(REPO, "docs", "paper.md"), encoding="utf-8") as _f:
 # `tf_ttur.x.y`, `fid.x.y`, optionally indexed (`FAMILIES["dcgan"]`); file
 # names of the original (`fid.py`) are not symbols.
 SYMBOL = re.compile(r'`((?:tf_ttur|fid)(?:\.\w+)+)(?:\["(\w+)"\])?`')
-SYMBOLS = sorted(s for s in set(SYMBOL.findall(PAPER))
-                 if not s[0].endswith(".py"))
+SYMBOLS = sorted(
+  s for s in set(SYMBOL.findall(PAPER)) if not s[0].endswith(".py")
+)
 
 
 def _resolve(dotted: str):
@@ -39,8 +40,9 @@ def test_paper_md_names_symbols():
   assert len(SYMBOLS) >= 30  # The fidelity tables' project column.
 
 
-@pytest.mark.parametrize("symbol, key", SYMBOLS,
-                         ids=[s + (f"[{k}]" if k else "") for s, k in SYMBOLS])
+@pytest.mark.parametrize(
+  "symbol, key", SYMBOLS, ids=[s + (f"[{k}]" if k else "") for s, k in SYMBOLS]
+)
 def test_every_symbol_paper_md_names_exists(symbol, key):
   target = _resolve(symbol)
   if key:

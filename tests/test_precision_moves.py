@@ -15,17 +15,30 @@ from tf_ttur import export as export_lib
 from tf_ttur.config import Config
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-CONFIG = Config.of(model="dcgan", image_size=32, z_dim=8, width=4, batch_size=4,
-                   precision="float32", jit_compile="false")
+CONFIG = Config.of(
+  model="dcgan",
+  image_size=32,
+  z_dim=8,
+  width=4,
+  batch_size=4,
+  precision="float32",
+  jit_compile="false",
+)
 
 
 def _trained(precision: str, directory: str):
   """A model trained 2 steps under `precision`, checkpointed in directory."""
   model = builder.build_model(CONFIG, precision)
-  images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(
-      np.float32)
-  model.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=1,
-            steps_per_epoch=2, verbose=0, shuffle=False)
+  images = (
+    np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+  )
+  model.fit(
+    tf.data.Dataset.from_tensors(images).repeat(),
+    epochs=1,
+    steps_per_epoch=2,
+    verbose=0,
+    shuffle=False,
+  )
   manager = checkpointing.make_manager(model, directory, 1)
   checkpointing.save_step(manager, int(model.step.numpy()))
   return model, manager.latest_checkpoint
@@ -33,9 +46,11 @@ def _trained(precision: str, directory: str):
 
 def _adam_state(model) -> list[np.ndarray]:
   """Every variable of both Adams (iterations, learning rate, moments)."""
-  return [v.numpy() for opt in
-          (model.g_optimizer, model.d_optimizer)
-          for v in getattr(opt, "inner_optimizer", opt).variables]
+  return [
+    v.numpy()
+    for opt in (model.g_optimizer, model.d_optimizer)
+    for v in getattr(opt, "inner_optimizer", opt).variables
+  ]
 
 
 def _weights(network) -> list[np.ndarray]:
@@ -56,8 +71,10 @@ def test_resume_under_any_precision(checkpoints, saved, resumed):
   source, path = checkpoints[saved]
   model = builder.build_model(CONFIG, resumed)
   assert checkpointing.restore(model, path) == 2
-  for a, b in zip(_weights(source.generator) + _weights(source.discriminator),
-                  _weights(model.generator) + _weights(model.discriminator)):
+  for a, b in zip(
+    _weights(source.generator) + _weights(source.discriminator),
+    _weights(model.generator) + _weights(model.discriminator),
+  ):
     np.testing.assert_array_equal(a, b)
   state = _adam_state(model)
   assert len(state) == len(_adam_state(source))
@@ -73,15 +90,21 @@ def test_resume_under_any_precision(checkpoints, saved, resumed):
     for optimizer in ("g_optimizer", "d_optimizer"):
       restored = getattr(model, optimizer)
       assert float(restored.dynamic_scale) == float(
-          getattr(source, optimizer).dynamic_scale)
+        getattr(source, optimizer).dynamic_scale
+      )
       assert int(restored.step_counter) == int(
-          getattr(source, optimizer).step_counter)
-    assert float(source.g_optimizer.dynamic_scale) != float(
-        fresh.dynamic_scale)
+        getattr(source, optimizer).step_counter
+      )
+    assert float(source.g_optimizer.dynamic_scale) != float(fresh.dynamic_scale)
   # And training goes on from there.
   images = np.zeros((4, 32, 32, 3), np.float32)
-  model.fit(tf.data.Dataset.from_tensors(images).repeat(), epochs=1,
-            steps_per_epoch=1, verbose=0, shuffle=False)
+  model.fit(
+    tf.data.Dataset.from_tensors(images).repeat(),
+    epochs=1,
+    steps_per_epoch=1,
+    verbose=0,
+    shuffle=False,
+  )
   assert int(model.step.numpy()) == 3
 
 
@@ -97,21 +120,26 @@ def test_export_needs_only_the_generator(checkpoints, saved, tmp_path):
   directory = export_lib.export_run(model, CONFIG, str(tmp_path), saved)
   z = np.random.default_rng(1).uniform(-1, 1, (3, 8)).astype(np.float32)
   images = tf.saved_model.load(directory).signatures["serving_default"](
-      z=tf.constant(z))["images"]
+    z=tf.constant(z)
+  )["images"]
   assert images.shape == (3, 32, 32, 3) and images.dtype == tf.uint8
   info = export_lib.read_model_info(directory)
   assert info["training_precision"] == saved
   assert info["serving_dtype"] == "float32" and info["step"] == 2
 
 
-def test_checkpoint_of_an_earlier_version_with_loss_scaling(checkpoints,
-                                                            tmp_path):
+def test_checkpoint_of_an_earlier_version_with_loss_scaling(
+  checkpoints, tmp_path
+):
   """Earlier versions tracked a float16 run's LossScaleOptimizer itself."""
   source, _ = checkpoints["mixed_float16"]
   legacy = tf.train.Checkpoint(
-      generator=source.generator, discriminator=source.discriminator,
-      g_optimizer=source.g_optimizer, d_optimizer=source.d_optimizer,
-      step=source.step)
+    generator=source.generator,
+    discriminator=source.discriminator,
+    g_optimizer=source.g_optimizer,
+    d_optimizer=source.d_optimizer,
+    step=source.step,
+  )
   path = legacy.save(str(tmp_path / "ckpt"))
   for precision in ("float32", "mixed_float16"):
     model = builder.build_model(CONFIG, precision)
@@ -119,9 +147,11 @@ def test_checkpoint_of_an_earlier_version_with_loss_scaling(checkpoints,
     for a, b in zip(_adam_state(source), _adam_state(model)):
       np.testing.assert_array_equal(a, b)
   assert float(model.d_optimizer.dynamic_scale) == float(
-      source.d_optimizer.dynamic_scale)
+    source.d_optimizer.dynamic_scale
+  )
   assert float(model.d_optimizer.dynamic_scale) != float(
-      builder.build_model(CONFIG, precision).d_optimizer.dynamic_scale)
+    builder.build_model(CONFIG, precision).d_optimizer.dynamic_scale
+  )
 
 
 @pytest.mark.slow
@@ -129,20 +159,25 @@ def test_main_moves_a_mixed_float16_run_to_float32(tmp_path, tfds_dir):
   """The reported case: train under mixed_float16, go on under float32 and
   export; config.json records what the run was trained in."""
   workdir = str(tmp_path / "run")
-  common = ("--flagfile=configs/smoke.flags", f"--workdir={workdir}",
-            f"--data_dir={tfds_dir}")
+  common = (
+    "--flagfile=configs/smoke.flags",
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+  )
   proc = run_module("tf_ttur.main", *common, "--precision=mixed_float16")
   assert proc.returncode == 0, proc.stderr[-2000:]
   with open(os.path.join(workdir, "config.json")) as f:
     assert '"precision": "mixed_float16"' in f.read()
-  proc = run_module("tf_ttur.main", *common, "--precision=float32",
-                    "--train_steps=6")
+  proc = run_module(
+    "tf_ttur.main", *common, "--precision=float32", "--train_steps=6"
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "changed from the run's recorded mixed_float16" in proc.stderr
   assert "Resumed from" in proc.stderr and "step 6/6" in proc.stderr
   assert "could not be found" not in proc.stderr
-  proc = run_module("tf_ttur.main", *common, "--precision=auto",
-                    "--mode=export")
+  proc = run_module(
+    "tf_ttur.main", *common, "--precision=auto", "--mode=export"
+  )
   assert proc.returncode == 0, proc.stderr[-2000:]
   # auto on a resumed run: the precision its config.json records (float32
   # since the second run).

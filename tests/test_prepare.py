@@ -36,8 +36,11 @@ SVHN = os.path.join(REPO, "configs", "svhn.flags")
 
 
 def _tree(path) -> list[str]:
-  return sorted(os.path.relpath(os.path.join(d, f), path)
-                for d, _, files in os.walk(path) for f in files)
+  return sorted(
+    os.path.relpath(os.path.join(d, f), path)
+    for d, _, files in os.walk(path)
+    for f in files
+  )
 
 
 @pytest.fixture
@@ -50,9 +53,12 @@ def place(tmp_path, monkeypatch):
 
 def _svhn(place, *overrides) -> Config:
   return Config.from_flagfile(
-      SVHN, f"--data_dir={place}/tfds", f"--workdir={place}/run",
-      f"--fid_stats={place}/stats/fid_stats_svhn_train.npz",
-      *overrides).validate()
+    SVHN,
+    f"--data_dir={place}/tfds",
+    f"--workdir={place}/run",
+    f"--fid_stats={place}/stats/fid_stats_svhn_train.npz",
+    *overrides,
+  ).validate()
 
 
 def test_nothing_present_lists_every_piece_at_once(place):
@@ -78,21 +84,25 @@ def test_nothing_present_lists_every_piece_at_once(place):
 @pytest.mark.slow
 def test_training_refuses_with_the_whole_list_before_writing(tmp_path):
   proc = run_module(
-      "tf_ttur.main", f"--flagfile={SVHN}", f"--workdir={tmp_path}/run",
-      f"--data_dir={tmp_path}/tfds",
-      f"--fid_stats={tmp_path}/fid_stats_svhn_train.npz",
-      env_extra={"FID_CACHE_DIR": str(tmp_path / "cache")})
+    "tf_ttur.main",
+    f"--flagfile={SVHN}",
+    f"--workdir={tmp_path}/run",
+    f"--data_dir={tmp_path}/tfds",
+    f"--fid_stats={tmp_path}/fid_stats_svhn_train.npz",
+    env_extra={"FID_CACHE_DIR": str(tmp_path / "cache")},
+  )
   assert proc.returncode == 2, proc.stderr
-  errors = [line for line in proc.stderr.splitlines()
-            if line.startswith("error:")]
-  assert errors == ["error: 3 of the 3 things this run reads are missing "
-                    "(nothing was written):"]
+  errors = [
+    line for line in proc.stderr.splitlines() if line.startswith("error:")
+  ]
+  assert errors == [
+    "error: 3 of the 3 things this run reads are missing (nothing was written):"
+  ]
   assert proc.stderr.count("MISSING") == 3
   assert _tree(tmp_path) == []
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
-
   def log_message(self, *args):
     del args
 
@@ -112,20 +122,27 @@ def server(tmp_path):
 def _serve_everything(served, inception_pb):
   rng = np.random.default_rng(0)
   for split, count in (("train", 6), ("test", 3), ("extra", 2)):
-    scipy.io.savemat(str(served / f"{split}_32x32.mat"), {
+    scipy.io.savemat(
+      str(served / f"{split}_32x32.mat"),
+      {
         "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
-        "y": rng.integers(1, 11, (count, 1))})
+        "y": rng.integers(1, 11, (count, 1)),
+      },
+    )
   features = rng.normal(size=(64, 2048)) * 0.1
   # TTUR's published files carry mu and sigma only.
-  np.savez_compressed(served / "fid_stats_svhn_train.npz",
-                      mu=features.mean(0), sigma=np.cov(features,
-                                                        rowvar=False))
+  np.savez_compressed(
+    served / "fid_stats_svhn_train.npz",
+    mu=features.mean(0),
+    sigma=np.cov(features, rowvar=False),
+  )
   testing.write_archive(str(served / download.ARCHIVE_NAME), inception_pb)
 
 
 @pytest.mark.slow
-def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
-                                               monkeypatch, capsys):
+def test_prepare_fetches_builds_and_says_ready(
+  place, server, inception_pb, monkeypatch, capsys
+):
   served, url = server
   _serve_everything(served, inception_pb)
   monkeypatch.setattr(sources, "download_reachable", lambda *a: True)
@@ -136,20 +153,23 @@ def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
   pb_bytes = open(inception_pb, "rb").read()
   monkeypatch.setattr(download, "PB_MD5", hashlib.md5(pb_bytes).hexdigest())
   monkeypatch.setattr(download, "PB_SIZE", len(pb_bytes))
-  monkeypatch.setattr(download, "ARCHIVE_SIZE", os.path.getsize(
-      served / download.ARCHIVE_NAME))
+  monkeypatch.setattr(
+    download, "ARCHIVE_SIZE", os.path.getsize(served / download.ARCHIVE_NAME)
+  )
   config = _svhn(place, "--mode=prepare")
   main_lib._check_needs(config)  # noqa: SLF001 The program's own step.
   out = capsys.readouterr().out
   assert out.count("  ok ") == 3 and "MISSING" not in out
   assert "6 examples in" in out
   assert "no provenance record (TTUR's published files have none)" in out
-  assert out.rstrip().endswith("ready: the same command without "
-                               "--mode=prepare trains it")
+  assert out.rstrip().endswith(
+    "ready: the same command without --mode=prepare trains it"
+  )
   stats_path = place / "stats" / "fid_stats_svhn_train.npz"
   np.testing.assert_array_equal(
-      fid_stats.load_stats(str(stats_path))[0],
-      fid_stats.load_stats(str(served / "fid_stats_svhn_train.npz"))[0])
+    fid_stats.load_stats(str(stats_path))[0],
+    fid_stats.load_stats(str(served / "fid_stats_svhn_train.npz"))[0],
+  )
   assert open(place / "cache" / download.PB_NAME, "rb").read() == pb_bytes
   # Training's own check now passes, offline.
   monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
@@ -160,8 +180,10 @@ def test_prepare_fetches_builds_and_says_ready(place, server, inception_pb,
 def test_demo_is_ready_offline(tmp_path, monkeypatch):
   monkeypatch.setattr(sources, "download_reachable", lambda *a: False)
   config = Config.from_flagfile(
-      os.path.join(REPO, "configs", "demo.flags"),
-      f"--data_dir={tmp_path}", "--mode=prepare").validate()
+    os.path.join(REPO, "configs", "demo.flags"),
+    f"--data_dir={tmp_path}",
+    "--mode=prepare",
+  ).validate()
   pieces = prepare.check(config, fetch=False, build_offline=True)
   assert [p.ready for p in pieces] == [True, True]
   assert os.path.isdir(tmp_path / "shapes")
@@ -185,11 +207,13 @@ def test_a_cached_graph_of_another_size_is_not_ready(place):
   assert f"has 13 bytes, expected {download.PB_SIZE:,}" in piece.detail
   assert "--fid_inception=PATH" in " ".join(piece.how)
   # Refused in one line that names the flag setting it.
-  pieces = prepare.check(config.replace(fid_stats=None, fid_every=0,
-                                        kid_every=1000), fetch=False)
+  pieces = prepare.check(
+    config.replace(fid_stats=None, fid_every=0, kid_every=1000), fetch=False
+  )
   with pytest.raises(ConfigError) as refused:
-    prepare.refuse_if_missing([p for p in pieces if not p.ready and
-                               "Inception" in p.what])
+    prepare.refuse_if_missing(
+      [p for p in pieces if not p.ready and "Inception" in p.what]
+    )
   first = str(refused.value).splitlines()[0]
   assert first.startswith(f"Inception graph {place}/cache/")
   assert "[--fid_inception (or $FID_CACHE_DIR)]: " in first
@@ -197,9 +221,12 @@ def test_a_cached_graph_of_another_size_is_not_ready(place):
   # Training's own route to the graph refuses that file too, naming the
   # trainer's flag, without a traceback's worth of text.
   with pytest.raises(download.InceptionError) as raised:
-    download.get_inception_graph(None, str(place / "cache"),
-                                 url="http://127.0.0.1:9/none.tgz",
-                                 flag="--fid_inception")
+    download.get_inception_graph(
+      None,
+      str(place / "cache"),
+      url="http://127.0.0.1:9/none.tgz",
+      flag="--fid_inception",
+    )
   assert "has 13 bytes" in str(raised.value)
   assert "--fid_inception=PATH" in str(raised.value)
   assert len(str(raised.value).splitlines()) == 1
@@ -239,14 +266,19 @@ def test_training_refuses_a_wrong_cached_graph_before_writing(tmp_path):
   x = rng.normal(size=(8, 2048))
   np.savez(stats, mu=x.mean(0), sigma=np.cov(x, rowvar=False))
   proc = run_module(
-      "tf_ttur.main", "--flagfile=configs/demo.flags",
-      f"--workdir={tmp_path}/run", f"--data_dir={tmp_path}/tfds",
-      "--fid_every=250", f"--fid_stats={stats}",
-      env_extra={"FID_CACHE_DIR": str(cache)})
+    "tf_ttur.main",
+    "--flagfile=configs/demo.flags",
+    f"--workdir={tmp_path}/run",
+    f"--data_dir={tmp_path}/tfds",
+    "--fid_every=250",
+    f"--fid_stats={stats}",
+    env_extra={"FID_CACHE_DIR": str(cache)},
+  )
   assert proc.returncode == 2, proc.stderr
   assert "Traceback" not in proc.stderr
-  errors = [line for line in proc.stderr.splitlines()
-            if line.startswith("error:")]
+  errors = [
+    line for line in proc.stderr.splitlines() if line.startswith("error:")
+  ]
   assert len(errors) == 1 and "has 13 bytes" in errors[0], proc.stderr
   assert not os.path.exists(tmp_path / "run")
 
@@ -258,9 +290,13 @@ def _svhn_originals(folder, rng_seed=0) -> dict:
   rng = np.random.default_rng(rng_seed)
   for info in svhn_builder.Builder.url_infos.values():
     count = {"train_32x32.mat": 6, "test_32x32.mat": 3}.get(info.filename, 2)
-    scipy.io.savemat(os.path.join(folder, info.filename), {
+    scipy.io.savemat(
+      os.path.join(folder, info.filename),
+      {
         "X": rng.integers(0, 256, (32, 32, 3, count), dtype=np.uint8),
-        "y": rng.integers(1, 11, (count, 1))})
+        "y": rng.integers(1, 11, (count, 1)),
+      },
+    )
   return stand_in_url_infos(svhn_builder.Builder, folder)
 
 
@@ -273,8 +309,10 @@ def test_svhn_builds_offline_from_its_original_files(place, monkeypatch):
   manual = place / "tfds" / "downloads" / "manual"
   piece = prepare.dataset(config, fetch=False, build_offline=True)
   listing = "\n".join(piece.lines())
-  assert not piece.ready and f"into {manual} under these names (3 of 3 " \
-      "missing)" in listing
+  assert (
+    not piece.ready
+    and f"into {manual} under these names (3 of 3 missing)" in listing
+  )
   for name in ("train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"):
     assert f"  {name} (" in listing
   assert "182,040,794 bytes, SHA-256 435e94d69a87" in listing
@@ -288,16 +326,20 @@ def test_svhn_builds_offline_from_its_original_files(place, monkeypatch):
   assert piece.ready and piece.detail.startswith("6 examples in"), piece
   # Training's own check (no building) now passes, and the run trains.
   train_config = config.replace(mode="train")
-  assert prepare.dataset(train_config, fetch=False,
-                         build_offline=False).ready
-  trains_two_steps(str(place / "run"), f"--flagfile={SVHN}",
-                   f"--data_dir={place}/tfds", "--fid_every=0")
+  assert prepare.dataset(train_config, fetch=False, build_offline=False).ready
+  trains_two_steps(
+    str(place / "run"),
+    f"--flagfile={SVHN}",
+    f"--data_dir={place}/tfds",
+    "--fid_every=0",
+  )
 
 
 def _stand_in_archive(path, members: dict) -> None:
   """A .tar.gz holding `members` (name -> bytes), the originals' layout."""
   import io
   import tarfile
+
   with tarfile.open(path, "w:gz") as tar:
     for name, data in members.items():
       info = tarfile.TarInfo(name)
@@ -308,100 +350,144 @@ def _stand_in_archive(path, members: dict) -> None:
 def _cifar10_members() -> dict:
   rng = np.random.default_rng(0)
   top = "cifar-10-batches-bin/"
+
   def batch(count):
-    return b"".join(bytes([int(rng.integers(10))]) + rng.integers(
-        0, 256, 3072, dtype=np.uint8).tobytes() for _ in range(count))
+    return b"".join(
+      bytes([int(rng.integers(10))])
+      + rng.integers(0, 256, 3072, dtype=np.uint8).tobytes()
+      for _ in range(count)
+    )
+
   members = {f"{top}data_batch_{i}.bin": batch(2) for i in range(1, 6)}
   members[f"{top}test_batch.bin"] = batch(3)
-  members[f"{top}batches.meta.txt"] = "\n".join(
-      f"class{i}" for i in range(10)).encode() + b"\n"
+  members[f"{top}batches.meta.txt"] = (
+    "\n".join(f"class{i}" for i in range(10)).encode() + b"\n"
+  )
   return members
 
 
 def _lm1b_members() -> dict:
   top = "1-billion-word-language-modeling-benchmark-r13output/"
+  training = f"{top}training-monolingual.tokenized.shuffled/"
+  heldout = f"{top}heldout-monolingual.tokenized.shuffled/"
   return {
-      f"{top}training-monolingual.tokenized.shuffled/news.en-00001-of-00100":
-          b"The first line .\nA second one .\n",
-      f"{top}heldout-monolingual.tokenized.shuffled/"
-      "news.en.heldout-00000-of-00050": b"Held out .\n"}
+    f"{training}news.en-00001-of-00100": b"The first line .\nA second one .\n",
+    f"{heldout}news.en.heldout-00000-of-00050": b"Held out .\n",
+  }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, members, count", [
-    ("cifar10", _cifar10_members, 10), ("lm1b", _lm1b_members, 2)])
+@pytest.mark.parametrize(
+  "name, members, count",
+  [("cifar10", _cifar10_members, 10), ("lm1b", _lm1b_members, 2)],
+)
 def test_paper_datasets_build_offline_from_their_originals(
-    name, members, count, place, monkeypatch):
+  name, members, count, place, monkeypatch
+):
   """CIFAR-10's and lm1b's original archive, in its real layout, in TFDS's
   manual folder: --mode=prepare builds the dataset offline, and training
   reads it."""
   import tensorflow_datasets as tfds
+
   builder_class = type(tfds.builder(name, data_dir=str(place / "tfds")))
   manual = place / "tfds" / "downloads" / "manual"
   manual.mkdir(parents=True)
   (info,) = builder_class.url_infos.values()
   _stand_in_archive(manual / info.filename, members())
-  monkeypatch.setattr(builder_class, "url_infos",
-                      stand_in_url_infos(builder_class, manual))
+  monkeypatch.setattr(
+    builder_class, "url_infos", stand_in_url_infos(builder_class, manual)
+  )
   text = name == "lm1b"
-  config = Config.of(dataset=name, data_dir=str(place / "tfds"),
-                     **({"model": "language", "z_dim": 128} if text else
-                        {"image_size": 32}))
+  config = Config.of(
+    dataset=name,
+    data_dir=str(place / "tfds"),
+    **({"model": "language", "z_dim": 128} if text else {"image_size": 32}),
+  )
   piece = prepare.dataset(config, fetch=False, build_offline=True)
   assert piece.ready and piece.detail.startswith(f"{count} examples"), piece
   if text:
     from tf_ttur.data import text as text_lib
+
     # TFDS's order, not the file's (docs/paper.md A.6.4).
     assert sorted(text_lib.read_lines("lm1b", 10, str(place / "tfds"))) == [
-        "A second one .", "The first line ."]
+      "A second one .",
+      "The first line .",
+    ]
   else:
     from tf_ttur.data import images as images_lib
-    assert len(list(images_lib.load_images(
-        name, 32, data_dir=str(place / "tfds"), download=False))) == count
+
+    assert (
+      len(
+        list(
+          images_lib.load_images(
+            name, 32, data_dir=str(place / "tfds"), download=False
+          )
+        )
+      )
+      == count
+    )
   # The row's own flagfile trains its first steps on what prepare built.
   flagfile = os.path.join(REPO, "configs", f"{name}.flags")
-  trains_two_steps(str(place / "run"), f"--flagfile={flagfile}",
-                   f"--data_dir={place}/tfds", "--fid_every=0",
-                   "--jsd_every=0" if text else "--kid_every=0")
+  trains_two_steps(
+    str(place / "run"),
+    f"--flagfile={flagfile}",
+    f"--data_dir={place}/tfds",
+    "--fid_every=0",
+    "--jsd_every=0" if text else "--kid_every=0",
+  )
 
 
-def test_a_deleted_shard_is_missing_before_anything_is_written(tmp_path,
-                                                               tfds_dir):
+def test_a_deleted_shard_is_missing_before_anything_is_written(
+  tmp_path, tfds_dir
+):
   """A prepared TFDS dataset whose shard was deleted is MISSING in the
   listing (it used to fail at the first read, after the run wrote its
   files)."""
   import glob
   import shutil
+
   data_dir = tmp_path / "tfds"
   shutil.copytree(tfds_dir, data_dir)
-  shard, = glob.glob(str(data_dir / "shapes" / "*" / "shapes-train.*"))
+  (shard,) = glob.glob(str(data_dir / "shapes" / "*" / "shapes-train.*"))
   os.remove(shard)
-  config = Config.from_flagfile(os.path.join(REPO, "configs", "smoke.flags"),
-                                f"--data_dir={data_dir}",
-                                f"--workdir={tmp_path}/run")
+  config = Config.from_flagfile(
+    os.path.join(REPO, "configs", "smoke.flags"),
+    f"--data_dir={data_dir}",
+    f"--workdir={tmp_path}/run",
+  )
   piece = prepare.dataset(config, fetch=False, build_offline=False)
   assert not piece.ready
-  assert piece.detail.startswith("1 of its shards are missing (first: "
-                                 f"{shard})")
+  assert piece.detail.startswith(
+    f"1 of its shards are missing (first: {shard})"
+  )
   with pytest.raises(ConfigError, match="shards are missing"):
     prepare.refuse_if_missing(prepare.check(config))
   assert not (tmp_path / "run").exists()
 
 
-def test_prepare_lists_then_warns_then_says_ready(tmp_path, monkeypatch,
-                                                  capsys):
+def test_prepare_lists_then_warns_then_says_ready(
+  tmp_path, monkeypatch, capsys
+):
   """A listing that ends in "ready" is not preceded by its warnings: the
   pieces, then each warning, then the verdict that counts them."""
-  pieces = [prepare.Piece("training data", True, "12 images"),
-            prepare.Piece("FID statistics", True, "x.npz",
-                          warnings=["x.npz was made with another graph"])]
+  pieces = [
+    prepare.Piece("training data", True, "12 images"),
+    prepare.Piece(
+      "FID statistics",
+      True,
+      "x.npz",
+      warnings=["x.npz was made with another graph"],
+    ),
+  ]
   monkeypatch.setattr(prepare, "check", lambda *a, **k: pieces)
   monkeypatch.setattr(sources, "download_reachable", lambda: False)
   main_lib._check_needs(  # noqa: SLF001 The program's own step.
-      Config.of(mode="prepare", workdir=str(tmp_path / "run")))
+    Config.of(mode="prepare", workdir=str(tmp_path / "run"))
+  )
   lines = capsys.readouterr().out.rstrip().splitlines()
   assert lines[-2:] == [
-      "warning: x.npz was made with another graph",
-      "ready: the same command without --mode=prepare trains it, with the "
-      "1 warning(s) above (no internet here: nothing was fetched)"]
+    "warning: x.npz was made with another graph",
+    "ready: the same command without --mode=prepare trains it, with the "
+    "1 warning(s) above (no internet here: nothing was fetched)",
+  ]
   assert any("ok       FID statistics" in line for line in lines[:-2])

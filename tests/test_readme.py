@@ -33,27 +33,32 @@ README = os.path.join(REPO, "README.md")
 # A command's start (after `python -m ` where it is one) -> why it is not
 # run here.
 SKIPPED = {
-    "pip install": "the environment is installed (CI installs "
-                   "requirements.txt before the tests)",
-    "pytest": "this test suite itself",
-    "mkdir -p /tmp/serve": "TensorFlow Serving in Docker (tests/"
-                           "test_serving.py runs the same SavedModel "
-                           "through its loader)",
-    "cp -r saved_models/demo_shapes_dcgan /tmp/serve": "the same",
-    "docker": "the same", "curl": "the same",
-    "python -c": "a TensorFlow Serving request (the same)",
+  "pip install": "the environment is installed (CI installs "
+  "requirements.txt before the tests)",
+  "pytest": "this test suite itself",
+  "mkdir -p /tmp/serve": "TensorFlow Serving in Docker (tests/"
+  "test_serving.py runs the same SavedModel "
+  "through its loader)",
+  "cp -r saved_models/demo_shapes_dcgan /tmp/serve": "the same",
+  "docker": "the same",
+  "curl": "the same",
+  "python -c": "a TensorFlow Serving request (the same)",
 }
 # Substrings of commands that need what is not here.
 NEEDS = {
-    "stats/fid_stats_cifar10_train.npz": "TTUR's published statistics "
-                                         "(a download)",
-    "tfds:cifar10": "CIFAR-10 through TFDS (a download)",
-    "configs/lm1b": "the One Billion Word Benchmark (a download)",
+  "stats/fid_stats_cifar10_train.npz": "TTUR's published statistics "
+  "(a download)",
+  "tfds:cifar10": "CIFAR-10 through TFDS (a download)",
+  "configs/lm1b": "the One Billion Word Benchmark (a download)",
 }
 # Shorter trainings: flags appended to the flagfile's (and its
 # evaluation's: fd_shapes for images, the JSD for text).
-SHORTER = ("--train_steps=50", "--log_every=25", "--checkpoint_every=50",
-           "--sample_every=50")
+SHORTER = (
+  "--train_steps=50",
+  "--log_every=25",
+  "--checkpoint_every=50",
+  "--sample_every=50",
+)
 
 
 def readme_commands() -> list[str]:
@@ -62,8 +67,13 @@ def readme_commands() -> list[str]:
   with open(README) as f:
     text = f.read()
   blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-  return [part.strip() for block in blocks for line in block.splitlines()
-          for part in line.split(" && ") if part.strip()]
+  return [
+    part.strip()
+    for block in blocks
+    for line in block.splitlines()
+    for part in line.split(" && ")
+    if part.strip()
+  ]
 
 
 def _skip_reason(command: str) -> str | None:
@@ -85,8 +95,9 @@ def _as_run(command: str, inception_pb: str, images: str) -> list[str]:
   argv = [sys.executable, *argv[1:]]
   argv = [re.sub(r"^--num=\d{3,}$", "--num=24", a) for a in argv]
   argv = [images if a.rstrip("/") == "YOUR_IMAGES" else a for a in argv]
-  evaluation = ("--jsd_every=50" if "demo_text" in command else
-                "--quality_every=50")
+  evaluation = (
+    "--jsd_every=50" if "demo_text" in command else "--quality_every=50"
+  )
   if module == "tf_ttur.main":
     argv += [*SHORTER, evaluation]
   elif module == "tf_ttur.experiments.compare":
@@ -95,8 +106,9 @@ def _as_run(command: str, inception_pb: str, images: str) -> list[str]:
   elif module == "fid" and "--info" in argv:
     pass  # Reads a file; computes nothing.
   elif module == "fid":
-    argv = [re.sub(r"^tfds:shapes:train$", "tfds:shapes:train[:48]", a)
-            for a in argv]
+    argv = [
+      re.sub(r"^tfds:shapes:train$", "tfds:shapes:train[:48]", a) for a in argv
+    ]
     argv += [f"--inception={inception_pb}", "--batch_size=24"]
   else:
     assert module == "tf_ttur.sample", f"no rule for {command!r}"
@@ -105,19 +117,26 @@ def _as_run(command: str, inception_pb: str, images: str) -> list[str]:
 
 def test_every_readme_command_is_run_or_skipped_on_purpose():
   commands = readme_commands()
-  assert any("tf_ttur.main --flagfile=configs/demo.flags" in c
-             for c in commands)
+  assert any(
+    "tf_ttur.main --flagfile=configs/demo.flags" in c for c in commands
+  )
   for command in commands:
     if _skip_reason(command) is None:
       _as_run(command, "PB", "IMAGES")  # Raises for a command without a rule.
 
 
 @pytest.mark.slow
-def test_readme_commands_chain_on_a_fresh_copy(tmp_path, tfds_dir,
-                                               inception_pb):
+def test_readme_commands_chain_on_a_fresh_copy(
+  tmp_path, tfds_dir, inception_pb
+):
   clone = tmp_path / "clone"
-  files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
-                         capture_output=True).stdout.decode().split("\0")
+  files = (
+    subprocess.run(
+      ["git", "ls-files", "-z"], cwd=REPO, check=True, capture_output=True
+    )
+    .stdout.decode()
+    .split("\0")
+  )
   for name in filter(None, files):
     source, target = os.path.join(REPO, name), clone / name
     if os.path.isfile(source):
@@ -128,7 +147,8 @@ def test_readme_commands_chain_on_a_fresh_copy(tmp_path, tfds_dir,
   rng = np.random.default_rng(0)
   for i in range(8):
     Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-        images / f"{i}.png")
+      images / f"{i}.png"
+    )
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   env["TFDS_DATA_DIR"] = tfds_dir
   ran = []
@@ -137,18 +157,29 @@ def test_readme_commands_chain_on_a_fresh_copy(tmp_path, tfds_dir,
       continue
     argv = _as_run(command, inception_pb, str(images))
     start = time.monotonic()
-    proc = subprocess.run(argv, cwd=clone, env=env, capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+      argv, cwd=clone, env=env, capture_output=True, text=True, timeout=900
+    )
     print(f"{time.monotonic() - start:6.1f} s  {command}")
     said = f"{command}\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0, said
     assert "Traceback" not in proc.stderr, said
-    for internal in ("I0000", "absl::InitializeLog", "dataset_info.py",
-                     "Sharding callback", "Assets written to"):
+    for internal in (
+      "I0000",
+      "absl::InitializeLog",
+      "dataset_info.py",
+      "Sharding callback",
+      "Assets written to",
+    ):
       assert internal not in proc.stderr, said
     ran.append(command)
   assert len(ran) >= 10, ran
-  for made in ("runs/demo/saved_model", "runs/samples", "runs/grid.png",
-               "runs/shapes_train_32.npz", "runs/compare/compare.png",
-               "runs/demo_text/saved_model"):
+  for made in (
+    "runs/demo/saved_model",
+    "runs/samples",
+    "runs/grid.png",
+    "runs/shapes_train_32.npz",
+    "runs/compare/compare.png",
+    "runs/demo_text/saved_model",
+  ):
     assert (clone / made).exists(), made

@@ -34,9 +34,11 @@ TRAINING_OUTPUTS = ("samples", EVENTS, "checkpoints", rundir.METRICS_FILE)
 
 
 def _config(workdir, tfds_dir, **changes) -> Config:
-  config = Config.from_flagfile(os.path.join(REPO, "configs", "smoke.flags"),
-                                f"--workdir={workdir}",
-                                f"--data_dir={tfds_dir}")
+  config = Config.from_flagfile(
+    os.path.join(REPO, "configs", "smoke.flags"),
+    f"--workdir={workdir}",
+    f"--data_dir={tfds_dir}",
+  )
   return config.replace(**{"export": False, **changes})
 
 
@@ -57,10 +59,21 @@ def finished_text_run(tmp_path_factory):
 
 
 def _text_config(workdir, **changes) -> Config:
-  return Config.of(workdir=workdir, model="language", dataset="english",
-                   z_dim=16, width=8, batch_size=8, train_steps=2, log_every=2,
-                   checkpoint_every=2, sample_every=2, precision="float32",
-                   jit_compile="false", export=False).replace(**changes)
+  return Config.of(
+    workdir=workdir,
+    model="language",
+    dataset="english",
+    z_dim=16,
+    width=8,
+    batch_size=8,
+    train_steps=2,
+    log_every=2,
+    checkpoint_every=2,
+    sample_every=2,
+    precision="float32",
+    jit_compile="false",
+    export=False,
+  ).replace(**changes)
 
 
 @pytest.fixture
@@ -76,8 +89,10 @@ def log(monkeypatch):
   lines = {"info": [], "warning": []}
   for level in lines:
     monkeypatch.setattr(
-        absl_logging, level,
-        lambda msg, *a, level=level, **k: lines[level].append(msg % a))
+      absl_logging,
+      level,
+      lambda msg, *a, level=level, **k: lines[level].append(msg % a),
+    )
   return lines
 
 
@@ -91,8 +106,9 @@ def _snapshot(workdir) -> dict[str, bytes]:
   return files
 
 
-def _unchanged_except(before, after, changed=(), prefixes=(),
-                      resumed=True) -> None:
+def _unchanged_except(
+  before, after, changed=(), prefixes=(), resumed=True
+) -> None:
   """Every file of `before` is in `after` with the same bytes, except the
   named ones, bookkeeping, files under `prefixes` and, after a resume,
   config.json (the run's config, written again with this command's)."""
@@ -124,8 +140,9 @@ def _config_missing(run, tfds_dir, log):
   os.remove(os.path.join(run, rundir.CONFIG_FILE))
   before = _snapshot(run)
   train_lib.train(_config(run, tfds_dir))
-  assert any(rundir.CONFIG_FILE in line and "missing" in line
-             for line in log["warning"])
+  assert any(
+    rundir.CONFIG_FILE in line and "missing" in line for line in log["warning"]
+  )
   return before, {}
 
 
@@ -139,6 +156,7 @@ def _config_refused(text_of):
     with pytest.raises(ConfigError, match="config.json|--width"):
       train_lib.train(_config(run, tfds_dir))
     return before, {"resumed": False}
+
   return case
 
 
@@ -174,7 +192,8 @@ def _metrics_garbage(run, tfds_dir, log):
     assert f.read() == "".join(damaged)
   assert any(".damaged" in line for line in log["warning"])
   assert [r["step"] for r in records.read(run)] == [
-      json.loads(line)["step"] for line in lines] + [6]
+    json.loads(line)["step"] for line in lines
+  ] + [6]
   return before, {"prefixes": TRAINING_OUTPUTS}
 
 
@@ -191,12 +210,12 @@ def _state_file(garbage):
     with open(state) as f:
       assert "ckpt-4" in f.read()
     return before, {"changed": {"checkpoints/checkpoint"}}
+
   return case
 
 
 def _checkpoint_damaged_twice(run, tfds_dir, log):
-  first_copy = os.path.join(run, "checkpoints", rundir.DAMAGED,
-                            "ckpt-4.index")
+  first_copy = os.path.join(run, "checkpoints", rundir.DAMAGED, "ckpt-4.index")
   os.makedirs(os.path.dirname(first_copy))
   _write(first_copy, b"the first damaged ckpt-4", "wb")
   data = _ckpt(run, "ckpt-4.data-00000-of-00001")
@@ -207,14 +226,17 @@ def _checkpoint_damaged_twice(run, tfds_dir, log):
   before = _snapshot(run)
   model = train_lib.train(_config(run, tfds_dir))
   assert int(model.step.numpy()) == 4  # From ckpt-2, steps 3-4 again.
-  moved = os.path.join(run, "checkpoints", rundir.DAMAGED, "ckpt-4",
-                       "ckpt-4.data-00000-of-00001")
+  moved = os.path.join(
+    run, "checkpoints", rundir.DAMAGED, "ckpt-4", "ckpt-4.data-00000-of-00001"
+  )
   with open(moved, "rb") as f:
     assert f.read() == intact[:10]
   assert any("ckpt-4" in line and "damaged" in line for line in log["warning"])
   # Steps 3-4 write their files again; the first damaged copy is kept.
-  return before, {"prefixes": TRAINING_OUTPUTS,
-                  "also": ["checkpoints/damaged/ckpt-4.index"]}
+  return before, {
+    "prefixes": TRAINING_OUTPUTS,
+    "also": ["checkpoints/damaged/ckpt-4.index"],
+  }
 
 
 def _no_readable_checkpoint(run, tfds_dir, log):
@@ -241,8 +263,10 @@ def _saved_model_garbage(run, tfds_dir, log):
 
 
 def _killed_lock_and_leftovers(run, tfds_dir, log):
-  _write(os.path.join(run, rundir.LOCK_FILE),
-         "pid 1 on elsewhere since 2026-01-01T00:00:00\n")  # No flock.
+  _write(
+    os.path.join(run, rundir.LOCK_FILE),
+    "pid 1 on elsewhere since 2026-01-01T00:00:00\n",
+  )  # No flock.
   os.makedirs(os.path.join(run, ".export-abc123", "variables"))
   _write(os.path.join(run, ".config.json.0a1b2c3d.tmp"), "{")
   before = _snapshot(run)
@@ -259,8 +283,9 @@ def _samples_and_events_garbage(run, tfds_dir, log):
   del log
   grid = os.path.join(run, "samples", "step_00000002.png")
   _write(grid, b"not a png", "wb")
-  events = [os.path.join(run, n) for n in os.listdir(run)
-            if n.startswith(EVENTS)]
+  events = [
+    os.path.join(run, n) for n in os.listdir(run) if n.startswith(EVENTS)
+  ]
   with open(events[0], "r+b") as f:
     f.truncate(20)
   before = _snapshot(run)
@@ -293,20 +318,23 @@ def _best_fid(garbage):
     import tensorflow as tf
 
     from tf_ttur import evaluation
+
     records.append(run, {"step": 4, "fid": 30.0})
     path = os.path.join(run, rundir.BEST_FILE)
     if garbage:
       _write(path, '{"fid": 3')
     before = _snapshot(run)
     # What a run with --fid_every opens it with.
-    callback = evaluation.Evaluation([], run, tf.summary.create_noop_writer(),
-                                     None)
+    callback = evaluation.Evaluation(
+      [], run, tf.summary.create_noop_writer(), None
+    )
     assert callback.best == 30.0  # Not beaten by a worse FID later.
     if garbage:
       with open(path + ".damaged") as f:
         assert f.read() == '{"fid": 3'
     assert log["warning"]
     return before, {"changed": {rundir.BEST_FILE}}
+
   return case
 
 
@@ -334,37 +362,41 @@ def _vocabulary(accident):
     with pytest.raises(ConfigError, match="vocab.json"):
       train_lib.train(_text_config(run))
     return before, {"resumed": False}
+
   return case
 
 
 CASES = {
-    ("config.json", "missing"): _config_missing,
-    ("config.json", "truncated"): _config_refused(lambda t: t[:len(t) // 2]),
-    ("config.json", "garbage"): _config_refused(lambda t: "\x00 not json"),
-    ("config.json", "another model"): _config_refused(
-        lambda t: json.dumps({**json.loads(t), "width": 16})),
-    ("metrics.jsonl", "missing"): _metrics_missing,
-    ("metrics.jsonl", "truncated"): _metrics_truncated,
-    ("metrics.jsonl", "garbage"): _metrics_garbage,
-    ("checkpoints/checkpoint", "missing"): _state_file(garbage=False),
-    ("checkpoints/checkpoint", "garbage"): _state_file(garbage=True),
-    ("checkpoints/ckpt-N", "truncated twice"): _checkpoint_damaged_twice,
-    ("checkpoints/ckpt-N", "garbage, all"): _no_readable_checkpoint,
-    ("checkpoints/ckpt-N", "another model"): _checkpoint_of_another_model,
-    ("best_fid.json", "missing"): _best_fid(garbage=False),
-    ("best_fid.json", "garbage"): _best_fid(garbage=True),
-    ("saved_model", "garbage"): _saved_model_garbage,
-    (".lock", "held by a live run"): _lock_held,
-    ("samples, tensorboard", "garbage, truncated"): _samples_and_events_garbage,
-    (".lock, temporaries", "left by a killed process"):
-        _killed_lock_and_leftovers,
+  ("config.json", "missing"): _config_missing,
+  ("config.json", "truncated"): _config_refused(lambda t: t[: len(t) // 2]),
+  ("config.json", "garbage"): _config_refused(lambda t: "\x00 not json"),
+  ("config.json", "another model"): _config_refused(
+    lambda t: json.dumps({**json.loads(t), "width": 16})
+  ),
+  ("metrics.jsonl", "missing"): _metrics_missing,
+  ("metrics.jsonl", "truncated"): _metrics_truncated,
+  ("metrics.jsonl", "garbage"): _metrics_garbage,
+  ("checkpoints/checkpoint", "missing"): _state_file(garbage=False),
+  ("checkpoints/checkpoint", "garbage"): _state_file(garbage=True),
+  ("checkpoints/ckpt-N", "truncated twice"): _checkpoint_damaged_twice,
+  ("checkpoints/ckpt-N", "garbage, all"): _no_readable_checkpoint,
+  ("checkpoints/ckpt-N", "another model"): _checkpoint_of_another_model,
+  ("best_fid.json", "missing"): _best_fid(garbage=False),
+  ("best_fid.json", "garbage"): _best_fid(garbage=True),
+  ("saved_model", "garbage"): _saved_model_garbage,
+  (".lock", "held by a live run"): _lock_held,
+  ("samples, tensorboard", "garbage, truncated"): _samples_and_events_garbage,
+  (
+    ".lock, temporaries",
+    "left by a killed process",
+  ): _killed_lock_and_leftovers,
 }
 
 
 TEXT_CASES = {
-    ("vocab.json", "missing"): _vocabulary("missing"),
-    ("vocab.json", "garbage"): _vocabulary("garbage"),
-    ("vocab.json", "another corpus"): _vocabulary("another corpus"),
+  ("vocab.json", "missing"): _vocabulary("missing"),
+  ("vocab.json", "garbage"): _vocabulary("garbage"),
+  ("vocab.json", "another corpus"): _vocabulary("another corpus"),
 }
 
 
@@ -376,8 +408,9 @@ def text_run(finished_text_run, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(CASES) + sorted(TEXT_CASES),
-                         ids=" / ".join)
+@pytest.mark.parametrize(
+  "case", sorted(CASES) + sorted(TEXT_CASES), ids=" / ".join
+)
 def test_run_directory_contract(case, request, tfds_dir, log):
   run = request.getfixturevalue("text_run" if case in TEXT_CASES else "run")
   before, expected = {**CASES, **TEXT_CASES}[case](run, tfds_dir, log)
@@ -426,8 +459,9 @@ def test_tf_config_is_validated(monkeypatch, value):
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "²", "1e6", "٣"])
-def test_fid_max_pixels_is_validated_before_any_pass(monkeypatch, tmp_path,
-                                                     value):
+def test_fid_max_pixels_is_validated_before_any_pass(
+  monkeypatch, tmp_path, value
+):
   monkeypatch.setenv("FID_MAX_PIXELS", value)
   with pytest.raises(sources.SourceError, match="FID_MAX_PIXELS"):
     fid_api.compute([str(tmp_path), str(tmp_path)])
@@ -443,8 +477,11 @@ def test_fid_cache_dir_must_be_a_folder(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("where", ["missing_folder", "a_folder", "a_file"])
 def test_save_stats_path_is_checked_before_the_pass(tmp_path, where):
-  target = (tmp_path / "no" / "such" / "s.npz" if where == "missing_folder"
-            else tmp_path / "dir.npz")
+  target = (
+    tmp_path / "no" / "such" / "s.npz"
+    if where == "missing_folder"
+    else tmp_path / "dir.npz"
+  )
   if where == "a_folder":
     target.mkdir()
   if where == "a_file":
@@ -455,8 +492,9 @@ def test_save_stats_path_is_checked_before_the_pass(tmp_path, where):
   if where == "a_file":  # Never replaced without --overwrite.
     assert target.read_bytes() == b"someone's statistics"
     with pytest.raises(sources.SourceError, match="no such file or folder"):
-      fid_api.compute([str(tmp_path / "images")], save_stats=str(target),
-                      overwrite=True)
+      fid_api.compute(
+        [str(tmp_path / "images")], save_stats=str(target), overwrite=True
+      )
 
 
 def test_a_fifo_in_an_image_folder_is_named_as_such(tmp_path):
@@ -467,8 +505,13 @@ def test_a_fifo_in_an_image_folder_is_named_as_such(tmp_path):
 
 def test_bad_spatial_statistics_are_named(tmp_path):
   path = tmp_path / "s.npz"
-  np.savez(path, mu=np.zeros(2), sigma=np.eye(2), spatial_mu=np.zeros(3),
-           spatial_sigma=np.eye(2))
+  np.savez(
+    path,
+    mu=np.zeros(2),
+    sigma=np.eye(2),
+    spatial_mu=np.zeros(3),
+    spatial_sigma=np.eye(2),
+  )
   with pytest.raises(fid_stats.StatsError, match="spatial_mu must be"):
     fid_stats.load_spatial_stats(str(path))
 
@@ -476,15 +519,20 @@ def test_bad_spatial_statistics_are_named(tmp_path):
 @pytest.mark.slow
 def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
   from PIL import Image
+
   rng = np.random.default_rng(0)
   for side in ("a", "b"):
     (tmp_path / side).mkdir()
     for i in range(3):
       Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-          tmp_path / side / f"{i}.png")
-  out = fid_api.compute([str(tmp_path / "a"), str(tmp_path / "b")],
-                        inception_path=inception_pb, extra_metrics=True,
-                        batch_size=3)
+        tmp_path / side / f"{i}.png"
+      )
+  out = fid_api.compute(
+    [str(tmp_path / "a"), str(tmp_path / "b")],
+    inception_path=inception_pb,
+    extra_metrics=True,
+    batch_size=3,
+  )
   for key in ("inception_score", "precision", "recall"):
     assert key in out["why_null"], out
   assert out["precision"] is None and out["inception_score"] == [None, None]
@@ -494,28 +542,39 @@ def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
 
 def test_training_data_smaller_than_a_batch_is_said(tmp_path, log):
   from PIL import Image
+
   for i in range(3):
     Image.fromarray(np.full((32, 32, 3), 40 * i, np.uint8)).save(
-        tmp_path / f"{i}.png")
+      tmp_path / f"{i}.png"
+    )
   rundata.ImageData.load(Config.of(dataset=f"folder:{tmp_path}", batch_size=16))
   assert any("3 images" in line for line in log["warning"])
 
 
-@pytest.mark.parametrize("name,value", [("FID_MAX_PIXELS", "many"),
-                                        ("FID_CACHE_DIR", "FILE"),
-                                        ("TF_TTUR_CACHE_DIR", "FILE")])
-def test_training_names_a_bad_environment_variable_first(monkeypatch,
-                                                         tmp_path, name,
-                                                         value):
+@pytest.mark.parametrize(
+  "name,value",
+  [
+    ("FID_MAX_PIXELS", "many"),
+    ("FID_CACHE_DIR", "FILE"),
+    ("TF_TTUR_CACHE_DIR", "FILE"),
+  ],
+)
+def test_training_names_a_bad_environment_variable_first(
+  monkeypatch, tmp_path, name, value
+):
   if value == "FILE":
     value = str(tmp_path / "a_file")
     _write(value, "x")
   monkeypatch.setenv(name, value)
   text = name == "TF_TTUR_CACHE_DIR"
-  config = Config.of(workdir=str(tmp_path / "run"), mode="dry_run", fid_every=0,
-                     jsd_every=100 if text else 0,
-                     model="language" if text else "dcgan",
-                     dataset="english" if text else "shapes")
+  config = Config.of(
+    workdir=str(tmp_path / "run"),
+    mode="dry_run",
+    fid_every=0,
+    jsd_every=100 if text else 0,
+    model="language" if text else "dcgan",
+    dataset="english" if text else "shapes",
+  )
   if name == "FID_CACHE_DIR":
     stats = tmp_path / "s.npz"
     np.savez(stats, mu=np.zeros(2048), sigma=np.eye(2048))
@@ -525,7 +584,8 @@ def test_training_names_a_bad_environment_variable_first(monkeypatch,
 
 
 def test_a_full_disk_under_the_event_files_is_one_storage_error(
-    tmp_path, monkeypatch):
+  tmp_path, monkeypatch
+):
   """TensorFlow's writer error on a full disk (as a summary op raises it)
   becomes the StorageError main turns into one `error:` line; any other
   TensorFlow error keeps its type."""
@@ -537,7 +597,9 @@ def test_a_full_disk_under_the_event_files_is_one_storage_error(
 
   def full(*args, **kwargs):
     raise tf.errors.ResourceExhaustedError(
-        None, None, "events.out.tfevents.1; No space left on device")
+      None, None, "events.out.tfevents.1; No space left on device"
+    )
+
   monkeypatch.setattr(tf.summary, "image", full)
 
   class Model:
@@ -545,21 +607,24 @@ def test_a_full_disk_under_the_event_files_is_one_storage_error(
     generator = staticmethod(lambda z, training: tf.zeros((1, 8, 8, 3)))
 
   writer = tf.summary.create_file_writer(str(tmp_path / "events"))
-  grid = callbacks.SampleGrid(str(tmp_path / "run"), np.zeros((1, 4)), 2,
-                              writer)
+  grid = callbacks.SampleGrid(
+    str(tmp_path / "run"), np.zeros((1, 4)), 2, writer
+  )
   grid.set_model(Model())
-  with pytest.raises(StorageError, match="cannot write TensorBoard's event "
-                     "files: .*No space left on device"):
+  with pytest.raises(
+    StorageError,
+    match="cannot write TensorBoard's event files: .*No space left on device",
+  ):
     grid.on_epoch_end(0)
   with pytest.raises(tf.errors.InvalidArgumentError):
     with records.event_files():
       raise tf.errors.InvalidArgumentError(None, None, "a bug")
 
 
-def test_the_closing_summary_gives_each_metrics_best_and_the_places(
-    tmp_path):
+def test_the_closing_summary_gives_each_metrics_best_and_the_places(tmp_path):
   from tf_ttur import records
   from tf_ttur.config import Config
+
   workdir = str(tmp_path / "run")
   os.makedirs(os.path.join(workdir, "samples"))
   with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
@@ -567,14 +632,16 @@ def test_the_closing_summary_gives_each_metrics_best_and_the_places(
       f.write(json.dumps({"step": step, "fd_shapes": value}) + "\n")
   config = Config.of(workdir=workdir, train_steps=150, quality_every=50)
   assert records.summary(config) == [
-      f"done: step 150 of 150 in {workdir}",
-      "  best fd_shapes 250.5000 at step 100 (one run's lowest)",
-      f"  samples: {workdir}/samples",
-      f"  curves: tensorboard --logdir {workdir}"]
+    f"done: step 150 of 150 in {workdir}",
+    "  best fd_shapes 250.5000 at step 100 (one run's lowest)",
+    f"  samples: {workdir}/samples",
+    f"  curves: tensorboard --logdir {workdir}",
+  ]
 
 
 def test_a_value_whose_higher_is_better_is_best_at_its_highest(
-    tmp_path, monkeypatch):
+  tmp_path, monkeypatch
+):
   """An entry's `maximize` turns every best around: the closing summary,
   compare's paper statistic and each seed's best, sweep's ranking."""
   import dataclasses
@@ -584,26 +651,31 @@ def test_a_value_whose_higher_is_better_is_best_at_its_highest(
   from tf_ttur.config import Config
   from tf_ttur.experiments import compare
   from tf_ttur.experiments import sweep
-  quality = dataclasses.replace(evals.EVALS["quality"],
-                                maximize=("fd_shapes",))
+
+  quality = dataclasses.replace(evals.EVALS["quality"], maximize=("fd_shapes",))
   monkeypatch.setitem(evals.EVALS, "quality", quality)
   assert evals.direction("fd_shapes") == "max"
   assert evals.direction("fid") == "min"
   with pytest.raises(KeyError):
     evals.direction("no_such_value")
   runs = []
-  for lr, values in ((1e-4, (300.0, 250.5, 260.0)),
-                     (2e-4, (100.0, 400.0, 90.0))):
+  for lr, values in (
+    (1e-4, (300.0, 250.5, 260.0)),
+    (2e-4, (100.0, 400.0, 90.0)),
+  ):
     workdir = str(tmp_path / f"run_{lr:g}")
     os.makedirs(workdir)
     with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
       for step, value in zip((50, 100, 150), values):
-        f.write(json.dumps({"step": step, "fd_shapes": value,
-                            "steps_per_sec": 10.0}) + "\n")
+        f.write(
+          json.dumps({"step": step, "fd_shapes": value, "steps_per_sec": 10.0})
+          + "\n"
+        )
     runs.append((lr, lr, 0, workdir, None))
   config = Config.of(workdir=runs[0][3], train_steps=150, quality_every=50)
   assert records.summary(config)[1] == (
-      "  best fd_shapes 300.0000 at step 50 (one run's highest)")
+    "  best fd_shapes 300.0000 at step 50 (one run's highest)"
+  )
   summary = compare.summarize("x", [runs[0][3]], "fd_shapes")
   assert summary["paper_statistic"]["value"] == 300.0
   assert summary["best_per_seed"] == [300.0]
@@ -612,7 +684,8 @@ def test_a_value_whose_higher_is_better_is_best_at_its_highest(
 
 
 def test_progress_lines_come_after_the_first_step_and_by_time(
-    tmp_path, monkeypatch, log):
+  tmp_path, monkeypatch, log
+):
   """Between --log_every intervals the run speaks once its first step is
   done and then whenever PROGRESS_SECONDS have passed since its last line
   (a paper run's first interval takes minutes)."""
@@ -626,17 +699,20 @@ def test_progress_lines_come_after_the_first_step_and_by_time(
   class Model:
     step = tf.Variable(0)
 
-  logger = callbacks.MetricsLogger(str(tmp_path), 1000, None, None,
-                                   log_every=100)
+  logger = callbacks.MetricsLogger(
+    str(tmp_path), 1000, None, None, log_every=100
+  )
   logger.set_model(Model())
   monkeypatch.setattr(logger, "_write_rates", lambda step: None)
   logger.on_train_begin()
   logger.on_epoch_begin(0)
   clock[0] += 4.0
   logger.on_train_batch_end(0)
-  assert log["info"] == ["step 1/1000: the first step took 4.0 s (tracing "
-                         "it included); then a line every 100 steps and at "
-                         "least every 60 s"]
+  assert log["info"] == [
+    "step 1/1000: the first step took 4.0 s (tracing "
+    "it included); then a line every 100 steps and at "
+    "least every 60 s"
+  ]
   for batch in range(1, 30):  # 29 steps of 1 s: no line yet.
     clock[0] += 1.0
     logger.on_train_batch_end(batch)

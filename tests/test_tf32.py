@@ -46,8 +46,7 @@ def tf32_on():
 
 
 @pytest.mark.slow
-def test_each_extractor_runs_with_tf32_off_and_restores_it(graph_def,
-                                                           tf32_on):
+def test_each_extractor_runs_with_tf32_off_and_restores_it(graph_def, tf32_on):
   images = np.zeros((2, 32, 32, 3), np.uint8)
   reference = inception.ReferenceExtractor(graph_def)
   reference._session = _Session(reference._session)  # noqa: SLF001
@@ -83,26 +82,49 @@ def test_float32_exact_restores_an_off_setting_too():
 def _tf32_during_training(tmp_path, monkeypatch, **fid) -> list[bool]:
   """TF32 as each training batch begins, for a 4-step run."""
   seen = []
-  monkeypatch.setattr(callbacks_lib.NonFiniteGuard, "on_train_batch_begin",
-                      lambda self, batch, logs=None: seen.append(
-                          tf32_enabled()), raising=False)
-  config = Config.of(workdir=str(tmp_path), data_dir=fid.pop("data_dir"),
-                     image_size=32, z_dim=8, width=4, batch_size=4,
-                     train_steps=4, log_every=1, checkpoint_every=4,
-                     sample_every=4, grid_size=2, shuffle_buffer=64,
-                     precision="float32", jit_compile="false", export=False,
-                     **fid).validate()
+  monkeypatch.setattr(
+    callbacks_lib.NonFiniteGuard,
+    "on_train_batch_begin",
+    lambda self, batch, logs=None: seen.append(tf32_enabled()),
+    raising=False,
+  )
+  config = Config.of(
+    workdir=str(tmp_path),
+    data_dir=fid.pop("data_dir"),
+    image_size=32,
+    z_dim=8,
+    width=4,
+    batch_size=4,
+    train_steps=4,
+    log_every=1,
+    checkpoint_every=4,
+    sample_every=4,
+    grid_size=2,
+    shuffle_buffer=64,
+    precision="float32",
+    jit_compile="false",
+    export=False,
+    **fid,
+  ).validate()
   train_lib.train(config)
   return seen
 
 
 @pytest.mark.slow
 def test_fid_during_training_leaves_tf32_of_the_steps_alone(
-    tmp_path, monkeypatch, tfds_dir, inception_pb, stats_file, tf32_on):
-  without = _tf32_during_training(tmp_path / "a", monkeypatch,
-                                  data_dir=tfds_dir)
+  tmp_path, monkeypatch, tfds_dir, inception_pb, stats_file, tf32_on
+):
+  without = _tf32_during_training(
+    tmp_path / "a", monkeypatch, data_dir=tfds_dir
+  )
   with_fid = _tf32_during_training(
-      tmp_path / "b", monkeypatch, data_dir=tfds_dir, fid_every=1,
-      fid_samples=2, fid_stats=stats_file, fid_inception=inception_pb,
-      fid_batch_size=2)
+    tmp_path / "b",
+    monkeypatch,
+    data_dir=tfds_dir,
+    fid_every=1,
+    fid_samples=2,
+    fid_stats=stats_file,
+    fid_inception=inception_pb,
+    fid_batch_size=2,
+  )
   assert without == with_fid == [True] * 4

@@ -51,8 +51,9 @@ def test_wgangp_networks_match_spec(size):
 
 
 def test_32px_per_sample_critic_scores_each_sample_alone():
-  d = wgangp_resnet.make_discriminator(32, width=8, seed=0,
-                                       critic_flatten="per_sample")
+  d = wgangp_resnet.make_discriminator(
+    32, width=8, seed=0, critic_flatten="per_sample"
+  )
   x = np.random.default_rng(0).uniform(-1, 1, (5, 32, 32, 3)).astype("float32")
   base = d(x).numpy()
   x2 = x.copy()
@@ -65,8 +66,7 @@ def test_32px_per_sample_critic_scores_each_sample_alone():
 
 def test_generator_batch_norm_always_uses_batch_statistics():
   layer = wgangp_resnet.TrainingBatchNorm(epsilon=1e-5)
-  x = np.random.default_rng(0).normal(3.0, 2.0, (16, 4, 4, 2)).astype(
-      "float32")
+  x = np.random.default_rng(0).normal(3.0, 2.0, (16, 4, 4, 2)).astype("float32")
   out = layer(x, training=False).numpy()
   assert abs(out.mean()) < 1e-4 and abs(out.std() - 1) < 1e-2
 
@@ -100,19 +100,33 @@ def test_gradient_penalty_interpolates_per_sample():
   fake = np.ones((2, 1, 1, 1), np.float32) * 4.0
   alpha = np.array([0.25, 0.5], np.float32)
   gp = losses.gradient_penalty(critic, real, fake, alpha)
-  expected = np.mean([(np.sqrt(1.0**2 + 1e-10) - 1) ** 2,
-                      (np.sqrt(2.0**2 + 1e-10) - 1) ** 2])
+  expected = np.mean(
+    [(np.sqrt(1.0**2 + 1e-10) - 1) ** 2, (np.sqrt(2.0**2 + 1e-10) - 1) ** 2]
+  )
   assert float(gp) == pytest.approx(expected, rel=1e-5)
 
 
 def test_began_k_update_and_clipping():
-  k = losses.began_k_update(tf.constant(0.5), tf.constant(0.2),
-                            tf.constant(0.05))
+  k = losses.began_k_update(
+    tf.constant(0.5), tf.constant(0.2), tf.constant(0.05)
+  )
   assert float(k) == pytest.approx(0.5 + 0.001 * (0.5 * 0.2 - 0.05))
-  assert float(losses.began_k_update(tf.constant(0.99995), tf.constant(1.0),
-                                     tf.constant(0.0))) == 1.0
-  assert float(losses.began_k_update(tf.constant(0.0), tf.constant(0.0),
-                                     tf.constant(0.3))) == 0.0
+  assert (
+    float(
+      losses.began_k_update(
+        tf.constant(0.99995), tf.constant(1.0), tf.constant(0.0)
+      )
+    )
+    == 1.0
+  )
+  assert (
+    float(
+      losses.began_k_update(
+        tf.constant(0.0), tf.constant(0.0), tf.constant(0.3)
+      )
+    )
+    == 0.0
+  )
   m = losses.began_convergence(tf.constant(0.2), tf.constant(0.3))
   assert float(m) == pytest.approx(0.2 + abs(0.1 - 0.3))
 

@@ -17,14 +17,15 @@ from tf_ttur.families import FAMILIES
 # Every family, and the shapes that change its graph (the merged critic of
 # the original WGAN-GP at 32x32; 64x64).
 CASES = {
-    "dcgan32": dict(model="dcgan", image_size=32),
-    "dcgan64": dict(model="dcgan", image_size=64),
-    "wgan_gp32_merged": dict(model="wgan_gp", image_size=32,
-                             critic_flatten="original"),
-    "wgan_gp64": dict(model="wgan_gp", image_size=64),
-    "began64": dict(model="began", image_size=64),
-    "language": dict(model="language", dataset="english"),
-    "sngan32": dict(model="sngan", image_size=32),
+  "dcgan32": dict(model="dcgan", image_size=32),
+  "dcgan64": dict(model="dcgan", image_size=64),
+  "wgan_gp32_merged": dict(
+    model="wgan_gp", image_size=32, critic_flatten="original"
+  ),
+  "wgan_gp64": dict(model="wgan_gp", image_size=64),
+  "began64": dict(model="began", image_size=64),
+  "language": dict(model="language", dataset="english"),
+  "sngan32": dict(model="sngan", image_size=32),
 }
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 BATCH = 4
@@ -38,8 +39,12 @@ def test_every_family_is_in_the_matrix():
 
 
 def _config(case: str) -> Config:
-  return Config.of(z_dim=8, width=4 if case != "language" else 8,
-                   batch_size=BATCH, **CASES[case])
+  return Config.of(
+    z_dim=8,
+    width=4 if case != "language" else 8,
+    batch_size=BATCH,
+    **CASES[case],
+  )
 
 
 def _batch(config: Config, model, seed: int = 0) -> dict:
@@ -54,8 +59,11 @@ def _batch(config: Config, model, seed: int = 0) -> dict:
     real = rng.uniform(-1, 1, (BATCH, n, side, side, 3)).astype(np.float32)
   z = rng.normal(size=(BATCH, model.z_columns, config.network.z_dim))
   alpha = rng.uniform(size=(BATCH, n))
-  return {"real": real, "z": z.astype(np.float32),
-          "alpha": alpha.astype(np.float32)}
+  return {
+    "real": real,
+    "z": z.astype(np.float32),
+    "alpha": alpha.astype(np.float32),
+  }
 
 
 def _train(config: Config, precision: str, jit: bool, steps: int = 2):
@@ -65,23 +73,27 @@ def _train(config: Config, precision: str, jit: bool, steps: int = 2):
   keras.utils.set_random_seed(0)
   model = builder.build_model(config, precision, size=size, jit_compile=jit)
   batches = [_batch(config, model, seed) for seed in range(steps)]
-  ds = tf.data.Dataset.from_tensor_slices({
-      key: np.stack([b[key] for b in batches]) for key in batches[0]})
-  history = model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0,
-                      shuffle=False)
+  ds = tf.data.Dataset.from_tensor_slices(
+    {key: np.stack([b[key] for b in batches]) for key in batches[0]}
+  )
+  history = model.fit(
+    ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False
+  )
   return model, history.history
 
 
 def _scale(optimizer, name: str) -> float:
-  return float(next(v for v in optimizer.variables
-                    if v.path.endswith(name)).numpy())
+  return float(
+    next(v for v in optimizer.variables if v.path.endswith(name)).numpy()
+  )
 
 
 @pytest.mark.slow
 # float16 overflows by design here (the loss scale's first steps, the NaN
 # step); NumPy says so when TensorFlow casts the logged values.
 @pytest.mark.filterwarnings(
-    "ignore:overflow encountered in cast:RuntimeWarning")
+  "ignore:overflow encountered in cast:RuntimeWarning"
+)
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_two_xla_steps(case, precision):
@@ -95,13 +107,16 @@ def test_two_xla_steps(case, precision):
     # noise, which Adam scales up, so weights are not compared one by one).
     eager, eager_logs = _train(config, precision, jit=False)
     for name in logs:
-      np.testing.assert_allclose(logs[name], eager_logs[name], rtol=RTOL,
-                                 atol=ATOL, err_msg=name)
+      np.testing.assert_allclose(
+        logs[name], eager_logs[name], rtol=RTOL, atol=ATOL, err_msg=name
+      )
     z = np.random.default_rng(5).normal(size=(BATCH, config.network.z_dim))
     np.testing.assert_allclose(
-        model.generator(z.astype(np.float32), training=False),
-        eager.generator(z.astype(np.float32), training=False),
-        rtol=RTOL, atol=10 * ATOL)
+      model.generator(z.astype(np.float32), training=False),
+      eager.generator(z.astype(np.float32), training=False),
+      rtol=RTOL,
+      atol=10 * ATOL,
+    )
   if precision == "mixed_float16":
     for optimizer in (model.d_optimizer, model.g_optimizer):
       # Keras's dynamic scaling: 2**15 at the start, halved at each step

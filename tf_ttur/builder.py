@@ -17,25 +17,29 @@ from tf_ttur.config import Config
 
 
 def _networks(config: Config):
-  return importlib.import_module(
-      f"tf_ttur.networks.{config.family.networks}")
+  return importlib.import_module(f"tf_ttur.networks.{config.family.networks}")
 
 
 def make_generator(config: Config, size: int) -> keras.Model:
   """z [B, z_dim] -> samples; size is the run data's (the image side or
   the vocabulary size, tf_ttur.rundata)."""
   network = config.network
-  return _networks(config).make_generator(size, network.z_dim, network.width,
-                                          seed=config.run.seed)
+  return _networks(config).make_generator(
+    size, network.z_dim, network.width, seed=config.run.seed
+  )
 
 
 def make_discriminator(config: Config, size: int) -> keras.Model:
   return _networks(config).discriminator_for(config, size)
 
 
-def build_model(config: Config, precision: str, size: int | None = None,
-                jit_compile: bool = False,
-                sync_batch_norm: bool = False) -> gan_lib.GAN:
+def build_model(
+  config: Config,
+  precision: str,
+  size: int | None = None,
+  jit_compile: bool = False,
+  sync_batch_norm: bool = False,
+) -> gan_lib.GAN:
   """The compiled GAN of `config` (both optimizers built).
 
   size: the run data's (tf_ttur.rundata); None for images means
@@ -55,20 +59,28 @@ def build_model(config: Config, precision: str, size: int | None = None,
     for layer in generator.layers + discriminator.layers:
       if isinstance(layer, keras.layers.BatchNormalization):
         layer.synchronized = True
-  model = gan_lib.GAN(generator, discriminator,
-                      loss=losses.LOSSES[family.loss],
-                      z_dim=config.network.z_dim,
-                      z_distribution=family.z_distribution,
-                      n_critic=optimization.n_critic, seed=config.run.seed,
-                      fresh_g_z=family.fresh_g_z,
-                      extra_g_passes=optimization.extra_g_passes,
-                      kt_next_batch=optimization.kt_update == "original")
-  adam = dict(beta_1=optimization.beta_1, beta_2=optimization.beta_2,
-              epsilon=optimization.adam_epsilon,
-              loss_scaling=precision == "mixed_float16",
-              halve_every=optimization.lr_halve_every)
+  model = gan_lib.GAN(
+    generator,
+    discriminator,
+    loss=losses.LOSSES[family.loss],
+    z_dim=config.network.z_dim,
+    z_distribution=family.z_distribution,
+    n_critic=optimization.n_critic,
+    seed=config.run.seed,
+    fresh_g_z=family.fresh_g_z,
+    extra_g_passes=optimization.extra_g_passes,
+    kt_next_batch=optimization.kt_update == "original",
+  )
+  adam = dict(
+    beta_1=optimization.beta_1,
+    beta_2=optimization.beta_2,
+    epsilon=optimization.adam_epsilon,
+    loss_scaling=precision == "mixed_float16",
+    halve_every=optimization.lr_halve_every,
+  )
   model.compile(
-      d_optimizer=gan_lib.make_adam(optimization.d_lr, name="d_adam", **adam),
-      g_optimizer=gan_lib.make_adam(optimization.g_lr, name="g_adam", **adam),
-      jit_compile=jit_compile)
+    d_optimizer=gan_lib.make_adam(optimization.d_lr, name="d_adam", **adam),
+    g_optimizer=gan_lib.make_adam(optimization.g_lr, name="g_adam", **adam),
+    jit_compile=jit_compile,
+  )
   return model

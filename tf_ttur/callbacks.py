@@ -57,9 +57,14 @@ class MetricsLogger(keras.callbacks.Callback):
   log_every: the interval, named in the first step's line.
   """
 
-  def __init__(self, workdir: str, total_steps: int,
-               writer: tf.summary.SummaryWriter, family: Family,
-               log_every: int = 0):
+  def __init__(
+    self,
+    workdir: str,
+    total_steps: int,
+    writer: tf.summary.SummaryWriter,
+    family: Family,
+    log_every: int = 0,
+  ):
     super().__init__()
     self.log_every = log_every
     self.workdir = workdir
@@ -73,8 +78,11 @@ class MetricsLogger(keras.callbacks.Callback):
     self._first_step = self._last_step
     # Elapsed time goes on from the run's last record (a resume does not
     # start the clock again).
-    earlier = [r["elapsed_sec"] for r in records.read(self.workdir)
-               if isinstance(r.get("elapsed_sec"), (int, float))]
+    earlier = [
+      r["elapsed_sec"]
+      for r in records.read(self.workdir)
+      if isinstance(r.get("elapsed_sec"), (int, float))
+    ]
     self._elapsed_before = float(earlier[-1]) if earlier else 0.0
     self._said = self._start
     self._write_rates(self._last_step)
@@ -86,19 +94,28 @@ class MetricsLogger(keras.callbacks.Callback):
     now = time.time()
     step = self._epoch_step + batch + 1
     if step == self._first_step + 1 and step < self.total_steps:
-      logging.info("step %d/%d: the first step took %.1f s (tracing it "
-                   "included); then a line every %d steps and at least "
-                   "every %d s", step, self.total_steps, now - self._start,
-                   self.log_every, PROGRESS_SECONDS)
+      logging.info(
+        "step %d/%d: the first step took %.1f s (tracing it "
+        "included); then a line every %d steps and at least "
+        "every %d s",
+        step,
+        self.total_steps,
+        now - self._start,
+        self.log_every,
+        PROGRESS_SECONDS,
+      )
       self._said = now
     elif now - self._said >= PROGRESS_SECONDS and step < self.total_steps:
       done = step - self._first_step
       rate = done / max(now - self._start, 1e-9)
       logging.info(
-          "step %d/%d | %.2f steps/s | elapsed %s | left %s", step,
-          self.total_steps, rate,
-          format_duration(self._elapsed_before + now - self._start),
-          format_duration((self.total_steps - step) / max(rate, 1e-9)))
+        "step %d/%d | %.2f steps/s | elapsed %s | left %s",
+        step,
+        self.total_steps,
+        rate,
+        format_duration(self._elapsed_before + now - self._start),
+        format_duration((self.total_steps - step) / max(rate, 1e-9)),
+      )
       self._said = now
 
   def _write_rates(self, step: int) -> None:
@@ -117,9 +134,12 @@ class MetricsLogger(keras.callbacks.Callback):
     eta = (self.total_steps - step) / max(rate, 1e-9)
     self._last_time, self._last_step = now, step
     self._said = now
-    record = {"step": step, "time": now,
-              "elapsed_sec": self._elapsed_before + now - self._start,
-              "steps_per_sec": steps_per_sec}
+    record = {
+      "step": step,
+      "time": now,
+      "elapsed_sec": self._elapsed_before + now - self._start,
+      "steps_per_sec": steps_per_sec,
+    }
     record.update({k: float(v) for k, v in (logs or {}).items()})
     losses = " ".join(f"{k}={float(v):.4f}" for k, v in (logs or {}).items())
     shown = summaries.scalars(record, self.family)
@@ -127,13 +147,18 @@ class MetricsLogger(keras.callbacks.Callback):
       # The first interval after a start includes tracing (and XLA's
       # compilation): its own tag, not a point of the speed curve.
       shown["speed/first_interval_steps_per_sec"] = shown.pop(
-          "speed/steps_per_sec")
+        "speed/steps_per_sec"
+      )
     records.publish(
-        self.workdir, self.writer, record, shown,
-        f"step {step}/{self.total_steps} {losses} | {steps_per_sec:.2f} "
-        f"steps/s | elapsed "
-        f"{format_duration(self._elapsed_before + now - self._start)} | left "
-        f"{format_duration(eta)}")
+      self.workdir,
+      self.writer,
+      record,
+      shown,
+      f"step {step}/{self.total_steps} {losses} | {steps_per_sec:.2f} "
+      f"steps/s | elapsed "
+      f"{format_duration(self._elapsed_before + now - self._start)} | left "
+      f"{format_duration(eta)}",
+    )
     self._write_rates(step)
 
 
@@ -169,9 +194,14 @@ class Samples(Periodic):
 class SampleGrid(Samples):
   """PNG grids (and TensorBoard images) of the generator at a fixed z."""
 
-  def __init__(self, workdir: str, z: np.ndarray, every: int,
-               writer: tf.summary.SummaryWriter,
-               last_step: int | None = None):
+  def __init__(
+    self,
+    workdir: str,
+    z: np.ndarray,
+    every: int,
+    writer: tf.summary.SummaryWriter,
+    last_step: int | None = None,
+  ):
     super().__init__(every, last_step)
     self.directory = rundir.RunDir(workdir).samples
     self.z = z
@@ -197,10 +227,15 @@ class TextSamples(Samples):
   at a fixed z; decode maps a row of ids to characters (the run's
   vocabulary)."""
 
-  def __init__(self, workdir: str, z: np.ndarray, every: int,
-               decode: Callable[[np.ndarray], list[str]],
-               writer: tf.summary.SummaryWriter | None = None,
-               last_step: int | None = None):
+  def __init__(
+    self,
+    workdir: str,
+    z: np.ndarray,
+    every: int,
+    decode: Callable[[np.ndarray], list[str]],
+    writer: tf.summary.SummaryWriter | None = None,
+    last_step: int | None = None,
+  ):
     super().__init__(every, last_step)
     self.directory = rundir.RunDir(workdir).samples
     self.z = z
@@ -251,25 +286,46 @@ class NonFiniteGuard(keras.callbacks.Callback):
     losses = ", ".join(f"{k}={float(v):.4g}" for k, v in (logs or {}).items())
     last = self.manager.latest_checkpoint or "none (no step saved yet)"
     raise NonFiniteLossError(
-        f"non-finite loss at step {step} ({losses}). The last good "
-        f"checkpoint is {last}; "
-        "nothing after it was saved. Rerun to resume from it, or pass "
-        "--on_nonfinite=restore to restore it and continue with a fresh "
-        "noise seed.")
+      f"non-finite loss at step {step} ({losses}). The last good "
+      f"checkpoint is {last}; "
+      "nothing after it was saved. Rerun to resume from it, or pass "
+      "--on_nonfinite=restore to restore it and continue with a fresh "
+      "noise seed."
+    )
 
 
-def _image_samples(config: Config, data, write_dir: str, z: np.ndarray,
-                   writer: tf.summary.SummaryWriter) -> SampleGrid:
+def _image_samples(
+  config: Config,
+  data,
+  write_dir: str,
+  z: np.ndarray,
+  writer: tf.summary.SummaryWriter,
+) -> SampleGrid:
   del data
-  return SampleGrid(write_dir, z, config.schedule.sample_every, writer,
-                    last_step=config.schedule.train_steps)
+  return SampleGrid(
+    write_dir,
+    z,
+    config.schedule.sample_every,
+    writer,
+    last_step=config.schedule.train_steps,
+  )
 
 
-def _text_samples(config: Config, data, write_dir: str, z: np.ndarray,
-                  writer: tf.summary.SummaryWriter) -> TextSamples:
-  return TextSamples(write_dir, z, config.schedule.sample_every,
-                     data.vocabulary.decode, writer,
-                     last_step=config.schedule.train_steps)
+def _text_samples(
+  config: Config,
+  data,
+  write_dir: str,
+  z: np.ndarray,
+  writer: tf.summary.SummaryWriter,
+) -> TextSamples:
+  return TextSamples(
+    write_dir,
+    z,
+    config.schedule.sample_every,
+    data.vocabulary.decode,
+    writer,
+    last_step=config.schedule.train_steps,
+  )
 
 
 # How each modality writes its samples: (config, the run's data, the
@@ -277,8 +333,14 @@ def _text_samples(config: Config, data, write_dir: str, z: np.ndarray,
 SAMPLE_WRITERS = {"image": _image_samples, "text": _text_samples}
 
 
-def sample_writer(config: Config, data, write_dir: str, z: np.ndarray,
-                  writer: tf.summary.SummaryWriter) -> Periodic:
+def sample_writer(
+  config: Config,
+  data,
+  write_dir: str,
+  z: np.ndarray,
+  writer: tf.summary.SummaryWriter,
+) -> Periodic:
   """The sample callback of config's modality."""
-  return SAMPLE_WRITERS[config.family.modality.name](config, data, write_dir,
-                                                     z, writer)
+  return SAMPLE_WRITERS[config.family.modality.name](
+    config, data, write_dir, z, writer
+  )

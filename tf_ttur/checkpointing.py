@@ -26,8 +26,9 @@ def _loss_scale(optimizer) -> tf.train.Checkpoint | None:
   """The float16 loss scale's state, or None without loss scaling."""
   if not hasattr(optimizer, "inner_optimizer"):
     return None
-  return tf.train.Checkpoint(dynamic_scale=optimizer.dynamic_scale,
-                             step_counter=optimizer.step_counter)
+  return tf.train.Checkpoint(
+    dynamic_scale=optimizer.dynamic_scale, step_counter=optimizer.step_counter
+  )
 
 
 def _core(model: gan_lib.GAN) -> dict:
@@ -35,9 +36,13 @@ def _core(model: gan_lib.GAN) -> dict:
   every precision: the Adams are tracked themselves, not the float16
   LossScaleOptimizer around them (whose object graph differs), so that a
   run moves between float32, mixed_float16 and mixed_bfloat16."""
-  return dict(generator=model.generator, discriminator=model.discriminator,
-              g_optimizer=_adam(model.g_optimizer),
-              d_optimizer=_adam(model.d_optimizer), step=model.step)
+  return dict(
+    generator=model.generator,
+    discriminator=model.discriminator,
+    g_optimizer=_adam(model.g_optimizer),
+    d_optimizer=_adam(model.d_optimizer),
+    step=model.step,
+  )
 
 
 def _extras(model: gan_lib.GAN) -> dict:
@@ -51,11 +56,13 @@ def _extras(model: gan_lib.GAN) -> dict:
   return extras
 
 
-def make_manager(model: gan_lib.GAN, directory: str,
-                 max_to_keep: int) -> tf.train.CheckpointManager:
+def make_manager(
+  model: gan_lib.GAN, directory: str, max_to_keep: int
+) -> tf.train.CheckpointManager:
   checkpoint = tf.train.Checkpoint(**_core(model), **_extras(model))
-  manager = tf.train.CheckpointManager(checkpoint, directory,
-                                       max_to_keep=max_to_keep)
+  manager = tf.train.CheckpointManager(
+    checkpoint, directory, max_to_keep=max_to_keep
+  )
   manager.model = model  # What restore_or_initialize restores into.
   return manager
 
@@ -99,22 +106,27 @@ def restore(model: gan_lib.GAN, path: str, generator_only: bool = False) -> int:
   # generator_only) is expected to stay unread here.
   try:
     tf.train.Checkpoint(**core).restore(
-        path).assert_existing_objects_matched().expect_partial()
+      path
+    ).assert_existing_objects_matched().expect_partial()
   except (AssertionError, ValueError) as e:
     raise ConfigError(
-        f"{path} does not fit the model of these flags "
-        f"({first_line(e)[:200]}); "
-        "resume with the flags the run was trained with (its config.json), "
-        "or use another --workdir") from None
+      f"{path} does not fit the model of these flags "
+      f"({first_line(e)[:200]}); "
+      "resume with the flags the run was trained with (its config.json), "
+      "or use another --workdir"
+    ) from None
   if generator_only:
     return int(model.step.numpy())
   found = {}
   for name, obj in _extras(model).items():
     where = _where_saved(name, saved)
     if where is None:
-      logging.info("%s starts at its initial value: %s does not hold it "
-                   "(made under another precision or an earlier version).",
-                   name, path)
+      logging.info(
+        "%s starts at its initial value: %s does not hold it "
+        "(made under another precision or an earlier version).",
+        name,
+        path,
+      )
     else:
       found[where] = obj
   if found:
@@ -149,9 +161,10 @@ def save_step(manager: tf.train.CheckpointManager, step: int) -> str:
       latest = manager.save(checkpoint_number=step)
     except (OSError, tf.errors.OpError) as e:
       raise StorageError(
-          f"cannot write checkpoint {step} in {manager.directory}: "
-          f"{first_line(e)}. "
-          f"The earlier checkpoints are intact (latest: "
-          f"{manager.latest_checkpoint or 'none'}); free space or fix the "
-          "permissions and rerun to resume.") from None
+        f"cannot write checkpoint {step} in {manager.directory}: "
+        f"{first_line(e)}. "
+        f"The earlier checkpoints are intact (latest: "
+        f"{manager.latest_checkpoint or 'none'}); free space or fix the "
+        "permissions and rerun to resume."
+      ) from None
   return latest

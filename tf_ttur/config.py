@@ -38,60 +38,78 @@ KT_UPDATES = ("step", "original")
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
   """What to do, where, and from which seed."""
+
   mode: str = flag(
-      "train", "train: train (resuming from the run directory); prepare: "
-      "check (and with internet fetch) the dataset, reference statistics "
-      "and Inception graph the run needs, listing every missing piece with "
-      "how to get it; dry_run: print the resolved config and exit; export: "
-      "export the generator of the latest checkpoint.",
-      ("train", "prepare", "dry_run", "export"))
+    "train",
+    "train: train (resuming from the run directory); prepare: "
+    "check (and with internet fetch) the dataset, reference statistics "
+    "and Inception graph the run needs, listing every missing piece with "
+    "how to get it; dry_run: print the resolved config and exit; export: "
+    "export the generator of the latest checkpoint.",
+    ("train", "prepare", "dry_run", "export"),
+  )
   workdir: str = flag(
-      "runs/default", "Run directory; rerunning resumes from its newest "
-      "readable checkpoint.")
+    "runs/default",
+    "Run directory; rerunning resumes from its newest readable checkpoint.",
+  )
   restart: bool = flag(
-      False, "Move the run directory aside (to WORKDIR.old-TIME, nothing is "
-      "deleted) and start a new run in it.")
+    False,
+    "Move the run directory aside (to WORKDIR.old-TIME, nothing is "
+    "deleted) and start a new run in it.",
+  )
   seed: int = flag(0, "Seed of weights, noise and data order.")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataSettings:
   """The training data."""
+
   dataset: str = flag(
-      "shapes", "shapes (offline, generated), svhn_cropped, cifar10, "
-      "celeb_a, lsun/bedroom, tfds:NAME[:SPLIT], folder:PATH, lmdb:PATH "
-      "(LSUN's LMDB export), or celeba:PATH (CelebA's aligned images, "
-      "folder or zip); for --model=language: english (offline, shipped), "
-      "lm1b, or textfile:PATH (fid.datasources).")
+    "shapes",
+    "shapes (offline, generated), svhn_cropped, cifar10, "
+    "celeb_a, lsun/bedroom, tfds:NAME[:SPLIT], folder:PATH, lmdb:PATH "
+    "(LSUN's LMDB export), or celeba:PATH (CelebA's aligned images, "
+    "folder or zip); for --model=language: english (offline, shipped), "
+    "lm1b, or textfile:PATH (fid.datasources).",
+  )
   data_dir: str | None = flag(None, "TFDS data directory (default: TFDS's).")
   image_size: int = flag(32, "Image side: 32 or 64.")
   shuffle_buffer: int = count(10_000, "tf.data shuffle buffer.")
   cache_mb: int = off(
-      4096, "Cache the decoded, resized images in memory when they take at "
-      "most this many MB (CelebA-64: 2,500; LSUN Bedroom: 37,000); 0: never.")
+    4096,
+    "Cache the decoded, resized images in memory when they take at "
+    "most this many MB (CelebA-64: 2,500; LSUN Bedroom: 37,000); 0: never.",
+  )
   max_lines: int = count(
-      10_000_000, "Text lines read, in order, from the corpus (the "
-      "language model, docs/paper.md A.4).")
+    10_000_000,
+    "Text lines read, in order, from the corpus (the "
+    "language model, docs/paper.md A.4).",
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSettings:
   """The GAN family and its networks' sizes."""
-  model: str = flag("dcgan", "Network family (tf_ttur.families): "
-                    f"{', '.join(FAMILIES)}.")
+
+  model: str = flag(
+    "dcgan", f"Network family (tf_ttur.families): {', '.join(FAMILIES)}."
+  )
   z_dim: int = count(100, "Latent dimension.")
   width: int = count(64, "Base width (gf = df = 64 in the paper).")
   critic_flatten: str = flag(
-      "per_sample", "WGAN-GP at 32x32: original (the paper's CIFAR-10 "
-      "critic, whose reshape to 4*4*8w merges 4 samples into one critic "
-      "value; --batch_size a multiple of 4) or per_sample (one value per "
-      "sample). The same network at 64x64; no effect on other models.",
-      CRITIC_FLATTENS)
+    "per_sample",
+    "WGAN-GP at 32x32: original (the paper's CIFAR-10 "
+    "critic, whose reshape to 4*4*8w merges 4 samples into one critic "
+    "value; --batch_size a multiple of 4) or per_sample (one value per "
+    "sample). The same network at 64x64; no effect on other models.",
+    CRITIC_FLATTENS,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class OptimizationSettings:
   """TTUR: one Adam per network, and the batches they see."""
+
   d_lr: float = rate(1e-4, "Discriminator learning rate (b).")
   g_lr: float = rate(5e-4, "Generator learning rate (a).")
   beta_1: float = flag(0.5, "Adam beta_1 of both optimizers.", rule="unit")
@@ -99,29 +117,40 @@ class OptimizationSettings:
   adam_epsilon: float = rate(1e-8, "Adam epsilon (TF1's default).")
   n_critic: int = count(1, "Discriminator updates per generator update.")
   lr_halve_every: int = off(
-      0, "Halve both learning rates every N updates (BEGAN: 100000); 0: "
-      "constant, as DCGAN and WGAN-GP.")
+    0,
+    "Halve both learning rates every N updates (BEGAN: 100000); 0: "
+    "constant, as DCGAN and WGAN-GP.",
+  )
   batch_size: int = count(64, "Batch size per update.")
   extra_g_passes: int = off(
-      0, "A quirk of the original DCGAN, for the paper flagfiles (2): "
-      "training-mode generator passes after its update that move its "
-      "batch-norm averages (the original's two loss evaluations for "
-      "logging, docs/paper.md A.3.1). They see the same weights and z, so "
-      "one pass is run and the averages are moved N times in closed form. "
-      "0: off (user runs).")
+    0,
+    "A quirk of the original DCGAN, for the paper flagfiles (2): "
+    "training-mode generator passes after its update that move its "
+    "batch-norm averages (the original's two loss evaluations for "
+    "logging, docs/paper.md A.3.1). They see the same weights and z, so "
+    "one pass is run and the averages are moved N times in closed form. "
+    "0: off (user runs).",
+  )
   kt_update: str = flag(
-      "step", "BEGAN's k_t. step: from the step's own L(x) and L(G(z)), at "
-      "no cost (user runs); original: after the update, from a second "
-      "forward pass on a new real batch and z with the updated weights, as "
-      "the original's second session.run (the BEGAN paper flagfiles; 1 G "
-      "and 2 D forwards more a step, docs/measurements.md).", KT_UPDATES)
+    "step",
+    "BEGAN's k_t. step: from the step's own L(x) and L(G(z)), at "
+    "no cost (user runs); original: after the update, from a second "
+    "forward pass on a new real batch and z with the updated weights, as "
+    "the original's second session.run (the BEGAN paper flagfiles; 1 G "
+    "and 2 D forwards more a step, docs/measurements.md).",
+    KT_UPDATES,
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleSettings:
   """How long, and what happens every so many steps."""
-  train_steps: int = count(100_000, "Generator updates in total (any "
-                           "number: a last short interval is logged too).")
+
+  train_steps: int = count(
+    100_000,
+    "Generator updates in total (any "
+    "number: a last short interval is logged too).",
+  )
   log_every: int = count(100, "Steps between log lines and metrics.")
   checkpoint_every: int = every(1000, "Steps between checkpoints.")
   sample_every: int = every(1000, "Steps between sample grids.")
@@ -130,75 +159,113 @@ class ScheduleSettings:
 
 
 def _evaluation_fields() -> list[tuple[str, str, Any]]:
-  return [(name, type(spec.default).__name__ if spec.default is not None
-           else "str | None", flag_tools.field(spec))
-          for entry in evals.EVALS.values()
-          for name, spec in entry.all_flags().items()]
+  return [
+    (
+      name,
+      type(spec.default).__name__ if spec.default is not None else "str | None",
+      flag_tools.field(spec),
+    )
+    for entry in evals.EVALS.values()
+    for name, spec in entry.all_flags().items()
+  ]
 
 
 # FID (docs/paper.md A.3), KID, the offline fd_shapes (not the FID) and the
 # language model's n-gram JSD (A.4), during training: one flag set per
 # tf_ttur.evals entry.
 EvaluationSettings = dataclasses.make_dataclass(
-    "EvaluationSettings", _evaluation_fields(), frozen=True)
+  "EvaluationSettings", _evaluation_fields(), frozen=True
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeSettings:
   """Where and how fast: precision, XLA, devices; and what a NaN does."""
+
   precision: str = flag(
-      "auto", "auto: mixed_bfloat16 on GPUs of compute capability 8.0+ and "
-      "on CPUs with native bfloat16 (AVX512_BF16, AMX-BF16), mixed_float16 "
-      "with loss scaling on older GPUs, float32 elsewhere. A resumed run "
-      "keeps the precision its config.json records unless this flag names "
-      "another; checkpoints move between precisions.",
-      ("auto", "float32", "mixed_float16", "mixed_bfloat16"))
+    "auto",
+    "auto: mixed_bfloat16 on GPUs of compute capability 8.0+ and "
+    "on CPUs with native bfloat16 (AVX512_BF16, AMX-BF16), mixed_float16 "
+    "with loss scaling on older GPUs, float32 elsewhere. A resumed run "
+    "keeps the precision its config.json records unless this flag names "
+    "another; checkpoints move between precisions.",
+    ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+  )
   tf32: str = flag(
-      "auto", "TensorFloat-32 matmuls and convolutions in training on "
-      "Ampere and later GPUs. auto: TensorFlow's default (on); false: exact "
-      "float32, as the paper's 2017 GPUs (the paper flagfiles). The FID is "
-      "always computed without.", ("auto", "true", "false"))
+    "auto",
+    "TensorFloat-32 matmuls and convolutions in training on "
+    "Ampere and later GPUs. auto: TensorFlow's default (on); false: exact "
+    "float32, as the paper's 2017 GPUs (the paper flagfiles). The FID is "
+    "always computed without.",
+    ("auto", "true", "false"),
+  )
   jit_compile: str = flag(
-      "auto", "XLA for the train step. auto: on for GPUs, off on CPU (11x "
-      "slower there, docs/paper.md C).", ("auto", "true", "false"))
+    "auto",
+    "XLA for the train step. auto: on for GPUs, off on CPU (11x "
+    "slower there, docs/paper.md C).",
+    ("auto", "true", "false"),
+  )
   strategy: str = flag(
-      "default", "tf.distribute: default (one device), mirrored (all local "
-      "GPUs), multi_worker (TF_CONFIG).",
-      ("default", "mirrored", "multi_worker"))
+    "default",
+    "tf.distribute: default (one device), mirrored (all local "
+    "GPUs), multi_worker (TF_CONFIG).",
+    ("default", "mirrored", "multi_worker"),
+  )
   cpu_replicas: int = off(
-      0, "Split the CPU into this many logical devices, so that "
-      "--strategy=mirrored runs without GPUs (to check the distributed "
-      "logic on CPU; no faster). 0: no split.")
+    0,
+    "Split the CPU into this many logical devices, so that "
+    "--strategy=mirrored runs without GPUs (to check the distributed "
+    "logic on CPU; no faster). 0: no split.",
+  )
   on_nonfinite: str = flag(
-      "stop", "A NaN or infinite loss: stop (exit 3, the last good "
-      "checkpoint kept) or restore the last checkpoint and continue with a "
-      "fresh noise seed (at most 3 times).", ("stop", "restore"))
+    "stop",
+    "A NaN or infinite loss: stop (exit 3, the last good "
+    "checkpoint kept) or restore the last checkpoint and continue with a "
+    "fresh noise seed (at most 3 times).",
+    ("stop", "restore"),
+  )
   debug_nan_at_step: int = off(
-      0, "Test hook: make the losses of this step NaN once. 0: off.")
+    0, "Test hook: make the losses of this step NaN once. 0: off."
+  )
 
 
 @dataclasses.dataclass(frozen=True)
 class OutputSettings:
   """The exported generator."""
+
   export: bool = flag(True, "Export the generator when training ends.")
   export_dtype: str = flag(
-      "float32", "The serving graph's precision, whatever precision trained "
-      "the weights (bfloat16, float16: Keras mixed precision, the last "
-      "layer in float32).", ("float32", "bfloat16", "float16"))
+    "float32",
+    "The serving graph's precision, whatever precision trained "
+    "the weights (bfloat16, float16: Keras mixed precision, the last "
+    "layer in float32).",
+    ("float32", "bfloat16", "float16"),
+  )
   tflite: bool = flag(
-      False, "Also write generator.tflite (serving_default, TFLite built-in "
-      "ops) into the exported SavedModel folder, checked against it (image "
-      "generators, float32).")
+    False,
+    "Also write generator.tflite (serving_default, TFLite built-in "
+    "ops) into the exported SavedModel folder, checked against it (image "
+    "generators, float32).",
+  )
 
 
 # Config's parts, in the order of --helpfull and config.json.
-PARTS = {"run": RunSettings, "data": DataSettings, "network": NetworkSettings,
-         "optimization": OptimizationSettings, "schedule": ScheduleSettings,
-         "evaluation": EvaluationSettings, "runtime": RuntimeSettings,
-         "output": OutputSettings}
+PARTS = {
+  "run": RunSettings,
+  "data": DataSettings,
+  "network": NetworkSettings,
+  "optimization": OptimizationSettings,
+  "schedule": ScheduleSettings,
+  "evaluation": EvaluationSettings,
+  "runtime": RuntimeSettings,
+  "output": OutputSettings,
+}
 # Flag name -> the part that holds it (flag names are unique across parts).
-PART_OF = {field.name: part for part, cls in PARTS.items()
-           for field in dataclasses.fields(cls)}
+PART_OF = {
+  field.name: part
+  for part, cls in PARTS.items()
+  for field in dataclasses.fields(cls)
+}
 
 
 def define_flags(flag_values):
@@ -212,18 +279,20 @@ def define_flags(flag_values):
 @dataclasses.dataclass(frozen=True)
 class Config:
   """Every setting of a run, in parts (each field's help: its flag)."""
+
   run: RunSettings = dataclasses.field(default_factory=RunSettings)
   data: DataSettings = dataclasses.field(default_factory=DataSettings)
-  network: NetworkSettings = dataclasses.field(
-      default_factory=NetworkSettings)
+  network: NetworkSettings = dataclasses.field(default_factory=NetworkSettings)
   optimization: OptimizationSettings = dataclasses.field(
-      default_factory=OptimizationSettings)
+    default_factory=OptimizationSettings
+  )
   schedule: ScheduleSettings = dataclasses.field(
-      default_factory=ScheduleSettings)
+    default_factory=ScheduleSettings
+  )
   evaluation: EvaluationSettings = dataclasses.field(
-      default_factory=EvaluationSettings)
-  runtime: RuntimeSettings = dataclasses.field(
-      default_factory=RuntimeSettings)
+    default_factory=EvaluationSettings
+  )
+  runtime: RuntimeSettings = dataclasses.field(default_factory=RuntimeSettings)
   output: OutputSettings = dataclasses.field(default_factory=OutputSettings)
 
   @classmethod
@@ -242,6 +311,7 @@ class Config:
     """The Config of `python -m tf_ttur.main args...` (not validated),
     parsed on a FlagValues of its own (absl's FLAGS is left alone)."""
     from absl import flags
+
     flag_values = define_flags(flags.FlagValues())
     cycle = flag_tools.flagfile_cycle(["tf_ttur", *args])
     if cycle:
@@ -265,7 +335,8 @@ class Config:
       elif name in PART_OF:
         part = PART_OF[name]
         parts[part] = dataclasses.replace(
-            parts.get(part, getattr(self, part)), **{name: value})
+          parts.get(part, getattr(self, part)), **{name: value}
+        )
       else:
         raise TypeError(f"Config has no flag {name!r}")
     return dataclasses.replace(self, **parts)
@@ -291,49 +362,67 @@ class Config:
     """
     flat = self.flat()
     for name, value, field in self.flags():
-      flag_tools.check_field(name, value, field.type, field.metadata["flag"],
-                             flat)
+      flag_tools.check_field(
+        name, value, field.type, field.metadata["flag"], flat
+      )
     f = self.values()
     family = self._check_names(f)
     self._check_family(f, family)
     for entry in evals.enabled(self.evaluation):
       samples = getattr(f, f"{entry.name}_samples")
       if samples < 2:
-        raise ConfigError(f"--{entry.name}_samples must be at least 2, got "
-                          f"{samples}")
+        raise ConfigError(
+          f"--{entry.name}_samples must be at least 2, got {samples}"
+        )
     if f.cpu_replicas and (f.strategy != "mirrored" or f.cpu_replicas < 2):
-      raise ConfigError("--cpu_replicas is for --strategy=mirrored and "
-                        f"needs at least 2 devices, got {f.cpu_replicas} "
-                        f"with --strategy={f.strategy}")
+      raise ConfigError(
+        "--cpu_replicas is for --strategy=mirrored and "
+        f"needs at least 2 devices, got {f.cpu_replicas} "
+        f"with --strategy={f.strategy}"
+      )
     if f.cpu_replicas and f.batch_size % f.cpu_replicas:
-      raise ConfigError(f"--batch_size={f.batch_size} does not split "
-                        f"over --cpu_replicas={f.cpu_replicas}")
+      raise ConfigError(
+        f"--batch_size={f.batch_size} does not split "
+        f"over --cpu_replicas={f.cpu_replicas}"
+      )
     if f.tflite and f.export_dtype != "float32":
-      raise ConfigError("--tflite needs --export_dtype=float32: TFLite's "
-                        "built-in kernels compute in float32 (shrink the "
-                        "file with TFLite's own quantization instead)")
+      raise ConfigError(
+        "--tflite needs --export_dtype=float32: TFLite's "
+        "built-in kernels compute in float32 (shrink the "
+        "file with TFLite's own quantization instead)"
+      )
     if not f.workdir:
       raise ConfigError("--workdir must not be empty")
-    preflight.check_run(f, evals.needed(self.evaluation),
-                        evals.quality_model_path(self.evaluation))
+    preflight.check_run(
+      f,
+      evals.needed(self.evaluation),
+      evals.quality_model_path(self.evaluation),
+    )
     return self
 
   def _check_family(self, f: types.SimpleNamespace, family: Family) -> None:
     """The rules that depend on what the family is (tf_ttur.families)."""
     if family.joint_update and f.n_critic != 1:
-      raise ConfigError(f"--model={f.model} updates both networks "
-                        "together: --n_critic must be 1")
+      raise ConfigError(
+        f"--model={f.model} updates both networks "
+        "together: --n_critic must be 1"
+      )
     if family.joint_update and f.extra_g_passes:
-      raise ConfigError(f"--extra_g_passes is for models with a separate "
-                        f"generator update; --model={f.model} has none")
+      raise ConfigError(
+        f"--extra_g_passes is for models with a separate "
+        f"generator update; --model={f.model} has none"
+      )
     if not family.generator_batch_norm and f.extra_g_passes:
-      raise ConfigError(f"--extra_g_passes moves the generator's "
-                        f"batch-norm averages; --model={f.model}'s "
-                        "generator has no batch normalization, so it would "
-                        "do nothing")
+      raise ConfigError(
+        f"--extra_g_passes moves the generator's "
+        f"batch-norm averages; --model={f.model}'s "
+        "generator has no batch normalization, so it would "
+        "do nothing"
+      )
     if f.kt_update != "step" and not family.joint_update:
-      raise ConfigError(f"--kt_update is BEGAN's k_t; --model={f.model} has "
-                        "no k_t")
+      raise ConfigError(
+        f"--kt_update is BEGAN's k_t; --model={f.model} has no k_t"
+      )
     if family.check is not None:
       family.check(f)
 
@@ -353,27 +442,33 @@ class Config:
     evaluations fit the family's modality; returns the family."""
     if not any(m.accepts(f.dataset) for m in modalities.MODALITIES):
       raise ConfigError(
-          f"--dataset={f.dataset!r} is unknown; choose one of "
-          f"{modalities.IMAGES.datasets}, or for --model=language "
-          f"{modalities.TEXT.datasets}")
+        f"--dataset={f.dataset!r} is unknown; choose one of "
+        f"{modalities.IMAGES.datasets}, or for --model=language "
+        f"{modalities.TEXT.datasets}"
+      )
     if f.model not in FAMILIES:
-      raise ConfigError(f"--model={f.model!r} is unknown; choose one of "
-                        f"{', '.join(sorted(FAMILIES))}")
+      raise ConfigError(
+        f"--model={f.model!r} is unknown; choose one of "
+        f"{', '.join(sorted(FAMILIES))}"
+      )
     family = FAMILIES[f.model]
     if not family.modality.accepts(f.dataset):
       raise ConfigError(
-          f"--dataset={f.dataset} does not fit --model={f.model}, "
-          f"which takes {family.modality.noun}: {family.modality.datasets}")
+        f"--dataset={f.dataset} does not fit --model={f.model}, "
+        f"which takes {family.modality.noun}: {family.modality.datasets}"
+      )
     if family.image_sizes and f.image_size not in family.image_sizes:
       raise ConfigError(
-          f"--image_size={f.image_size} is not supported by "
-          f"--model={f.model}; use one of {family.image_sizes}")
+        f"--image_size={f.image_size} is not supported by "
+        f"--model={f.model}; use one of {family.image_sizes}"
+      )
     for entry in evals.enabled(self.evaluation):
       if entry.modality != family.modality.name:
         raise ConfigError(
-            f"--{entry.name}_every is for {entry.modality} models; "
-            f"--model={f.model} makes {family.modality.noun}"
-            f"{family.modality.scored_by}")
+          f"--{entry.name}_every is for {entry.modality} models; "
+          f"--model={f.model} makes {family.modality.noun}"
+          f"{family.modality.scored_by}"
+        )
     for name, why in family.modality.inapplicable:
       if getattr(f, name):
         raise ConfigError(f"--{name} {why}")
@@ -400,4 +495,3 @@ def flatten(recorded: dict[str, Any]) -> dict[str, Any]:
     nested = name in PARTS and isinstance(value, dict)
     flat.update(value if nested else {name: value})
   return flat
-

@@ -28,6 +28,7 @@ def fail(message: str, code: int = 2) -> None:
   """The command lines' way out for a user's error: one `error:` line on
   stderr and exit code 2 (or `code`)."""
   from fid.errors import clipped
+
   print(f"error: {clipped(message)}", file=sys.stderr)
   sys.exit(code)
 

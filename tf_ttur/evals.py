@@ -31,11 +31,15 @@ from tf_ttur.flags import Flag
 # the package in a checkout or an editable install, else under the current
 # folder (an installed package run from a checkout).
 _BESIDE_PACKAGE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "saved_models", "shapes_classifier")
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+  "saved_models",
+  "shapes_classifier",
+)
 DEFAULT_QUALITY_MODEL = (
-    _BESIDE_PACKAGE if os.path.isdir(_BESIDE_PACKAGE) else
-    os.path.join("saved_models", "shapes_classifier"))
+  _BESIDE_PACKAGE
+  if os.path.isdir(_BESIDE_PACKAGE)
+  else os.path.join("saved_models", "shapes_classifier")
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Eval:
       "reference_statistics" (--fid_stats), "inception_graph" (the 2015
       graph, --fid_inception), "quality_model" (the shapes classifier).
   """
+
   name: str
   modality: str
   what: str
@@ -77,11 +82,15 @@ class Eval:
   def all_flags(self) -> dict[str, Flag]:
     """{flag name: Flag}: --<name>_every, --<name>_samples, then its own."""
     return {
-        f"{self.name}_every": Flag(
-            0, f"Steps between evaluations of {self.what}; 0: off.",
-            rule="off_or_positive", multiple_of="log_every"),
-        f"{self.name}_samples": Flag(*self.samples, rule="positive"),
-        **self.flags}
+      f"{self.name}_every": Flag(
+        0,
+        f"Steps between evaluations of {self.what}; 0: off.",
+        rule="off_or_positive",
+        multiple_of="log_every",
+      ),
+      f"{self.name}_samples": Flag(*self.samples, rule="positive"),
+      **self.flags,
+    }
 
 
 def quality_model_path(settings) -> str:
@@ -91,71 +100,100 @@ def quality_model_path(settings) -> str:
 
 
 EVALS: dict[str, Eval] = {
-    entry.name: entry for entry in (
-        Eval("fid", "image",
-             "the FID (docs/paper.md A.3)",
-             (50_000, "Generated samples per FID."), ("fid",),
-             flags={
-                 "fid_stats": Flag(
-                     None, "Reference statistics (.npz, mu/sigma): python -m "
-                     "fid DATA --save_stats X.npz, or TTUR's published "
-                     "fid_stats_*.npz."),
-                 "fid_inception": Flag(
-                     None, "classify_image_graph_def.pb or the .tgz "
-                     "(default: the fid package's cache, downloaded on first "
-                     "use); also KID's."),
-                 "fid_extractor": Flag(
-                     "fast", "Inception path: the Keras port or the graph "
-                     "itself; also KID's.", tuple(
-                         kind.name for kind in EXTRACTOR_KINDS.values()
-                         if kind.is_fid)),
-                 "fid_batch_size": Flag(
-                     100, "Inception batch size; also KID's.",
-                     rule="positive"),
-             },
-             model_info="fid",
-             about=lambda s: {"reference_stats": os.path.basename(
-                 s.fid_stats or "")},
-             needs=("reference_statistics", "inception_graph")),
-        Eval("kid", "image",
-             "the KID (Binkowski et al. 2018: the unbiased MMD^2 of the "
-             "Inception pool_3 features, cubic polynomial kernel, averaged "
-             "over --kid_subsets subsets), against as many training images, "
-             "drawn once; unbiased at small sample counts, so a CPU run "
-             "can afford it",
-             (1000, "Generated (and real) samples per KID."),
-             ("kid",),
-             flags={
-                 "kid_subset_size": Flag(
-                     1000, "Samples per KID subset (at most --kid_samples).",
-                     rule="positive"),
-                 "kid_subsets": Flag(100, "Random subsets averaged per KID.",
-                                     rule="positive"),
-             },
-             model_info="kid",
-             about=lambda s: {"reference": "training images",
-                              "subset_size": min(s.kid_subset_size,
-                                                 s.kid_samples),
-                              "subsets": s.kid_subsets},
-             needs=("inception_graph",)),
-        Eval("quality", "image",
-             "fd_shapes, the Frechet distance in the shapes classifier's "
-             "feature space (offline; NOT the FID)",
-             (2000, "Generated (and real) samples per fd_shapes value."),
-             ("fd_shapes",),
-             flags={"quality_model": Flag(
-                 "", "The classifier SavedModel (default: saved_models/"
-                 "shapes_classifier).")},
-             model_info="quality",
-             about=lambda s: {"feature_model": os.path.basename(
-                 quality_model_path(s).rstrip("/"))},
-             needs=("quality_model",)),
-        Eval("jsd", "text",
-             "the n-gram JSD (docs/paper.md A.4)",
-             (640, "Generated lines per JSD (640 in the paper; the values "
-              "depend on it)."),
-             ("jsd_4", "jsd_6"), model_info="jsd"),
-    )
+  entry.name: entry
+  for entry in (
+    Eval(
+      "fid",
+      "image",
+      "the FID (docs/paper.md A.3)",
+      (50_000, "Generated samples per FID."),
+      ("fid",),
+      flags={
+        "fid_stats": Flag(
+          None,
+          "Reference statistics (.npz, mu/sigma): python -m "
+          "fid DATA --save_stats X.npz, or TTUR's published "
+          "fid_stats_*.npz.",
+        ),
+        "fid_inception": Flag(
+          None,
+          "classify_image_graph_def.pb or the .tgz "
+          "(default: the fid package's cache, downloaded on first "
+          "use); also KID's.",
+        ),
+        "fid_extractor": Flag(
+          "fast",
+          "Inception path: the Keras port or the graph itself; also KID's.",
+          tuple(kind.name for kind in EXTRACTOR_KINDS.values() if kind.is_fid),
+        ),
+        "fid_batch_size": Flag(
+          100, "Inception batch size; also KID's.", rule="positive"
+        ),
+      },
+      model_info="fid",
+      about=lambda s: {"reference_stats": os.path.basename(s.fid_stats or "")},
+      needs=("reference_statistics", "inception_graph"),
+    ),
+    Eval(
+      "kid",
+      "image",
+      "the KID (Binkowski et al. 2018: the unbiased MMD^2 of the "
+      "Inception pool_3 features, cubic polynomial kernel, averaged "
+      "over --kid_subsets subsets), against as many training images, "
+      "drawn once; unbiased at small sample counts, so a CPU run "
+      "can afford it",
+      (1000, "Generated (and real) samples per KID."),
+      ("kid",),
+      flags={
+        "kid_subset_size": Flag(
+          1000,
+          "Samples per KID subset (at most --kid_samples).",
+          rule="positive",
+        ),
+        "kid_subsets": Flag(
+          100, "Random subsets averaged per KID.", rule="positive"
+        ),
+      },
+      model_info="kid",
+      about=lambda s: {
+        "reference": "training images",
+        "subset_size": min(s.kid_subset_size, s.kid_samples),
+        "subsets": s.kid_subsets,
+      },
+      needs=("inception_graph",),
+    ),
+    Eval(
+      "quality",
+      "image",
+      "fd_shapes, the Frechet distance in the shapes classifier's "
+      "feature space (offline; NOT the FID)",
+      (2000, "Generated (and real) samples per fd_shapes value."),
+      ("fd_shapes",),
+      flags={
+        "quality_model": Flag(
+          "",
+          "The classifier SavedModel (default: saved_models/"
+          "shapes_classifier).",
+        )
+      },
+      model_info="quality",
+      about=lambda s: {
+        "feature_model": os.path.basename(quality_model_path(s).rstrip("/"))
+      },
+      needs=("quality_model",),
+    ),
+    Eval(
+      "jsd",
+      "text",
+      "the n-gram JSD (docs/paper.md A.4)",
+      (
+        640,
+        "Generated lines per JSD (640 in the paper; the values depend on it).",
+      ),
+      ("jsd_4", "jsd_6"),
+      model_info="jsd",
+    ),
+  )
 }
 
 
@@ -166,7 +204,7 @@ def best_values() -> tuple[str, ...]:
 
 
 def direction(value: str) -> str:
-  """"min" when the lowest `value` is the best, "max" when the highest is
+  """ "min" when the lowest `value` is the best, "max" when the highest is
   (its entry's `maximize`)."""
   for entry in EVALS.values():
     if value in entry.values:
@@ -180,7 +218,7 @@ def best(value: str, *candidates: float) -> float:
 
 
 def best_word(value: str) -> str:
-  """"lowest" or "highest": what the best of `value` is, for messages."""
+  """ "lowest" or "highest": what the best of `value` is, for messages."""
   return "highest" if direction(value) == "max" else "lowest"
 
 
@@ -191,5 +229,8 @@ def needed(settings) -> set[str]:
 
 def enabled(settings) -> list[Eval]:
   """The evaluations a config's evaluation part turns on."""
-  return [entry for entry in EVALS.values()
-          if getattr(settings, f"{entry.name}_every")]
+  return [
+    entry
+    for entry in EVALS.values()
+    if getattr(settings, f"{entry.name}_every")
+  ]

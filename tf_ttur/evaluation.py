@@ -53,10 +53,12 @@ from tf_ttur.data import noise
 METRIC = "fd_shapes"
 
 # What best_fid.json's value is, and is not.
-ONE_RUN = ("this run's lowest FID: one run's minimum, lower and noisier "
-           "than the paper's statistic as this project reads it (the best "
-           "point of the mean curve over 8 runs: python -m "
-           "tf_ttur.experiments.compare --seeds=8)")
+ONE_RUN = (
+  "this run's lowest FID: one run's minimum, lower and noisier "
+  "than the paper's statistic as this project reads it (the best "
+  "point of the mean curve over 8 runs: python -m "
+  "tf_ttur.experiments.compare --seeds=8)"
+)
 
 
 def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
@@ -86,26 +88,37 @@ def abandonable(batches, stop):
     yield batch
 
 
-def _generated(model, samples: int, seed, batch_size: int, pixels: str,
-               stop=lambda: False):
+def _generated(
+  model, samples: int, seed, batch_size: int, pixels: str, stop=lambda: False
+):
   """Batches of `samples` generated images in [0, 255], mapped as the
   original did for the family, from z drawn from numpy with `seed`, so
   that evaluation neither consumes the training noise stream nor depends
   on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
   generator's ignores the flag and uses batch statistics. The same path
   as `python -m fid savedmodel:DIR` (fid.generator)."""
-  return abandonable(fid_generator.generated_batches(
-      lambda z: keras.ops.convert_to_numpy(model.generator(z,
-                                                           training=False)),
-      samples, model.z_dim, model.z_distribution, seed, batch_size,
-      to_pixels=lambda images: to_pixels(images, pixels)), stop)
+  return abandonable(
+    fid_generator.generated_batches(
+      lambda z: keras.ops.convert_to_numpy(model.generator(z, training=False)),
+      samples,
+      model.z_dim,
+      model.z_distribution,
+      seed,
+      batch_size,
+      to_pixels=lambda images: to_pixels(images, pixels),
+    ),
+    stop,
+  )
 
 
-def _real(images: tf.data.Dataset, samples: int,
-          batch_size: int) -> list[np.ndarray]:
+def _real(
+  images: tf.data.Dataset, samples: int, batch_size: int
+) -> list[np.ndarray]:
   """The first `samples` training images, float32 batches in [0, 255]."""
-  return [keras.ops.convert_to_numpy(b).astype(np.float32)
-          for b in images.take(samples).batch(batch_size)]
+  return [
+    keras.ops.convert_to_numpy(b).astype(np.float32)
+    for b in images.take(samples).batch(batch_size)
+  ]
 
 
 class Evaluator(Protocol):
@@ -133,9 +146,11 @@ def check_values(evaluator: Evaluator, values: dict[str, float]) -> None:
   declared = evals.EVALS[evaluator.name].values
   missing = [name for name in declared if name not in values]
   if missing:
-    raise TypeError(f"the {evaluator.name} evaluator returned "
-                    f"{sorted(values)}, without its declared "
-                    f"{', '.join(missing)} (tf_ttur.evals)")
+    raise TypeError(
+      f"the {evaluator.name} evaluator returned "
+      f"{sorted(values)}, without its declared "
+      f"{', '.join(missing)} (tf_ttur.evals)"
+    )
 
 
 class FrechetEvaluator:
@@ -150,8 +165,16 @@ class FrechetEvaluator:
   keep_best = False  # FIDEvaluator: the lowest exports the generator.
   stop = staticmethod(lambda: False)  # Evaluation sets its own.
 
-  def __init__(self, extractor, mu: np.ndarray, sigma: np.ndarray,
-               samples: int, batch_size: int, pixels: str, seed: int):
+  def __init__(
+    self,
+    extractor,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    samples: int,
+    batch_size: int,
+    pixels: str,
+    seed: int,
+  ):
     self.extractor = extractor
     self.mu, self.sigma = mu, sigma
     self.samples = samples
@@ -162,11 +185,22 @@ class FrechetEvaluator:
   def __call__(self, model, step: int = 0) -> dict[str, float]:
     """{value: the distance} of model's generator over `samples` fresh
     samples (z from the seed (seed, step))."""
-    stats = fid.run_pass(_generated(model, self.samples, [self.seed, step],
-                                    self.batch_size, self.pixels, self.stop),
-                         self.extractor)
-    return {self.value: frechet.calculate_frechet_distance(
-        stats.mu, stats.sigma, self.mu, self.sigma)}
+    stats = fid.run_pass(
+      _generated(
+        model,
+        self.samples,
+        [self.seed, step],
+        self.batch_size,
+        self.pixels,
+        self.stop,
+      ),
+      self.extractor,
+    )
+    return {
+      self.value: frechet.calculate_frechet_distance(
+        stats.mu, stats.sigma, self.mu, self.sigma
+      )
+    }
 
   def line(self, values: dict[str, float]) -> str:
     return f"{self.label} {values[self.value]:.4f} ({self.samples} samples)"
@@ -178,20 +212,36 @@ class FIDEvaluator(FrechetEvaluator):
   label = "FID"
   keep_best = True
 
-  def __init__(self, config: Config, pixels: str,
-               strategy: tf.distribute.Strategy | None = None):
+  def __init__(
+    self,
+    config: Config,
+    pixels: str,
+    strategy: tf.distribute.Strategy | None = None,
+  ):
     settings = config.evaluation
     mu, sigma = fid.load_stats(settings.fid_stats)
     # The feature pass over several local replicas (fast extractor only; the
     # reference one is a TF1 Session on one device).
-    kwargs = ({"strategy": strategy}
-              if strategy is not None and settings.fid_extractor == "fast"
-              else {})
-    extractor = fid.make_extractor(settings.fid_extractor,
-                                   settings.fid_inception,
-                                   flag="--fid_inception", **kwargs)
-    super().__init__(extractor, mu, sigma, settings.fid_samples,
-                     settings.fid_batch_size, pixels, config.run.seed)
+    kwargs = (
+      {"strategy": strategy}
+      if strategy is not None and settings.fid_extractor == "fast"
+      else {}
+    )
+    extractor = fid.make_extractor(
+      settings.fid_extractor,
+      settings.fid_inception,
+      flag="--fid_inception",
+      **kwargs,
+    )
+    super().__init__(
+      extractor,
+      mu,
+      sigma,
+      settings.fid_samples,
+      settings.fid_batch_size,
+      pixels,
+      config.run.seed,
+    )
 
 
 class ShapesEvaluator(FrechetEvaluator):
@@ -202,15 +252,21 @@ class ShapesEvaluator(FrechetEvaluator):
   name = "quality"
   value = label = METRIC
 
-  def __init__(self, config: Config, pixels: str,
-               real_images: tf.data.Dataset):
+  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
     from fid.saved_model import SavedModelExtractor
+
     samples = config.evaluation.quality_samples
-    extractor = SavedModelExtractor(
-        evals.quality_model_path(config.evaluation))
+    extractor = SavedModelExtractor(evals.quality_model_path(config.evaluation))
     reference = fid.run_pass(_real(real_images, samples, 500), extractor)
-    super().__init__(extractor, reference.mu, reference.sigma, samples, 500,
-                     pixels, config.run.seed)
+    super().__init__(
+      extractor,
+      reference.mu,
+      reference.sigma,
+      samples,
+      500,
+      pixels,
+      config.run.seed,
+    )
 
 
 class KIDEvaluator:
@@ -225,12 +281,11 @@ class KIDEvaluator:
   keep_best = False
   stop = staticmethod(lambda: False)
 
-  def __init__(self, config: Config, pixels: str,
-               real_images: tf.data.Dataset):
+  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
     settings = config.evaluation
-    self.extractor = fid.make_extractor(settings.fid_extractor,
-                                        settings.fid_inception,
-                                        flag="--fid_inception")
+    self.extractor = fid.make_extractor(
+      settings.fid_extractor, settings.fid_inception, flag="--fid_inception"
+    )
     self.samples = settings.kid_samples
     self.subset_size = settings.kid_subset_size
     self.subsets = settings.kid_subsets
@@ -238,25 +293,41 @@ class KIDEvaluator:
     self.pixels = pixels
     self.seed = config.run.seed
     self.reference = self._features(
-        _real(real_images, self.samples, self.batch_size))
+      _real(real_images, self.samples, self.batch_size)
+    )
     if len(self.reference) < 2:
-      raise ValueError(f"KID needs at least 2 training images, the dataset "
-                       f"has {len(self.reference)}")
+      raise ValueError(
+        f"KID needs at least 2 training images, the dataset "
+        f"has {len(self.reference)}"
+      )
 
   def _features(self, batches) -> np.ndarray:
     return np.concatenate([self.extractor(batch)[0] for batch in batches])
 
   def __call__(self, model, step: int = 0) -> dict[str, float]:
-    features = self._features(_generated(
-        model, self.samples, [self.seed, step], self.batch_size, self.pixels,
-        self.stop))
+    features = self._features(
+      _generated(
+        model,
+        self.samples,
+        [self.seed, step],
+        self.batch_size,
+        self.pixels,
+        self.stop,
+      )
+    )
+
     def before_subset():
       if self.stop():  # Any --kid_subsets hears a signal within a subset.
         raise Abandoned
+
     mean, std = fid_metrics.kernel_inception_distance(
-        features, self.reference, subsets=self.subsets,
-        subset_size=self.subset_size, seed=self.seed,
-        before_subset=before_subset)
+      features,
+      self.reference,
+      subsets=self.subsets,
+      subset_size=self.subset_size,
+      seed=self.seed,
+      before_subset=before_subset,
+    )
     # What the subsets were drawn from (a small folder has fewer training
     # images than --kid_samples).
     self.counts = (len(features), len(self.reference))
@@ -264,8 +335,10 @@ class KIDEvaluator:
 
   def line(self, values: dict[str, float]) -> str:
     generated, real = getattr(self, "counts", (self.samples, self.samples))
-    return (f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
-            f"({generated} generated, {real} training images)")
+    return (
+      f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
+      f"({generated} generated, {real} training images)"
+    )
 
 
 class JSDEvaluator:
@@ -280,6 +353,7 @@ class JSDEvaluator:
 
   def __init__(self, padded_lines, vocab, config: Config):
     from tf_ttur import jsd
+
     # The reference sees lines as the model does: unknown characters mapped.
     known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
     self.reference = jsd.cached_reference(known)
@@ -298,8 +372,7 @@ class JSDEvaluator:
     return {f"jsd_{n}": v for n, v in values.items()}
 
   def line(self, values: dict[str, float]) -> str:
-    return (f"JSD 4-gram {values['jsd_4']:.4f} 6-gram "
-            f"{values['jsd_6']:.4f}")
+    return f"JSD 4-gram {values['jsd_4']:.4f} 6-gram {values['jsd_6']:.4f}"
 
 
 def _best_so_far(workdir: str, path: str) -> float | None:
@@ -316,11 +389,18 @@ def _best_so_far(workdir: str, path: str) -> float | None:
   best = kept.get("fid") if isinstance(kept, dict) else None
   if isinstance(best, (int, float)) and not isinstance(best, bool):
     return float(best)
-  fids = [r["fid"] for r in records.read(workdir)
-          if isinstance(r.get("fid"), (int, float))]
+  fids = [
+    r["fid"]
+    for r in records.read(workdir)
+    if isinstance(r.get("fid"), (int, float))
+  ]
   if fids:
-    logging.warning("%s has no best FID; the lowest in %s, %.4f, is the one "
-                    "to beat.", path, rundir.METRICS_FILE, min(fids))
+    logging.warning(
+      "%s has no best FID; the lowest in %s, %.4f, is the one to beat.",
+      path,
+      rundir.METRICS_FILE,
+      min(fids),
+    )
     return float(min(fids))
   return None
 
@@ -337,12 +417,16 @@ class Evaluation(keras.callbacks.Callback):
   value yet, which best_fid.json keeps across restarts.
   """
 
-  def __init__(self, schedule, workdir: str,
-               writer: tf.summary.SummaryWriter,
-               manager: tf.train.CheckpointManager,
-               export_best: Callable[[str], object] | None = None,
-               last_step: int | None = None,
-               stop_requested: Callable[[], bool] = lambda: False):
+  def __init__(
+    self,
+    schedule,
+    workdir: str,
+    writer: tf.summary.SummaryWriter,
+    manager: tf.train.CheckpointManager,
+    export_best: Callable[[str], object] | None = None,
+    last_step: int | None = None,
+    stop_requested: Callable[[], bool] = lambda: False,
+  ):
     super().__init__()
     self.schedule = schedule
     # A signal abandons an evaluation between two batches; the run stops
@@ -364,11 +448,15 @@ class Evaluation(keras.callbacks.Callback):
       for name in summaries.BEST:
         if name in record:
           self.lowest[name] = evals.best(
-              name, record[name], self.lowest.get(name, record[name]))
+            name, record[name], self.lowest.get(name, record[name])
+          )
 
   def _due(self, step: int) -> list:
-    return [evaluator for every, evaluator in self.schedule
-            if step % every == 0 or step == self.last_step]
+    return [
+      evaluator
+      for every, evaluator in self.schedule
+      if step % every == 0 or step == self.last_step
+    ]
 
   def on_train_begin(self, logs=None):
     """A resume at a step whose evaluation was abandoned (a signal came
@@ -376,14 +464,21 @@ class Evaluation(keras.callbacks.Callback):
     step = int(self.model.step.numpy())
     if step == 0:
       return
-    done = {key for record in records.read(self.workdir)
-            if record.get("step") == step for key in record}
-    missing = [evaluator for evaluator in self._due(step)
-               if evaluator is not None and
-               f"{evaluator.name}_samples" not in done]
+    done = {
+      key
+      for record in records.read(self.workdir)
+      if record.get("step") == step
+      for key in record
+    }
+    missing = [
+      evaluator
+      for evaluator in self._due(step)
+      if evaluator is not None and f"{evaluator.name}_samples" not in done
+    ]
     if missing:
-      logging.info("Step %d: doing the evaluation the last session did not "
-                   "finish.", step)
+      logging.info(
+        "Step %d: doing the evaluation the last session did not finish.", step
+      )
       self._evaluate(step, missing)
 
   def on_epoch_end(self, epoch, logs=None):
@@ -401,25 +496,37 @@ class Evaluation(keras.callbacks.Callback):
       try:
         values = evaluator(self.model, step)
       except Abandoned:
-        logging.warning("Step %d: the %s evaluation was abandoned (a signal "
-                        "arrived); it is done again when the run resumes.",
-                        step, evaluator.name)
+        logging.warning(
+          "Step %d: the %s evaluation was abandoned (a signal "
+          "arrived); it is done again when the run resumes.",
+          step,
+          evaluator.name,
+        )
         self.model.stop_training = True
         return
       check_values(evaluator, values)
-      record = {"step": step, **values,
-                f"{evaluator.name}_samples": evaluator.samples,
-                "checkpoint": checkpoint}
+      record = {
+        "step": step,
+        **values,
+        f"{evaluator.name}_samples": evaluator.samples,
+        "checkpoint": checkpoint,
+      }
       shown = {f"eval/{name}": value for name, value in values.items()}
       # best/: the running best, at every evaluation (a line that stays
       # flat between improvements, not dots at the improvements only).
       for name, value in values.items():
         if name in summaries.BEST:
-          self.lowest[name] = evals.best(name, value,
-                                         self.lowest.get(name, value))
+          self.lowest[name] = evals.best(
+            name, value, self.lowest.get(name, value)
+          )
           shown[f"best/{name}"] = self.lowest[name]
-      records.publish(self.workdir, self.writer, record, shown,
-                      f"step {step} {evaluator.line(values)}")
+      records.publish(
+        self.workdir,
+        self.writer,
+        record,
+        shown,
+        f"step {step} {evaluator.line(values)}",
+      )
       if evaluator.keep_best:
         best = values[evaluator.value], record
     if best is not None:  # After the step's other values: model.json's.
@@ -441,28 +548,37 @@ Schedule = list[tuple[int, Callable[[], Evaluator]]]
 
 def _training_images(config: Config) -> tf.data.Dataset:
   from tf_ttur.data import images
-  return images.load_images(config.data.dataset, config.data.image_size,
-                            data_dir=config.data.data_dir)
+
+  return images.load_images(
+    config.data.dataset, config.data.image_size, data_dir=config.data.data_dir
+  )
 
 
 # tf_ttur.evals' name -> (config, the run's data, the FID's strategy) ->
 # the evaluator, which returns the entry's values.
 BUILDERS: dict[str, Callable[..., Evaluator]] = {
-    "fid": lambda config, data, strategy: FIDEvaluator(
-        config, config.family.fid_pixels, strategy=strategy),
-    "kid": lambda config, data, strategy: KIDEvaluator(
-        config, config.family.fid_pixels, _training_images(config)),
-    "quality": lambda config, data, strategy: ShapesEvaluator(
-        config, config.family.fid_pixels, _training_images(config)),
-    "jsd": lambda config, data, strategy: JSDEvaluator(
-        data.lines, data.vocabulary, config),
+  "fid": lambda config, data, strategy: FIDEvaluator(
+    config, config.family.fid_pixels, strategy=strategy
+  ),
+  "kid": lambda config, data, strategy: KIDEvaluator(
+    config, config.family.fid_pixels, _training_images(config)
+  ),
+  "quality": lambda config, data, strategy: ShapesEvaluator(
+    config, config.family.fid_pixels, _training_images(config)
+  ),
+  "jsd": lambda config, data, strategy: JSDEvaluator(
+    data.lines, data.vocabulary, config
+  ),
 }
 
 
 def schedule(config: Config, data, fid_strategy=None) -> Schedule:
   """The evaluations config turns on (tf_ttur.evals), each with its
   --<name>_every; the config's validation has checked their modality."""
-  return [(getattr(config.evaluation, f"{entry.name}_every"),
-           functools.partial(BUILDERS[entry.name], config, data,
-                             fid_strategy))
-          for entry in evals.enabled(config.evaluation)]
+  return [
+    (
+      getattr(config.evaluation, f"{entry.name}_every"),
+      functools.partial(BUILDERS[entry.name], config, data, fid_strategy),
+    )
+    for entry in evals.enabled(config.evaluation)
+  ]

@@ -56,8 +56,11 @@ from tf_ttur.errors import first_line
 
 FORMAT = "tf_ttur.generator/1"
 # --export_dtype -> the Keras dtype policy the serving graph is built under.
-EXPORT_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16",
-                   "float16": "mixed_float16"}
+EXPORT_POLICIES = {
+  "float32": "float32",
+  "bfloat16": "mixed_bfloat16",
+  "float16": "mixed_float16",
+}
 # The TFLite check: this many samples, at most 1 level off on this share of
 # the pixels (else the export fails instead of shipping wrong images).
 TFLITE_CHECK_SAMPLES = 8
@@ -74,6 +77,7 @@ def _serve_images(generator: keras.Model, data):
 
   def serve(z):
     return {"images": pixels.to_uint8(generator(z, training=False))}
+
   return serve
 
 
@@ -84,23 +88,30 @@ def _serve_text(generator: keras.Model, data):
   table = tf.constant(["\ufffd"] + list(data.vocabulary.chars[1:]))
 
   def serve(z):
-    ids = tf.argmax(generator(z, training=False), axis=-1,
-                    output_type=tf.int32)
-    return {"text": tf.strings.reduce_join(tf.gather(table, ids), axis=-1),
-            "ids": ids}
+    ids = tf.argmax(generator(z, training=False), axis=-1, output_type=tf.int32)
+    return {
+      "text": tf.strings.reduce_join(tf.gather(table, ids), axis=-1),
+      "ids": ids,
+    }
+
   return serve
 
 
 def _describe_images(model, config: Config, data) -> dict:
   del model, data
-  return {"image_size": config.data.image_size, "channels": 3,
-          "pixels": pixels.DESCRIPTION}
+  return {
+    "image_size": config.data.image_size,
+    "channels": 3,
+    "pixels": pixels.DESCRIPTION,
+  }
 
 
 def _describe_text(model, config: Config, data) -> dict:
   del config
-  return {"seq_len": int(model.generator.output_shape[1]),
-          "vocabulary_size": data.size}
+  return {
+    "seq_len": int(model.generator.output_shape[1]),
+    "vocabulary_size": data.size,
+  }
 
 
 # Per modality: (generator, the run's data) -> serving_default's function,
@@ -109,8 +120,12 @@ SERVING = {"image": _serve_images, "text": _serve_text}
 DESCRIBE = {"image": _describe_images, "text": _describe_text}
 
 
-def serving_generator(generator: keras.Model, config: Config, size: int,
-                      export_dtype: str = "float32") -> keras.Model:
+def serving_generator(
+  generator: keras.Model,
+  config: Config,
+  size: int,
+  export_dtype: str = "float32",
+) -> keras.Model:
   """A copy of `generator` built under export_dtype's policy (the same
   builder as training, so the layers kept in float32 under mixed precision
   stay so) holding the trained weights, batch-norm statistics included;
@@ -124,28 +139,41 @@ def serving_generator(generator: keras.Model, config: Config, size: int,
   return copy
 
 
-def _archive(serve, z_dim: int,
-             z_distribution: str) -> keras.export.ExportArchive:
+def _archive(
+  serve, z_dim: int, z_distribution: str
+) -> keras.export.ExportArchive:
   """The two endpoints over serve (z -> outputs, the run data's); only the
   variables they capture are saved, each once."""
+
   def sample(num, seed):
     z = noise.stateless_z(tf.stack([num, z_dim]), seed, z_distribution)
     return {"z": z, **serve(z)}
 
   archive = keras.export.ExportArchive()
   archive.add_endpoint(
-      "serving_default", serve,
-      input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")])
+    "serving_default",
+    serve,
+    input_signature=[tf.TensorSpec([None, z_dim], tf.float32, name="z")],
+  )
   archive.add_endpoint(
-      "sample", sample,
-      input_signature=[tf.TensorSpec([], tf.int32, name="num"),
-                       tf.TensorSpec([2], tf.int32, name="seed")])
+    "sample",
+    sample,
+    input_signature=[
+      tf.TensorSpec([], tf.int32, name="num"),
+      tf.TensorSpec([2], tf.int32, name="seed"),
+    ],
+  )
   return archive
 
 
-def model_info(model, config: Config, training_precision: str, data,
-               export_dtype: str = "float32",
-               history: list[dict] | None = None) -> dict:
+def model_info(
+  model,
+  config: Config,
+  training_precision: str,
+  data,
+  export_dtype: str = "float32",
+  history: list[dict] | None = None,
+) -> dict:
   """What assets/model.json says about the exported generator.
 
   data: the run's (tf_ttur.rundata).
@@ -154,25 +182,26 @@ def model_info(model, config: Config, training_precision: str, data,
   sample count and how it was measured.
   """
   info = {
-      "format": FORMAT,
-      "family": config.network.model,
-      "kind": config.family.modality.name,
-      "z_dim": model.z_dim,
-      "z_distribution": model.z_distribution,
-      "z_range": [-1.0, 1.0] if model.z_distribution == "uniform" else None,
-      "training_precision": training_precision,
-      "serving_dtype": export_dtype,
-      "step": int(model.step.numpy()),
-      "dataset": config.data.dataset,
-      "signatures": {
-          "serving_default": (f"float32 z [n, z_dim] -> "
-                              f"{config.family.modality.outputs}"),
-          "sample": "int32 num [], int32 seed [2] -> z and the same outputs",
-      },
-      "tensorflow": tf.__version__,
-      "keras": keras.__version__,
-      "config": config.to_dict(),
-      **DESCRIBE[config.family.modality.name](model, config, data),
+    "format": FORMAT,
+    "family": config.network.model,
+    "kind": config.family.modality.name,
+    "z_dim": model.z_dim,
+    "z_distribution": model.z_distribution,
+    "z_range": [-1.0, 1.0] if model.z_distribution == "uniform" else None,
+    "training_precision": training_precision,
+    "serving_dtype": export_dtype,
+    "step": int(model.step.numpy()),
+    "dataset": config.data.dataset,
+    "signatures": {
+      "serving_default": (
+        f"float32 z [n, z_dim] -> {config.family.modality.outputs}"
+      ),
+      "sample": "int32 num [], int32 seed [2] -> z and the same outputs",
+    },
+    "tensorflow": tf.__version__,
+    "keras": keras.__version__,
+    "config": config.to_dict(),
+    **DESCRIBE[config.family.modality.name](model, config, data),
   }
   # WGAN-GP's generator normalizes with the batch's statistics, as the
   # original sampled: each output then depends on the other z of its call.
@@ -182,11 +211,13 @@ def model_info(model, config: Config, training_precision: str, data,
     if entry.model_info and last:
       record = last[-1]
       info[entry.model_info] = {
-          **{name: record[name] for name in entry.values if name in record},
-          "metric": entry.values[0], "value": record[entry.values[0]],
-          "step": record["step"],
-          "samples": record.get(f"{entry.name}_samples"),
-          **entry.about(config.evaluation)}
+        **{name: record[name] for name in entry.values if name in record},
+        "metric": entry.values[0],
+        "value": record[entry.values[0]],
+        "step": record["step"],
+        "samples": record.get(f"{entry.name}_samples"),
+        **entry.about(config.evaluation),
+      }
   return info
 
 
@@ -218,35 +249,51 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
     ExportError: the conversion fails or the images differ.
   """
   converter = tf.lite.TFLiteConverter.from_saved_model(
-      saved_model, signature_keys=["serving_default"])
+    saved_model, signature_keys=["serving_default"]
+  )
   converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
   try:
     flatbuffer = converter.convert()
   except Exception as e:  # noqa: BLE001  (ConverterError)
     raise ExportError(f"TFLite conversion failed: {first_line(e)}") from None
-  z = np.random.default_rng(0).uniform(
-      -1, 1, (TFLITE_CHECK_SAMPLES, z_dim)).astype(np.float32)
-  expected = tf.saved_model.load(saved_model).signatures["serving_default"](
-      z=tf.constant(z))["images"].numpy()
+  z = (
+    np.random.default_rng(0)
+    .uniform(-1, 1, (TFLITE_CHECK_SAMPLES, z_dim))
+    .astype(np.float32)
+  )
+  expected = (
+    tf.saved_model.load(saved_model)
+    .signatures["serving_default"](z=tf.constant(z))["images"]
+    .numpy()
+  )
   interpreter = tflite_interpreter(model_content=flatbuffer)
   got = interpreter.get_signature_runner("serving_default")(z=z)["images"]
   diff = np.abs(got.astype(np.int32) - expected.astype(np.int32))
-  check = {"file": rundir.TFLITE_FILE, "checked_samples": TFLITE_CHECK_SAMPLES,
-           "max_level_diff": int(diff.max()),
-           "within_1_level": float((diff <= 1).mean())}
+  check = {
+    "file": rundir.TFLITE_FILE,
+    "checked_samples": TFLITE_CHECK_SAMPLES,
+    "max_level_diff": int(diff.max()),
+    "within_1_level": float((diff <= 1).mean()),
+  }
   if check["within_1_level"] < TFLITE_MIN_WITHIN_1:
     raise ExportError(
-        f"the TFLite model's images differ from the SavedModel's (mean "
-        f"{diff.mean():.2f} levels, {check['within_1_level']:.2%} within 1); "
-        "not written")
+      f"the TFLite model's images differ from the SavedModel's (mean "
+      f"{diff.mean():.2f} levels, {check['within_1_level']:.2%} within 1); "
+      "not written"
+    )
   with open(out, "wb") as f:
     f.write(flatbuffer)
   return check
 
 
-def export_generator(model, config: Config, export_dir: str,
-                     training_precision: str,
-                     data=None, history: list[dict] | None = None) -> str:
+def export_generator(
+  model,
+  config: Config,
+  export_dir: str,
+  training_precision: str,
+  data=None,
+  history: list[dict] | None = None,
+) -> str:
   """Exports `model`'s generator as a SavedModel at export_dir, atomically.
 
   config supplies the family and sizes, --export_dtype and --tflite; data
@@ -263,13 +310,14 @@ def export_generator(model, config: Config, export_dir: str,
   export_dtype = config.output.export_dtype
   if data is None:
     data = rundata.ImageData(config)
-  generator = serving_generator(model.generator, config, data.size,
-                                export_dtype)
+  generator = serving_generator(
+    model.generator, config, data.size, export_dtype
+  )
   serve = SERVING[config.family.modality.name](generator, data)
-  archive = _archive(serve, model.z_dim,
-                     model.z_distribution)
-  info = model_info(model, config, training_precision, data, export_dtype,
-                    history)
+  archive = _archive(serve, model.z_dim, model.z_distribution)
+  info = model_info(
+    model, config, training_precision, data, export_dtype, history
+  )
   parent = os.path.dirname(os.path.abspath(export_dir))
   try:
     os.makedirs(parent, exist_ok=True)
@@ -279,8 +327,9 @@ def export_generator(model, config: Config, export_dir: str,
   try:
     archive.write_out(tmp, verbose=False)
     if config.output.tflite:
-      info["tflite"] = write_tflite(tmp, model.z_dim,
-                                    os.path.join(tmp, rundir.TFLITE_FILE))
+      info["tflite"] = write_tflite(
+        tmp, model.z_dim, os.path.join(tmp, rundir.TFLITE_FILE)
+      )
     os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
     with open(os.path.join(tmp, MODEL_INFO), "w", encoding="utf-8") as f:
       json.dump(info, f, indent=1)
@@ -297,20 +346,32 @@ def export_generator(model, config: Config, export_dir: str,
     if isinstance(e, ExportError):
       raise
     raise ExportError(
-        f"cannot export to {export_dir}: {first_line(e)}") from None
+      f"cannot export to {export_dir}: {first_line(e)}"
+    ) from None
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
     raise
   return export_dir
 
 
-def export_run(model, config: Config, workdir: str, training_precision: str,
-               data=None, export_dir: str = rundir.EXPORT_DIR) -> str:
+def export_run(
+  model,
+  config: Config,
+  workdir: str,
+  training_precision: str,
+  data=None,
+  export_dir: str = rundir.EXPORT_DIR,
+) -> str:
   """Exports the generator to workdir/export_dir, described by the run's
   config and last scores (metrics.jsonl)."""
   path = export_generator(
-      model, config, os.path.join(workdir, export_dir), training_precision,
-      data, history=records.read(workdir))
+    model,
+    config,
+    os.path.join(workdir, export_dir),
+    training_precision,
+    data,
+    history=records.read(workdir),
+  )
   logging.info("Exported the generator to %s", path)
   return path
 
@@ -328,13 +389,15 @@ def export_latest(config: Config) -> str:
       logging.info("Removed %s (left by an interrupted run).", path)
     data = rundata.restore(config)
     # config.json, read once under the lock.
-    recorded = rundir.recorded_config(config.run.workdir,
-                                      log=logging.warning) or {}
+    recorded = (
+      rundir.recorded_config(config.run.workdir, log=logging.warning) or {}
+    )
     precision, _ = runtime.resolve_runtime(config, recorded=recorded)
     model = builder.build_model(config, precision, size=data.size)
     # The same discovery as training (files on disk, newest readable).
-    latest = rundir.find_checkpoint(checkpoints, log=logging.warning,
-                                    repair=False)
+    latest = rundir.find_checkpoint(
+      checkpoints, log=logging.warning, repair=False
+    )
     if latest is None:
       raise ConfigError(f"no checkpoint in {checkpoints} to export")
     # The generator's weights are all an export needs: a checkpoint made
@@ -343,5 +406,10 @@ def export_latest(config: Config) -> str:
     logging.info("Exporting the generator of %s (step %d).", latest, step)
     # model.json names the precision that trained it, not this process's.
     trained = recorded.get("precision", precision)
-    return export_run(model, config.replace(precision=trained),
-                      config.run.workdir, trained, data)
+    return export_run(
+      model,
+      config.replace(precision=trained),
+      config.run.workdir,
+      trained,
+      data,
+    )

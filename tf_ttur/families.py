@@ -65,6 +65,7 @@ class Family:
     check: the family's own rule on the flags (their values as
       attributes), raising ConfigError; None: none.
   """
+
   name: str
   networks: str
   modality: modalities.Modality
@@ -84,8 +85,9 @@ def samples_per_critic_row(image_size: int, critic_flatten: str) -> int:
   """How many samples share one WGAN-GP critic value: 4 for the original's
   flatten at 32x32 (a 2x2 last map), else 1."""
   if critic_flatten not in CRITIC_FLATTENS:
-    raise ValueError(f"critic_flatten must be one of {CRITIC_FLATTENS}, "
-                     f"got {critic_flatten!r}")
+    raise ValueError(
+      f"critic_flatten must be one of {CRITIC_FLATTENS}, got {critic_flatten!r}"
+    )
   cells = (image_size // 16) ** 2
   if critic_flatten == "per_sample" or cells >= ORIGINAL_FLATTEN_CELLS:
     return 1
@@ -99,47 +101,88 @@ def _check_critic_rows(f) -> None:
   per_device = f.batch_size // max(f.cpu_replicas, 1)
   if per_device % per_row:
     raise ConfigError(
-        f"--critic_flatten=original merges {per_row} samples into each "
-        f"critic value at --image_size={f.image_size}: the batch of "
-        f"each device ({per_device}) must be a multiple of {per_row}")
+      f"--critic_flatten=original merges {per_row} samples into each "
+      f"critic value at --image_size={f.image_size}: the batch of "
+      f"each device ({per_device}) must be a multiple of {per_row}"
+    )
 
 
-_WGAN_GP_TAGS = {"d_loss": "loss/critic_wasserstein_plus_gp",
-                 "g_loss": "loss/g_wasserstein",
-                 "wasserstein": "loss/wasserstein_estimate",
-                 "gp": "loss/gradient_penalty"}
+_WGAN_GP_TAGS = {
+  "d_loss": "loss/critic_wasserstein_plus_gp",
+  "g_loss": "loss/g_wasserstein",
+  "wasserstein": "loss/wasserstein_estimate",
+  "gp": "loss/gradient_penalty",
+}
 
 FAMILIES: dict[str, Family] = {
-    family.name: family for family in (
-        Family(name="dcgan", networks="dcgan", modality=modalities.IMAGES,
-               image_sizes=(32, 64), z_distribution="uniform",
-               loss="dcgan", fid_pixels="float",
-               tags={"d_loss": "loss/d_bce", "g_loss": "loss/g_bce"}),
-        Family(name="wgan_gp", networks="wgangp_resnet",
-               modality=modalities.IMAGES, image_sizes=(32, 64),
-               z_distribution="normal", loss="wgan_gp",
-               fid_pixels="truncate", tags=_WGAN_GP_TAGS, fresh_g_z=True,
-               batch_statistics=True, check=_check_critic_rows),
-        Family(name="began", networks="began", modality=modalities.IMAGES,
-               image_sizes=(64,), z_distribution="uniform", loss="began",
-               fid_pixels="clip",
-               tags={"d_loss": "loss/d_l1_real_minus_kt_fake",
-                     "g_loss": "loss/g_l1_fake", "loss_real": "loss/l1_real",
-                     # The same value as g_loss: in metrics.jsonl only.
-                     "loss_fake": None, "k_t": "began/k_t",
-                     "m_global": "began/convergence_m_global"},
-               joint_update=True, generator_batch_norm=False),
-        Family(name="language", networks="language",
-               modality=modalities.TEXT, image_sizes=(),
-               z_distribution="normal", loss="wgan_gp", fid_pixels="none",
-               tags=_WGAN_GP_TAGS, fresh_g_z=True,
-               generator_batch_norm=False),
-        # Miyato et al. 2018's standard CNN, hinge loss (networks/sngan.py).
-        Family(name="sngan", networks="sngan", modality=modalities.IMAGES,
-               image_sizes=(32,), z_distribution="normal", loss="hinge",
-               fid_pixels="clip",
-               tags={"d_loss": "loss/d_hinge",
-                     "g_loss": "loss/g_minus_d_fake"},
-               fresh_g_z=True),
-    )
+  family.name: family
+  for family in (
+    Family(
+      name="dcgan",
+      networks="dcgan",
+      modality=modalities.IMAGES,
+      image_sizes=(32, 64),
+      z_distribution="uniform",
+      loss="dcgan",
+      fid_pixels="float",
+      tags={"d_loss": "loss/d_bce", "g_loss": "loss/g_bce"},
+    ),
+    Family(
+      name="wgan_gp",
+      networks="wgangp_resnet",
+      modality=modalities.IMAGES,
+      image_sizes=(32, 64),
+      z_distribution="normal",
+      loss="wgan_gp",
+      fid_pixels="truncate",
+      tags=_WGAN_GP_TAGS,
+      fresh_g_z=True,
+      batch_statistics=True,
+      check=_check_critic_rows,
+    ),
+    Family(
+      name="began",
+      networks="began",
+      modality=modalities.IMAGES,
+      image_sizes=(64,),
+      z_distribution="uniform",
+      loss="began",
+      fid_pixels="clip",
+      tags={
+        "d_loss": "loss/d_l1_real_minus_kt_fake",
+        "g_loss": "loss/g_l1_fake",
+        "loss_real": "loss/l1_real",
+        # The same value as g_loss: in metrics.jsonl only.
+        "loss_fake": None,
+        "k_t": "began/k_t",
+        "m_global": "began/convergence_m_global",
+      },
+      joint_update=True,
+      generator_batch_norm=False,
+    ),
+    Family(
+      name="language",
+      networks="language",
+      modality=modalities.TEXT,
+      image_sizes=(),
+      z_distribution="normal",
+      loss="wgan_gp",
+      fid_pixels="none",
+      tags=_WGAN_GP_TAGS,
+      fresh_g_z=True,
+      generator_batch_norm=False,
+    ),
+    # Miyato et al. 2018's standard CNN, hinge loss (networks/sngan.py).
+    Family(
+      name="sngan",
+      networks="sngan",
+      modality=modalities.IMAGES,
+      image_sizes=(32,),
+      z_distribution="normal",
+      loss="hinge",
+      fid_pixels="clip",
+      tags={"d_loss": "loss/d_hinge", "g_loss": "loss/g_minus_d_fake"},
+      fresh_g_z=True,
+    ),
+  )
 }

@@ -31,6 +31,7 @@ class Flag:
   multiple_of: the flag whose multiple the value must be ("log_every").
   choices: the values allowed, or None.
   """
+
   default: Any
   help: str
   choices: tuple[str, ...] | None = None
@@ -43,9 +44,13 @@ def field(flag: Flag) -> Any:
   return dataclasses.field(default=flag.default, metadata={"flag": flag})
 
 
-def flag(default: Any, help_text: str,
-         choices: tuple[str, ...] | None = None, rule: str | None = None,
-         multiple_of: str | None = None) -> Any:
+def flag(
+  default: Any,
+  help_text: str,
+  choices: tuple[str, ...] | None = None,
+  rule: str | None = None,
+  multiple_of: str | None = None,
+) -> Any:
   """A field of a config part and its flag: default, help and rule."""
   return field(Flag(default, help_text, choices, rule, multiple_of))
 
@@ -70,9 +75,13 @@ def every(default: int, help_text: str) -> Any:
   return flag(default, help_text, rule="positive", multiple_of="log_every")
 
 
-_DEFINE = {"bool": "DEFINE_bool", "int": "DEFINE_integer",
-           "float": "DEFINE_float", "str": "DEFINE_string",
-           "str | None": "DEFINE_string"}
+_DEFINE = {
+  "bool": "DEFINE_bool",
+  "int": "DEFINE_integer",
+  "float": "DEFINE_float",
+  "str": "DEFINE_string",
+  "str | None": "DEFINE_string",
+}
 
 
 def define_fields(cls, flag_values: absl_flags.FlagValues) -> None:
@@ -80,30 +89,39 @@ def define_fields(cls, flag_values: absl_flags.FlagValues) -> None:
   for item in dataclasses.fields(cls):
     spec = item.metadata["flag"]
     if spec.choices:
-      absl_flags.DEFINE_enum(item.name, item.default, list(spec.choices),
-                             spec.help, flag_values=flag_values)
+      absl_flags.DEFINE_enum(
+        item.name,
+        item.default,
+        list(spec.choices),
+        spec.help,
+        flag_values=flag_values,
+      )
     else:
       getattr(absl_flags, _DEFINE[item.type])(
-          item.name, item.default, spec.help, flag_values=flag_values)
+        item.name, item.default, spec.help, flag_values=flag_values
+      )
 
 
 _RULES = {
-    "positive": (lambda v: v >= 1, "must be a positive integer"),
-    "off_or_positive": (lambda v: v >= 0, "must be 0 (off) or positive"),
-    "positive_finite": (lambda v: 0 < v < math.inf,  # Also rejects NaN.
-                        "must be positive and finite"),
-    "unit": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+  "positive": (lambda v: v >= 1, "must be a positive integer"),
+  "off_or_positive": (lambda v: v >= 0, "must be 0 (off) or positive"),
+  "positive_finite": (
+    lambda v: 0 < v < math.inf,  # Also rejects NaN.
+    "must be positive and finite",
+  ),
+  "unit": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
 }
 
 
-def check_field(name: str, value: Any, kind: str, spec: Flag,
-                values: dict[str, Any]) -> None:
+def check_field(
+  name: str, value: Any, kind: str, spec: Flag, values: dict[str, Any]
+) -> None:
   """One flag's type, choices, rule and multiple (ConfigError naming it)."""
-  if kind == "int" and (isinstance(value, bool) or
-                        not isinstance(value, int)):
+  if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
     raise ConfigError(f"--{name} must be an integer, got {value!r}")
-  if kind == "float" and (isinstance(value, bool) or
-                          not isinstance(value, (int, float))):
+  if kind == "float" and (
+    isinstance(value, bool) or not isinstance(value, (int, float))
+  ):
     raise ConfigError(f"--{name} must be a number, got {value!r}")
   if spec.choices and value not in spec.choices:
     raise ConfigError(f"--{name}={value!r}: use {', '.join(spec.choices)}")
@@ -112,8 +130,10 @@ def check_field(name: str, value: Any, kind: str, spec: Flag,
     if not holds(value):
       raise ConfigError(f"--{name} {says}, got {value}")
   if spec.multiple_of and value % values[spec.multiple_of]:
-    raise ConfigError(f"--{name}={value} must be a multiple of "
-                      f"--{spec.multiple_of}={values[spec.multiple_of]}")
+    raise ConfigError(
+      f"--{name}={value} must be a multiple of "
+      f"--{spec.multiple_of}={values[spec.multiple_of]}"
+    )
 
 
 def flagfile_cycle(argv: list[str]) -> str | None:
@@ -123,7 +143,7 @@ def flagfile_cycle(argv: list[str]) -> str | None:
   def visit(path: str, chain: list[str]) -> str | None:
     real = os.path.realpath(path)
     if real in chain:
-      names = " -> ".join([*chain[chain.index(real):], real])
+      names = " -> ".join([*chain[chain.index(real) :], real])
       return f"--flagfile={path} includes itself ({names})"
     try:
       with open(path, encoding="utf-8", errors="replace") as f:
@@ -167,16 +187,20 @@ def parse_or_exit(flag_values: absl_flags.FlagValues):
 # Every program's: read by fid.quiet from the command line before TensorFlow
 # loads; defined here so that absl accepts it.
 absl_flags.DEFINE_bool(
-    "show_tf_logs", False, "Show TensorFlow's C++ log lines at start-up "
-    "and the INFO/WARNING lines of TensorFlow, TFDS and Keras (hidden by "
-    "default; a TF_CPP_MIN_LOG_LEVEL you set is kept).")
+  "show_tf_logs",
+  False,
+  "Show TensorFlow's C++ log lines at start-up "
+  "and the INFO/WARNING lines of TensorFlow, TFDS and Keras (hidden by "
+  "default; a TF_CPP_MIN_LOG_LEVEL you set is kept).",
+)
 
 
 HELP_ARGS = ("--help", "-h", "-?", "--helpshort")
 
 
-def program_help(flag_values: absl_flags.FlagValues, doc: str,
-                 modules: tuple[str, ...] = ()) -> str:
+def program_help(
+  flag_values: absl_flags.FlagValues, doc: str, modules: tuple[str, ...] = ()
+) -> str:
   """What --help prints: the program's docstring, then its own flags (those
   its main module defines, and those of `modules`), then where the rest
   are."""
@@ -184,14 +208,20 @@ def program_help(flag_values: absl_flags.FlagValues, doc: str,
   own = flag_values.main_module_help().strip()
   for module in modules:
     own += "\n" + flag_values.module_help(module).strip()
-  parts += [own, "",
-            "--helpfull lists every flag (absl's and TensorFlow's too); "
-            "--version prints the version."]
+  parts += [
+    own,
+    "",
+    "--helpfull lists every flag (absl's and TensorFlow's too); "
+    "--version prints the version.",
+  ]
   return "\n".join(parts)
 
 
-def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS,
-                flag_modules: tuple[str, ...] = ()) -> None:
+def run_program(
+  main,
+  flag_values: absl_flags.FlagValues = absl_flags.FLAGS,
+  flag_modules: tuple[str, ...] = (),
+) -> None:
   """How every program of tf_ttur starts (main, sample, quality and the
   experiments): --help (its own flags, exit 0) and --version answered
   before anything else; then absl's app.run with parse_or_exit, and
@@ -208,6 +238,7 @@ def run_program(main, flag_values: absl_flags.FlagValues = absl_flags.FLAGS,
     sys.exit(0)
   if "--version" in args:
     from fid.version import __version__
+
     print(f"tf-ttur {__version__}")
     sys.exit(0)
 

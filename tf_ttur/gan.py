@@ -16,9 +16,15 @@ import tensorflow as tf
 from tf_ttur import losses as losses_lib
 
 
-def make_adam(learning_rate: float, beta_1: float, beta_2: float,
-              epsilon: float, name: str, loss_scaling: bool,
-              halve_every: int = 0) -> keras.optimizers.Optimizer:
+def make_adam(
+  learning_rate: float,
+  beta_1: float,
+  beta_2: float,
+  epsilon: float,
+  name: str,
+  loss_scaling: bool,
+  halve_every: int = 0,
+) -> keras.optimizers.Optimizer:
   """An Adam, wrapped in a LossScaleOptimizer when loss_scaling (float16).
 
   halve_every > 0 halves the learning rate every that many of this
@@ -26,9 +32,15 @@ def make_adam(learning_rate: float, beta_1: float, beta_2: float,
   """
   if halve_every > 0:
     learning_rate = keras.optimizers.schedules.ExponentialDecay(
-        learning_rate, halve_every, 0.5, staircase=True)
-  adam = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1,
-                               beta_2=beta_2, epsilon=epsilon, name=name)
+      learning_rate, halve_every, 0.5, staircase=True
+    )
+  adam = keras.optimizers.Adam(
+    learning_rate=learning_rate,
+    beta_1=beta_1,
+    beta_2=beta_2,
+    epsilon=epsilon,
+    name=name,
+  )
   if loss_scaling:
     # compile() only wraps self.optimizer; ours are attributes, so by hand.
     return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_scaled")
@@ -61,12 +73,20 @@ class GAN(keras.Model):
   pass on the next real batch and z with the updated weights.
   """
 
-  def __init__(self, generator: keras.Model, discriminator: keras.Model,
-               loss: losses_lib.LossFamily, z_dim: int, z_distribution: str,
-               n_critic: int = 1,
-               seed: int = 0, fresh_g_z: bool = False,
-               extra_g_passes: int = 0, kt_next_batch: bool = False,
-               **kwargs):
+  def __init__(
+    self,
+    generator: keras.Model,
+    discriminator: keras.Model,
+    loss: losses_lib.LossFamily,
+    z_dim: int,
+    z_distribution: str,
+    n_critic: int = 1,
+    seed: int = 0,
+    fresh_g_z: bool = False,
+    extra_g_passes: int = 0,
+    kt_next_batch: bool = False,
+    **kwargs,
+  ):
     super().__init__(**kwargs)
     self.generator = generator
     self.discriminator = discriminator
@@ -78,31 +98,51 @@ class GAN(keras.Model):
     self.extra_g_passes = extra_g_passes
     self.kt_next_batch = kt_next_batch
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.trackers = [keras.metrics.Mean(name=n) for n in
-                     ("d_loss", "g_loss", *self.loss_family.d_metrics)]
+    self.trackers = [
+      keras.metrics.Mean(name=n)
+      for n in ("d_loss", "g_loss", *self.loss_family.d_metrics)
+    ]
     # Updated in replica context: one replica's increment counts, and k_t
     # takes the replicas' mean (exact for its linear update before clipping).
-    self.step = keras.Variable(0, dtype="int64", trainable=False, name="step",
-                               aggregation="only_first_replica")
+    self.step = keras.Variable(
+      0,
+      dtype="int64",
+      trainable=False,
+      name="step",
+      aggregation="only_first_replica",
+    )
     # BEGAN's equilibrium control k_t; checkpointed with the step.
-    self.k_t = keras.Variable(0.0, dtype="float32", trainable=False,
-                              name="k_t", aggregation="mean")
+    self.k_t = keras.Variable(
+      0.0, dtype="float32", trainable=False, name="k_t", aggregation="mean"
+    )
     # The first step whose losses were not finite (-1: none yet), read by
     # the NonFiniteGuard callback once per logging interval; not saved.
-    self.nonfinite_step = keras.Variable(-1, dtype="int64", trainable=False,
-                                         name="nonfinite_step",
-                                         aggregation="only_first_replica")
+    self.nonfinite_step = keras.Variable(
+      -1,
+      dtype="int64",
+      trainable=False,
+      name="nonfinite_step",
+      aggregation="only_first_replica",
+    )
     # Test hook (--debug_nan_at_step): that step's real images become NaN.
     self.debug_nan_at_step = keras.Variable(
-        0, dtype="int64", trainable=False, name="debug_nan_at_step",
-        aggregation="only_first_replica")
+      0,
+      dtype="int64",
+      trainable=False,
+      name="debug_nan_at_step",
+      aggregation="only_first_replica",
+    )
     # Both networks are built; without this, fit() under a distribution
     # strategy would trace call() on a training batch to build the model.
     self.built = True
 
-  def compile(self, d_optimizer: keras.optimizers.Optimizer,
-              g_optimizer: keras.optimizers.Optimizer,
-              jit_compile: bool = False, **kwargs) -> None:
+  def compile(
+    self,
+    d_optimizer: keras.optimizers.Optimizer,
+    g_optimizer: keras.optimizers.Optimizer,
+    jit_compile: bool = False,
+    **kwargs,
+  ) -> None:
     super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
     self.d_optimizer = d_optimizer
     self.g_optimizer = g_optimizer
@@ -163,10 +203,13 @@ class GAN(keras.Model):
     real = data[0] if isinstance(data, (tuple, list)) else data
     real = tf.stack(tf.split(real, self.real_batches, axis=0), axis=1)
     batch_size = tf.shape(real)[0]
-    z = tf.reshape(self.sample_z(batch_size * self.z_columns),
-                   [batch_size, self.z_columns, self.z_dim])
-    alpha = keras.random.uniform((batch_size, self.real_batches),
-                                 seed=self.seed_generator)
+    z = tf.reshape(
+      self.sample_z(batch_size * self.z_columns),
+      [batch_size, self.z_columns, self.z_dim],
+    )
+    alpha = keras.random.uniform(
+      (batch_size, self.real_batches), seed=self.seed_generator
+    )
     return real, z, alpha
 
   def train_step(self, data):
@@ -174,9 +217,11 @@ class GAN(keras.Model):
     this_step = self.step + 1
     # The test hook costs a comparison per step, not a multiply of every
     # real batch.
-    real = tf.cond(tf.equal(this_step, self.debug_nan_at_step),
-                   lambda: real * tf.constant(float("nan"), real.dtype),
-                   lambda: real)
+    real = tf.cond(
+      tf.equal(this_step, self.debug_nan_at_step),
+      lambda: real * tf.constant(float("nan"), real.dtype),
+      lambda: real,
+    )
     # Gradients are summed over replicas: each replica's mean loss is
     # divided by their number, so the update is that of the global batch.
     replicas = tf.distribute.get_replica_context().num_replicas_in_sync
@@ -184,17 +229,26 @@ class GAN(keras.Model):
       logs = self._joint_step(real, z, replicas)
     else:
       logs = self._alternating_step(real, z, alpha, replicas)
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(
-        tf.cast(v, tf.float32))) for v in logs.values()])
-    self.nonfinite_step.assign(tf.where(
+    finite = tf.reduce_all(
+      [
+        tf.reduce_all(tf.math.is_finite(tf.cast(v, tf.float32)))
+        for v in logs.values()
+      ]
+    )
+    self.nonfinite_step.assign(
+      tf.where(
         tf.logical_or(finite, self.nonfinite_step >= 0),
-        self.nonfinite_step, this_step))
+        self.nonfinite_step,
+        this_step,
+      )
+    )
     self.step.assign_add(1)
     for tracker in self.trackers:
       tracker.update_state(logs[tracker.name])
     results = {m.name: m.result() for m in self.metrics}
-    if isinstance(tf.distribute.get_strategy(),
-                  tf.distribute.MultiWorkerMirroredStrategy):
+    if isinstance(
+      tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy
+    ):
       # Keras 3.15 reduces fit()'s step outputs under multi-worker with
       # strategy.reduce("MEAN", value, axis=0), which needs an axis to
       # reduce: give each scalar one (the mean of equal values is the value).
@@ -240,11 +294,10 @@ class GAN(keras.Model):
       # The original's second session.run: the queue's next batch, a new
       # z and the weights just updated (docs/paper.md A.3.3).
       _, _, again = self.loss_family.joint(
-          self, real_batches[:, 1],
-          self.generator(z_columns[:, 1], training=True))
+        self, real_batches[:, 1], self.generator(z_columns[:, 1], training=True)
+      )
       loss_real, loss_fake = again["loss_real"], again["loss_fake"]
-    self.k_t.assign(losses_lib.began_k_update(self.k_t, loss_real,
-                                              loss_fake))
+    self.k_t.assign(losses_lib.began_k_update(self.k_t, loss_real, loss_fake))
     return {"d_loss": d_loss, "g_loss": g_loss, **extra}
 
 
@@ -259,8 +312,9 @@ def batch_norm_layers(network: keras.Model) -> list:
   return found
 
 
-def move_batch_norm_averages(generator: keras.Model, z: tf.Tensor,
-                             passes: int) -> None:
+def move_batch_norm_averages(
+  generator: keras.Model, z: tf.Tensor, passes: int
+) -> None:
   """What `passes` training-mode passes of generator(z) do to its
   batch-norm averages, in one pass.
 
@@ -273,14 +327,17 @@ def move_batch_norm_averages(generator: keras.Model, z: tf.Tensor,
   changed while the step is traced.
   """
   layers = batch_norm_layers(generator)
-  before = [(tf.identity(layer.moving_mean), tf.identity(
-      layer.moving_variance)) for layer in layers]
+  before = [
+    (tf.identity(layer.moving_mean), tf.identity(layer.moving_variance))
+    for layer in layers
+  ]
   with tf.control_dependencies([v for pair in before for v in pair]):
     generator(z, training=True)
   if passes == 1:
     return
   for layer, (mean, variance) in zip(layers, before):
-    factor = (1 - layer.momentum ** passes) / (1 - layer.momentum)
+    factor = (1 - layer.momentum**passes) / (1 - layer.momentum)
     layer.moving_mean.assign(mean + (layer.moving_mean - mean) * factor)
     layer.moving_variance.assign(
-        variance + (layer.moving_variance - variance) * factor)
+      variance + (layer.moving_variance - variance) * factor
+    )

@@ -20,7 +20,7 @@ def make_grid(images: np.ndarray, columns: int | None = None) -> np.ndarray:
   grid = np.zeros((rows * h, columns * w, c), dtype=images.dtype)
   for i, image in enumerate(images):
     r, col = divmod(i, columns)
-    grid[r * h:(r + 1) * h, col * w:(col + 1) * w] = image
+    grid[r * h : (r + 1) * h, col * w : (col + 1) * w] = image
   return grid
 
 

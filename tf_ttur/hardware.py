@@ -27,13 +27,26 @@ import platform
 # CPU flags (as /proc/cpuinfo spells them) that mean native bfloat16 math.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # The flags worth naming beside a timing.
-NAMED_CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-                   "amx_bf16")
+NAMED_CPU_FLAGS = (
+  "avx2",
+  "fma",
+  "avx512f",
+  "avx512_vnni",
+  "avx512_bf16",
+  "amx_bf16",
+)
 # ONEDNN_MAX_CPU_ISA values that still allow oneDNN's bfloat16 kernels; any
 # other value (AVX2, AVX512_CORE, ...) caps it below them.
-BF16_ONEDNN_ISAS = ("AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_AMX",
-                    "AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX",
-                    "AVX10_1_512_AMX_FP16", "ALL", "DEFAULT")
+BF16_ONEDNN_ISAS = (
+  "AVX512_CORE_BF16",
+  "AVX10_1_512",
+  "AVX512_CORE_AMX",
+  "AVX512_CORE_AMX_FP16",
+  "AVX10_1_512_AMX",
+  "AVX10_1_512_AMX_FP16",
+  "ALL",
+  "DEFAULT",
+)
 # Compute capability from which NVIDIA GPUs have native bfloat16.
 BF16_GPU_CAPABILITY = (8, 0)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -48,6 +61,7 @@ class Gpu:
 @dataclasses.dataclass(frozen=True)
 class Machine:
   """What decides precision and XLA: the CPU's flags and the GPUs."""
+
   cpu_model: str = "unknown CPU"
   cpu_flags: frozenset[str] = frozenset()
   onednn_max_isa: str | None = None  # ONEDNN_MAX_CPU_ISA, if set.
@@ -61,12 +75,15 @@ class Machine:
     if not native:
       return False, "the CPU has no AVX512_BF16 or AMX-BF16"
     if not self.onednn:
-      return False, ("oneDNN is off (TF_ENABLE_ONEDNN_OPTS=0), so bfloat16 "
-                     "is emulated")
+      return False, (
+        "oneDNN is off (TF_ENABLE_ONEDNN_OPTS=0), so bfloat16 is emulated"
+      )
     isa = (self.onednn_max_isa or "DEFAULT").upper()
     if isa not in BF16_ONEDNN_ISAS:
-      return False, (f"ONEDNN_MAX_CPU_ISA={self.onednn_max_isa} caps oneDNN "
-                     "below its bfloat16 kernels")
+      return False, (
+        f"ONEDNN_MAX_CPU_ISA={self.onednn_max_isa} caps oneDNN "
+        "below its bfloat16 kernels"
+      )
     return True, f"the CPU has {' and '.join(f.upper() for f in native)}"
 
   def describe(self) -> str:
@@ -78,15 +95,21 @@ class Machine:
       cpu += f", ONEDNN_MAX_CPU_ISA={self.onednn_max_isa}"
     cpu += f", oneDNN {'on' if self.onednn else 'off'}"
     gpus = "; ".join(
-        f"GPU {g.name}" + (f" (compute capability "
-                           f"{g.compute_capability[0]}.{g.compute_capability[1]})"
-                           if g.compute_capability else "")
-        for g in self.gpus)
+      f"GPU {g.name}"
+      + (
+        f" (compute capability "
+        f"{g.compute_capability[0]}.{g.compute_capability[1]})"
+        if g.compute_capability
+        else ""
+      )
+      for g in self.gpus
+    )
     return cpu + (f"; {gpus}" if gpus else "; no GPU")
 
 
-def resolve_precision(requested: str, machine: Machine) -> tuple[str, str,
-                                                                 str | None]:
+def resolve_precision(
+  requested: str, machine: Machine
+) -> tuple[str, str, str | None]:
   """(dtype policy, why, warning or None) for --precision=requested.
 
   auto: on a GPU, mixed_bfloat16 from compute capability 8.0 (native, no
@@ -98,18 +121,27 @@ def resolve_precision(requested: str, machine: Machine) -> tuple[str, str,
     gpu = machine.gpus[0]
     capability = gpu.compute_capability or (0, 0)
     native = capability >= BF16_GPU_CAPABILITY
-    where = (f"GPU {gpu.name}, compute capability "
-             f"{capability[0]}.{capability[1]}")
+    where = (
+      f"GPU {gpu.name}, compute capability {capability[0]}.{capability[1]}"
+    )
     if requested == "auto":
       if native:
-        return "mixed_bfloat16", (f"{where}: native bfloat16, no loss "
-                                  "scaling needed"), None
-      return "mixed_float16", (f"{where}: no native bfloat16 below 8.0, "
-                               "float16 with loss scaling"), None
+        return (
+          "mixed_bfloat16",
+          (f"{where}: native bfloat16, no loss scaling needed"),
+          None,
+        )
+      return (
+        "mixed_float16",
+        (f"{where}: no native bfloat16 below 8.0, float16 with loss scaling"),
+        None,
+      )
     warning = None
     if requested == "mixed_bfloat16" and not native:
-      warning = (f"mixed_bfloat16 on {where}: bfloat16 is emulated below "
-                 "compute capability 8.0; mixed_float16 is the fast choice")
+      warning = (
+        f"mixed_bfloat16 on {where}: bfloat16 is emulated below "
+        "compute capability 8.0; mixed_float16 is the fast choice"
+      )
     return requested, "--precision", warning
   native, why = machine.cpu_bf16
   if requested == "auto":
@@ -118,44 +150,70 @@ def resolve_precision(requested: str, machine: Machine) -> tuple[str, str,
     return "float32", f"no GPU; {why}, so bfloat16 would be slower", None
   warning = None
   if requested == "mixed_bfloat16" and not native:
-    warning = (f"mixed_bfloat16 on this CPU: {why}; bfloat16 is emulated, "
-               "about 5x slower than float32 (measured on an AVX2-only AMD "
-               "EPYC); --precision=auto picks float32 here")
+    warning = (
+      f"mixed_bfloat16 on this CPU: {why}; bfloat16 is emulated, "
+      "about 5x slower than float32 (measured on an AVX2-only AMD "
+      "EPYC); --precision=auto picks float32 here"
+    )
   elif requested == "mixed_float16":
-    warning = ("mixed_float16 on a machine without a GPU: it runs, with loss "
-               "scaling, but ~6x slower than float32 (no float16 kernels on "
-               "CPU)")
+    warning = (
+      "mixed_float16 on a machine without a GPU: it runs, with loss "
+      "scaling, but ~6x slower than float32 (no float16 kernels on "
+      "CPU)"
+    )
   return requested, "--precision", warning
 
 
-def precision_for_run(requested: str, recorded: str | None,
-                      machine: Machine) -> tuple[str, str, str | None]:
+def precision_for_run(
+  requested: str, recorded: str | None, machine: Machine
+) -> tuple[str, str, str | None]:
   """resolve_precision, where a resumed run keeps the precision recorded in
   its config.json unless --precision names another one explicitly."""
   if recorded in PRECISIONS:
     if requested == "auto":
       precision, _, warning = resolve_precision(recorded, machine)
-      return precision, ("as recorded in the run's config.json (pass "
-                         "--precision to change it)"), warning
+      return (
+        precision,
+        (
+          "as recorded in the run's config.json (pass --precision to change it)"
+        ),
+        warning,
+      )
     if requested != recorded:
       precision, _, warning = resolve_precision(requested, machine)
-      return precision, (f"--precision, changed from the run's recorded "
-                         f"{recorded}"), warning
+      return (
+        precision,
+        (f"--precision, changed from the run's recorded {recorded}"),
+        warning,
+      )
   return resolve_precision(requested, machine)
 
 
-def resolve_jit(requested: str, machine: Machine) -> tuple[bool, str,
-                                                           str | None]:
+def resolve_jit(
+  requested: str, machine: Machine
+) -> tuple[bool, str, str | None]:
   """(XLA on, why, warning or None) for --jit_compile=requested."""
   if requested == "auto":
     if machine.gpus:
       return True, "GPU found: XLA on", None
-    return False, ("no GPU: XLA off (it is ~7-14x slower than plain graphs "
-                   "on CPU for the DCGANs)"), None
+    return (
+      False,
+      (
+        "no GPU: XLA off (it is ~7-14x slower than plain graphs "
+        "on CPU for the DCGANs)"
+      ),
+      None,
+    )
   if requested == "true" and not machine.gpus:
-    return True, "--jit_compile", ("XLA on CPU: it runs, but ~7-14x slower "
-                                   "than plain graphs for the DCGANs "
-                                   "(conv2d_transpose)")
+    return (
+      True,
+      "--jit_compile",
+      (
+        "XLA on CPU: it runs, but ~7-14x slower "
+        "than plain graphs for the DCGANs "
+        "(conv2d_transpose)"
+      ),
+    )
   return requested == "true", "--jit_compile", None
 
 
@@ -184,13 +242,21 @@ def detect() -> Machine:
   """The machine at hand (imports TensorFlow)."""
   import tensorflow as tf
   from tensorflow.python.util import _pywrap_util_port
+
   gpus = []
   for device in tf.config.list_physical_devices("GPU"):
     details = tf.config.experimental.get_device_details(device)
-    gpus.append(Gpu(details.get("device_name", device.name),
-                    details.get("compute_capability")))
+    gpus.append(
+      Gpu(
+        details.get("device_name", device.name),
+        details.get("compute_capability"),
+      )
+    )
   model, flags = cpu_info()
-  return Machine(cpu_model=model, cpu_flags=flags,
-                 onednn_max_isa=os.environ.get("ONEDNN_MAX_CPU_ISA") or None,
-                 onednn=bool(_pywrap_util_port.IsMklEnabled()),
-                 gpus=tuple(gpus))
+  return Machine(
+    cpu_model=model,
+    cpu_flags=flags,
+    onednn_max_isa=os.environ.get("ONEDNN_MAX_CPU_ISA") or None,
+    onednn=bool(_pywrap_util_port.IsMklEnabled()),
+    gpus=tuple(gpus),
+  )

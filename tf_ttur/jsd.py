@@ -26,7 +26,7 @@ def ngram_counts(lines: Iterable[Sequence[str]], n: int) -> collections.Counter:
   for line in lines:
     line = tuple(line)
     for i in range(len(line) - n + 1):
-      counts[line[i:i + n]] += 1
+      counts[line[i : i + n]] += 1
   return counts
 
 
@@ -54,29 +54,37 @@ def _kl_to_mixture(log_p: dict, log_q: dict) -> float:
 
 def js_divergence(log_p: dict, log_q: dict) -> float:
   """The normalised JSD of two n-gram models, in bits."""
-  return 0.5 * (_kl_to_mixture(log_p, log_q) +
-                _kl_to_mixture(log_q, log_p)) / math.log(2.0)
+  return (
+    0.5
+    * (_kl_to_mixture(log_p, log_q) + _kl_to_mixture(log_q, log_p))
+    / math.log(2.0)
+  )
 
 
 class ReferenceModels:
   """The real corpus's n-gram models for n = 1..max_n, computed once."""
 
   def __init__(self, lines: Sequence[Sequence[str]], max_n: int = 6):
-    self.models = {n: log_probabilities(ngram_counts(lines, n))
-                   for n in range(1, max_n + 1)}
+    self.models = {
+      n: log_probabilities(ngram_counts(lines, n)) for n in range(1, max_n + 1)
+    }
 
   def jsd(self, generated: Sequence[Sequence[str]]) -> dict[int, float]:
-    return {n: js_divergence(model, log_probabilities(
-        ngram_counts(generated, n))) for n, model in self.models.items()}
+    return {
+      n: js_divergence(model, log_probabilities(ngram_counts(generated, n)))
+      for n, model in self.models.items()
+    }
 
 
 def default_cache_dir() -> str:
   return os.environ.get("TF_TTUR_CACHE_DIR") or os.path.join(
-      os.path.expanduser("~"), ".cache", "tf_ttur")
+    os.path.expanduser("~"), ".cache", "tf_ttur"
+  )
 
 
-def cached_reference(lines: Sequence[Sequence[str]], max_n: int = 6,
-                     cache_dir: str | None = None) -> ReferenceModels:
+def cached_reference(
+  lines: Sequence[Sequence[str]], max_n: int = 6, cache_dir: str | None = None
+) -> ReferenceModels:
   """ReferenceModels of lines, computed once per corpus and kept on disk.
 
   The key is a SHA-256 of the padded lines in order, so the same corpus
@@ -88,8 +96,9 @@ def cached_reference(lines: Sequence[Sequence[str]], max_n: int = 6,
     digest.update("\x00".join(line).encode("utf-8"))
     digest.update(b"\x01")
   cache_dir = cache_dir or default_cache_dir()
-  path = os.path.join(cache_dir, f"jsd_reference_{max_n}_"
-                      f"{digest.hexdigest()[:32]}.pkl")
+  path = os.path.join(
+    cache_dir, f"jsd_reference_{max_n}_{digest.hexdigest()[:32]}.pkl"
+  )
   if os.path.exists(path):
     try:
       with open(path, "rb") as f:

@@ -30,7 +30,8 @@ def _bce(logits: tf.Tensor, label: float) -> tf.Tensor:
   logits = tf.convert_to_tensor(logits)
   labels = tf.fill(tf.shape(logits), tf.cast(label, logits.dtype))
   return tf.reduce_mean(
-      tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+    tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+  )
 
 
 def dcgan_d_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
@@ -59,9 +60,12 @@ def wasserstein_g_loss(fake_out: tf.Tensor) -> tf.Tensor:
   return -tf.reduce_mean(fake_out)
 
 
-def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor],
-                     real: tf.Tensor, fake: tf.Tensor,
-                     alpha: tf.Tensor) -> tf.Tensor:
+def gradient_penalty(
+  critic: Callable[[tf.Tensor], tf.Tensor],
+  real: tf.Tensor,
+  fake: tf.Tensor,
+  alpha: tf.Tensor,
+) -> tf.Tensor:
   """mean((||grad D(x_hat)||_2 - 1)^2), x_hat = x + alpha (G(z) - x).
 
   Args:
@@ -74,8 +78,9 @@ def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor],
   """
   real = tf.cast(real, tf.float32)
   fake = tf.cast(fake, tf.float32)
-  alpha = tf.reshape(tf.cast(alpha, tf.float32),
-                     [-1] + [1] * (real.shape.rank - 1))
+  alpha = tf.reshape(
+    tf.cast(alpha, tf.float32), [-1] + [1] * (real.shape.rank - 1)
+  )
   interpolates = real + alpha * (fake - real)
   with tf.GradientTape() as tape:
     tape.watch(interpolates)
@@ -86,23 +91,31 @@ def gradient_penalty(critic: Callable[[tf.Tensor], tf.Tensor],
   return tf.reduce_mean(tf.square(norm - 1.0))
 
 
-def l1_reconstruction(reconstruction: tf.Tensor, images: tf.Tensor
-                      ) -> tf.Tensor:
+def l1_reconstruction(
+  reconstruction: tf.Tensor, images: tf.Tensor
+) -> tf.Tensor:
   """BEGAN's L(v) = mean |AE(v) - v|."""
-  return tf.reduce_mean(tf.abs(tf.cast(reconstruction, tf.float32) -
-                               tf.cast(images, tf.float32)))
+  return tf.reduce_mean(
+    tf.abs(tf.cast(reconstruction, tf.float32) - tf.cast(images, tf.float32))
+  )
 
 
-def began_k_update(k: tf.Tensor, loss_real: tf.Tensor, loss_fake: tf.Tensor,
-                   gamma: float = BEGAN_GAMMA,
-                   lambda_k: float = BEGAN_LAMBDA_K) -> tf.Tensor:
+def began_k_update(
+  k: tf.Tensor,
+  loss_real: tf.Tensor,
+  loss_fake: tf.Tensor,
+  gamma: float = BEGAN_GAMMA,
+  lambda_k: float = BEGAN_LAMBDA_K,
+) -> tf.Tensor:
   """k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1)."""
-  return tf.clip_by_value(k + lambda_k * (gamma * loss_real - loss_fake),
-                          0.0, 1.0)
+  return tf.clip_by_value(
+    k + lambda_k * (gamma * loss_real - loss_fake), 0.0, 1.0
+  )
 
 
-def began_convergence(loss_real: tf.Tensor, loss_fake: tf.Tensor,
-                      gamma: float = BEGAN_GAMMA) -> tf.Tensor:
+def began_convergence(
+  loss_real: tf.Tensor, loss_fake: tf.Tensor, gamma: float = BEGAN_GAMMA
+) -> tf.Tensor:
   """M_global = L(x) + |gamma L(x) - L(G(z))|."""
   return loss_real + tf.abs(gamma * loss_real - loss_fake)
 
@@ -118,6 +131,7 @@ class LossFamily:
   g_loss, metrics), and both networks update together, as in the
   original's single session.run (the family's `joint_update`).
   """
+
   d_metrics: tuple[str, ...] = ()
   d_loss: Callable | None = None
   g_loss: Callable | None = None
@@ -156,8 +170,9 @@ def hinge_d_loss(real_out: tf.Tensor, fake_out: tf.Tensor) -> tf.Tensor:
   """mean relu(1 - D(x)) + mean relu(1 + D(G(z))): the discriminator's
   hinge loss (Lim & Ye 2017; SNGAN, SAGAN, BigGAN)."""
   _check_logits(real_out, fake_out)
-  return (tf.reduce_mean(tf.nn.relu(1.0 - real_out)) +
-          tf.reduce_mean(tf.nn.relu(1.0 + fake_out)))
+  return tf.reduce_mean(tf.nn.relu(1.0 - real_out)) + tf.reduce_mean(
+    tf.nn.relu(1.0 + fake_out)
+  )
 
 
 def _hinge_d(model, real, fake, alpha):
@@ -172,16 +187,21 @@ def _began_joint(model, real, fake):
   loss_fake = l1_reconstruction(model.discriminator(fake, training=True), fake)
   k = tf.cast(model.k_t, tf.float32)
   d_loss = loss_real - k * loss_fake
-  metrics = {"m_global": began_convergence(loss_real, loss_fake),
-             "k_t": k, "loss_real": loss_real, "loss_fake": loss_fake}
+  metrics = {
+    "m_global": began_convergence(loss_real, loss_fake),
+    "k_t": k,
+    "loss_real": loss_real,
+    "loss_fake": loss_fake,
+  }
   return d_loss, loss_fake, metrics
 
 
 LOSSES: dict[str, LossFamily] = {
-    "dcgan": LossFamily((), _dcgan_d, _dcgan_g),
-    "wgan_gp": LossFamily(("wasserstein", "gp"), _wgan_d, _wgan_g),
-    # The generator's side of the hinge loss is WGAN's: -mean D(G(z)).
-    "hinge": LossFamily((), _hinge_d, _wgan_g),
-    "began": LossFamily(("m_global", "k_t", "loss_real", "loss_fake"),
-                        joint=_began_joint),
+  "dcgan": LossFamily((), _dcgan_d, _dcgan_g),
+  "wgan_gp": LossFamily(("wasserstein", "gp"), _wgan_d, _wgan_g),
+  # The generator's side of the hinge loss is WGAN's: -mean D(G(z)).
+  "hinge": LossFamily((), _hinge_d, _wgan_g),
+  "began": LossFamily(
+    ("m_global", "k_t", "loss_real", "loss_fake"), joint=_began_joint
+  ),
 }

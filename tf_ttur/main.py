@@ -53,16 +53,23 @@ def main(argv):
   from fid.stats import StatsError
   from tf_ttur import export
   from tf_ttur import train
+
   try:
     if config.run.mode == "export":
       export.export_latest(config)
     else:
       train.train(config)
       from tf_ttur import records
+
       for line in records.summary(config):
         logging.info("%s", line)
-  except (ConfigError, DatasetError, StatsError, FileNotFoundError,
-          StorageError) as e:
+  except (
+    ConfigError,
+    DatasetError,
+    StatsError,
+    FileNotFoundError,
+    StorageError,
+  ) as e:
     # What a user can fix; anything else is a bug and keeps its traceback.
     fail(str(e))
   except NonFiniteLossError as e:
@@ -78,16 +85,24 @@ def _export_config(config: Config) -> Config:
   replace the recorded ones; a model- or data-defining flag that differs
   from the record is refused (rundir.check_resume)."""
   from tf_ttur import rundir
+
   workdir = config.run.workdir
   recorded = rundir.recorded_config(workdir, log=logging.warning)
   if recorded is None:
     return config
-  given = {name: getattr(FLAGS, name) for name in config_lib.PART_OF
-           if FLAGS[name].present}
-  known = {name: value for name, value in recorded.items()
-           if name in config_lib.PART_OF}
-  exported = Config.of(**known).replace(**given).replace(
-      mode="export", workdir=workdir)
+  given = {
+    name: getattr(FLAGS, name)
+    for name in config_lib.PART_OF
+    if FLAGS[name].present
+  }
+  known = {
+    name: value
+    for name, value in recorded.items()
+    if name in config_lib.PART_OF
+  }
+  exported = (
+    Config.of(**known).replace(**given).replace(mode="export", workdir=workdir)
+  )
   rundir.check_resume(exported, recorded)
   return exported
 
@@ -98,16 +113,19 @@ def _check_needs(config: Config) -> None:
   anything is written (tf_ttur.prepare)."""
   from fid import sources
   from tf_ttur import prepare
+
   fetch = config.run.mode == "prepare" and sources.download_reachable()
   try:
-    pieces = prepare.check(config, fetch=fetch,
-                           build_offline=config.run.mode == "prepare")
+    pieces = prepare.check(
+      config, fetch=fetch, build_offline=config.run.mode == "prepare"
+    )
     warnings = [warning for piece in pieces for warning in piece.warnings]
     if config.run.mode == "train":
       for warning in warnings:
         logging.warning("%s", warning)
     prepare.refuse_if_missing(
-        pieces, offline=config.run.mode == "prepare" and not fetch)
+      pieces, offline=config.run.mode == "prepare" and not fetch
+    )
   except ConfigError as e:
     fail(str(e))
   if config.run.mode == "prepare":
@@ -115,10 +133,11 @@ def _check_needs(config: Config) -> None:
     print(prepare.report(pieces))
     for warning in warnings:
       print(f"warning: {warning}")
-    print("ready: the same command without --mode=prepare trains it"
-          + (f", with the {len(warnings)} warning(s) above" if warnings
-             else "")
-          + ("" if fetch else " (no internet here: nothing was fetched)"))
+    print(
+      "ready: the same command without --mode=prepare trains it"
+      + (f", with the {len(warnings)} warning(s) above" if warnings else "")
+      + ("" if fetch else " (no internet here: nothing was fetched)")
+    )
 
 
 def run():

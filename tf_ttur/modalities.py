@@ -19,14 +19,15 @@ from tf_ttur import data as data_names
 @dataclasses.dataclass(frozen=True)
 class Modality:
   """Attributes:
-    name: the key of the tables above ("image", "text").
-    noun: how messages name what it generates.
-    datasets: the --dataset values it takes, for messages.
-    accepts: whether a --dataset value is one of them.
-    inapplicable: (flag, why) pairs: flags that must be 0/False for it.
-    outputs: what serving_default returns (assets/model.json).
-    scored_by: what a message adds about how its models are evaluated.
+  name: the key of the tables above ("image", "text").
+  noun: how messages name what it generates.
+  datasets: the --dataset values it takes, for messages.
+  accepts: whether a --dataset value is one of them.
+  inapplicable: (flag, why) pairs: flags that must be 0/False for it.
+  outputs: what serving_default returns (assets/model.json).
+  scored_by: what a message adds about how its models are evaluated.
   """
+
   name: str
   noun: str
   datasets: str
@@ -37,21 +38,28 @@ class Modality:
 
 
 IMAGES = Modality(
-    name="image", noun="images",
-    datasets=f"{', '.join(data_names.IMAGE_DATASETS)}, "
-             f"{data_names.IMAGE_KINDS}",
-    accepts=data_names.is_image_dataset, inapplicable=(),
-    outputs="uint8 images [n, H, W, 3]")
+  name="image",
+  noun="images",
+  datasets=f"{', '.join(data_names.IMAGE_DATASETS)}, {data_names.IMAGE_KINDS}",
+  accepts=data_names.is_image_dataset,
+  inapplicable=(),
+  outputs="uint8 images [n, H, W, 3]",
+)
 
 TEXT = Modality(
-    name="text", noun="text",
-    datasets=f"{', '.join(data_names.TEXT_DATASETS)}, "
-             f"{data_names.TEXT_KINDS}",
-    accepts=data_names.is_text_dataset,
-    inapplicable=(
-        ("tflite", "is for image generators (the language model's string "
-         "outputs have no TFLite built-in ops)"),),
-    outputs="string text [n], int32 ids [n, seq_len]",
-    scored_by="; the language model is scored with --jsd_every")
+  name="text",
+  noun="text",
+  datasets=f"{', '.join(data_names.TEXT_DATASETS)}, {data_names.TEXT_KINDS}",
+  accepts=data_names.is_text_dataset,
+  inapplicable=(
+    (
+      "tflite",
+      "is for image generators (the language model's string "
+      "outputs have no TFLite built-in ops)",
+    ),
+  ),
+  outputs="string text [n], int32 ids [n, seq_len]",
+  scored_by="; the language model is scored with --jsd_every",
+)
 
 MODALITIES = (IMAGES, TEXT)

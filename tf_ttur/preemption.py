@@ -32,8 +32,7 @@ class SignalCatcher(keras.callbacks.Callback):
 
   @property
   def name(self) -> str | None:
-    return None if self.received is None else signal.Signals(
-        self.received).name
+    return None if self.received is None else signal.Signals(self.received).name
 
   def _handle(self, signum, frame):
     del frame

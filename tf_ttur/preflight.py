@@ -32,8 +32,9 @@ def check_run(f, needs: set[str], quality_model: str) -> None:
   check_data_dir(f.data_dir)
   if f.mode not in ("dry_run", "prepare"):
     check_writable(f.workdir)
-  check_environment(inception_download=inception and not f.fid_inception,
-                    jsd=bool(f.jsd_every))
+  check_environment(
+    inception_download=inception and not f.fid_inception, jsd=bool(f.jsd_every)
+  )
   if f.strategy == "multi_worker":
     check_tf_config(os.environ.get("TF_CONFIG"))
 
@@ -42,29 +43,39 @@ def check_tf_config(value: str | None) -> None:
   """ConfigError naming TF_CONFIG unless it describes a cluster and this
   process's task (tf.distribute's format)."""
   if value is None:
-    raise ConfigError("--strategy=multi_worker needs the TF_CONFIG "
-                      "environment variable (cluster and task)")
+    raise ConfigError(
+      "--strategy=multi_worker needs the TF_CONFIG "
+      "environment variable (cluster and task)"
+    )
   try:
     parsed = json.loads(value)
   except json.JSONDecodeError as e:
-    raise ConfigError(f"TF_CONFIG is not JSON ({e.msg} at character "
-                      f"{e.pos}): {value[:80]!r}") from None
-  if not isinstance(parsed, dict) or not isinstance(
-      parsed.get("cluster"), dict) or not isinstance(parsed.get("task"),
-                                                     dict):
-    raise ConfigError("TF_CONFIG must be a JSON object with \"cluster\" "
-                      "(job name -> addresses) and \"task\" (type and "
-                      f"index), got {value[:80]!r}")
+    raise ConfigError(
+      f"TF_CONFIG is not JSON ({e.msg} at character {e.pos}): {value[:80]!r}"
+    ) from None
+  if (
+    not isinstance(parsed, dict)
+    or not isinstance(parsed.get("cluster"), dict)
+    or not isinstance(parsed.get("task"), dict)
+  ):
+    raise ConfigError(
+      'TF_CONFIG must be a JSON object with "cluster" '
+      '(job name -> addresses) and "task" (type and '
+      f"index), got {value[:80]!r}"
+    )
 
 
 def check_data_dir(data_dir: str | None) -> None:
   """--data_dir, or else $TFDS_DATA_DIR (TFDS's folder), must be a folder
   where it exists (a missing one is made by TFDS)."""
-  for name, value in (("--data_dir", data_dir),
-                      ("TFDS_DATA_DIR", os.environ.get("TFDS_DATA_DIR"))):
+  for name, value in (
+    ("--data_dir", data_dir),
+    ("TFDS_DATA_DIR", os.environ.get("TFDS_DATA_DIR")),
+  ):
     if value and os.path.exists(value) and not os.path.isdir(value):
-      raise ConfigError(f"{name}={value}: a file, not a folder (TFDS's "
-                        "data folder)")
+      raise ConfigError(
+        f"{name}={value}: a file, not a folder (TFDS's data folder)"
+      )
     if value:  # --data_dir, when given, is the one TFDS uses.
       return
 
@@ -76,6 +87,7 @@ def check_environment(inception_download: bool, jsd: bool) -> None:
   (the JSD's reference n-grams: jsd)."""
   from fid import download
   from fid import sources
+
   try:
     sources.max_pixels()
     if inception_download:
@@ -84,17 +96,22 @@ def check_environment(inception_download: bool, jsd: bool) -> None:
     raise ConfigError(str(e)) from None
   cache = os.environ.get("TF_TTUR_CACHE_DIR")
   if jsd and cache and os.path.exists(cache) and not os.path.isdir(cache):
-    raise ConfigError(f"TF_TTUR_CACHE_DIR={cache}: not a folder (where the "
-                      "JSD's reference n-gram counts are kept)")
+    raise ConfigError(
+      f"TF_TTUR_CACHE_DIR={cache}: not a folder (where the "
+      "JSD's reference n-gram counts are kept)"
+    )
 
 
 def check_fid_stats(path: str | None) -> None:
   """A given statistics file must be usable; a missing one is listed by
   tf_ttur.prepare with the rest of what the run needs."""
   from fid import stats as fid_stats
+
   if not path:
-    raise ConfigError("--fid_every needs --fid_stats (make one with "
-                      "python -m fid DATA --save_stats OUT.npz)")
+    raise ConfigError(
+      "--fid_every needs --fid_stats (make one with "
+      "python -m fid DATA --save_stats OUT.npz)"
+    )
   if not os.path.exists(path):
     return
   if not os.path.isfile(path):
@@ -105,9 +122,10 @@ def check_fid_stats(path: str | None) -> None:
     raise ConfigError(f"--fid_stats: {e}") from None
   if mu.shape != (FID_DIMENSIONS,):
     raise ConfigError(
-        f"--fid_stats={path}: mu has {mu.shape[0]} dimensions; FID "
-        f"statistics are of the {FID_DIMENSIONS} pool_3 features (make them "
-        "with python -m fid DATA --save_stats OUT.npz)")
+      f"--fid_stats={path}: mu has {mu.shape[0]} dimensions; FID "
+      f"statistics are of the {FID_DIMENSIONS} pool_3 features (make them "
+      "with python -m fid DATA --save_stats OUT.npz)"
+    )
 
 
 def check_inception(path: str) -> None:
@@ -123,6 +141,7 @@ def check_inception(path: str) -> None:
       raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
     return
   from fid import inception
+
   try:
     inception.load_graph_def(path)
   except inception.InceptionError as e:
@@ -134,19 +153,24 @@ def check_quality_model(path: str, load: bool) -> None:
   evaluator will call is loaded now rather than at its first evaluation
   (a generator's SavedModel has no `features`)."""
   from fid.files import saved_model_problem
+
   problem = saved_model_problem(path)
   if problem:
-    raise ConfigError(f"--quality_model={path}: {problem}; python -m "
-                      "tf_ttur.quality trains one")
+    raise ConfigError(
+      f"--quality_model={path}: {problem}; python -m tf_ttur.quality trains one"
+    )
   if not load:
     return
   from fid import saved_model
+
   try:
     saved_model.SavedModelExtractor(path)
   except (ValueError, OSError) as e:
-    raise ConfigError(f"--quality_model={path}: {e} (it needs the "
-                      "`features` function of python -m "
-                      "tf_ttur.quality)") from None
+    raise ConfigError(
+      f"--quality_model={path}: {e} (it needs the "
+      "`features` function of python -m "
+      "tf_ttur.quality)"
+    ) from None
 
 
 def check_writable(path: str, flag: str = "--workdir") -> None:
@@ -162,5 +186,6 @@ def check_writable(path: str, flag: str = "--workdir") -> None:
   if not os.path.isdir(probe):
     raise ConfigError(f"{flag}={path} is not usable: {probe} is a file")
   if not os.access(probe, os.W_OK | os.X_OK):
-    raise ConfigError(f"{flag}={path} is not writable ({probe} is not "
-                      "writable)")
+    raise ConfigError(
+      f"{flag}={path} is not writable ({probe} is not writable)"
+    )

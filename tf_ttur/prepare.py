@@ -27,16 +27,16 @@ from tf_ttur.errors import first_line
 # What `tfds build` downloads for each dataset the paper used (the TFDS
 # catalog's download sizes), and what else it takes.
 TFDS_NOTES = {
-    "svhn_cropped": "1.5 GB (train, test and extra .mat files)",
-    "cifar10": "162 MB",
-    "celeb_a": "1.4 GB from Google Drive (the aligned images and "
-               "their lists), which refuses when its daily quota is spent: "
-               "then try again later, or use the manual folder below",
-    "lsun/bedroom": "43 GB of LMDB from dl.yf.io; TFDS reads it with "
-                    "tensorflow-io, whose newest release (0.37.1) needs "
-                    "TensorFlow < 2.17 and does not load under this one: "
-                    "use the LMDB export itself, --dataset=lmdb:PATH",
-    "lm1b": "1.7 GB",
+  "svhn_cropped": "1.5 GB (train, test and extra .mat files)",
+  "cifar10": "162 MB",
+  "celeb_a": "1.4 GB from Google Drive (the aligned images and "
+  "their lists), which refuses when its daily quota is spent: "
+  "then try again later, or use the manual folder below",
+  "lsun/bedroom": "43 GB of LMDB from dl.yf.io; TFDS reads it with "
+  "tensorflow-io, whose newest release (0.37.1) needs "
+  "TensorFlow < 2.17 and does not load under this one: "
+  "use the LMDB export itself, --dataset=lmdb:PATH",
+  "lm1b": "1.7 GB",
 }
 
 
@@ -44,6 +44,7 @@ TFDS_NOTES = {
 class Piece:
   """One thing the run reads: what it is, whether it is there, and how to
   get it (with and without internet)."""
+
   what: str
   ready: bool
   detail: str
@@ -57,16 +58,21 @@ class Piece:
 
   def lines(self) -> list[str]:
     head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
-    chosen = [f"           set by {self.flags}"] if (
-        self.flags and not self.ready) else []
+    chosen = (
+      [f"           set by {self.flags}"]
+      if (self.flags and not self.ready)
+      else []
+    )
     return [head, *chosen, *(f"           {h}" for h in self.how)]
 
 
-def _tfds_dataset(name: str, split: str, data_dir: str | None,
-                  fetch: bool, build_offline: bool) -> Piece:
+def _tfds_dataset(
+  name: str, split: str, data_dir: str | None, fetch: bool, build_offline: bool
+) -> Piece:
   import tensorflow_datasets as tfds
 
   from tf_ttur.data import shapes  # noqa: F401 Registers `shapes` with TFDS.
+
   what = f"dataset {name} (TFDS, split {split})"
   try:
     builder = tfds.builder(name, data_dir=data_dir)
@@ -75,14 +81,17 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
   prepared = builder.is_prepared()
   if not prepared and name == "shapes":
     if not build_offline:
-      return Piece(what, True, f"generated offline into {builder.data_dir} "
-                   "on first use")
+      return Piece(
+        what, True, f"generated offline into {builder.data_dir} on first use"
+      )
     from tf_ttur.data import images
+
     images.prepare_shapes(data_dir)  # Offline, in seconds.
     builder = tfds.builder(name, data_dir=data_dir)  # Its splits, as built.
     prepared = True
-  elif not prepared and (fetch or (build_offline and _manual_complete(
-      builder, name))):
+  elif not prepared and (
+    fetch or (build_offline and _manual_complete(builder, name))
+  ):
     # TFDS takes each file it finds in DATA_DIR/downloads/manual under its
     # registered name instead of downloading it, and checks its checksum;
     # the Python API needs no apache_beam (the `tfds build` CLI does).
@@ -90,27 +99,42 @@ def _tfds_dataset(name: str, split: str, data_dir: str | None,
     try:
       builder.download_and_prepare(download_config=config)
     except Exception as e:  # noqa: BLE001 Network, quota, checksums, files.
-      return _tfds_missing(builder, name, what, f"the TFDS build failed: "
-                           f"{first_line(e)}")
+      return _tfds_missing(
+        builder, name, what, f"the TFDS build failed: {first_line(e)}"
+      )
     builder = tfds.builder(name, data_dir=data_dir)
     prepared = builder.is_prepared()
   if not prepared:
-    return _tfds_missing(builder, name, what, f"not prepared in "
-                         f"{builder.data_dir}")
+    return _tfds_missing(
+      builder, name, what, f"not prepared in {builder.data_dir}"
+    )
   parts = split.split("+")
   absent = [p for p in parts if p not in builder.info.splits]
   if absent:
-    return Piece(what, False, f"{builder.data_dir} has no split "
-                 f"{', '.join(absent)} (it has "
-                 f"{', '.join(builder.info.splits)})")
+    return Piece(
+      what,
+      False,
+      f"{builder.data_dir} has no split "
+      f"{', '.join(absent)} (it has "
+      f"{', '.join(builder.info.splits)})",
+    )
   # Every shard the split's metadata lists must be there (a deleted one
   # would fail at its first read, after the run wrote its files).
-  absent = [str(f) for p in parts for f in builder.info.splits[p].filepaths
-            if not os.path.isfile(str(f))]
+  absent = [
+    str(f)
+    for p in parts
+    for f in builder.info.splits[p].filepaths
+    if not os.path.isfile(str(f))
+  ]
   if absent:
-    return _tfds_missing(builder, name, what, f"{len(absent)} of its "
-                         f"shards are missing (first: {absent[0]}); the "
-                         "prepared dataset is incomplete")
+    return _tfds_missing(
+      builder,
+      name,
+      what,
+      f"{len(absent)} of its "
+      f"shards are missing (first: {absent[0]}); the "
+      "prepared dataset is incomplete",
+    )
   count = sum(builder.info.splits[p].num_examples for p in parts)
   return Piece(what, True, f"{count:,} examples in {builder.data_dir}")
 
@@ -132,15 +156,19 @@ def manual_files(builder) -> list[tuple[str, int, str]]:
   """(file name, bytes, SHA-256) of every original file TFDS's builder
   reads, from its registered checksums."""
   infos = builder.url_infos or {}
-  return sorted((info.filename, int(info.size), info.checksum)
-                for info in infos.values() if info.filename)
+  return sorted(
+    (info.filename, int(info.size), info.checksum)
+    for info in infos.values()
+    if info.filename
+  )
 
 
 def _manual_complete(builder, name: str) -> bool:
   folder = manual_dir(builder)
   files = manual_files(builder) if name in MANUAL_ROUTE else []
   return bool(files) and all(
-      os.path.isfile(os.path.join(folder, f)) for f, _, _ in files)
+    os.path.isfile(os.path.join(folder, f)) for f, _, _ in files
+  )
 
 
 def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
@@ -151,24 +179,34 @@ def _tfds_missing(builder, name: str, what: str, detail: str) -> Piece:
   if name in MANUAL_ROUTE:
     folder = manual_dir(builder)
     files = manual_files(builder)
-    absent = [f for f, _, _ in files
-              if not os.path.isfile(os.path.join(folder, f))]
-    manual = [f"offline, from the original files: put them into {folder} "
-              f"under these names ({len(absent)} of {len(files)} missing), "
-              "then run --mode=prepare: TFDS builds the dataset from them "
-              "and checks each file's SHA-256"] + [
-                  f"  {f} ({size:,} bytes, SHA-256 {checksum})"
-                  + ("" if f in absent else ": present")
-                  for f, size, checksum in files]
-  return Piece(what, False, detail, fetch=f"TFDS's download of {name}",
-               how=[
+    absent = [
+      f for f, _, _ in files if not os.path.isfile(os.path.join(folder, f))
+    ]
+    manual = [
+      f"offline, from the original files: put them into {folder} "
+      f"under these names ({len(absent)} of {len(files)} missing), "
+      "then run --mode=prepare: TFDS builds the dataset from them "
+      "and checks each file's SHA-256"
+    ] + [
+      f"  {f} ({size:,} bytes, SHA-256 {checksum})"
+      + ("" if f in absent else ": present")
+      for f, size, checksum in files
+    ]
+  return Piece(
+    what,
+    False,
+    detail,
+    fetch=f"TFDS's download of {name}",
+    how=[
       f"with internet: --mode=prepare runs TFDS's download and build "
       f"(or: tfds build {name} --data_dir={builder.data_dir_root})"
       + (f"; {note}" if note else ""),
       *manual,
       f"offline: on a machine where it is built, copy the folder "
       f"DATA_DIR/{relative} to {version_dir} (or pass that machine's "
-      "DATA_DIR here as --data_dir)"])
+      "DATA_DIR here as --data_dir)",
+    ],
+  )
 
 
 def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
@@ -179,24 +217,33 @@ def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
   if source.name == "english":
     return Piece("corpus english", True, "shipped in tf_ttur/data/corpus")
   if source.kind.name == "tfds":
-    return _tfds_dataset(source.name, source.split, data_dir, fetch,
-                         build_offline)
+    return _tfds_dataset(
+      source.name, source.split, data_dir, fetch, build_offline
+    )
   check = source.check()
   what = f"dataset {source.spelling} ({source.kind.about})"
-  if check.ready and config.evaluation.kid_every and check.count is not None \
-      and check.count < 2:
+  if (
+    check.ready
+    and config.evaluation.kid_every
+    and check.count is not None
+    and check.count < 2
+  ):
     # The KID's unbiased estimate needs two training images (checked
     # before anything is written, not when the evaluator starts).
-    return Piece(what, False, f"{check.detail}: --kid_every needs at "
-                 "least 2 training images", ["add images, or set "
-                 "--kid_every=0"])
+    return Piece(
+      what,
+      False,
+      f"{check.detail}: --kid_every needs at least 2 training images",
+      ["add images, or set --kid_every=0"],
+    )
   return Piece(what, check.ready, check.detail, list(check.how))
 
 
 def expected_provenance(config: Config) -> dict:
   """What statistics made from this run's training images record."""
   return datasources.parse(config.data.dataset).provenance(
-      config.data.image_size)
+    config.data.image_size
+  )
 
 
 def own_stats_command(config: Config, path: str) -> str:
@@ -216,8 +263,10 @@ def own_stats_command(config: Config, path: str) -> str:
       base = os.path.basename(os.path.normpath(source.path))
       own = f"{source.kind.name}_{base}"
     path = os.path.join(folder, f"{own}_{size}.npz")
-  return (f"python -m fid {source.spelling} --image_size={size} "
-          f"--save_stats {path} (then --fid_stats={path})")
+  return (
+    f"python -m fid {source.spelling} --image_size={size} "
+    f"--save_stats {path} (then --fid_stats={path})"
+  )
 
 
 def reference_statistics(config: Config, fetch: bool) -> Piece:
@@ -225,6 +274,7 @@ def reference_statistics(config: Config, fetch: bool) -> Piece:
   images, TTUR's published file (downloaded), or the command that makes
   them."""
   from fid import stats as fid_stats
+
   path = config.evaluation.fid_stats
   what = f"reference statistics {path}"
   url = provenance.ttur_url(path)
@@ -243,42 +293,50 @@ def reference_statistics(config: Config, fetch: bool) -> Piece:
   except (ConfigError, fid_stats.StatsError) as e:
     return Piece(what, False, str(e), [own_stats_command(config, path)])
   if recorded is None:
-    return Piece(what, True, "no provenance record (TTUR's published files "
-                 "have none): its images cannot be checked against the "
-                 "run's")
+    return Piece(
+      what,
+      True,
+      "no provenance record (TTUR's published files "
+      "have none): its images cannot be checked against the "
+      "run's",
+    )
   piece = Piece(what, True, provenance.describe(recorded))
   expected = expected_provenance(config)
   differences = provenance.differences(recorded, expected)
   if differences:
     piece.warnings.append(
-        f"{path} was made from other images than this run trains on: "
-        f"{'; '.join(differences)}. Its FIDs measure against those images "
-        f"({own_stats_command(config, 'OWN.npz')} makes the run's own)")
+      f"{path} was made from other images than this run trains on: "
+      f"{'; '.join(differences)}. Its FIDs measure against those images "
+      f"({own_stats_command(config, 'OWN.npz')} makes the run's own)"
+    )
   md5 = recorded.get("graph_md5")
   if md5 is not None and not provenance.is_paper_graph(md5):
     # By the MD5 it records, whatever its paper_graph field says.
     piece.warnings.append(
-        f"{path} was made with another Inception graph (MD5 "
-        f"{recorded.get('graph_md5')}): FIDs against it cannot be compared "
-        "with published ones")
+      f"{path} was made with another Inception graph (MD5 "
+      f"{recorded.get('graph_md5')}): FIDs against it cannot be compared "
+      "with published ones"
+    )
   return piece
 
 
-def _stats_missing(config: Config, path: str, what: str,
-                   detail: str) -> Piece:
+def _stats_missing(config: Config, path: str, what: str, detail: str) -> Piece:
   url = provenance.ttur_url(path)
   how = []
   if url:
-    how += [f"TTUR's published file (the paper's reference: "
-            f"{provenance.TTUR_STATS[os.path.basename(path)]}): "
-            f"--mode=prepare downloads {url}",
-            f"offline: download it elsewhere and copy it to "
-            f"{os.path.abspath(path)}",
-            f"or compute the project's own from the same images: "
-            f"{own_stats_command(config, path)}"]
+    how += [
+      f"TTUR's published file (the paper's reference: "
+      f"{provenance.TTUR_STATS[os.path.basename(path)]}): "
+      f"--mode=prepare downloads {url}",
+      f"offline: download it elsewhere and copy it to {os.path.abspath(path)}",
+      f"or compute the project's own from the same images: "
+      f"{own_stats_command(config, path)}",
+    ]
   else:
-    how += [f"compute it from the run's images (needs the dataset and the "
-            f"Inception graph): {own_stats_command(config, path)}"]
+    how += [
+      f"compute it from the run's images (needs the dataset and the "
+      f"Inception graph): {own_stats_command(config, path)}"
+    ]
   return Piece(what, False, detail, how, fetch=url or "")
 
 
@@ -286,11 +344,13 @@ def _fetch_file(url: str, path: str) -> None:
   """Downloads url to path with keras.utils.get_file (a partial download
   never takes the name)."""
   import keras
+
   folder = os.path.dirname(os.path.abspath(path))
   os.makedirs(folder, exist_ok=True)
   try:
-    keras.utils.get_file(os.path.basename(path), origin=url,
-                         cache_dir=folder, cache_subdir=".")
+    keras.utils.get_file(
+      os.path.basename(path), origin=url, cache_dir=folder, cache_subdir="."
+    )
   except Exception as e:  # noqa: BLE001 get_file raises plain Exception.
     raise OSError(first_line(e)) from None
 
@@ -306,26 +366,35 @@ def inception_graph(config: Config, fetch: bool) -> Piece:
   cached = os.path.join(cache, download.PB_NAME)
   archive = os.path.join(cache, download.ARCHIVE_NAME)
   what = f"Inception graph {cached}"
-  problem = (download.graph_problem(cached) if os.path.isfile(cached)
-             else None)
+  problem = download.graph_problem(cached) if os.path.isfile(cached) else None
   if (not os.path.isfile(cached) or problem) and (
-      fetch or os.path.isfile(archive)):
+    fetch or os.path.isfile(archive)
+  ):
     try:
       download.get_inception_graph(
-          archive if os.path.isfile(archive) else None, cache,
-          url=download.INCEPTION_URL, md5=download.PB_MD5,
-          pb_size=download.PB_SIZE, archive_size=download.ARCHIVE_SIZE,
-          flag="--fid_inception")
+        archive if os.path.isfile(archive) else None,
+        cache,
+        url=download.INCEPTION_URL,
+        md5=download.PB_MD5,
+        pb_size=download.PB_SIZE,
+        archive_size=download.ARCHIVE_SIZE,
+        flag="--fid_inception",
+      )
     except download.InceptionError as e:
       return _graph_missing(what, cache, str(e))
     problem = download.graph_problem(cached)
   if problem:
-    return _graph_missing(what, cache, f"{problem} (replace it, or remove "
-                          "it and run --mode=prepare where there is internet)")
+    return _graph_missing(
+      what,
+      cache,
+      f"{problem} (replace it, or remove "
+      "it and run --mode=prepare where there is internet)",
+    )
   if not os.path.isfile(cached):
     return _graph_missing(what, cache, "not in the cache")
-  return Piece(what, True, f"{os.path.getsize(cached):,} bytes, MD5 "
-               f"{download.PB_MD5}")
+  return Piece(
+    what, True, f"{os.path.getsize(cached):,} bytes, MD5 {download.PB_MD5}"
+  )
 
 
 def _given_graph(path: str) -> Piece:
@@ -333,33 +402,51 @@ def _given_graph(path: str) -> Piece:
   graph other than the 2015 one is named, as make_extractor warns."""
   what = f"Inception graph {path} (--fid_inception)"
   if not os.path.isfile(path):
-    return Piece(what, False, "no such file", [
+    return Piece(
+      what,
+      False,
+      "no such file",
+      [
         f"the 2015 graph: {download.INCEPTION_URL} ({download.PB_NAME} "
-        f"inside has MD5 {download.PB_MD5}), or its .tgz"])
+        f"inside has MD5 {download.PB_MD5}), or its .tgz"
+      ],
+    )
   try:
     preflight.check_inception(path)  # Config.validate's check.
   except ConfigError as e:
     return Piece(what, False, str(e))
   if path.endswith((".tgz", ".tar.gz")):
-    return Piece(what, True, f"an archive; its {download.PB_NAME} is "
-                 "checked (size, MD5) when it is extracted")
+    return Piece(
+      what,
+      True,
+      f"an archive; its {download.PB_NAME} is "
+      "checked (size, MD5) when it is extracted",
+    )
   piece = Piece(what, True, f"{os.path.getsize(path):,} bytes")
   problem = download.graph_problem(path)
   if problem:
     piece.detail += " (not the 2015 graph)"
-    piece.warnings.append(f"{problem}: its FIDs cannot be compared with "
-                          "published ones")
+    piece.warnings.append(
+      f"{problem}: its FIDs cannot be compared with published ones"
+    )
   return piece
 
 
 def _graph_missing(what: str, cache: str, detail: str) -> Piece:
-  return Piece(what, False, detail, fetch=download.INCEPTION_URL, how=[
+  return Piece(
+    what,
+    False,
+    detail,
+    fetch=download.INCEPTION_URL,
+    how=[
       f"with internet: --mode=prepare downloads {download.INCEPTION_URL} "
       f"({download.ARCHIVE_SIZE:,} bytes) and keeps only {download.PB_NAME} "
       f"(MD5 {download.PB_MD5})",
       f"offline: copy {download.ARCHIVE_NAME} or {download.PB_NAME} into "
       f"{cache} (${download.CACHE_ENV} chooses the folder), or pass "
-      "--fid_inception=PATH"])
+      "--fid_inception=PATH",
+    ],
+  )
 
 
 def quality_model(config: Config) -> Piece:
@@ -368,19 +455,26 @@ def quality_model(config: Config) -> Piece:
   try:
     preflight.check_quality_model(path, load=False)  # Config.validate's.
   except ConfigError as e:
-    return Piece(what, False, str(e).split(": ", 1)[-1],
-                 ["train one: python -m tf_ttur.quality"])
+    return Piece(
+      what,
+      False,
+      str(e).split(": ", 1)[-1],
+      ["train one: python -m tf_ttur.quality"],
+    )
   return Piece(what, True, "a SavedModel")
 
 
-def check(config: Config, fetch: bool = False,
-          build_offline: bool = False) -> list[Piece]:
+def check(
+  config: Config, fetch: bool = False, build_offline: bool = False
+) -> list[Piece]:
   """Every piece the run reads: fetched from the internet where `fetch`
   allows, the offline `shapes` generated where `build_offline` does."""
   needed = evals.needed(config.evaluation)
   pieces = [("dataset", dataset(config, fetch, build_offline))] + [
-      (name, check_piece(config, fetch))
-      for name, check_piece in PIECES.items() if name in needed]
+    (name, check_piece(config, fetch))
+    for name, check_piece in PIECES.items()
+    if name in needed
+  ]
   for name, piece in pieces:
     piece.flags = FLAGS[name]
   return [piece for _, piece in pieces]
@@ -389,16 +483,16 @@ def check(config: Config, fetch: bool = False,
 # What an evaluation can need (tf_ttur.evals.Eval.needs), in listing order:
 # name -> (config, fetch) -> the Piece.
 PIECES = {
-    "reference_statistics": reference_statistics,
-    "inception_graph": inception_graph,
-    "quality_model": lambda config, fetch: quality_model(config),
+  "reference_statistics": reference_statistics,
+  "inception_graph": inception_graph,
+  "quality_model": lambda config, fetch: quality_model(config),
 }
 # The flags that choose each piece.
 FLAGS = {
-    "dataset": "--dataset, --data_dir",
-    "reference_statistics": "--fid_stats",
-    "inception_graph": "--fid_inception (or $FID_CACHE_DIR)",
-    "quality_model": "--quality_model",
+  "dataset": "--dataset, --data_dir",
+  "reference_statistics": "--fid_stats",
+  "inception_graph": "--fid_inception (or $FID_CACHE_DIR)",
+  "quality_model": "--quality_model",
 }
 
 
@@ -411,21 +505,35 @@ def refuse_if_missing(pieces: list[Piece], offline: bool = False) -> None:
   offline: --mode=prepare found no internet, and says what it would have
   fetched."""
   missing = [p for p in pieces if not p.ready]
-  hint = ("The same command with --mode=prepare fetches what it can where "
-          "there is internet.")
+  hint = (
+    "The same command with --mode=prepare fetches what it can where "
+    "there is internet."
+  )
   fetchable = [p.fetch for p in missing if p.fetch]
   if offline:
-    hint = ("No internet here (the download mirror did not answer): "
-            "nothing was fetched." + (
-                f" With internet, --mode=prepare would fetch: "
-                f"{'; '.join(fetchable)}." if fetchable else ""))
+    hint = (
+      "No internet here (the download mirror did not answer): "
+      "nothing was fetched."
+      + (
+        f" With internet, --mode=prepare would fetch: {'; '.join(fetchable)}."
+        if fetchable
+        else ""
+      )
+    )
   if len(missing) == 1:
     piece = missing[0]
     chosen = f" [{piece.flags}]" if piece.flags else ""
-    raise ConfigError("\n".join([
-        f"{piece.what}{chosen}: {piece.detail} (nothing was written)",
-        *(f"  {h}" for h in piece.how), hint]))
+    raise ConfigError(
+      "\n".join(
+        [
+          f"{piece.what}{chosen}: {piece.detail} (nothing was written)",
+          *(f"  {h}" for h in piece.how),
+          hint,
+        ]
+      )
+    )
   if missing:
     raise ConfigError(
-        f"{len(missing)} of the {len(pieces)} things this run reads are "
-        f"missing (nothing was written):\n{report(pieces)}\n{hint}")
+      f"{len(missing)} of the {len(pieces)} things this run reads are "
+      f"missing (nothing was written):\n{report(pieces)}\n{hint}"
+    )

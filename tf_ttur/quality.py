@@ -42,20 +42,22 @@ def build_classifier(seed: int = 0) -> keras.Model:  # noqa: F821
   import keras
 
   from tf_ttur.data import shapes
+
   init = lambda i: keras.initializers.GlorotUniform(seed=seed + i)  # noqa: E731
   inputs = keras.Input((shapes.IMAGE_SIZE, shapes.IMAGE_SIZE, 3))
   x = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(inputs)
   for i, filters in enumerate((32, 64)):
-    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
-                            kernel_initializer=init(i))(x)
+    x = keras.layers.Conv2D(
+      filters, 3, padding="same", activation="relu", kernel_initializer=init(i)
+    )(x)
     x = keras.layers.MaxPooling2D()(x)
   x = keras.layers.Flatten()(x)
-  features = keras.layers.Dense(FEATURE_DIM, activation="relu",
-                                kernel_initializer=init(3),
-                                name="features")(x)
-  logits = keras.layers.Dense(len(shapes.CLASS_NAMES),
-                              kernel_initializer=init(4), name="logits")(
-                                  features)
+  features = keras.layers.Dense(
+    FEATURE_DIM, activation="relu", kernel_initializer=init(3), name="features"
+  )(x)
+  logits = keras.layers.Dense(
+    len(shapes.CLASS_NAMES), kernel_initializer=init(4), name="logits"
+  )(features)
   return keras.Model(inputs, [features, logits])
 
 
@@ -63,9 +65,11 @@ def _split(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
   import tensorflow_datasets as tfds
 
   from tf_ttur.data import images as images_lib
+
   images_lib.prepare_shapes(data_dir)
-  ds = tfds.load("shapes", split=split, data_dir=data_dir, as_supervised=True,
-                 batch_size=-1)
+  ds = tfds.load(
+    "shapes", split=split, data_dir=data_dir, as_supervised=True, batch_size=-1
+  )
   x, y = tfds.as_numpy(ds)
   return x.astype(np.float32), y
 
@@ -81,36 +85,52 @@ def _export(model: keras.Model, path: str) -> None:  # noqa: F821
 
   def features(images):
     # Any size is resized to the training size (32x32) first.
-    images = tf.image.resize(images, (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE),
-                             antialias=True)
+    images = tf.image.resize(
+      images, (shapes.IMAGE_SIZE, shapes.IMAGE_SIZE), antialias=True
+    )
     features, logits = model(images, training=False)
     return {"features": features, "logits": logits}
 
   archive = keras.export.ExportArchive()
-  archive.add_endpoint("features", features, input_signature=[
-      tf.TensorSpec([None, None, None, 3], tf.float32, name="images")])
+  archive.add_endpoint(
+    "features",
+    features,
+    input_signature=[
+      tf.TensorSpec([None, None, None, 3], tf.float32, name="images")
+    ],
+  )
   archive.write_out(path, verbose=False)
 
 
-def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
-                     epochs: int = 10) -> dict:
+def train_classifier(
+  out: str, data_dir: str | None = None, seed: int = 0, epochs: int = 10
+) -> dict:
   """Trains, evaluates and exports the classifier; returns its metrics."""
   import keras
   import tensorflow as tf
+
   keras.utils.set_random_seed(seed)
   tf.config.experimental.enable_op_determinism()
   x_train, y_train = _split("train", data_dir)
   x_test, y_test = _split("test", data_dir)
   model = build_classifier(seed)
   trainer = keras.Model(model.inputs, model.outputs[1])
-  trainer.compile(keras.optimizers.Adam(1e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-  trainer.fit(x_train, y_train, batch_size=64, epochs=epochs, shuffle=True,
-              verbose=2)
+  trainer.compile(
+    keras.optimizers.Adam(1e-3),
+    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    metrics=["accuracy"],
+  )
+  trainer.fit(
+    x_train, y_train, batch_size=64, epochs=epochs, shuffle=True, verbose=2
+  )
   _, accuracy = trainer.evaluate(x_test, y_test, verbose=0)
-  metrics = {"test_accuracy": float(accuracy), "train_images": len(x_train),
-             "test_images": len(x_test), "epochs": epochs, "seed": seed}
+  metrics = {
+    "test_accuracy": float(accuracy),
+    "train_images": len(x_train),
+    "test_images": len(x_test),
+    "epochs": epochs,
+    "seed": seed,
+  }
   parent = os.path.dirname(os.path.abspath(out)) or "."
   os.makedirs(parent, exist_ok=True)
   tmp = tempfile.mkdtemp(prefix=".classifier-", dir=parent)
@@ -131,21 +151,27 @@ def train_classifier(out: str, data_dir: str | None = None, seed: int = 0,
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
   if os.path.exists(FLAGS.out) and not FLAGS.overwrite:
-    shipped = (" (the shipped classifier, which fd_shapes figures were "
-               "measured with)" if os.path.abspath(FLAGS.out) ==
-               os.path.abspath(DEFAULT_QUALITY_MODEL) else "")
-    fail(f"--out={FLAGS.out} exists{shipped}; pass --overwrite to replace "
-         "it, or give another --out")
+    shipped = (
+      " (the shipped classifier, which fd_shapes figures were measured with)"
+      if os.path.abspath(FLAGS.out) == os.path.abspath(DEFAULT_QUALITY_MODEL)
+      else ""
+    )
+    fail(
+      f"--out={FLAGS.out} exists{shipped}; pass --overwrite to replace "
+      "it, or give another --out"
+    )
   if os.path.exists(FLAGS.out) and not os.path.isdir(FLAGS.out):
     fail(f"--out={FLAGS.out} is a file; the classifier is a folder")
-  metrics = train_classifier(FLAGS.out, FLAGS.data_dir, FLAGS.seed,
-                             FLAGS.epochs)
+  metrics = train_classifier(
+    FLAGS.out, FLAGS.data_dir, FLAGS.seed, FLAGS.epochs
+  )
   print(json.dumps(metrics))
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("out", DEFAULT_QUALITY_MODEL,
-                      "Where to export the SavedModel.")
+  flags.DEFINE_string(
+    "out", DEFAULT_QUALITY_MODEL, "Where to export the SavedModel."
+  )
   flags.DEFINE_string("data_dir", None, "TFDS data_dir for `shapes`.")
   flags.DEFINE_integer("seed", 0, "Seed.")
   flags.DEFINE_integer("epochs", 10, "Training epochs.")

@@ -27,8 +27,12 @@ from tf_ttur.errors import StorageError
 from tf_ttur.errors import first_line
 
 # What TensorFlow's file writers say when the disk cannot take more.
-_STORAGE_FAULTS = ("No space left on device", "Disk quota exceeded",
-                   "Read-only file system", "Permission denied")
+_STORAGE_FAULTS = (
+  "No space left on device",
+  "Disk quota exceeded",
+  "Read-only file system",
+  "Permission denied",
+)
 
 
 @contextlib.contextmanager
@@ -37,12 +41,14 @@ def event_files():
   disk, a read-only or vanished folder) as one StorageError: the run stops
   at its last checkpoint with one `error:` line, not a traceback."""
   import tensorflow as tf
+
   try:
     yield
   except tf.errors.OpError as e:
     if any(fault in str(e) for fault in _STORAGE_FAULTS):
-      raise StorageError(f"cannot write TensorBoard's event files: "
-                         f"{first_line(e)}") from None
+      raise StorageError(
+        f"cannot write TensorBoard's event files: {first_line(e)}"
+      ) from None
     raise
 
 
@@ -57,11 +63,13 @@ def append(workdir: str, record: dict) -> None:
     raise StorageError(f"cannot write {path}: {e.strerror or e}") from e
 
 
-def publish(workdir: str, writer, record: dict, scalars: dict,
-            line: str) -> None:
+def publish(
+  workdir: str, writer, record: dict, scalars: dict, line: str
+) -> None:
   """Appends `record` to metrics.jsonl, writes `scalars` ({name: value}) to
   TensorBoard's `writer` at record["step"], and logs `line`."""
   import tensorflow as tf
+
   append(workdir, record)
   with event_files(), writer.as_default(step=record["step"]):
     for name, value in scalars.items():
@@ -111,8 +119,12 @@ def truncate_after(workdir: str, step: int) -> int:
   if damaged:
     aside = free_name(f"{path}.damaged")
     os.replace(path, aside)
-    logging.warning("%s: %d line(s) are not records; the file as it was is "
-                    "kept as %s.", path, damaged, aside)
+    logging.warning(
+      "%s: %d line(s) are not records; the file as it was is kept as %s.",
+      path,
+      damaged,
+      aside,
+    )
   atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
   return total - len(kept)
 
@@ -122,23 +134,33 @@ def summary(config: Config) -> list[str]:
   metric it evaluates (lowest or highest: tf_ttur.evals) and its step,
   and where its samples, generator and TensorBoard's event files are."""
   from tf_ttur import evals
+
   run = rundir.RunDir(config.run.workdir)
   logged = read(config.run.workdir)
   step = max((r.get("step", 0) for r in logged), default=0)
-  lines = [f"done: step {step} of {config.schedule.train_steps} in "
-           f"{config.run.workdir}"]
+  lines = [
+    f"done: step {step} of {config.schedule.train_steps} in "
+    f"{config.run.workdir}"
+  ]
   for entry in evals.enabled(config.evaluation):
     for name in entry.values:
-      points = [(r[name], r["step"]) for r in logged
-                if isinstance(r.get(name), (int, float)) and "step" in r]
+      points = [
+        (r[name], r["step"])
+        for r in logged
+        if isinstance(r.get(name), (int, float)) and "step" in r
+      ]
       if points:
         value = evals.best(name, *(v for v, _ in points))
         at = next(step for v, step in points if v == value)
-        lines.append(f"  best {name} {value:.4f} at step {at} (one run's "
-                     f"{evals.best_word(name)})")
-  for label, path in (("samples", run.samples),
-                      ("generator", run.export),
-                      ("best generator", run.best_export)):
+        lines.append(
+          f"  best {name} {value:.4f} at step {at} (one run's "
+          f"{evals.best_word(name)})"
+        )
+  for label, path in (
+    ("samples", run.samples),
+    ("generator", run.export),
+    ("best generator", run.best_export),
+  ):
     if os.path.exists(path):
       lines.append(f"  {label}: {path}")
   lines.append(f"  curves: tensorboard --logdir {run.events}")

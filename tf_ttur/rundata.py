@@ -29,27 +29,44 @@ class ImageData:
     """The training images of config.data.dataset, cached in memory when they
     fit in --cache_mb (no noise attached yet)."""
     from tf_ttur.data import images
+
     data, batch_size = config.data, config.optimization.batch_size
     from tf_ttur import gan
+
     n_critic = gan.real_batches_per_step(
-        config.optimization.n_critic,
-        config.optimization.kt_update == "original")
-    real = images.load_images(data.dataset, data.image_size,
-                              data_dir=data.data_dir)
+      config.optimization.n_critic, config.optimization.kt_update == "original"
+    )
+    real = images.load_images(
+      data.dataset, data.image_size, data_dir=data.data_dir
+    )
     count = int(real.cardinality())
     if 0 <= count < batch_size * n_critic:
-      logging.warning("%s has %d images, fewer than one step takes "
-                      "(--batch_size=%d x %d real batches): each step "
-                      "repeats them.", data.dataset, count, batch_size,
-                      n_critic)
+      logging.warning(
+        "%s has %d images, fewer than one step takes "
+        "(--batch_size=%d x %d real batches): each step "
+        "repeats them.",
+        data.dataset,
+        count,
+        batch_size,
+        n_critic,
+      )
     cache = images.fits_in_memory(real, data.image_size, data.cache_mb)
-    logging.info("Input pipeline: %s the decoded images in memory "
-                 "(--cache_mb=%d).", "caching" if cache else "not caching",
-                 data.cache_mb)
-    return cls(config, images.make_pipeline(
-        real, config.optimization.batch_size, seed=config.run.seed,
-        shuffle_buffer=config.data.shuffle_buffer, cache=cache,
-        n_critic=n_critic))
+    logging.info(
+      "Input pipeline: %s the decoded images in memory (--cache_mb=%d).",
+      "caching" if cache else "not caching",
+      data.cache_mb,
+    )
+    return cls(
+      config,
+      images.make_pipeline(
+        real,
+        config.optimization.batch_size,
+        seed=config.run.seed,
+        shuffle_buffer=config.data.shuffle_buffer,
+        cache=cache,
+        n_critic=n_critic,
+      ),
+    )
 
   @classmethod
   def restore(cls, config: Config) -> ImageData:
@@ -59,13 +76,15 @@ class ImageData:
   def save(self, workdir: str) -> None:
     del workdir
 
-  def explain(self, config: Config, error,
-              latest: str | None) -> DatasetError | None:
+  def explain(
+    self, config: Config, error, latest: str | None
+  ) -> DatasetError | None:
     """A DatasetError naming the file when `error` (a pipeline error) came
     from a corrupt image of a folder dataset, else None."""
     del error
     from fid import datasources
     from tf_ttur.data import images
+
     source = datasources.parse(config.data.dataset)
     if source.kind.name != "folder":
       return None
@@ -73,10 +92,15 @@ class ImageData:
     if found is None:
       return None
     path, reason = found
-    kept = (f"the last checkpoint ({latest}) is intact" if latest else
-            "no checkpoint was written yet")
-    return DatasetError(f"{path}: cannot decode the image ({reason}); remove "
-                        f"or replace it and rerun the same command; {kept}")
+    kept = (
+      f"the last checkpoint ({latest}) is intact"
+      if latest
+      else "no checkpoint was written yet"
+    )
+    return DatasetError(
+      f"{path}: cannot decode the image ({reason}); remove "
+      f"or replace it and rerun the same command; {kept}"
+    )
 
 
 class TextData:
@@ -92,12 +116,24 @@ class TextData:
   @classmethod
   def load(cls, config: Config) -> TextData:
     from tf_ttur.data import text
+
     ids, vocabulary, lines = text.load_corpus(
-        config.data.dataset, config.data.max_lines, config.run.seed,
-        config.data.data_dir)
-    return cls(vocabulary, lines, text.make_pipeline(
-        ids, len(vocabulary), config.optimization.batch_size, config.run.seed,
-        n_critic=config.optimization.n_critic))
+      config.data.dataset,
+      config.data.max_lines,
+      config.run.seed,
+      config.data.data_dir,
+    )
+    return cls(
+      vocabulary,
+      lines,
+      text.make_pipeline(
+        ids,
+        len(vocabulary),
+        config.optimization.batch_size,
+        config.run.seed,
+        n_critic=config.optimization.n_critic,
+      ),
+    )
 
   @classmethod
   def restore(cls, config: Config) -> TextData:

@@ -52,8 +52,15 @@ BEST_FILE = "best_fid.json"
 TFLITE_FILE = "generator.tflite"  # In an export folder.
 # Flags that fix the networks' shapes or what they learn: a checkpoint of
 # one value cannot be resumed under another.
-DEFINING_FLAGS = ("model", "dataset", "image_size", "width", "z_dim",
-                  "critic_flatten", "max_lines")
+DEFINING_FLAGS = (
+  "model",
+  "dataset",
+  "image_size",
+  "width",
+  "z_dim",
+  "critic_flatten",
+  "max_lines",
+)
 _CKPT = re.compile(r"^ckpt-(\d+)\.index$")
 
 
@@ -61,6 +68,7 @@ _CKPT = re.compile(r"^ckpt-(\d+)\.index$")
 class RunDir:
   """The one owner of a run directory's paths: every file and folder a run
   writes or reads is an attribute here."""
+
   root: str
 
   def _join(self, *names: str) -> str:
@@ -135,6 +143,7 @@ class RunLock:
 
   def acquire(self) -> RunLock:
     import fcntl  # POSIX only.
+
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held)
     try:
@@ -144,12 +153,15 @@ class RunLock:
       holder = handle.read().strip() or "another process"
       handle.close()
       raise RunInUseError(
-          f"{os.path.dirname(self.path)} is in use by {holder}; wait for "
-          "that run to end (or stop it), or choose another --workdir") from None
+        f"{os.path.dirname(self.path)} is in use by {holder}; wait for "
+        "that run to end (or stop it), or choose another --workdir"
+      ) from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since "
-                 f"{datetime.datetime.now().isoformat(timespec='seconds')}\n")
+    handle.write(
+      f"pid {os.getpid()} on {socket.gethostname()} since "
+      f"{datetime.datetime.now().isoformat(timespec='seconds')}\n"
+    )
     handle.flush()
     self._file = handle
     return self
@@ -177,10 +189,15 @@ def checkpoints_on_disk(directory: str) -> list[tuple[int, str]]:
   except FileNotFoundError:
     return []
   except NotADirectoryError:
-    raise ConfigError(f"{directory} is a file; a run's checkpoints are a "
-                      "folder (move the file away)") from None
-  found = [(int(m.group(1)), os.path.join(directory, m.group(0)[:-6]))
-           for m in map(_CKPT.match, names) if m]
+    raise ConfigError(
+      f"{directory} is a file; a run's checkpoints are a "
+      "folder (move the file away)"
+    ) from None
+  found = [
+    (int(m.group(1)), os.path.join(directory, m.group(0)[:-6]))
+    for m in map(_CKPT.match, names)
+    if m
+  ]
   return sorted(found, reverse=True)
 
 
@@ -191,6 +208,7 @@ def unreadable(prefix: str) -> str | None:
   index or a wrong checksum is found before anything is restored.
   """
   import tensorflow as tf
+
   try:
     reader = tf.train.load_checkpoint(prefix)
     for name in reader.get_variable_to_shape_map():
@@ -200,8 +218,9 @@ def unreadable(prefix: str) -> str | None:
   return None
 
 
-def find_checkpoint(directory: str, log=print,
-                    repair: bool = True) -> str | None:
+def find_checkpoint(
+  directory: str, log=print, repair: bool = True
+) -> str | None:
   """The newest checkpoint in directory that reads completely, or None if
   there is no checkpoint at all.
 
@@ -215,6 +234,7 @@ def find_checkpoint(directory: str, log=print,
       is not started over silently.
   """
   import tensorflow as tf
+
   found = checkpoints_on_disk(directory)
   if not found:
     return None
@@ -227,24 +247,31 @@ def find_checkpoint(directory: str, log=print,
     damaged.append((step, prefix, reason))
   if chosen is None:
     raise ConfigError(
-        f"none of the {len(found)} checkpoints in {directory} reads "
-        f"completely (newest: {os.path.basename(found[0][1])}: "
-        f"{damaged[0][2]}); nothing was changed. Restore them from a copy, "
-        "or pass --restart to move this run aside and start a new one")
+      f"none of the {len(found)} checkpoints in {directory} reads "
+      f"completely (newest: {os.path.basename(found[0][1])}: "
+      f"{damaged[0][2]}); nothing was changed. Restore them from a copy, "
+      "or pass --restart to move this run aside and start a new one"
+    )
   for step, prefix, reason in damaged:
-    where = (f"moved to {_move_aside(prefix, os.path.join(directory, DAMAGED))}"
-             if repair else "left in place")
-    log(f"Skipped checkpoint {os.path.basename(prefix)} (step {step}): "
-        f"{reason}; {where}")
+    where = (
+      f"moved to {_move_aside(prefix, os.path.join(directory, DAMAGED))}"
+      if repair
+      else "left in place"
+    )
+    log(
+      f"Skipped checkpoint {os.path.basename(prefix)} (step {step}): "
+      f"{reason}; {where}"
+    )
   if not repair:
     return chosen
   # The older ones (oldest first), then the one restored: the manager keeps
   # rotating them as it would have.
-  older = [prefix for _, prefix in found[len(damaged) + 1:]][::-1]
+  older = [prefix for _, prefix in found[len(damaged) + 1 :]][::-1]
   state = tf.train.get_checkpoint_state(directory)
   if damaged or state is None or state.model_checkpoint_path != chosen:
     tf.compat.v1.train.update_checkpoint_state(
-        directory, chosen, all_model_checkpoint_paths=[*older, chosen])
+      directory, chosen, all_model_checkpoint_paths=[*older, chosen]
+    )
   return chosen
 
 
@@ -254,8 +281,11 @@ def _move_aside(prefix: str, folder: str) -> str:
   (folder/ckpt-N, ckpt-N-2, ...): nothing set aside is replaced. Returns
   where they went."""
   directory, base = os.path.split(prefix)
-  names = [name for name in os.listdir(directory)
-           if name == f"{base}.index" or name.startswith(f"{base}.data-")]
+  names = [
+    name
+    for name in os.listdir(directory)
+    if name == f"{base}.index" or name.startswith(f"{base}.data-")
+  ]
   if any(os.path.lexists(os.path.join(folder, name)) for name in names):
     folder = free_name(os.path.join(folder, base))
   os.makedirs(folder, exist_ok=True)
@@ -270,18 +300,29 @@ def _read_run_file(path: str, what: str) -> dict | None:
   try:
     recorded = read_json(path)
   except ValueError as e:
-    raise ConfigError(f"{path} cannot be read ({e}); the run directory is "
-                      "damaged (--restart moves it aside)") from None
+    raise ConfigError(
+      f"{path} cannot be read ({e}); the run directory is "
+      "damaged (--restart moves it aside)"
+    ) from None
   if recorded is not None and not isinstance(recorded, dict):
-    raise ConfigError(f"{path} is not {what} (--restart moves the run "
-                      "aside)")
+    raise ConfigError(f"{path} is not {what} (--restart moves the run aside)")
   return recorded
 
 
-_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,),
-          "str": (str,), "str | None": (str, type(None))}
-_TYPE_NAMES = {"int": "an integer", "float": "a number", "bool": "true or "
-               "false", "str": "a string", "str | None": "a string or null"}
+_TYPES = {
+  "int": (int,),
+  "float": (int, float),
+  "bool": (bool,),
+  "str": (str,),
+  "str | None": (str, type(None)),
+}
+_TYPE_NAMES = {
+  "int": "an integer",
+  "float": "a number",
+  "bool": "true or false",
+  "str": "a string",
+  "str | None": "a string or null",
+}
 
 
 def recorded_config(workdir: str, log=None) -> dict | None:
@@ -300,44 +341,59 @@ def recorded_config(workdir: str, log=None) -> dict | None:
     return None
   recorded = _read_run_file(path, "a config")
   if recorded is None:
-    raise ConfigError(f"{path} holds null, not the run's config; the run "
-                      "directory is damaged (--restart moves it aside)")
+    raise ConfigError(
+      f"{path} holds null, not the run's config; the run "
+      "directory is damaged (--restart moves it aside)"
+    )
   nested = [name for name in PARTS if name in recorded]
   if nested and len(nested) < len(PARTS):
     missing = [name for name in PARTS if name not in recorded]
-    raise ConfigError(f"{path} lacks the part(s) {', '.join(missing)} of "
-                      "the run's config; the run directory is damaged "
-                      "(--restart moves it aside)")
+    raise ConfigError(
+      f"{path} lacks the part(s) {', '.join(missing)} of "
+      "the run's config; the run directory is damaged "
+      "(--restart moves it aside)"
+    )
   for part in nested:
     if not isinstance(recorded[part], dict):
-      raise ConfigError(f"{path}: the part {part} is "
-                        f"{clipped(json.dumps(recorded[part]))}, not an "
-                        "object of its flags; the file was edited or "
-                        "damaged (fix it, or --restart moves the run aside)")
+      raise ConfigError(
+        f"{path}: the part {part} is "
+        f"{clipped(json.dumps(recorded[part]))}, not an "
+        "object of its flags; the file was edited or "
+        "damaged (fix it, or --restart moves the run aside)"
+      )
   flat = flatten(recorded)
   fields = {name: field for name, _, field in Config().flags()}
   absent = [name for name in fields if nested and name not in flat]
   lost = [name for name in absent if name in DEFINING_FLAGS]
   if lost:
-    raise ConfigError(f"{path} lacks {', '.join(lost)}, which define the "
-                      "run's model or data; the file was edited or damaged "
-                      "(fix it, or --restart moves the run aside)")
+    raise ConfigError(
+      f"{path} lacks {', '.join(lost)}, which define the "
+      "run's model or data; the file was edited or damaged "
+      "(fix it, or --restart moves the run aside)"
+    )
   if absent and log is not None:
-    log(f"{path} does not record {', '.join(absent)}: taken from the "
-        "command line or their defaults")
+    log(
+      f"{path} does not record {', '.join(absent)}: taken from the "
+      "command line or their defaults"
+    )
   for name, value in flat.items():
     if name not in fields:
       continue
     kind = fields[name].type
     if not isinstance(value, _TYPES[kind]) or (
-        kind in ("int", "float") and isinstance(value, bool)):
-      raise ConfigError(f"{path}: {name} is {json.dumps(value)}, not "
-                        f"{_TYPE_NAMES[kind]}; the file was edited or "
-                        "damaged (fix it, or --restart moves the run aside)")
+      kind in ("int", "float") and isinstance(value, bool)
+    ):
+      raise ConfigError(
+        f"{path}: {name} is {json.dumps(value)}, not "
+        f"{_TYPE_NAMES[kind]}; the file was edited or "
+        "damaged (fix it, or --restart moves the run aside)"
+      )
   unknown = sorted(set(flat) - set(fields))
   if unknown and log is not None:
-    log(f"{path} has keys this version does not know, which are not "
-        f"written again: {', '.join(unknown)}")
+    log(
+      f"{path} has keys this version does not know, which are not "
+      f"written again: {', '.join(unknown)}"
+    )
   return flat
 
 
@@ -347,19 +403,27 @@ def check_resume(config: Config, recorded: dict | None) -> list[str]:
   if recorded is None:
     return []
   current = config.flat()
-  defining = [f"--{name}: {recorded[name]!r} in {CONFIG_FILE}, now "
-              f"{current[name]!r}" for name in DEFINING_FLAGS
-              if name in recorded and recorded[name] != current[name]]
+  defining = [
+    f"--{name}: {recorded[name]!r} in {CONFIG_FILE}, now {current[name]!r}"
+    for name in DEFINING_FLAGS
+    if name in recorded and recorded[name] != current[name]
+  ]
   if defining:
     raise ConfigError(
-        f"{config.run.workdir} holds a run with other model or data settings ("
-        + "; ".join(defining) + "). Nothing was changed. Use another "
-        "--workdir, drop these flags to resume, or pass --restart to move "
-        "the old run aside")
+      f"{config.run.workdir} holds a run with other model or data settings ("
+      + "; ".join(defining)
+      + "). Nothing was changed. Use another "
+      "--workdir, drop these flags to resume, or pass --restart to move "
+      "the old run aside"
+    )
   ignored = {"precision", "mode", "workdir", "restart"}
-  return [f"--{name}: {recorded[name]!r} -> {current[name]!r}"
-          for name in sorted(current) if name in recorded and
-          name not in ignored and recorded[name] != current[name]]
+  return [
+    f"--{name}: {recorded[name]!r} -> {current[name]!r}"
+    for name in sorted(current)
+    if name in recorded
+    and name not in ignored
+    and recorded[name] != current[name]
+  ]
 
 
 def move_aside(workdir: str) -> str | None:
@@ -382,11 +446,14 @@ def load_vocabulary(workdir: str):
   """The run's vocabulary (tf_ttur.data.text.Vocabulary), from vocab.json;
   ConfigError when it is missing or damaged (read as config.json is)."""
   from tf_ttur.data import text
+
   path = RunDir(workdir).vocabulary
   recorded = _read_run_file(path, "a vocabulary")
   if recorded is None:
-    raise ConfigError(f"{path}: no such file; the language model's run "
-                      "directory keeps its vocabulary there")
+    raise ConfigError(
+      f"{path}: no such file; the language model's run "
+      "directory keeps its vocabulary there"
+    )
   if not isinstance(recorded.get("chars"), list):
     raise ConfigError(f"{path} is not a vocabulary (no list of chars)")
   try:
@@ -400,14 +467,20 @@ def write_vocabulary(vocab, workdir: str) -> None:
   path = RunDir(workdir).vocabulary
   if os.path.exists(path):
     if load_vocabulary(workdir).chars != vocab.chars:
-      raise ConfigError(f"{path} differs from the vocabulary of this corpus: "
-                       "the run directory belongs to another dataset")
+      raise ConfigError(
+        f"{path} differs from the vocabulary of this corpus: "
+        "the run directory belongs to another dataset"
+      )
     return
   if checkpoints_on_disk(RunDir(workdir).checkpoints):
     from absl import logging
-    logging.warning("%s is missing beside the checkpoints; written again "
-                    "from the corpus (the checkpoints' vocabulary cannot be "
-                    "checked).", path)
+
+    logging.warning(
+      "%s is missing beside the checkpoints; written again "
+      "from the corpus (the checkpoints' vocabulary cannot be "
+      "checked).",
+      path,
+    )
   atomic_write(path, vocab.to_json())
 
 
@@ -416,9 +489,16 @@ def remove_leftovers(workdir: str) -> list[str]:
   files being renamed into place, TensorFlow's temporary checkpoint
   folders. None of them is ever read; returns what was removed."""
   # fid.files' hidden ".NAME.XXXXXXXX.tmp"; "*.tmp*" of earlier versions.
-  patterns = [".export-*", ".*.tmp*", f"{SAMPLES_DIR}/.*.tmp*", "*.tmp",
-              "*.tmp[0-9]*", f"{SAMPLES_DIR}/*.tmp*",
-              f"{CHECKPOINTS_DIR}/*_temp*", ".classifier-*"]
+  patterns = [
+    ".export-*",
+    ".*.tmp*",
+    f"{SAMPLES_DIR}/.*.tmp*",
+    "*.tmp",
+    "*.tmp[0-9]*",
+    f"{SAMPLES_DIR}/*.tmp*",
+    f"{CHECKPOINTS_DIR}/*_temp*",
+    ".classifier-*",
+  ]
   removed = []
   for pattern in patterns:
     for path in glob.glob(os.path.join(workdir, pattern)):

@@ -11,8 +11,11 @@ from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
 
 
-def resolve_runtime(config: Config, machine: hardware.Machine | None = None,
-                    recorded: dict | None = None) -> tuple[str, bool]:
+def resolve_runtime(
+  config: Config,
+  machine: hardware.Machine | None = None,
+  recorded: dict | None = None,
+) -> tuple[str, bool]:
   """(dtype policy, XLA) for this run on this machine, each logged once
   with its reason. A resumed run keeps the precision its config.json
   records (`recorded`, as the caller read it) unless --precision names
@@ -20,15 +23,22 @@ def resolve_runtime(config: Config, machine: hardware.Machine | None = None,
   machine = machine or hardware.detect()
   logging.info("Machine: %s", machine.describe())
   precision, why, warning = hardware.precision_for_run(
-      config.runtime.precision, (recorded or {}).get("precision"), machine)
-  logging.info("precision=%s: %s (%s).", config.runtime.precision, precision,
-               why)
+    config.runtime.precision, (recorded or {}).get("precision"), machine
+  )
+  logging.info(
+    "precision=%s: %s (%s).", config.runtime.precision, precision, why
+  )
   if warning:
     logging.warning("%s.", warning)
-  jit_compile, why, warning = hardware.resolve_jit(config.runtime.jit_compile,
-                                                   machine)
-  logging.info("jit_compile=%s: %s (%s).", config.runtime.jit_compile,
-               "XLA on" if jit_compile else "XLA off", why)
+  jit_compile, why, warning = hardware.resolve_jit(
+    config.runtime.jit_compile, machine
+  )
+  logging.info(
+    "jit_compile=%s: %s (%s).",
+    config.runtime.jit_compile,
+    "XLA on" if jit_compile else "XLA off",
+    why,
+  )
   if warning:
     logging.warning("%s.", warning)
   tf32, why = resolve_tf32(config.runtime.tf32)
@@ -36,21 +46,27 @@ def resolve_runtime(config: Config, machine: hardware.Machine | None = None,
   if tf32 is not None:
     tf.config.experimental.enable_tensor_float_32_execution(tf32)
   if not machine.onednn and not machine.gpus:
-    logging.warning("oneDNN is off: CPU steps are ~3x slower. Unset "
-                    "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
-                    "TensorFlow.")
+    logging.warning(
+      "oneDNN is off: CPU steps are ~3x slower. Unset "
+      "TF_ENABLE_ONEDNN_OPTS=0, or import tf_ttur before "
+      "TensorFlow."
+    )
   return precision, jit_compile
 
 
 def resolve_tf32(requested: str) -> tuple[bool | None, str]:
   """(TF32 setting to make, or None to keep TensorFlow's; why)."""
   if requested == "false":
-    return False, ("TF32 off: float32 matmuls and convolutions are exact "
-                   "float32, the paper's arithmetic")
+    return False, (
+      "TF32 off: float32 matmuls and convolutions are exact "
+      "float32, the paper's arithmetic"
+    )
   if requested == "true":
     return True, "TF32 on for float32 matmuls and convolutions on Ampere+"
-  return None, ("TensorFlow's default (TF32 on for float32 matmuls and "
-                "convolutions on Ampere and later GPUs)")
+  return None, (
+    "TensorFlow's default (TF32 on for float32 matmuls and "
+    "convolutions on Ampere and later GPUs)"
+  )
 
 
 def split_cpu(n: int) -> None:
@@ -58,7 +74,8 @@ def split_cpu(n: int) -> None:
   cpu = tf.config.list_physical_devices("CPU")[0]
   try:
     tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+      cpu, [tf.config.LogicalDeviceConfiguration()] * n
+    )
   except RuntimeError as e:
     raise ConfigError(f"--cpu_replicas={n}: {e}") from e
 
@@ -73,13 +90,15 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
-    devices = (tf.config.list_logical_devices("GPU") or
-               tf.config.list_logical_devices("CPU"))
+    devices = tf.config.list_logical_devices(
+      "GPU"
+    ) or tf.config.list_logical_devices("CPU")
     if len(devices) < 2:
       raise ConfigError(
-          "--strategy=mirrored needs at least two devices; this machine has "
-          f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
-          "--strategy=default here.")
+        "--strategy=mirrored needs at least two devices; this machine has "
+        f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
+        "--strategy=default here."
+      )
     return tf.distribute.MirroredStrategy([d.name for d in devices])
   if name == "multi_worker":
     # Config.validate has checked that TF_CONFIG is set (without it,
@@ -96,12 +115,14 @@ def worker_role(strategy: tf.distribute.Strategy) -> tuple[bool, str]:
   """
   resolver = getattr(strategy, "cluster_resolver", None)
   if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or (
-      resolver is None):
+    resolver is None
+  ):
     return True, "chief"
   task_type, task_id = resolver.task_type, resolver.task_id
   has_chief = "chief" in resolver.cluster_spec().as_dict()
-  chief = task_type == "chief" or (not has_chief and task_type == "worker"
-                                   and task_id == 0)
+  chief = task_type == "chief" or (
+    not has_chief and task_type == "worker" and task_id == 0
+  )
   return chief, f"{task_type}-{task_id}"
 
 

@@ -23,13 +23,21 @@ from tf_ttur.errors import first_line
 
 flags.DEFINE_string("saved_model", None, "Exported generator directory.")
 flags.DEFINE_integer("num", 64, "Number of samples.", lower_bound=1)
-flags.DEFINE_string("out", None, "A .png grid or a folder (images; default "
-                    "samples.png), or a text file (language; default: print).")
+flags.DEFINE_string(
+  "out",
+  None,
+  "A .png grid or a folder (images; default "
+  "samples.png), or a text file (language; default: print).",
+)
 flags.DEFINE_integer("seed", 0, "Seed of z.")
-flags.DEFINE_integer("batch_size", 256, "Samples per generator call.",
-                     lower_bound=1)
-flags.DEFINE_bool("overwrite", False, "Replace an existing --out file, or "
-                  "write into a non-empty --out folder.")
+flags.DEFINE_integer(
+  "batch_size", 256, "Samples per generator call.", lower_bound=1
+)
+flags.DEFINE_bool(
+  "overwrite",
+  False,
+  "Replace an existing --out file, or write into a non-empty --out folder.",
+)
 flags.mark_flag_as_required("saved_model")
 FLAGS = flags.FLAGS
 
@@ -53,6 +61,7 @@ def generate(model, num: int, seed: int, batch_size: int):
   """Yields batches of the loaded generator's `sample` signature: uint8
   images [b, H, W, 3] or strings [b], num in all."""
   import tensorflow as tf
+
   sample = model.signatures["sample"]
   done = 0
   while done < num:
@@ -70,18 +79,23 @@ def _check_size(out: str, side: int | None) -> None:
     return
   if out.lower().endswith(".png"):
     if FLAGS.num > largest_grid(side):
-      fail(f"--num={FLAGS.num}: a grid holds at most {largest_grid(side):,} "
-           f"images of {side}x{side} ({MAX_GRID_SIDE}x{MAX_GRID_SIDE} "
-           "pixels); give a folder as --out for more")
+      fail(
+        f"--num={FLAGS.num}: a grid holds at most {largest_grid(side):,} "
+        f"images of {side}x{side} ({MAX_GRID_SIDE}x{MAX_GRID_SIDE} "
+        "pixels); give a folder as --out for more"
+      )
     return
   need = FLAGS.num * (side * side * 3 + PNG_OVERHEAD)
-  free = shutil.disk_usage(os.path.dirname(os.path.abspath(out)) if not
-                           os.path.isdir(out) else out).free
+  free = shutil.disk_usage(
+    os.path.dirname(os.path.abspath(out)) if not os.path.isdir(out) else out
+  ).free
   if need > free:
-    fail(f"--num={FLAGS.num}: {FLAGS.num:,} images of {side}x{side} may "
-         f"need up to {format_bytes(need)} and the disk of {out} has "
-         f"{format_bytes(free)} free; lower --num (at most "
-         f"{free // (side * side * 3 + PNG_OVERHEAD):,} here)")
+    fail(
+      f"--num={FLAGS.num}: {FLAGS.num:,} images of {side}x{side} may "
+      f"need up to {format_bytes(need)} and the disk of {out} has "
+      f"{format_bytes(free)} free; lower --num (at most "
+      f"{free // (side * side * 3 + PNG_OVERHEAD):,} here)"
+    )
 
 
 class Progress:
@@ -99,8 +113,12 @@ class Progress:
     self.last = now
     rate = done / max(now - self.start, 1e-9)
     left = (self.total - done) / max(rate, 1e-9)
-    print(f"{done:,} of {self.total:,} {self.what} ({rate:,.0f}/s, about "
-          f"{left:,.0f} s left)", file=sys.stderr, flush=True)
+    print(
+      f"{done:,} of {self.total:,} {self.what} ({rate:,.0f}/s, about "
+      f"{left:,.0f} s left)",
+      file=sys.stderr,
+      flush=True,
+    )
 
 
 def _check_out(out: str, images: bool) -> None:
@@ -114,16 +132,20 @@ def _check_out(out: str, images: bool) -> None:
     # nearest existing ancestor is a writable folder.
     from tf_ttur import preflight
     from tf_ttur.errors import ConfigError
+
     try:
       preflight.check_writable(parent)
     except ConfigError:
-      fail(f"--out={out}: the folder {parent} does not exist and cannot be "
-           "made")
+      fail(
+        f"--out={out}: the folder {parent} does not exist and cannot be made"
+      )
     os.makedirs(parent, exist_ok=True)
   if folder_out:
     if os.path.exists(out) and not os.path.isdir(out):
-      fail(f"--out={out} is a file; images go into a folder (or give a "
-           ".png name for a grid)")
+      fail(
+        f"--out={out} is a file; images go into a folder (or give a "
+        ".png name for a grid)"
+      )
     if os.path.isdir(out) and os.listdir(out) and not FLAGS.overwrite:
       fail(f"--out={out} is not empty; pass --overwrite to write into it")
     return
@@ -136,6 +158,7 @@ def _check_out(out: str, images: bool) -> None:
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
   from fid.files import saved_model_problem
+
   problem = saved_model_problem(FLAGS.saved_model)
   if problem:
     fail(f"--saved_model={FLAGS.saved_model}: {problem}")
@@ -144,6 +167,7 @@ def main(argv):
 
   from tf_ttur import export
   from tf_ttur import grid
+
   try:
     info = export.read_model_info(FLAGS.saved_model)
   except export.ExportError as e:
@@ -153,25 +177,29 @@ def main(argv):
   except (OSError, ValueError, tf.errors.OpError) as e:
     fail(f"cannot load {FLAGS.saved_model}: {first_line(e)}")
   if "sample" not in model.signatures:
-    fail(f"{FLAGS.saved_model} is not a generator of this project (it has "
-         f"no `sample` signature; it has: "
-         f"{', '.join(sorted(model.signatures)) or 'none'})")
+    fail(
+      f"{FLAGS.saved_model} is not a generator of this project (it has "
+      f"no `sample` signature; it has: "
+      f"{', '.join(sorted(model.signatures)) or 'none'})"
+    )
   if info is None:  # Exported by an earlier version: no model.json.
     images = "images" in model.signatures["sample"].structured_outputs
   else:
     images = info["kind"] == "image"
     say = lambda key: info.get(key, "?")  # noqa: E731
-    print(f"{say('family')} generator ({info['kind']}), step {say('step')}, "
-          f"trained on {say('dataset')} in {say('training_precision')}, "
-          f"serving in {say('serving_dtype')}", file=sys.stderr)
+    print(
+      f"{say('family')} generator ({info['kind']}), step {say('step')}, "
+      f"trained on {say('dataset')} in {say('training_precision')}, "
+      f"serving in {say('serving_dtype')}",
+      file=sys.stderr,
+    )
   out = FLAGS.out or ("samples.png" if images else None)
   if out:
     _check_out(out, images)
   if images:
     side = (info or {}).get("image_size")
     if side is None:  # An export without model.json: its output's shape.
-      side = model.signatures["sample"].structured_outputs[
-          "images"].shape[1]
+      side = model.signatures["sample"].structured_outputs["images"].shape[1]
     _check_size(out, side)
   batches = generate(model, FLAGS.num, FLAGS.seed, FLAGS.batch_size)
   try:
@@ -195,8 +223,7 @@ def _write(batches, images: bool, grid, np) -> None:
       return count
 
     if FLAGS.out:
-      with atomic_path(FLAGS.out) as tmp, open(tmp, "w",
-                                                encoding="utf-8") as f:
+      with atomic_path(FLAGS.out) as tmp, open(tmp, "w", encoding="utf-8") as f:
         count = write(f)
       print(f"wrote {count} lines to {FLAGS.out}")
     else:

@@ -36,9 +36,21 @@ _NOT_SHOWN = ("step", "time", "elapsed_sec", "checkpoint")
 BEST = evals.best_values()
 # The hyperparameters of the HParams table, by flag name (TensorBoard
 # orders the columns by name).
-HPARAMS = ("g_lr", "d_lr", "n_critic", "model", "dataset", "image_size",
-           "width", "z_dim", "batch_size", "precision", "seed",
-           "lr_halve_every", "train_steps")
+HPARAMS = (
+  "g_lr",
+  "d_lr",
+  "n_critic",
+  "model",
+  "dataset",
+  "image_size",
+  "width",
+  "z_dim",
+  "batch_size",
+  "precision",
+  "seed",
+  "lr_halve_every",
+  "train_steps",
+)
 
 
 def tag(name: str, family: Family) -> str | None:
@@ -54,9 +66,13 @@ def tag(name: str, family: Family) -> str | None:
 
 def scalars(record: dict, family: Family) -> dict[str, float]:
   """{tag: value} of a record's numbers (bookkeeping left out)."""
-  return {tag(k, family): float(v) for k, v in record.items()
-          if k not in _NOT_SHOWN and isinstance(v, (int, float))
-          and tag(k, family) is not None}
+  return {
+    tag(k, family): float(v)
+    for k, v in record.items()
+    if k not in _NOT_SHOWN
+    and isinstance(v, (int, float))
+    and tag(k, family) is not None
+  }
 
 
 def _hparam(name: str, value):
@@ -64,6 +80,7 @@ def _hparam(name: str, value):
   and precision names, an integer or real interval for numbers (so that
   TensorBoard shows integers as integers and filters by range)."""
   from tensorboard.plugins.hparams import api as hp
+
   fields = {f.name: f for f in dataclasses.fields(PARTS[PART_OF[name]])}
   spec = fields[name].metadata["flag"]
   choices = spec.choices or {"model": tuple(FAMILIES)}.get(name)
@@ -78,29 +95,36 @@ def _hparam(name: str, value):
   return hp.HParam(name)
 
 
-def write_run_info(writer: tf.summary.SummaryWriter, config: Config,
-                   step: int) -> None:
+def write_run_info(
+  writer: tf.summary.SummaryWriter, config: Config, step: int
+) -> None:
   """The run's hyperparameters (HParams plugin) and its whole config as
   text, at `step` (0 for a new run, the resumed step otherwise)."""
   from tensorboard.plugins.hparams import api as hp
+
   values = config.flat()
   hparams = {name: values[name] for name in HPARAMS}
   with writer.as_default(step=step):
     hp.hparams_config(
-        hparams=[_hparam(name, values[name]) for name in HPARAMS],
-        # Only what this run evaluates: TensorBoard's parallel-coordinates
-        # view draws a trial only where every metric column has a value.
-        # (It takes a logdir's columns from one run: a language run beside
-        # image runs can lose its JSD column, docs/usage.md.)
-        metrics=[hp.Metric(
-            f"best/{name}", display_name=f"best {name} (one run)",
-            description=f"The {evals.best_word(name)} {name} of this one "
-            "run so far. The "
-            "paper's statistic, as this project reads it, is the best "
-            "point of the mean curve over seeds (python -m "
-            "tf_ttur.experiments.compare).")
-                 for entry in evals.enabled(config.evaluation)
-                 for name in entry.values])
+      hparams=[_hparam(name, values[name]) for name in HPARAMS],
+      # Only what this run evaluates: TensorBoard's parallel-coordinates
+      # view draws a trial only where every metric column has a value.
+      # (It takes a logdir's columns from one run: a language run beside
+      # image runs can lose its JSD column, docs/usage.md.)
+      metrics=[
+        hp.Metric(
+          f"best/{name}",
+          display_name=f"best {name} (one run)",
+          description=f"The {evals.best_word(name)} {name} of this one "
+          "run so far. The "
+          "paper's statistic, as this project reads it, is the best "
+          "point of the mean curve over seeds (python -m "
+          "tf_ttur.experiments.compare).",
+        )
+        for entry in evals.enabled(config.evaluation)
+        for name in entry.values
+      ],
+    )
     # An empty trial ID: TensorBoard names the trial by the run, relative
     # to the --logdir it is given, whatever the workdir's absolute path
     # (the runs' common parent is what tells them apart).
@@ -117,6 +141,11 @@ def code_block(text: str) -> str:
 
 def learning_rates(model) -> dict[str, float]:
   """The optimizers' current rates (after --lr_halve_every's halvings)."""
-  return {f"lr/{name}": float(tf.convert_to_tensor(
-      getattr(model, f"{name}_optimizer").learning_rate).numpy())
-          for name in ("d", "g")}
+  return {
+    f"lr/{name}": float(
+      tf.convert_to_tensor(
+        getattr(model, f"{name}_optimizer").learning_rate
+      ).numpy()
+    )
+    for name in ("d", "g")
+  }

@@ -32,9 +32,12 @@ from tf_ttur.errors import Preempted
 
 def fixed_z(config: Config, distribution: str) -> np.ndarray:
   """The z of the sample grids: the same at every step and on resume."""
-  return noise_lib.draw_z(np.random.default_rng(config.run.seed),
-                          config.schedule.grid_size**2, config.network.z_dim,
-                          distribution)
+  return noise_lib.draw_z(
+    np.random.default_rng(config.run.seed),
+    config.schedule.grid_size**2,
+    config.network.z_dim,
+    distribution,
+  )
 
 
 def train(config: Config) -> gan_lib.GAN:
@@ -68,8 +71,9 @@ def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
   return recorded
 
 
-def _train(config: Config, catcher: preemption.SignalCatcher,
-           held: contextlib.ExitStack) -> gan_lib.GAN:
+def _train(
+  config: Config, catcher: preemption.SignalCatcher, held: contextlib.ExitStack
+) -> gan_lib.GAN:
   # The strategy first: multi-worker collectives must be configured before
   # TensorFlow runs anything.
   if config.runtime.cpu_replicas:
@@ -93,11 +97,17 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   precision, jit_compile = runtime.resolve_runtime(config, recorded=recorded)
   with strategy.scope():
     model = builder.build_model(
-        config, precision, size=data.size, jit_compile=jit_compile,
-        sync_batch_norm=strategy.num_replicas_in_sync > 1)
+      config,
+      precision,
+      size=data.size,
+      jit_compile=jit_compile,
+      sync_batch_norm=strategy.num_replicas_in_sync > 1,
+    )
     manager = checkpointing.make_manager(
-        model, rundir.RunDir(write_dir).checkpoints,
-        config.schedule.keep_checkpoints)
+      model,
+      rundir.RunDir(write_dir).checkpoints,
+      config.schedule.keep_checkpoints,
+    )
   step = 0
   if latest is not None:
     step = checkpointing.restore(model, latest)
@@ -114,19 +124,30 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
     rundir.write_config(resolved, workdir)
   model.debug_nan_at_step.assign(config.runtime.debug_nan_at_step)
   if step >= config.schedule.train_steps:
-    logging.info("Already at step %d of %d; nothing to train.", step,
-                 config.schedule.train_steps)
+    logging.info(
+      "Already at step %d of %d; nothing to train.",
+      step,
+      config.schedule.train_steps,
+    )
   else:
     # The event files at the run directory's top: `tensorboard --logdir
     # runs/` names the run by its folder.
     writer = tf.summary.create_file_writer(write_dir)
     summaries.write_run_info(writer, resolved, step)
     callbacks = assemble(
-        config, manager, catcher, writer, write_dir, data,
-        fixed_z(config, family.z_distribution), chief=chief,
-        fid_strategy=runtime.fid_strategy(strategy),
-        export_best=lambda directory: export_lib.export_run(
-            model, config, write_dir, precision, data, export_dir=directory))
+      config,
+      manager,
+      catcher,
+      writer,
+      write_dir,
+      data,
+      fixed_z(config, family.z_distribution),
+      chief=chief,
+      fid_strategy=runtime.fid_strategy(strategy),
+      export_best=lambda directory: export_lib.export_run(
+        model, config, write_dir, precision, data, export_dir=directory
+      ),
+    )
     _fit(model, manager, data, callbacks, config, step, chief, catcher)
     with records.event_files():
       writer.close()
@@ -139,16 +160,19 @@ def _train(config: Config, catcher: preemption.SignalCatcher,
   return model
 
 
-def _open_run(config: Config, held: contextlib.ExitStack,
-              chief: bool) -> tuple[dict | None, str | None]:
+def _open_run(
+  config: Config, held: contextlib.ExitStack, chief: bool
+) -> tuple[dict | None, str | None]:
   """(the run's recorded config or None, the checkpoint to resume from or
   None). The chief first locks the run directory (moving it aside with
   --restart), reads config.json under the lock and removes what an
   interrupted run left."""
   run = rundir.RunDir(config.run.workdir)
   if not chief:
-    return (rundir.recorded_config(run.root),
-            tf.train.latest_checkpoint(run.checkpoints))
+    return (
+      rundir.recorded_config(run.root),
+      tf.train.latest_checkpoint(run.checkpoints),
+    )
   recorded = _lock_run(config, held)
   for path in rundir.remove_leftovers(config.run.workdir):
     logging.info("Removed %s (left by an interrupted run).", path)
@@ -156,17 +180,26 @@ def _open_run(config: Config, held: contextlib.ExitStack,
   latest = rundir.find_checkpoint(run.checkpoints, log=logging.warning)
   if latest is not None and recorded is None:
     logging.warning(
-        "%s is missing beside the checkpoints: the resume cannot check the "
-        "model and data flags against the run's; it is written again from "
-        "these flags.", run.config)
+      "%s is missing beside the checkpoints: the resume cannot check the "
+      "model and data flags against the run's; it is written again from "
+      "these flags.",
+      run.config,
+    )
   return recorded, latest
 
 
-def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
-             writer: tf.summary.SummaryWriter, write_dir: str, data,
-             z: np.ndarray, chief: bool, fid_strategy=None,
-             export_best: Callable[[str], object] | None = None
-             ) -> list[keras.callbacks.Callback]:
+def assemble(
+  config: Config,
+  manager: tf.train.CheckpointManager,
+  catcher,
+  writer: tf.summary.SummaryWriter,
+  write_dir: str,
+  data,
+  z: np.ndarray,
+  chief: bool,
+  fid_strategy=None,
+  export_best: Callable[[str], object] | None = None,
+) -> list[keras.callbacks.Callback]:
   """The callbacks of a run, in the order they act at an interval's end:
   the signal catcher, the non-finite guard, metrics, samples (the
   modality's, callbacks.SAMPLE_WRITERS), checkpoints, then the evaluations
@@ -174,19 +207,31 @@ def assemble(config: Config, manager: tf.train.CheckpointManager, catcher,
   other workers only save at the same steps). export_best(directory)
   exports the generator of a best FID."""
   schedule = config.schedule
-  callbacks = [catcher, callbacks_lib.NonFiniteGuard(manager),
-               callbacks_lib.MetricsLogger(write_dir, schedule.train_steps,
-                                           writer, config.family,
-                                           schedule.log_every),
-               callbacks_lib.sample_writer(config, data, write_dir, z, writer),
-               callbacks_lib.Checkpointer(manager, schedule.checkpoint_every)]
-  evaluations = [(every, make() if chief else None) for every, make in
-                 evaluation.schedule(config, data, fid_strategy)]
+  callbacks = [
+    catcher,
+    callbacks_lib.NonFiniteGuard(manager),
+    callbacks_lib.MetricsLogger(
+      write_dir, schedule.train_steps, writer, config.family, schedule.log_every
+    ),
+    callbacks_lib.sample_writer(config, data, write_dir, z, writer),
+    callbacks_lib.Checkpointer(manager, schedule.checkpoint_every),
+  ]
+  evaluations = [
+    (every, make() if chief else None)
+    for every, make in evaluation.schedule(config, data, fid_strategy)
+  ]
   if evaluations:
-    callbacks.append(evaluation.Evaluation(
-        evaluations, write_dir, writer, manager, export_best=export_best,
+    callbacks.append(
+      evaluation.Evaluation(
+        evaluations,
+        write_dir,
+        writer,
+        manager,
+        export_best=export_best,
         last_step=schedule.train_steps,
-        stop_requested=lambda: catcher.received is not None))
+        stop_requested=lambda: catcher.received is not None,
+      )
+    )
   return callbacks
 
 
@@ -200,15 +245,26 @@ def _stop_preempted(model, manager, catcher) -> None:
   if step == 0 and manager.latest_checkpoint is None:
     kept = "no step was trained, nothing to save"
   else:
-    kept = (f"{checkpointing.save_step(manager, step)} and the metrics up "
-            "to it are written")
+    kept = (
+      f"{checkpointing.save_step(manager, step)} and the metrics up "
+      "to it are written"
+    )
   raise Preempted(
-      f"stopped by {catcher.name} at step {step}: {kept}; run the same "
-      f"command to resume at step {step}")
+    f"stopped by {catcher.name} at step {step}: {kept}; run the same "
+    f"command to resume at step {step}"
+  )
 
 
-def _fit(model, manager, data, callbacks, config: Config, step: int,
-         chief: bool, catcher: preemption.SignalCatcher) -> None:
+def _fit(
+  model,
+  manager,
+  data,
+  callbacks,
+  config: Config,
+  step: int,
+  chief: bool,
+  catcher: preemption.SignalCatcher,
+) -> None:
   """fit() from `step`; after a non-finite loss, stops, or (with
   --on_nonfinite=restore) restores the last checkpoint and continues with
   a fresh noise seed, at most MAX_RESTORES times. Returns early once the
@@ -218,8 +274,9 @@ def _fit(model, manager, data, callbacks, config: Config, step: int,
       # Records of steps after the checkpoint will be logged again.
       dropped = records.truncate_after(config.run.workdir, step)
       if dropped:
-        logging.info("metrics.jsonl: dropped %d records after step %d.",
-                     dropped, step)
+        logging.info(
+          "metrics.jsonl: dropped %d records after step %d.", dropped, step
+        )
     seed = config.run.seed + attempt * RESEED
     try:
       _fit_from(model, data.dataset, callbacks, config, seed, step, catcher)
@@ -231,20 +288,28 @@ def _fit(model, manager, data, callbacks, config: Config, step: int,
         raise explained from e
       raise
     except NonFiniteLossError as e:
-      if (config.runtime.on_nonfinite == "stop" or attempt == MAX_RESTORES or
-          manager.latest_checkpoint is None):
+      if (
+        config.runtime.on_nonfinite == "stop"
+        or attempt == MAX_RESTORES
+        or manager.latest_checkpoint is None
+      ):
         raise
-      logging.warning("%s Restoring %s with noise seed %d (restore %d of "
-                      "%d).", e, manager.latest_checkpoint,
-                      config.run.seed + (attempt + 1) * RESEED, attempt + 1,
-                      MAX_RESTORES)
+      logging.warning(
+        "%s Restoring %s with noise seed %d (restore %d of %d).",
+        e,
+        manager.latest_checkpoint,
+        config.run.seed + (attempt + 1) * RESEED,
+        attempt + 1,
+        MAX_RESTORES,
+      )
       step = checkpointing.restore_or_initialize(manager)
       model.nonfinite_step.assign(-1)
       model.debug_nan_at_step.assign(0)  # The test hook fires once.
 
 
-def _fit_from(model, dataset, callbacks, config: Config, seed: int,
-              step: int, catcher) -> None:
+def _fit_from(
+  model, dataset, callbacks, config: Config, seed: int, step: int, catcher
+) -> None:
   """fit() from `step` to config.schedule.train_steps in intervals of log_every
   steps; a run preempted inside an interval first finishes that interval,
   so that logs, checkpoints and samples stay at the same steps."""
@@ -252,7 +317,8 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
   # batch (the sources are not files that could be split between workers).
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
-      tf.data.experimental.AutoShardPolicy.DATA)
+    tf.data.experimental.AutoShardPolicy.DATA
+  )
   # No autotuning thread: deleting fit()'s iterator at the end of training
   # waited for it, 35-60 s in 4 of 8 demo runs (the thread was in
   # tf.data's Model::OptimizeLoop, docs/measurements.md "Offline demo").
@@ -263,21 +329,35 @@ def _fit_from(model, dataset, callbacks, config: Config, seed: int,
   every = config.schedule.log_every
   while step < config.schedule.train_steps and catcher.received is None:
     # The noise of each step is keyed by the step (data/noise.py).
-    noisy = noise_lib.attach_noise(dataset, config.network.z_dim,
-                                   model.z_distribution, seed,
-                                   start_step=step,
-                                   extra_z=int(model.fresh_g_z)
-                                   ).with_options(options)
+    noisy = noise_lib.attach_noise(
+      dataset,
+      config.network.z_dim,
+      model.z_distribution,
+      seed,
+      start_step=step,
+      extra_z=int(model.fresh_g_z),
+    ).with_options(options)
     # The rest of an interval cut by a preemption, or the last steps when
     # --train_steps is not a multiple of --log_every: one short interval.
     partial = min(-step % every, config.schedule.train_steps - step)
     full = (config.schedule.train_steps - step) // every
     if partial or not full:
-      model.fit(noisy, epochs=1,
-                steps_per_epoch=partial or config.schedule.train_steps - step,
-                callbacks=callbacks, verbose=0, shuffle=False)
+      model.fit(
+        noisy,
+        epochs=1,
+        steps_per_epoch=partial or config.schedule.train_steps - step,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+      )
     else:
-      model.fit(noisy, epochs=step // every + full,
-                initial_epoch=step // every, steps_per_epoch=every,
-                callbacks=callbacks, verbose=0, shuffle=False)
+      model.fit(
+        noisy,
+        epochs=step // every + full,
+        initial_epoch=step // every,
+        steps_per_epoch=every,
+        callbacks=callbacks,
+        verbose=0,
+        shuffle=False,
+      )
     step = int(model.step.numpy())

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 import numpy as np  # noqa: E402
 
@@ -23,20 +24,28 @@ def main():
   warnings.simplefilter("ignore")  # few images: rank-deficient covariances
   graph_def = testing.make_graph_def(seed=0)
   images = np.random.default_rng(0).integers(0, 256, (11, 32, 32, 3))
-  batches = lambda: (images[i:i + 4] for i in range(0, len(images), 4))
+  batches = lambda: (images[i : i + 4] for i in range(0, len(images), 4))
   single = inception.FastExtractor(graph_def, jit_compile=False)
   devices = [d.name for d in tf.config.list_logical_devices("CPU")]
   mirrored = inception.FastExtractor(
-      graph_def, jit_compile=False,
-      strategy=tf.distribute.MirroredStrategy(devices))
+    graph_def,
+    jit_compile=False,
+    strategy=tf.distribute.MirroredStrategy(devices),
+  )
   a = core.run_pass(batches(), single)
   b = core.run_pass(batches(), mirrored)
-  print(json.dumps({
-      "replicas": mirrored.strategy.num_replicas_in_sync,
-      "counts": [a.count, b.count],
-      "mu_rel": float(np.max(np.abs(a.mu - b.mu)) / np.max(np.abs(a.mu))),
-      "sigma_rel": float(np.max(np.abs(a.sigma - b.sigma)) /
-                         np.max(np.abs(a.sigma)))}))
+  print(
+    json.dumps(
+      {
+        "replicas": mirrored.strategy.num_replicas_in_sync,
+        "counts": [a.count, b.count],
+        "mu_rel": float(np.max(np.abs(a.mu - b.mu)) / np.max(np.abs(a.mu))),
+        "sigma_rel": float(
+          np.max(np.abs(a.sigma - b.sigma)) / np.max(np.abs(a.sigma))
+        ),
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

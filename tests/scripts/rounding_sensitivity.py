@@ -25,14 +25,24 @@ from tf_ttur.config import Config
 
 
 def main(n_critic=2, ulps=2.0, seed=0, perturbation_seed=1):
-  config = Config.of(image_size=32, z_dim=8, width=4, batch_size=8,
-                     adam_epsilon=1e-3, model="wgan_gp", n_critic=n_critic,
-                     beta_1=0.0, beta_2=0.9, d_lr=3e-4, g_lr=1e-4)
+  config = Config.of(
+    image_size=32,
+    z_dim=8,
+    width=4,
+    batch_size=8,
+    adam_epsilon=1e-3,
+    model="wgan_gp",
+    n_critic=n_critic,
+    beta_1=0.0,
+    beta_2=0.9,
+    d_lr=3e-4,
+    g_lr=1e-4,
+  )
   rng = np.random.default_rng(seed)
   batch = {
-      "real": rng.uniform(-1, 1, (8, n_critic, 32, 32, 3)).astype(np.float32),
-      "z": rng.normal(size=(8, n_critic, 8)).astype(np.float32),
-      "alpha": rng.uniform(size=(8, n_critic)).astype(np.float32),
+    "real": rng.uniform(-1, 1, (8, n_critic, 32, 32, 3)).astype(np.float32),
+    "z": rng.normal(size=(8, n_critic, 8)).astype(np.float32),
+    "alpha": rng.uniform(size=(8, n_critic)).astype(np.float32),
   }
   signs = np.random.default_rng(perturbation_seed)
   results = []
@@ -40,16 +50,31 @@ def main(n_critic=2, ulps=2.0, seed=0, perturbation_seed=1):
     model = builder.build_model(config, "float32")
     for v in model.generator.weights + model.discriminator.weights:
       w = v.numpy()
-      v.assign((w * (1 + scale * signs.choice([-1, 1], w.shape))
-                ).astype(w.dtype))
-    model.fit(tf.data.Dataset.from_tensors(batch).repeat(),
-              steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
-    results.append([v.numpy() for v in model.generator.weights +
-                    model.discriminator.weights])
+      v.assign(
+        (w * (1 + scale * signs.choice([-1, 1], w.shape))).astype(w.dtype)
+      )
+    model.fit(
+      tf.data.Dataset.from_tensors(batch).repeat(),
+      steps_per_epoch=1,
+      epochs=1,
+      verbose=0,
+      shuffle=False,
+    )
+    results.append(
+      [v.numpy() for v in model.generator.weights + model.discriminator.weights]
+    )
   max_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(*results))
-  print(json.dumps({"n_critic": n_critic, "ulps": ulps, "seed": seed,
-                    "perturbation_seed": perturbation_seed,
-                    "max_diff": max_diff}))
+  print(
+    json.dumps(
+      {
+        "n_critic": n_critic,
+        "ulps": ulps,
+        "seed": seed,
+        "perturbation_seed": perturbation_seed,
+        "max_diff": max_diff,
+      }
+    )
+  )
 
 
 if __name__ == "__main__":

@@ -15,12 +15,15 @@ IMAGE_DATASETS = datasources.BARE_IMAGES
 TEXT_DATASETS = datasources.BARE_TEXT
 # The spellings beyond the bare names, for help texts.
 IMAGE_KINDS = ", ".join(
-    kind.prefix + ("NAME[:SPLIT]" if kind.name == "tfds" else "PATH")
-    for kind in datasources.KINDS.values()
-    if kind.modality == datasources.IMAGES)
-TEXT_KINDS = ", ".join(f"{kind.prefix}PATH"
-                       for kind in datasources.KINDS.values()
-                       if kind.modality == datasources.TEXT)
+  kind.prefix + ("NAME[:SPLIT]" if kind.name == "tfds" else "PATH")
+  for kind in datasources.KINDS.values()
+  if kind.modality == datasources.IMAGES
+)
+TEXT_KINDS = ", ".join(
+  f"{kind.prefix}PATH"
+  for kind in datasources.KINDS.values()
+  if kind.modality == datasources.TEXT
+)
 
 
 def is_image_dataset(name: str) -> bool:

@@ -33,9 +33,12 @@ def prepare_shapes(data_dir: str | None) -> None:
   builder = shapes.Shapes(data_dir=data_dir)
   if builder.is_prepared():
     return
-  logging.info("Generating the offline dataset shapes (%s + %s images, "
-               "once) into %s", f"{shapes.NUM_TRAIN:,}",
-               f"{shapes.NUM_TEST:,}", builder.data_dir)
+  logging.info(
+    "Generating the offline dataset shapes (%s + %s images, once) into %s",
+    f"{shapes.NUM_TRAIN:,}",
+    f"{shapes.NUM_TEST:,}",
+    builder.data_dir,
+  )
   if not quiet.libraries_hidden():
     builder.download_and_prepare()
     return
@@ -47,8 +50,9 @@ def prepare_shapes(data_dir: str | None) -> None:
     tfds.display_progress_bar(True)
 
 
-def _tfds_images(source: datasources.Source, data_dir: str | None,
-                 download: bool) -> tf.data.Dataset:
+def _tfds_images(
+  source: datasources.Source, data_dir: str | None, download: bool
+) -> tf.data.Dataset:
   if source.name == "shapes":
     prepare_shapes(data_dir)
     download = False
@@ -59,14 +63,20 @@ def _tfds_images(source: datasources.Source, data_dir: str | None,
     except sources.SourceError as e:
       raise DatasetError(str(e)) from None
   try:
-    ds = tfds.load(source.name, split=source.split, data_dir=data_dir,
-                   download=download, shuffle_files=True)
+    ds = tfds.load(
+      source.name,
+      split=source.split,
+      data_dir=data_dir,
+      download=download,
+      shuffle_files=True,
+    )
   except Exception as e:  # noqa: BLE001 Network, missing files, manual-download datasets.
     raise DatasetError(
-        f"cannot load the TFDS dataset {source.name!r} "
-        f"({type(e).__name__}: {first_line(e)}). "
-        "It is downloaded on first use; without internet, prepare it on a "
-        "machine that has it and pass its folder as --data_dir.") from None
+      f"cannot load the TFDS dataset {source.name!r} "
+      f"({type(e).__name__}: {first_line(e)}). "
+      "It is downloaded on first use; without internet, prepare it on a "
+      "machine that has it and pass its folder as --data_dir."
+    ) from None
   return ds.map(lambda ex: ex["image"], num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -86,8 +96,9 @@ def first_unreadable(folder: str) -> tuple[str, str] | None:
   return sources.first_unreadable(list_image_files(folder))
 
 
-def load_images(name: str, image_size: int, data_dir: str | None = None,
-                download: bool = True) -> tf.data.Dataset:
+def load_images(
+  name: str, image_size: int, data_dir: str | None = None, download: bool = True
+) -> tf.data.Dataset:
   """A dataset of uint8 [image_size, image_size, 3] images, unbatched.
 
   Args:
@@ -116,8 +127,10 @@ def load_images(name: str, image_size: int, data_dir: str | None = None,
   # fid.sources.source_batches and TfdsSource apply the same crop and
   # resize: reference statistics are of these images.
   crop = source.crop()
-  return ds.map(lambda im: preprocess.crop_and_resize(im, crop, image_size),
-                num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.map(
+    lambda im: preprocess.crop_and_resize(im, crop, image_size),
+    num_parallel_calls=tf.data.AUTOTUNE,
+  )
 
 
 def to_unit_range(images: tf.Tensor) -> tf.Tensor:
@@ -125,9 +138,14 @@ def to_unit_range(images: tf.Tensor) -> tf.Tensor:
   return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def make_pipeline(images: tf.data.Dataset, batch_size: int, seed: int,
-                  shuffle_buffer: int = 10_000, cache: bool = False,
-                  n_critic: int = 1) -> tf.data.Dataset:
+def make_pipeline(
+  images: tf.data.Dataset,
+  batch_size: int,
+  seed: int,
+  shuffle_buffer: int = 10_000,
+  cache: bool = False,
+  n_critic: int = 1,
+) -> tf.data.Dataset:
   """Shuffle, repeat, scale to [-1, 1], batch (drop_remainder), prefetch.
 
   Batches are [batch_size, n_critic, H, W, 3]: the i-th discriminator update
@@ -147,8 +165,9 @@ def make_pipeline(images: tf.data.Dataset, batch_size: int, seed: int,
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def fits_in_memory(images: tf.data.Dataset, image_size: int,
-                   budget_mb: int) -> bool:
+def fits_in_memory(
+  images: tf.data.Dataset, image_size: int, budget_mb: int
+) -> bool:
   """Whether the uint8 images of `images` take at most budget_mb MB.
 
   At 64x64: SVHN 73,257 images 0.9 GB, CIFAR-10 50,000 0.6 GB, CelebA
@@ -158,5 +177,3 @@ def fits_in_memory(images: tf.data.Dataset, image_size: int,
   if count < 0:  # Unknown or infinite.
     return False
   return count * image_size * image_size * 3 <= budget_mb * 2**20
-
-

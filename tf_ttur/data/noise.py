@@ -23,9 +23,14 @@ def stateless_z(shape, seed, distribution: str) -> tf.Tensor:
   return tf.random.stateless_normal(shape, seed)
 
 
-def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,
-                 seed: int, start_step: int = 0,
-                 extra_z: int = 0) -> tf.data.Dataset:
+def attach_noise(
+  batches: tf.data.Dataset,
+  z_dim: int,
+  distribution: str,
+  seed: int,
+  start_step: int = 0,
+  extra_z: int = 0,
+) -> tf.data.Dataset:
   """[B, n_critic, ...] real batches -> {"real", "z" [B, n + extra_z,
   z_dim], "alpha" [B, n]}; extra_z = 1 gives the generator update a z of
   its own (gan.GAN.fresh_g_z)."""
@@ -40,5 +45,8 @@ def attach_noise(batches: tf.data.Dataset, z_dim: int, distribution: str,
     alpha = tf.random.stateless_uniform(shape, alpha_seed)
     return {"real": real, "z": z, "alpha": alpha}
 
-  return tf.data.Dataset.zip(batches, steps).map(
-      add, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  return (
+    tf.data.Dataset.zip(batches, steps)
+    .map(add, num_parallel_calls=tf.data.AUTOTUNE)
+    .prefetch(tf.data.AUTOTUNE)
+  )

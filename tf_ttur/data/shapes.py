@@ -14,9 +14,18 @@ import tensorflow_datasets as tfds
 
 CLASS_NAMES = ("circle", "square", "triangle", "diamond", "cross")
 IMAGE_SIZE = 32
-PALETTE = np.array([[230, 40, 40], [40, 200, 60], [50, 90, 230],
-                    [240, 200, 40], [220, 60, 220], [40, 210, 220],
-                    [245, 245, 245], [245, 140, 30]])
+PALETTE = np.array(
+  [
+    [230, 40, 40],
+    [40, 200, 60],
+    [50, 90, 230],
+    [240, 200, 40],
+    [220, 60, 220],
+    [40, 210, 220],
+    [245, 245, 245],
+    [245, 140, 30],
+  ]
+)
 NUM_TRAIN = 12_000
 NUM_TEST = 2_000
 _SEED = 20171204  # NeurIPS 2017 opening day; any fixed value works.
@@ -28,8 +37,9 @@ def _coords(size: int) -> tuple[np.ndarray, np.ndarray]:
   return yy, xx
 
 
-def draw_shape(label: int, rng: np.random.Generator,
-               size: int = IMAGE_SIZE) -> np.ndarray:
+def draw_shape(
+  label: int, rng: np.random.Generator, size: int = IMAGE_SIZE
+) -> np.ndarray:
   """Draws one anti-aliasing-free shape of class `label` on a flat background.
 
   Args:
@@ -43,8 +53,11 @@ def draw_shape(label: int, rng: np.random.Generator,
   # A dark background and a bright shape from a small palette: varied enough
   # to need a real generator, simple enough to learn in a CPU demo.
   background = rng.integers(0, 64, size=3)
-  foreground = np.clip(PALETTE[rng.integers(0, len(PALETTE))] +
-                       rng.integers(-24, 25, size=3), 0, 255)
+  foreground = np.clip(
+    PALETTE[rng.integers(0, len(PALETTE))] + rng.integers(-24, 25, size=3),
+    0,
+    255,
+  )
   radius = rng.uniform(0.25, 0.42) * size
   cy, cx = rng.uniform(radius, size - radius, size=2)
   angle = rng.uniform(0.0, 2.0 * np.pi)
@@ -61,14 +74,18 @@ def draw_shape(label: int, rng: np.random.Generator,
     mask = (np.abs(u) <= half) & (np.abs(v) <= half)
   elif name == "triangle":
     # Equilateral triangle inscribed in the circle of this radius.
-    mask = (v <= radius / 2.0) & (np.sqrt(3.0) * u - v <= radius) & (
-        -np.sqrt(3.0) * u - v <= radius)
+    mask = (
+      (v <= radius / 2.0)
+      & (np.sqrt(3.0) * u - v <= radius)
+      & (-np.sqrt(3.0) * u - v <= radius)
+    )
   elif name == "diamond":
     mask = np.abs(u) + np.abs(v) <= radius
   elif name == "cross":
     arm = radius / 3.0
     mask = ((np.abs(u) <= arm) & (np.abs(v) <= radius)) | (
-        (np.abs(v) <= arm) & (np.abs(u) <= radius))
+      (np.abs(v) <= arm) & (np.abs(u) <= radius)
+    )
   else:
     raise ValueError(f"unknown shape class {label}")
   image = np.where(mask[..., None], foreground, background)
@@ -90,20 +107,22 @@ class Shapes(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        description=__doc__,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-            "label": tfds.features.ClassLabel(names=CLASS_NAMES),
-        }),
-        supervised_keys=("image", "label"),
-        homepage="https://github.com/tf-ttur/tf-ttur",
+      description=__doc__,
+      features=tfds.features.FeaturesDict(
+        {
+          "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
+          "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+        }
+      ),
+      supervised_keys=("image", "label"),
+      homepage="https://github.com/tf-ttur/tf-ttur",
     )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Nothing to download: the examples are drawn here.
     return {
-        "train": self._generate_examples(NUM_TRAIN, 0),
-        "test": self._generate_examples(NUM_TEST, 1),
+      "train": self._generate_examples(NUM_TRAIN, 0),
+      "test": self._generate_examples(NUM_TEST, 1),
     }
 
   def _generate_examples(self, num: int, split_offset: int):

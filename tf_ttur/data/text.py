@@ -34,10 +34,12 @@ def pad_line(line: str, seq_len: int = SEQ_LEN) -> list[str]:
   return chars + [PAD] * (seq_len - len(chars))
 
 
-def read_lines(name: str, max_lines: int, data_dir: str | None = None
-               ) -> list[str]:
+def read_lines(
+  name: str, max_lines: int, data_dir: str | None = None
+) -> list[str]:
   """The first max_lines raw lines of a source, in order."""
   from fid import datasources
+
   try:
     source = datasources.parse(name)
   except datasources.SourceSpecError as e:
@@ -66,13 +68,15 @@ def read_lines(name: str, max_lines: int, data_dir: str | None = None
     import tensorflow_datasets as tfds
 
     from fid import sources
+
     try:
       # Offline and not prepared: one line in seconds, not TFDS's retries.
       sources.tfds_builder("lm1b", data_dir)
     except sources.SourceError as e:
       raise DatasetError(str(e)) from None
-    ds = tfds.load("lm1b", split="train", data_dir=data_dir,
-                   shuffle_files=False)
+    ds = tfds.load(
+      "lm1b", split="train", data_dir=data_dir, shuffle_files=False
+    )
     lines = []
     for example in tfds.as_numpy(ds):
       lines.append(example["text"].decode("utf-8", errors="replace"))
@@ -92,12 +96,13 @@ class Vocabulary:
     self.index = {c: i for i, c in enumerate(self.chars)}
 
   @classmethod
-  def from_lines(cls, padded: list[list[str]], max_size: int = MAX_VOCAB
-                 ) -> Vocabulary:
+  def from_lines(
+    cls, padded: list[list[str]], max_size: int = MAX_VOCAB
+  ) -> Vocabulary:
     counts = collections.Counter(c for line in padded for c in line)
     # Most common first; ties by character, so the order is reproducible.
     ordered = sorted(counts, key=lambda c: (-counts[c], c))
-    return cls([UNK] + ordered[:max_size - 1])
+    return cls([UNK] + ordered[: max_size - 1])
 
   def __len__(self) -> int:
     return len(self.chars)
@@ -109,17 +114,18 @@ class Vocabulary:
     return [self.chars[int(i)] for i in ids]
 
   def to_json(self) -> str:
-    return json.dumps({"chars": self.chars, "pad": PAD, "unk": UNK},
-                      ensure_ascii=False)
+    return json.dumps(
+      {"chars": self.chars, "pad": PAD, "unk": UNK}, ensure_ascii=False
+    )
 
   @classmethod
   def from_json(cls, text: str) -> Vocabulary:
     return cls(json.loads(text)["chars"])
 
 
-def load_corpus(name: str, max_lines: int, seed: int,
-                data_dir: str | None = None
-                ) -> tuple[np.ndarray, Vocabulary, list[list[str]]]:
+def load_corpus(
+  name: str, max_lines: int, seed: int, data_dir: str | None = None
+) -> tuple[np.ndarray, Vocabulary, list[list[str]]]:
   """(ids [N, 32] int32 shuffled, vocabulary, padded lines in file order)."""
   padded = [pad_line(line) for line in read_lines(name, max_lines, data_dir)]
   if len(padded) < 2:
@@ -130,15 +136,24 @@ def load_corpus(name: str, max_lines: int, seed: int,
   return ids, vocab, padded
 
 
-def make_pipeline(ids: np.ndarray, vocab_size: int, batch_size: int,
-                  seed: int, n_critic: int = 1):
+def make_pipeline(
+  ids: np.ndarray,
+  vocab_size: int,
+  batch_size: int,
+  seed: int,
+  n_critic: int = 1,
+):
   """Shuffle, repeat, one-hot [B, n_critic, 32, V] float32, batch, prefetch."""
   import tensorflow as tf
+
   ds = tf.data.Dataset.from_tensor_slices(ids).cache()
-  ds = ds.shuffle(min(len(ids), 100_000), seed=seed,
-                  reshuffle_each_iteration=True).repeat()
+  ds = ds.shuffle(
+    min(len(ids), 100_000), seed=seed, reshuffle_each_iteration=True
+  ).repeat()
   ds = ds.batch(n_critic, drop_remainder=True)
   ds = ds.batch(batch_size, drop_remainder=True)
-  ds = ds.map(lambda x: tf.one_hot(x, vocab_size, dtype=tf.float32),
-              num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.map(
+    lambda x: tf.one_hot(x, vocab_size, dtype=tf.float32),
+    num_parallel_calls=tf.data.AUTOTUNE,
+  )
   return ds.prefetch(tf.data.AUTOTUNE)

@@ -68,12 +68,33 @@ def final_step(workdir: str) -> int:
 # Flags that change where or how fast a run goes, not what it learns or
 # logs: a run recorded with other values of these is still the run asked
 # for (the length is checked by the step reached).
-RUNTIME_FLAGS = frozenset((
-    "cache_mb", "checkpoint_every", "keep_checkpoints", "cpu_replicas",
-    "data_dir", "export", "export_dtype", "fid_batch_size", "fid_inception",
-    "grid_size", "jit_compile", "log_every", "mode", "on_nonfinite",
-    "precision", "restart", "sample_every", "strategy", "tf32", "tflite",
-    "workdir", "debug_nan_at_step", "train_steps"))
+RUNTIME_FLAGS = frozenset(
+  (
+    "cache_mb",
+    "checkpoint_every",
+    "keep_checkpoints",
+    "cpu_replicas",
+    "data_dir",
+    "export",
+    "export_dtype",
+    "fid_batch_size",
+    "fid_inception",
+    "grid_size",
+    "jit_compile",
+    "log_every",
+    "mode",
+    "on_nonfinite",
+    "precision",
+    "restart",
+    "sample_every",
+    "strategy",
+    "tf32",
+    "tflite",
+    "workdir",
+    "debug_nan_at_step",
+    "train_steps",
+  )
+)
 
 
 def check_same_run(config: Config, workdir: str) -> None:
@@ -84,32 +105,51 @@ def check_same_run(config: Config, workdir: str) -> None:
   if recorded is None:
     return
   current = config.flat()
-  changed = [f"--{name}={recorded[name]!r} there, {current[name]!r} asked"
-             for name in sorted(current) if name in recorded and
-             name not in RUNTIME_FLAGS and recorded[name] != current[name]]
+  changed = [
+    f"--{name}={recorded[name]!r} there, {current[name]!r} asked"
+    for name in sorted(current)
+    if name in recorded
+    and name not in RUNTIME_FLAGS
+    and recorded[name] != current[name]
+  ]
   if changed:
-    raise ConfigError(f"{workdir} holds a run made with other flags "
-                      f"({'; '.join(changed)}); nothing was reused or "
-                      "trained. Give another --out, or move that run aside")
+    raise ConfigError(
+      f"{workdir} holds a run made with other flags "
+      f"({'; '.join(changed)}); nothing was reused or "
+      "trained. Give another --out, or move that run aside"
+    )
 
 
-def ensure_run(flagfile: str, seed: int, workdir: str,
-               overrides: list[str], log=print,
-               env: dict | None = None) -> bool:
+def ensure_run(
+  flagfile: str,
+  seed: int,
+  workdir: str,
+  overrides: list[str],
+  log=print,
+  env: dict | None = None,
+) -> bool:
   """Trains (or resumes) one run unless it is finished; True if it trained.
   A run made with other flags is refused (check_same_run). env: variables
   added for its process (a sweep's CUDA_VISIBLE_DEVICES)."""
-  args = [f"--flagfile={flagfile}", *overrides, f"--seed={seed}",
-          f"--workdir={workdir}"]
+  args = [
+    f"--flagfile={flagfile}",
+    *overrides,
+    f"--seed={seed}",
+    f"--workdir={workdir}",
+  ]
   config = Config.from_args(*args)
   check_same_run(config, workdir)
   if final_step(workdir) >= config.schedule.train_steps:
     log(f"reused   {workdir} (step {config.schedule.train_steps})")
     return False
   log(f"training {workdir} ...")
-  proc = subprocess.Popen([sys.executable, "-m", "tf_ttur.main", *args],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, env={**os.environ, **(env or {})})
+  proc = subprocess.Popen(
+    [sys.executable, "-m", "tf_ttur.main", *args],
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+    env={**os.environ, **(env or {})},
+  )
   tail = collections.deque(maxlen=5)
   last = time.monotonic()
   for line in proc.stderr:  # The run's log: a progress line every ~10 s.
@@ -119,8 +159,10 @@ def ensure_run(flagfile: str, seed: int, workdir: str,
       last = time.monotonic()
       log(f"  {workdir}: {found.group(0)}")
   if proc.wait():
-    raise RuntimeError(f"{workdir}: training failed (exit "
-                       f"{proc.returncode}):\n" + "\n".join(tail))
+    raise RuntimeError(
+      f"{workdir}: training failed (exit "
+      f"{proc.returncode}):\n" + "\n".join(tail)
+    )
   return True
 
 
@@ -147,8 +189,11 @@ def pick_metric(workdirs: list[str]) -> str:
   for metric in METRICS:
     if all(any(metric in r for r in records.read(w)) for w in workdirs):
       return metric
-  raise ValueError("the runs logged none of " + ", ".join(METRICS) +
-                   " (turn on --fid_every, --quality_every or --jsd_every)")
+  raise ValueError(
+    "the runs logged none of "
+    + ", ".join(METRICS)
+    + " (turn on --fid_every, --quality_every or --jsd_every)"
+  )
 
 
 def summarize(name: str, workdirs: list[str], metric: str) -> dict:
@@ -157,26 +202,32 @@ def summarize(name: str, workdirs: list[str], metric: str) -> dict:
   common = sorted(set.intersection(*(set(s.tolist()) for s, _, _ in curves)))
   if not common:
     raise ValueError(f"{name}: the seeds logged {metric} at no common step")
-  values = np.array([[v[list(s).index(step)] for step in common]
-                     for s, _, v in curves])
-  minutes = np.array([[m[list(s).index(step)] for step in common]
-                      for s, m, _ in curves])
+  values = np.array(
+    [[v[list(s).index(step)] for step in common] for s, _, v in curves]
+  )
+  minutes = np.array(
+    [[m[list(s).index(step)] for step in common] for s, m, _ in curves]
+  )
   higher = evals.direction(metric) == "max"
   best_per_seed = values.max(axis=1) if higher else values.min(axis=1)
   mean = values.mean(axis=0)
   paper = paper_statistic(mean, common, len(workdirs), higher)
   return {
-      "name": name, "seeds": len(workdirs), "metric": metric,
-      "steps": common, "minutes": np.nanmean(minutes, axis=0).tolist(),
-      "mean": mean.tolist(), "min": values.min(axis=0).tolist(),
-      "max": values.max(axis=0).tolist(),
-      "best_mean": float(best_per_seed.mean()),
-      "best_min": float(best_per_seed.min()),
-      "best_max": float(best_per_seed.max()),
-      "final_mean": float(mean[-1]),
-      "best_step_of_mean": paper["step"],
-      "paper_statistic": paper,
-      "best_per_seed": best_per_seed.tolist(),
+    "name": name,
+    "seeds": len(workdirs),
+    "metric": metric,
+    "steps": common,
+    "minutes": np.nanmean(minutes, axis=0).tolist(),
+    "mean": mean.tolist(),
+    "min": values.min(axis=0).tolist(),
+    "max": values.max(axis=0).tolist(),
+    "best_mean": float(best_per_seed.mean()),
+    "best_min": float(best_per_seed.min()),
+    "best_max": float(best_per_seed.max()),
+    "final_mean": float(mean[-1]),
+    "best_step_of_mean": paper["step"],
+    "paper_statistic": paper,
+    "best_per_seed": best_per_seed.tolist(),
   }
 
 
@@ -185,29 +236,43 @@ def paper_statistic(mean, steps, seeds: int, higher: bool = False) -> dict:
   curve of means over seeds (the highest for a metric whose higher is
   better), its step, and how many seeds made it."""
   best = int(np.argmax(mean) if higher else np.argmin(mean))
-  return {"value": float(mean[best]), "step": int(steps[best]),
-          "seeds": seeds}
+  return {"value": float(mean[best]), "step": int(steps[best]), "seeds": seeds}
 
 
 def write_figure(summaries: list[dict], path: str, x: str) -> None:
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
   for s in summaries:
     xs = s["steps"] if x == "step" else s["minutes"]
     label = f"{s['name']} ({s['lr']})" if s.get("lr") else s["name"]
     (line,) = ax.plot(xs, s["mean"], label=label, lw=1.8)
-    ax.fill_between(xs, s["min"], s["max"], color=line.get_color(),
-                    alpha=0.2, lw=0)
+    ax.fill_between(
+      xs, s["min"], s["max"], color=line.get_color(), alpha=0.2, lw=0
+    )
   metric = summaries[0]["metric"]
-  ax.set_xlabel("generator updates" if x == "step" else
-                "training minutes (evaluations excluded)")
-  ax.set_ylabel(metric + ("" if metric == "fid" else " (not the FID)"
-                          if metric == "fd_shapes" else ""))
+  ax.set_xlabel(
+    "generator updates"
+    if x == "step"
+    else "training minutes (evaluations excluded)"
+  )
+  ax.set_ylabel(
+    metric
+    + (
+      ""
+      if metric == "fid"
+      else " (not the FID)"
+      if metric == "fd_shapes"
+      else ""
+    )
+  )
   seeds = sorted({s["seeds"] for s in summaries})
-  ax.set_title(f"{metric}: mean and min-max over "
-               f"{'/'.join(map(str, seeds))} seeds")
+  ax.set_title(
+    f"{metric}: mean and min-max over {'/'.join(map(str, seeds))} seeds"
+  )
   ax.grid(alpha=0.3)
   ax.legend()
   fig.tight_layout()
@@ -218,35 +283,48 @@ def write_figure(summaries: list[dict], path: str, x: str) -> None:
 
 def write_table(summaries: list[dict], path: str) -> str:
   metric = summaries[0]["metric"]
-  lines = [f"| configuration | learning rates (d, g) | seeds | paper's "
-           f"statistic: best {metric} of the mean curve | at step | each "
-           "seed's own best, min-max | final (mean) |",
-           "|---|---|---|---|---|---|---|"]
+  lines = [
+    f"| configuration | learning rates (d, g) | seeds | paper's "
+    f"statistic: best {metric} of the mean curve | at step | each "
+    "seed's own best, min-max | final (mean) |",
+    "|---|---|---|---|---|---|---|",
+  ]
   for s in summaries:
     paper = s["paper_statistic"]
-    lines.append(f"| {s['name']} | {s.get('lr', '')} | {s['seeds']} | "
-                 f"{paper['value']:.2f} | {paper['step']} | "
-                 f"{s['best_min']:.2f}-{s['best_max']:.2f} | "
-                 f"{s['final_mean']:.2f} |")
-  lines.append(f"\nThe paper's statistic, as this project reads the "
-               f"paper's tables: the {evals.best_word(metric)} point of "
-               f"the mean {metric} curve over seeds (the paper's curves are "
-               "means over 8 runs, 10 for the language GAN; it does not say "
-               "how its best values were taken from them). A seed's own "
-               "best is a single run's: better and noisier.")
+    lines.append(
+      f"| {s['name']} | {s.get('lr', '')} | {s['seeds']} | "
+      f"{paper['value']:.2f} | {paper['step']} | "
+      f"{s['best_min']:.2f}-{s['best_max']:.2f} | "
+      f"{s['final_mean']:.2f} |"
+    )
+  lines.append(
+    f"\nThe paper's statistic, as this project reads the "
+    f"paper's tables: the {evals.best_word(metric)} point of "
+    f"the mean {metric} curve over seeds (the paper's curves are "
+    "means over 8 runs, 10 for the language GAN; it does not say "
+    "how its best values were taken from them). A seed's own "
+    "best is a single run's: better and noisier."
+  )
   table = "\n".join(lines) + "\n"
   atomic_write(path, table)
   return table
 
 
-def compare(flagfiles: list[str], seeds: int, out: str,
-            overrides: list[str], metric: str | None = None,
-            x: str = "step", log=print) -> list[dict]:
+def compare(
+  flagfiles: list[str],
+  seeds: int,
+  out: str,
+  overrides: list[str],
+  metric: str | None = None,
+  x: str = "step",
+  log=print,
+) -> list[dict]:
   """Trains what is missing, then writes the figure, table and curves."""
   if seeds < 1:
     raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-  check_run_count(seeds * len(flagfiles),
-                  f"{len(flagfiles)} flagfiles x --seeds={seeds}")
+  check_run_count(
+    seeds * len(flagfiles), f"{len(flagfiles)} flagfiles x --seeds={seeds}"
+  )
   check_out(out)
   names = [run_name(f) for f in flagfiles]
   if len(set(names)) != len(names):
@@ -254,18 +332,24 @@ def compare(flagfiles: list[str], seeds: int, out: str,
   for flagfile in flagfiles:
     if not os.path.isfile(flagfile):
       raise ConfigError(f"--flagfiles: {flagfile}: no such file")
-  logged = {flagfile: check_evaluates(flagfile, overrides, metric)
-            for flagfile in flagfiles}
+  logged = {
+    flagfile: check_evaluates(flagfile, overrides, metric)
+    for flagfile in flagfiles
+  }
   if metric is None and not set.intersection(*logged.values()):
     # Compared on one metric: one that every flagfile's runs log.
     raise ConfigError(
-        "the flagfiles evaluate no metric in common ("
-        + "; ".join(f"{run_name(f)}: {', '.join(sorted(v))}"
-                    for f, v in logged.items())
-        + "): set the same --fid_every, --kid_every, --quality_every or "
-        "--jsd_every on each (e.g. --override=--kid_every=N), or --metric")
-  runs = {name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
-          for name in names}
+      "the flagfiles evaluate no metric in common ("
+      + "; ".join(
+        f"{run_name(f)}: {', '.join(sorted(v))}" for f, v in logged.items()
+      )
+      + "): set the same --fid_every, --kid_every, --quality_every or "
+      "--jsd_every on each (e.g. --override=--kid_every=N), or --metric"
+    )
+  runs = {
+    name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
+    for name in names
+  }
   total = seeds * len(flagfiles)
   done = 0
   for flagfile, name in zip(flagfiles, names):
@@ -284,9 +368,13 @@ def compare(flagfiles: list[str], seeds: int, out: str,
     summaries.append(summary)
   write_figure(summaries, os.path.join(out, "compare.png"), x)
   table = write_table(summaries, os.path.join(out, "compare.md"))
-  atomic_write(os.path.join(out, "compare.json"),
-               json.dumps({"flagfiles": flagfiles, "overrides": overrides,
-                           "summaries": summaries}, indent=1))
+  atomic_write(
+    os.path.join(out, "compare.json"),
+    json.dumps(
+      {"flagfiles": flagfiles, "overrides": overrides, "summaries": summaries},
+      indent=1,
+    ),
+  )
   log(table)
   log(f"wrote {out}/compare.png, compare.md and compare.json")
   return summaries
@@ -301,49 +389,68 @@ def check_run_count(runs: int, what: str) -> None:
   """ConfigError when `runs` is over MAX_RUNS (what: how they were asked
   for), before anything is validated or trained."""
   if runs > MAX_RUNS:
-    raise ConfigError(f"{what} are {runs:,} runs; at most {MAX_RUNS:,} are "
-                      "planned at once (each is a training run)")
+    raise ConfigError(
+      f"{what} are {runs:,} runs; at most {MAX_RUNS:,} are "
+      "planned at once (each is a training run)"
+    )
 
 
 def check_out(out: str) -> None:
   """ConfigError unless --out is a folder or can be made one (writable)."""
   from tf_ttur import preflight
+
   if os.path.exists(out) and not os.path.isdir(out):
-    raise ConfigError(f"--out={out}: a file, not a folder (where the runs "
-                      "and results go)")
+    raise ConfigError(
+      f"--out={out}: a file, not a folder (where the runs and results go)"
+    )
   preflight.check_writable(out, flag="--out")
 
 
-def check_evaluates(flagfile: str, overrides: list[str],
-                    metric: str | None) -> set[str]:
+def check_evaluates(
+  flagfile: str, overrides: list[str], metric: str | None
+) -> set[str]:
   """ConfigError, before any training, unless the flagfile's runs log a
   value that can be compared and ranked (`metric`, or any of METRICS);
   returns the METRICS they log."""
   config = Config.from_args(f"--flagfile={flagfile}", *overrides)
-  logged = {value for entry in evals.enabled(config.evaluation)
-            for value in entry.values}
+  logged = {
+    value
+    for entry in evals.enabled(config.evaluation)
+    for value in entry.values
+  }
   if metric is not None and metric not in logged:
-    raise ConfigError(f"{flagfile} does not evaluate {metric} (it "
-                      f"evaluates: {', '.join(sorted(logged)) or 'nothing'})"
-                      f"; set its --{_eval_of(metric)}_every")
+    raise ConfigError(
+      f"{flagfile} does not evaluate {metric} (it "
+      f"evaluates: {', '.join(sorted(logged)) or 'nothing'})"
+      f"; set its --{_eval_of(metric)}_every"
+    )
   if metric is None and not logged & set(METRICS):
-    raise ConfigError(f"{flagfile} evaluates nothing to compare: set one "
-                      "of --fid_every, --kid_every, --quality_every, "
-                      "--jsd_every (or --override=--fid_every=N)")
+    raise ConfigError(
+      f"{flagfile} evaluates nothing to compare: set one "
+      "of --fid_every, --kid_every, --quality_every, "
+      "--jsd_every (or --override=--fid_every=N)"
+    )
   return logged & set(METRICS)
 
 
 def _eval_of(value: str) -> str:
   """The evaluation (its flag prefix) that writes `value`."""
-  return next(entry.name for entry in evals.EVALS.values()
-              if value in entry.values)
+  return next(
+    entry.name for entry in evals.EVALS.values() if value in entry.values
+  )
 
 
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
   try:
-    compare(FLAGS.flagfiles, FLAGS.seeds, FLAGS.out, FLAGS.override,
-            FLAGS.metric, FLAGS.x)
+    compare(
+      FLAGS.flagfiles,
+      FLAGS.seeds,
+      FLAGS.out,
+      FLAGS.override,
+      FLAGS.metric,
+      FLAGS.x,
+    )
   except (ConfigError, ValueError, RuntimeError) as e:
     fail(str(e))
 
@@ -352,11 +459,18 @@ def define_run_flags(seeds: int, out: str) -> None:
   """The flags of the programs that train many runs (compare, sweep)."""
   flags.DEFINE_integer("seeds", seeds, "Seeds 0..N-1 per configuration.")
   flags.DEFINE_string("out", out, "Output folder.")
-  flags.DEFINE_multi_string("override", [],
-                            "A flag given to every run after its flagfile, "
-                            "e.g. --override=--train_steps=500 (repeatable).")
-  flags.DEFINE_enum("metric", None, list(METRICS),
-                    "Default: the first of fid, fd_shapes, jsd_4 logged.")
+  flags.DEFINE_multi_string(
+    "override",
+    [],
+    "A flag given to every run after its flagfile, "
+    "e.g. --override=--train_steps=500 (repeatable).",
+  )
+  flags.DEFINE_enum(
+    "metric",
+    None,
+    list(METRICS),
+    "Default: the first of fid, fd_shapes, jsd_4 logged.",
+  )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ from tf_ttur import flags as tf_ttur_flags
 from tf_ttur.errors import fail
 
 LEVELS = {
-    "gaussian_noise": (0.0, 0.25, 0.5, 0.75),
-    "blur": (0.0, 1.0, 2.0, 4.0),
-    "rectangles": (0.0, 0.25, 0.5, 0.75),
-    "swirl": (0.0, 1.0, 2.0, 4.0),
-    "salt_and_pepper": (0.0, 0.1, 0.2, 0.3),
+  "gaussian_noise": (0.0, 0.25, 0.5, 0.75),
+  "blur": (0.0, 1.0, 2.0, 4.0),
+  "rectangles": (0.0, 0.25, 0.5, 0.75),
+  "swirl": (0.0, 1.0, 2.0, 4.0),
+  "salt_and_pepper": (0.0, 0.1, 0.2, 0.3),
 }
 
 
@@ -59,7 +59,7 @@ def rectangles(x, alpha, rng, count=5):
   for image in out:
     for _ in range(count):
       top, left = rng.integers(0, size - side + 1, 2)
-      image[top:top + side, left:left + side] = -1.0
+      image[top : top + side, left : left + side] = -1.0
   return out
 
 
@@ -81,10 +81,15 @@ def swirl(x, strength, rng, radius=None, border=3):
     src_y, src_x = cy + rho * np.sin(theta), cx + rho * np.cos(theta)
     for c in range(x.shape[-1]):
       out[i, ..., c] = scipy.ndimage.map_coordinates(
-          x[i, ..., c], [src_y, src_x], order=1, mode="reflect")
+        x[i, ..., c], [src_y, src_x], order=1, mode="reflect"
+      )
   keep = np.zeros((h, w), bool)
   keep[:border], keep[-border:], keep[:, :border], keep[:, -border:] = (
-      True, True, True, True)
+    True,
+    True,
+    True,
+    True,
+  )
   out[:, keep] = x[:, keep]
   return out
 
@@ -98,16 +103,27 @@ def salt_and_pepper(x, p, rng):
   return out
 
 
-DISTURBANCES = {"gaussian_noise": gaussian_noise, "blur": blur,
-                "rectangles": rectangles, "swirl": swirl,
-                "salt_and_pepper": salt_and_pepper}
+DISTURBANCES = {
+  "gaussian_noise": gaussian_noise,
+  "blur": blur,
+  "rectangles": rectangles,
+  "swirl": swirl,
+  "salt_and_pepper": salt_and_pepper,
+}
 
 
-def run(images: np.ndarray, mu: np.ndarray, sigma: np.ndarray, extractor,
-        seed: int = 0, batch_size: int = 50) -> list[dict]:
+def run(
+  images: np.ndarray,
+  mu: np.ndarray,
+  sigma: np.ndarray,
+  extractor,
+  seed: int = 0,
+  batch_size: int = 50,
+) -> list[dict]:
   """FID of every (disturbance, level) against (mu, sigma)."""
   from fid import core
   from fid import frechet
+
   unit = np.asarray(images, np.float64) / 127.5 - 1.0
   rows = []
   for name, fn in DISTURBANCES.items():
@@ -115,11 +131,18 @@ def run(images: np.ndarray, mu: np.ndarray, sigma: np.ndarray, extractor,
       rng = np.random.default_rng([seed, len(rows)])
       pixels = (np.clip(fn(unit, level, rng), -1, 1) + 1) * 127.5
       stats = core.run_pass(
-          (pixels[i:i + batch_size] for i in range(0, len(pixels),
-                                                   batch_size)), extractor)
-      rows.append({"disturbance": name, "level": level,
-                   "fid": frechet.calculate_frechet_distance(
-                       stats.mu, stats.sigma, mu, sigma)})
+        (pixels[i : i + batch_size] for i in range(0, len(pixels), batch_size)),
+        extractor,
+      )
+      rows.append(
+        {
+          "disturbance": name,
+          "level": level,
+          "fid": frechet.calculate_frechet_distance(
+            stats.mu, stats.sigma, mu, sigma
+          ),
+        }
+      )
   return rows
 
 
@@ -130,17 +153,20 @@ def write(rows: list[dict], out: str) -> None:
     writer.writeheader()
     writer.writerows(rows)
   names = list(DISTURBANCES)
-  lines = ["| disturbance | none | weak | medium | strong |",
-           "|---|---|---|---|---|"]
+  lines = [
+    "| disturbance | none | weak | medium | strong |",
+    "|---|---|---|---|---|",
+  ]
   for name in names:
     values = [r["fid"] for r in rows if r["disturbance"] == name]
-    lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) +
-                 " |")
+    lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
   with open(os.path.join(out, "disturbances.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+
   fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3))
   for ax, name in zip(axes, names):
     sub = [r for r in rows if r["disturbance"] == name]
@@ -155,12 +181,17 @@ def _define_flags() -> None:
   # Defined only when run as a program, so that importing this module
   # next to other absl programs cannot clash.
   flags.DEFINE_string("images", None, "Real images: folder, array or tfds:.")
-  flags.DEFINE_string("stats", None, "Their reference statistics (.npz); "
-                      "default: computed from the undisturbed images.")
+  flags.DEFINE_string(
+    "stats",
+    None,
+    "Their reference statistics (.npz); "
+    "default: computed from the undisturbed images.",
+  )
   flags.DEFINE_string("out", "runs/disturb", "Output folder.")
   flags.DEFINE_string("inception", None, "classify_image_graph_def.pb or .tgz.")
-  flags.DEFINE_integer("num", 10_000, "Images used at most (at least 2).",
-                       lower_bound=2)
+  flags.DEFINE_integer(
+    "num", 10_000, "Images used at most (at least 2).", lower_bound=2
+  )
   flags.DEFINE_integer("disturb_seed", 0, "Seed of the disturbances.")
   flags.mark_flag_as_required("images")
 
@@ -170,22 +201,31 @@ def main(argv):
   import fid
   from fid import api as fid_api
   from fid import sources
+
   f = flags.FLAGS
   try:
     kind, items = fid_api.resolve(f.images, False, None)
     if kind != "images":
-      raise sources.SourceError(f"{f.images}: needs a folder or an array of "
-                                f"images (it holds {kind})")
-    items = items[:f.num]
-    images = (items if isinstance(items, np.ndarray) else
-              np.concatenate(list(sources.iter_batches(items, 256))))
+      raise sources.SourceError(
+        f"{f.images}: needs a folder or an array of images (it holds {kind})"
+      )
+    items = items[: f.num]
+    images = (
+      items
+      if isinstance(items, np.ndarray)
+      else np.concatenate(list(sources.iter_batches(items, 256)))
+    )
     extractor = fid.make_extractor("fast", f.inception)
     if f.stats:
       mu, sigma = fid.load_stats(f.stats)
     else:
       mu, sigma = fid.calculate_activation_statistics(images, extractor)
-  except (sources.SourceError, fid.StatsError, fid.InceptionError,
-          ValueError) as e:
+  except (
+    sources.SourceError,
+    fid.StatsError,
+    fid.InceptionError,
+    ValueError,
+  ) as e:
     fail(str(e))
   rows = run(images, mu, sigma, extractor, seed=f.disturb_seed)
   write(rows, f.out)

@@ -24,15 +24,24 @@ REPEAT = 4
 
 
 def _conv(filters, seeds, name, stride=1, activation="elu", dtype=None):
-  return layers.Conv2D(filters, 3, strides=stride, padding="same",
-                       activation=activation, dtype=dtype,
-                       kernel_initializer=keras.initializers.GlorotUniform(
-                           seed=seeds()), name=name)
+  return layers.Conv2D(
+    filters,
+    3,
+    strides=stride,
+    padding="same",
+    activation=activation,
+    dtype=dtype,
+    kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+    name=name,
+  )
 
 
 def _decoder(h, width, seeds, prefix):
-  x = layers.Dense(8 * 8 * width, kernel_initializer=keras.initializers
-                   .GlorotUniform(seed=seeds()), name=f"{prefix}_fc")(h)
+  x = layers.Dense(
+    8 * 8 * width,
+    kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+    name=f"{prefix}_fc",
+  )(h)
   x = layers.Reshape((8, 8, width))(x)
   for idx in range(REPEAT):
     x = _conv(width, seeds, f"{prefix}_conv{idx}_a")(x)
@@ -42,8 +51,12 @@ def _decoder(h, width, seeds, prefix):
   return _conv(3, seeds, f"{prefix}_out", activation=None, dtype="float32")(x)
 
 
-def make_generator(image_size: int = 64, z_dim: int = 64, width: int = 128,
-                   seed: int | None = None) -> keras.Model:
+def make_generator(
+  image_size: int = 64,
+  z_dim: int = 64,
+  width: int = 128,
+  seed: int | None = None,
+) -> keras.Model:
   """z [B, z_dim] -> images [B, 64, 64, 3], linear output (about [-1, 1])."""
   del image_size  # 64 only: 8 * 2^(REPEAT - 1).
   z = keras.Input((z_dim,), name="z")
@@ -51,9 +64,12 @@ def make_generator(image_size: int = 64, z_dim: int = 64, width: int = 128,
   return keras.Model(z, images, name="generator")
 
 
-def make_discriminator(image_size: int = 64, width: int = 128,
-                       seed: int | None = None, z_dim: int = 64
-                       ) -> keras.Model:
+def make_discriminator(
+  image_size: int = 64,
+  width: int = 128,
+  seed: int | None = None,
+  z_dim: int = 64,
+) -> keras.Model:
   """The autoencoder D: images [B, 64, 64, 3] -> reconstructions, same shape."""
   seeds = Seeds(seed, 500)
   images = keras.Input((image_size, image_size, 3), name="images")
@@ -65,13 +81,18 @@ def make_discriminator(image_size: int = 64, width: int = 128,
     if idx < REPEAT - 1:
       x = _conv(channels, seeds, f"d_enc{idx}_down", stride=2)(x)
   x = layers.Flatten()(x)
-  h = layers.Dense(z_dim, kernel_initializer=keras.initializers.GlorotUniform(
-      seed=seeds()), name="d_bottleneck")(x)
-  return keras.Model(images, _decoder(h, width, seeds, "d_dec"),
-                     name="discriminator")
+  h = layers.Dense(
+    z_dim,
+    kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+    name="d_bottleneck",
+  )(x)
+  return keras.Model(
+    images, _decoder(h, width, seeds, "d_dec"), name="discriminator"
+  )
 
 
 def discriminator_for(config: Config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.builder)."""
-  return make_discriminator(size, config.network.width, seed=config.run.seed,
-                            z_dim=config.network.z_dim)
+  return make_discriminator(
+    size, config.network.width, seed=config.run.seed, z_dim=config.network.z_dim
+  )

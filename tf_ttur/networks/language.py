@@ -24,9 +24,16 @@ RESIDUAL_SCALE = 0.3
 
 
 def _conv(filters, kernel, seeds, name, dtype=None):
-  return layers.Conv1D(filters, kernel, padding="same", dtype=dtype,
-                       kernel_initializer=keras.initializers.VarianceScaling(
-                           2.0, "fan_avg", "uniform", seed=seeds()), name=name)
+  return layers.Conv1D(
+    filters,
+    kernel,
+    padding="same",
+    dtype=dtype,
+    kernel_initializer=keras.initializers.VarianceScaling(
+      2.0, "fan_avg", "uniform", seed=seeds()
+    ),
+    name=name,
+  )
 
 
 def _res_block(x, width, seeds, name):
@@ -38,13 +45,17 @@ def _res_block(x, width, seeds, name):
   return layers.Add()([x, y])
 
 
-def make_generator(vocab_size: int, z_dim: int = 128, width: int = 512,
-                   seed: int | None = None) -> keras.Model:
+def make_generator(
+  vocab_size: int, z_dim: int = 128, width: int = 512, seed: int | None = None
+) -> keras.Model:
   """z [B, z_dim] -> per-position character distributions [B, 32, V]."""
   seeds = Seeds(seed, 0)
   z = keras.Input((z_dim,), name="z")
-  x = layers.Dense(SEQ_LEN * width, kernel_initializer=keras.initializers
-                   .GlorotUniform(seed=seeds()), name="g_input")(z)
+  x = layers.Dense(
+    SEQ_LEN * width,
+    kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+    name="g_input",
+  )(z)
   x = layers.Reshape((SEQ_LEN, width))(x)
   for i in range(BLOCKS):
     x = _res_block(x, width, seeds, f"g_res{i + 1}")
@@ -53,8 +64,9 @@ def make_generator(vocab_size: int, z_dim: int = 128, width: int = 512,
   return keras.Model(z, probs, name="generator")
 
 
-def make_discriminator(vocab_size: int, width: int = 512,
-                       seed: int | None = None) -> keras.Model:
+def make_discriminator(
+  vocab_size: int, width: int = 512, seed: int | None = None
+) -> keras.Model:
   """One-hot (or soft) text [B, 32, V] -> critic values [B, 1]."""
   seeds = Seeds(seed, 500)
   text = keras.Input((SEQ_LEN, vocab_size), name="text")
@@ -62,8 +74,12 @@ def make_discriminator(vocab_size: int, width: int = 512,
   for i in range(BLOCKS):
     x = _res_block(x, width, seeds, f"d_res{i + 1}")
   x = layers.Flatten()(x)
-  out = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(
-      seed=seeds()), dtype="float32", name="d_output")(x)
+  out = layers.Dense(
+    1,
+    kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+    dtype="float32",
+    name="d_output",
+  )(x)
   return keras.Model(text, out, name="discriminator")
 
 

@@ -40,47 +40,77 @@ def _init(seed: int | None) -> keras.initializers.Initializer:
   return keras.initializers.RandomNormal(stddev=0.02, seed=seed)
 
 
-def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
-                   seed: int | None = None) -> keras.Model:
+def make_generator(
+  image_size: int, z_dim: int = 128, width: int = 64, seed: int | None = None
+) -> keras.Model:
   """float32 z [B, z_dim] -> images [B, s, s, 3] in [-1, 1]; s = 32."""
   first = image_size // 8
   seeds = Seeds(seed, 0)
   z = keras.Input((z_dim,), name="z")
-  x = layers.Dense(first * first * 8 * width, kernel_initializer=_init(
-      seeds()), name="g_linear")(z)
-  x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                                name="g_bn0")(x)
+  x = layers.Dense(
+    first * first * 8 * width,
+    kernel_initializer=_init(seeds()),
+    name="g_linear",
+  )(z)
+  x = layers.BatchNormalization(
+    momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="g_bn0"
+  )(x)
   x = layers.ReLU()(x)
   x = layers.Reshape((first, first, 8 * width))(x)
   for i, mult in enumerate((4, 2, 1), start=1):
-    x = layers.Conv2DTranspose(mult * width, 4, strides=2, padding="same",
-                               kernel_initializer=_init(seeds()),
-                               name=f"g_deconv{i}")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                                  name=f"g_bn{i}")(x)
+    x = layers.Conv2DTranspose(
+      mult * width,
+      4,
+      strides=2,
+      padding="same",
+      kernel_initializer=_init(seeds()),
+      name=f"g_deconv{i}",
+    )(x)
+    x = layers.BatchNormalization(
+      momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"g_bn{i}"
+    )(x)
     x = layers.ReLU()(x)
-  x = layers.Conv2D(3, 3, padding="same", kernel_initializer=_init(seeds()),
-                    dtype="float32", name="g_output")(x)
+  x = layers.Conv2D(
+    3,
+    3,
+    padding="same",
+    kernel_initializer=_init(seeds()),
+    dtype="float32",
+    name="g_output",
+  )(x)
   images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
   return keras.Model(z, images, name="generator")
 
 
-def make_discriminator(image_size: int, width: int = 64,
-                       seed: int | None = None) -> keras.Model:
+def make_discriminator(
+  image_size: int, width: int = 64, seed: int | None = None
+) -> keras.Model:
   """images [B, s, s, 3] in [-1, 1] -> values [B, 1]."""
   seeds = Seeds(seed, 500)
   images = keras.Input((image_size, image_size, 3), name="images")
   x = images
-  shape = ((3, 1, 1), (4, 2, 1), (3, 1, 2), (4, 2, 2), (3, 1, 4), (4, 2, 4),
-           (3, 1, 8))
+  shape = (
+    (3, 1, 1),
+    (4, 2, 1),
+    (3, 1, 2),
+    (4, 2, 2),
+    (3, 1, 4),
+    (4, 2, 4),
+    (3, 1, 8),
+  )
   for i, (kernel, stride, mult) in enumerate(shape):
-    x = spectral.SNConv2D(mult * width, kernel, strides=stride,
-                          kernel_initializer=_init(seeds()),
-                          name=f"d_sn_conv{i}")(x)
+    x = spectral.SNConv2D(
+      mult * width,
+      kernel,
+      strides=stride,
+      kernel_initializer=_init(seeds()),
+      name=f"d_sn_conv{i}",
+    )(x)
     x = layers.LeakyReLU(negative_slope=LEAK)(x)
   x = layers.Flatten()(x)
-  out = spectral.SNDense(1, kernel_initializer=_init(seeds()),
-                         dtype="float32", name="d_sn_linear")(x)
+  out = spectral.SNDense(
+    1, kernel_initializer=_init(seeds()), dtype="float32", name="d_sn_linear"
+  )(x)
   return keras.Model(images, out, name="discriminator")
 
 

@@ -61,8 +61,9 @@ def stored_sigma(matrix, u):
 class SpectralNormalized(keras.layers.Layer):
   """Base: a float32 kernel, a bias, the persistent u, W / sigma(W)."""
 
-  def __init__(self, kernel_initializer="glorot_uniform", use_bias=True,
-               **kwargs):
+  def __init__(
+    self, kernel_initializer="glorot_uniform", use_bias=True, **kwargs
+  ):
     super().__init__(**kwargs)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self.use_bias = use_bias
@@ -74,17 +75,36 @@ class SpectralNormalized(keras.layers.Layer):
     shape = self._kernel_shape(input_shape)
     # autocast=False: the layer reads W in float32 under mixed precision.
     self.kernel = self.add_weight(
-        shape=shape, initializer=self.kernel_initializer, name="kernel",
-        dtype="float32", autocast=False)
-    self.bias = (self.add_weight(
-        shape=(shape[-1],), initializer="zeros", name="bias",
-        dtype="float32", autocast=False) if self.use_bias else None)
+      shape=shape,
+      initializer=self.kernel_initializer,
+      name="kernel",
+      dtype="float32",
+      autocast=False,
+    )
+    self.bias = (
+      self.add_weight(
+        shape=(shape[-1],),
+        initializer="zeros",
+        name="bias",
+        dtype="float32",
+        autocast=False,
+      )
+      if self.use_bias
+      else None
+    )
     # The authors draw u ~ N(0, I) at the first call; only its direction
     # matters. Not trained; every replica computes the same u.
     self.u = self.add_weight(
-        shape=(1, shape[-1]), initializer=keras.initializers.RandomNormal(
-            stddev=1.0, seed=self._u_seed), name="u", dtype="float32",
-        trainable=False, autocast=False, aggregation="only_first_replica")
+      shape=(1, shape[-1]),
+      initializer=keras.initializers.RandomNormal(
+        stddev=1.0, seed=self._u_seed
+      ),
+      name="u",
+      dtype="float32",
+      trainable=False,
+      autocast=False,
+      aggregation="only_first_replica",
+    )
 
   @property
   def _u_seed(self):
@@ -109,9 +129,13 @@ class SpectralNormalized(keras.layers.Layer):
     return outputs
 
   def get_config(self):
-    return {**super().get_config(), "use_bias": self.use_bias,
-            "kernel_initializer": keras.initializers.serialize(
-                self.kernel_initializer)}
+    return {
+      **super().get_config(),
+      "use_bias": self.use_bias,
+      "kernel_initializer": keras.initializers.serialize(
+        self.kernel_initializer
+      ),
+    }
 
 
 class SNDense(SpectralNormalized):
@@ -139,27 +163,41 @@ class SNConv2D(SpectralNormalized):
   """Conv2D (channels last, "same" padding) with the paper's spectral
   normalization."""
 
-  def __init__(self, filters: int, kernel_size: int, strides: int = 1,
-               **kwargs):
+  def __init__(
+    self, filters: int, kernel_size: int, strides: int = 1, **kwargs
+  ):
     super().__init__(**kwargs)
-    self.filters, self.kernel_size, self.strides = (filters, kernel_size,
-                                                    strides)
+    self.filters, self.kernel_size, self.strides = (
+      filters,
+      kernel_size,
+      strides,
+    )
 
   def _kernel_shape(self, input_shape):
-    return (self.kernel_size, self.kernel_size, int(input_shape[-1]),
-            self.filters)
+    return (
+      self.kernel_size,
+      self.kernel_size,
+      int(input_shape[-1]),
+      self.filters,
+    )
 
   def call(self, inputs, training=False):
     kernel = ops.cast(self.normalized_kernel(bool(training)), inputs.dtype)
-    return self._finish(ops.conv(inputs, kernel, strides=self.strides,
-                                 padding="same"))
+    return self._finish(
+      ops.conv(inputs, kernel, strides=self.strides, padding="same")
+    )
 
   def compute_output_shape(self, input_shape):
     batch, height, width, _ = input_shape
-    height, width = (None if n is None else -(-n // self.strides)
-                     for n in (height, width))
+    height, width = (
+      None if n is None else -(-n // self.strides) for n in (height, width)
+    )
     return (batch, height, width, self.filters)
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters,
-            "kernel_size": self.kernel_size, "strides": self.strides}
+    return {
+      **super().get_config(),
+      "filters": self.filters,
+      "kernel_size": self.kernel_size,
+      "strides": self.strides,
+    }

@@ -38,8 +38,9 @@ LN_EPSILON = 1e-5
 
 
 def _he(seed):
-  return keras.initializers.VarianceScaling(2.0, "fan_avg", "uniform",
-                                            seed=seed)
+  return keras.initializers.VarianceScaling(
+    2.0, "fan_avg", "uniform", seed=seed
+  )
 
 
 def _glorot(seed):
@@ -63,10 +64,17 @@ class TrainingBatchNorm(layers.BatchNormalization):
     x = ops.cast(inputs, "float32")
     axis = self.axis % len(x.shape)
     mean, variance = ops.moments(
-        x, axes=[i for i in range(len(x.shape)) if i != axis])
+      x, axes=[i for i in range(len(x.shape)) if i != axis]
+    )
     y = ops.batch_normalization(
-        x, mean, variance, axis=axis, offset=ops.cast(self.beta, "float32"),
-        scale=ops.cast(self.gamma, "float32"), epsilon=self.epsilon)
+      x,
+      mean,
+      variance,
+      axis=axis,
+      offset=ops.cast(self.beta, "float32"),
+      scale=ops.cast(self.gamma, "float32"),
+      epsilon=self.epsilon,
+    )
     return ops.cast(y, self.compute_dtype)
 
 
@@ -83,10 +91,12 @@ class ChannelLayerNorm(layers.Layer):
 
   def build(self, input_shape):
     channels = input_shape[-1]
-    self.gamma = self.add_weight(shape=(channels,), initializer="ones",
-                                 name="gamma")
-    self.beta = self.add_weight(shape=(channels,), initializer="zeros",
-                                name="beta")
+    self.gamma = self.add_weight(
+      shape=(channels,), initializer="ones", name="gamma"
+    )
+    self.beta = self.add_weight(
+      shape=(channels,), initializer="zeros", name="beta"
+    )
 
   def call(self, x):
     x32 = ops.cast(x, "float32")
@@ -102,32 +112,56 @@ def _mean_pool(x):
 
 def _up_block(x, c_out, seeds, name):
   shortcut = UpSampling2D(2)(x)
-  shortcut = layers.Conv2D(c_out, 1, kernel_initializer=_glorot(seeds()),
-                           name=f"{name}_shortcut")(shortcut)
+  shortcut = layers.Conv2D(
+    c_out, 1, kernel_initializer=_glorot(seeds()), name=f"{name}_shortcut"
+  )(shortcut)
   y = TrainingBatchNorm(epsilon=BN_EPSILON, name=f"{name}_bn1")(x)
   y = layers.ReLU()(y)
   y = UpSampling2D(2)(y)
-  y = layers.Conv2D(c_out, 3, padding="same", use_bias=False,
-                    kernel_initializer=_he(seeds()), name=f"{name}_conv1")(y)
+  y = layers.Conv2D(
+    c_out,
+    3,
+    padding="same",
+    use_bias=False,
+    kernel_initializer=_he(seeds()),
+    name=f"{name}_conv1",
+  )(y)
   y = TrainingBatchNorm(epsilon=BN_EPSILON, name=f"{name}_bn2")(y)
   y = layers.ReLU()(y)
-  y = layers.Conv2D(c_out, 3, padding="same", kernel_initializer=_he(seeds()),
-                    name=f"{name}_conv2")(y)
+  y = layers.Conv2D(
+    c_out,
+    3,
+    padding="same",
+    kernel_initializer=_he(seeds()),
+    name=f"{name}_conv2",
+  )(y)
   return layers.Add()([shortcut, y])
 
 
 def _down_block(x, c_in, c_out, seeds, name):
   shortcut = _mean_pool(x)
-  shortcut = layers.Conv2D(c_out, 1, kernel_initializer=_glorot(seeds()),
-                           name=f"{name}_shortcut")(shortcut)
+  shortcut = layers.Conv2D(
+    c_out, 1, kernel_initializer=_glorot(seeds()), name=f"{name}_shortcut"
+  )(shortcut)
   y = ChannelLayerNorm(name=f"{name}_ln1")(x)
   y = layers.ReLU()(y)
-  y = layers.Conv2D(c_in, 3, padding="same", use_bias=False,
-                    kernel_initializer=_he(seeds()), name=f"{name}_conv1")(y)
+  y = layers.Conv2D(
+    c_in,
+    3,
+    padding="same",
+    use_bias=False,
+    kernel_initializer=_he(seeds()),
+    name=f"{name}_conv1",
+  )(y)
   y = ChannelLayerNorm(name=f"{name}_ln2")(y)
   y = layers.ReLU()(y)
-  y = layers.Conv2D(c_out, 3, padding="same", kernel_initializer=_he(seeds()),
-                    name=f"{name}_conv2")(y)
+  y = layers.Conv2D(
+    c_out,
+    3,
+    padding="same",
+    kernel_initializer=_he(seeds()),
+    name=f"{name}_conv2",
+  )(y)
   y = _mean_pool(y)
   return layers.Add()([shortcut, y])
 
@@ -154,39 +188,50 @@ class MergedFlatten(layers.Layer):
     return ops.reshape(x, (-1, features))
 
   def compute_output_shape(self, input_shape):
-    features = self.samples_per_row * (input_shape[1] * input_shape[2] *
-                                       input_shape[3])
+    features = self.samples_per_row * (
+      input_shape[1] * input_shape[2] * input_shape[3]
+    )
     batch = input_shape[0]
-    return (None if batch is None else batch // self.samples_per_row,
-            features)
+    return (None if batch is None else batch // self.samples_per_row, features)
 
   def get_config(self):
     return {**super().get_config(), "samples_per_row": self.samples_per_row}
 
 
-def make_generator(image_size: int, z_dim: int = 128, width: int = 64,
-                   seed: int | None = None) -> keras.Model:
+def make_generator(
+  image_size: int, z_dim: int = 128, width: int = 64, seed: int | None = None
+) -> keras.Model:
   """z [B, z_dim] -> images [B, s, s, 3] in [-1, 1]; s = 32 or 64."""
   seeds = Seeds(seed)
   widths = [m * width for m in UP_MULTIPLIERS]
   side = image_size // 16
   z = keras.Input((z_dim,), name="z")
-  x = layers.Dense(side * side * widths[0], kernel_initializer=_glorot(seeds()),
-                   name="g_input")(z)
+  x = layers.Dense(
+    side * side * widths[0], kernel_initializer=_glorot(seeds()), name="g_input"
+  )(z)
   x = layers.Reshape((side, side, widths[0]))(x)
   for i, c_out in enumerate(widths[1:], start=1):
     x = _up_block(x, c_out, seeds, f"g_res{i}")
   x = TrainingBatchNorm(epsilon=BN_EPSILON, name="g_out_bn")(x)
   x = layers.ReLU()(x)
-  x = layers.Conv2D(3, 3, padding="same", kernel_initializer=_he(seeds()),
-                    dtype="float32", name="g_output")(x)
+  x = layers.Conv2D(
+    3,
+    3,
+    padding="same",
+    kernel_initializer=_he(seeds()),
+    dtype="float32",
+    name="g_output",
+  )(x)
   images = layers.Activation("tanh", dtype="float32", name="tanh")(x)
   return keras.Model(z, images, name="generator")
 
 
-def make_discriminator(image_size: int, width: int = 64,
-                       seed: int | None = None,
-                       critic_flatten: str = "per_sample") -> keras.Model:
+def make_discriminator(
+  image_size: int,
+  width: int = 64,
+  seed: int | None = None,
+  critic_flatten: str = "per_sample",
+) -> keras.Model:
   """images [B, s, s, 3] -> critic values [B / k, 1]; 4 down blocks.
 
   k = samples_per_critic_row(image_size, critic_flatten): 4 for the
@@ -196,20 +241,30 @@ def make_discriminator(image_size: int, width: int = 64,
   seeds = Seeds(seed, 500)
   widths = [m * width for m in DOWN_MULTIPLIERS]
   images = keras.Input((image_size, image_size, 3), name="images")
-  x = layers.Conv2D(width, 3, padding="same",
-                    kernel_initializer=_glorot(seeds()), name="d_input")(images)
+  x = layers.Conv2D(
+    width,
+    3,
+    padding="same",
+    kernel_initializer=_glorot(seeds()),
+    name="d_input",
+  )(images)
   for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
     x = _down_block(x, c_in, c_out, seeds, f"d_res{i}")
   if per_row > 1:
     x = MergedFlatten(per_row, name="d_merged_flatten")(x)
   else:
     x = layers.Flatten()(x)
-  out = layers.Dense(1, kernel_initializer=_glorot(seeds()), dtype="float32",
-                     name="d_output")(x)
+  out = layers.Dense(
+    1, kernel_initializer=_glorot(seeds()), dtype="float32", name="d_output"
+  )(x)
   return keras.Model(images, out, name="discriminator")
 
 
 def discriminator_for(config: Config, size: int) -> keras.Model:
   """The discriminator of a run's config (tf_ttur.builder)."""
-  return make_discriminator(size, config.network.width, seed=config.run.seed,
-                            critic_flatten=config.network.critic_flatten)
+  return make_discriminator(
+    size,
+    config.network.width,
+    seed=config.run.seed,
+    critic_flatten=config.network.critic_flatten,
+  )

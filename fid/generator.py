@@ -2,7 +2,7 @@
 
 `generated_batches` draws z with numpy from a seed, calls the generator in
 chunks and yields extractor batches; the FID during training
-(tf_ttur.evaluation) and `python -m fid savedmodel:DIR` both go through it.
+(tf_ttur.evaluators) and `python -m fid savedmodel:DIR` both go through it.
 `SavedModelGenerator` is the exported generator of tf_ttur (or any
 SavedModel whose `serving_default` maps float32 `z` [n, d] to uint8 or
 [0, 255] float `images`), described by its `assets/model.json`.

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_ttur import evaluation
+from tf_ttur import evaluators
 from tf_ttur import records
 from tf_ttur import rundir
 
@@ -19,7 +20,7 @@ class _Model:
 
 
 class _Evaluator:
-  """An Evaluator (tf_ttur.evaluation) of a tf_ttur.evals entry (name),
+  """An Evaluator (tf_ttur.evaluators) of a tf_ttur.evals entry (name),
   returning its one value (value) from a list."""
 
   def __init__(self, name, values, keep_best=False, value=None):
@@ -118,7 +119,7 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
 
 class _Batched:
   """An evaluator over 5 batches that checks its `stop` between them, as
-  the generated-sample evaluators do (evaluation.abandonable)."""
+  the generated-sample evaluators do (evaluators.abandonable)."""
 
   name = value = "fid"
   samples, keep_best = 50, False
@@ -129,7 +130,7 @@ class _Batched:
 
   def __call__(self, model, step):
     self.calls.append(step)
-    for i, _ in enumerate(evaluation.abandonable(range(5), self.stop)):
+    for i, _ in enumerate(evaluators.abandonable(range(5), self.stop)):
       self.on_batch(i)
     return {"fid": 10.0}
 
@@ -188,19 +189,19 @@ def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(monkeypatch):
   import pytest
 
   rng = np.random.default_rng(0)
-  kid = evaluation.KIDEvaluator.__new__(evaluation.KIDEvaluator)
+  kid = evaluators.KIDEvaluator.__new__(evaluators.KIDEvaluator)
   kid.reference = rng.normal(size=(8, 4))
   kid.extractor = lambda batch: (rng.normal(size=(len(batch), 4)), None)
   kid.samples, kid.batch_size, kid.pixels, kid.seed = 8, 4, "clip", 0
   kid.subsets, kid.subset_size = 1_000_000_000, 4
   monkeypatch.setattr(
-    evaluation,
+    evaluators,
     "_generated",
     lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2,
   )
   calls = []
   kid.stop = lambda: len(calls) > 2 or calls.append(1) or False
-  with pytest.raises(evaluation.Abandoned):
+  with pytest.raises(evaluators.Abandoned):
     kid(model=None)
   assert len(calls) == 3  # Three subsets, then the signal was heard.
   # Without a signal the same evaluator gives its values.

@@ -117,10 +117,10 @@ def test_every_family_has_a_flagfile(name):
 
 
 def test_every_evaluation_is_built_by_name_and_prepared_for():
-  from tf_ttur import evaluation
+  from tf_ttur import evaluators
   from tf_ttur import prepare
 
-  assert set(evaluation.BUILDERS) == set(EVALS)
+  assert set(evaluators.BUILDERS) == set(EVALS)
   # What an evaluation reads from outside the run is a piece that
   # --mode=prepare checks and fetches.
   for entry in EVALS.values():
@@ -223,7 +223,7 @@ def test_every_evaluator_returns_its_declared_values(
 
   import fid
   from fid import saved_model
-  from tf_ttur import evaluation
+  from tf_ttur import evaluators
   from tf_ttur.data import text
 
   rng = np.random.default_rng(0)
@@ -241,7 +241,7 @@ def test_every_evaluator_returns_its_declared_values(
   monkeypatch.setattr(fid, "load_stats", lambda path: (np.zeros(8), np.eye(8)))
   monkeypatch.setattr(saved_model, "SavedModelExtractor", lambda path: features)
   monkeypatch.setattr(
-    evaluation,
+    evaluators,
     "_training_images",
     lambda config: tf.data.Dataset.from_tensor_slices(
       rng.integers(0, 256, (16, 8, 8, 3), np.uint8)
@@ -283,11 +283,11 @@ def test_every_evaluator_returns_its_declared_values(
         )
       )
 
-  evaluator = evaluation.BUILDERS[name](config, Data, None)
+  evaluator = evaluators.BUILDERS[name](config, Data, None)
   assert isinstance(evaluator.name, str) and evaluator.name == name
   values = evaluator(Model(), step=2)
-  evaluation.check_values(evaluator, values)
+  evaluators.check_values(evaluator, values)
   assert all(np.isfinite(v) for v in values.values())
   assert evaluator.line(values)
   with pytest.raises(TypeError, match="without its declared"):
-    evaluation.check_values(evaluator, {})
+    evaluators.check_values(evaluator, {})

@@ -58,7 +58,12 @@ LAYERS = (
   ),
   # 5. Callbacks, evaluation, export: each with its own table keyed by the
   #    modality's name.
-  ("tf_ttur.callbacks", "tf_ttur.evaluation", "tf_ttur.export"),
+  (
+    "tf_ttur.callbacks",
+    "tf_ttur.evaluators",
+    "tf_ttur.evaluation",
+    "tf_ttur.export",
+  ),
   # 6. A run, assembled.
   ("tf_ttur.train",),
   # 7. The programs.

@@ -8,11 +8,11 @@ best: TensorBoard's `best/` tags and the HParams metrics), and what the
 exported generator's model.json says about its last value. The config
 makes its flags from the entries (tf_ttur.config.EvaluationSettings), a
 text model refuses an image evaluation by the entry's modality, the
-summaries and export read it, and tf_ttur.evaluation.BUILDERS[name] builds
+summaries and export read it, and tf_ttur.evaluators.BUILDERS[name] builds
 the evaluator a run calls.
 
 Adding a metric (docs/design.md, "Add a metric"): an entry here and a
-builder in tf_ttur.evaluation.
+builder in tf_ttur.evaluators.
 
 Importing this module does not import TensorFlow.
 """

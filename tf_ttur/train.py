@@ -16,6 +16,7 @@ from tf_ttur import builder
 from tf_ttur import callbacks as callbacks_lib
 from tf_ttur import checkpointing
 from tf_ttur import evaluation
+from tf_ttur import evaluators
 from tf_ttur import export as export_lib
 from tf_ttur import gan as gan_lib
 from tf_ttur import preemption
@@ -218,7 +219,7 @@ def assemble(
   ]
   evaluations = [
     (every, make() if chief else None)
-    for every, make in evaluation.schedule(config, data, fid_strategy)
+    for every, make in evaluators.schedule(config, data, fid_strategy)
   ]
   if evaluations:
     callbacks.append(

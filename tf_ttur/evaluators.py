@@ -1,0 +1,398 @@
+"""The evaluators of a run, one per tf_ttur.evals entry (BUILDERS builds
+each by its name), and the run's evaluation schedule.
+
+An evaluator (the `Evaluator` protocol) is called with the model and the
+step and returns {value: number} holding its entry's values; `samples`
+says how many samples it drew and `line(values)` is its log line:
+
+- FID, measured the paper's way through the fid package: `fid_samples`
+  samples from the generator, in batches, mapped to [0, 255] as the
+  original did for that family (DCGAN kept floats, WGAN-GP truncated to
+  uint8, BEGAN clipped), through the Inception graph, against the
+  reference statistics (keep_best: the callback exports the best
+  generator so far to saved_model_best/);
+- KID, the unbiased kernel distance on the same Inception features,
+  against training images;
+- fd_shapes, the same distance in the offline shapes classifier's space;
+- JSD, the paper's n-gram measure of the language model.
+
+tf_ttur.evaluation's callback runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import functools
+from typing import Protocol
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import fid
+from fid import frechet
+from fid import generator as fid_generator
+from fid import metrics as fid_metrics
+from tf_ttur import evals
+from tf_ttur.config import Config
+from tf_ttur.data import noise
+
+# The offline measure's name in metrics.jsonl and TensorBoard; never "fid".
+METRIC = "fd_shapes"
+
+
+def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
+  """Generator output in [-1, 1] -> [0, 255] as the original FID code did."""
+  pixels = (np.asarray(images, np.float32) + 1.0) * 127.5
+  if mode == "float":
+    return pixels
+  if mode == "truncate":
+    # ((x + 1) * 127.5).astype(uint8): wraps outside [0, 256) in numpy, but
+    # tanh keeps it inside; clip first so a rounding excess cannot wrap.
+    return np.clip(pixels, 0, 255).astype(np.uint8).astype(np.float32)
+  if mode == "clip":
+    return np.clip(pixels, 0.0, 255.0)
+  raise ValueError(f"unknown pixel mapping {mode!r}")
+
+
+class Abandoned(Exception):
+  """An evaluation stopped between two batches (a signal arrived)."""
+
+
+def abandonable(batches, stop):
+  """The batches, checking `stop()` before each: Abandoned when it says
+  so, so that a SIGTERM is served within a batch, not an evaluation."""
+  for batch in batches:
+    if stop():
+      raise Abandoned
+    yield batch
+
+
+def _generated(
+  model, samples: int, seed, batch_size: int, pixels: str, stop=lambda: False
+):
+  """Batches of `samples` generated images in [0, 255], mapped as the
+  original did for the family, from z drawn from numpy with `seed`, so
+  that evaluation neither consumes the training noise stream nor depends
+  on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
+  generator's ignores the flag and uses batch statistics. The same path
+  as `python -m fid savedmodel:DIR` (fid.generator)."""
+  return abandonable(
+    fid_generator.generated_batches(
+      lambda z: keras.ops.convert_to_numpy(model.generator(z, training=False)),
+      samples,
+      model.z_dim,
+      model.z_distribution,
+      seed,
+      batch_size,
+      to_pixels=lambda images: to_pixels(images, pixels),
+    ),
+    stop,
+  )
+
+
+def _real(
+  images: tf.data.Dataset, samples: int, batch_size: int
+) -> list[np.ndarray]:
+  """The first `samples` training images, float32 batches in [0, 255]."""
+  return [
+    keras.ops.convert_to_numpy(b).astype(np.float32)
+    for b in images.take(samples).batch(batch_size)
+  ]
+
+
+class Evaluator(Protocol):
+  """What the Evaluation callback calls; BUILDERS makes one per
+  tf_ttur.evals entry (tests/test_families.py runs each on a stub model).
+
+  name: its entry's name; samples: recorded as `<name>_samples`;
+  keep_best: its `value` exports the best generator (the FID); stop: set
+  by the callback, a signal check between batches; calling it returns at
+  least its entry's `values`; line: the log line of those values.
+  """
+
+  name: str
+  samples: int
+  keep_best: bool
+  stop: Callable[[], bool]
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]: ...
+
+  def line(self, values: dict[str, float]) -> str: ...
+
+
+def check_values(evaluator: Evaluator, values: dict[str, float]) -> None:
+  """The values an evaluator returned hold its entry's declared ones."""
+  declared = evals.EVALS[evaluator.name].values
+  missing = [name for name in declared if name not in values]
+  if missing:
+    raise TypeError(
+      f"the {evaluator.name} evaluator returned "
+      f"{sorted(values)}, without its declared "
+      f"{', '.join(missing)} (tf_ttur.evals)"
+    )
+
+
+class FrechetEvaluator:
+  """A Frechet distance of generated samples against reference statistics,
+  in the feature space of `extractor` (the FID with the Inception one).
+
+  name: its tf_ttur.evals entry (the record's `<name>_samples`); value:
+  the key of the distance in the record; label: the log line's word.
+  """
+
+  name = value = label = "fid"
+  keep_best = False  # FIDEvaluator: the lowest exports the generator.
+  stop = staticmethod(lambda: False)  # Evaluation sets its own.
+
+  def __init__(
+    self,
+    extractor,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    samples: int,
+    batch_size: int,
+    pixels: str,
+    seed: int,
+  ):
+    self.extractor = extractor
+    self.mu, self.sigma = mu, sigma
+    self.samples = samples
+    self.batch_size = batch_size
+    self.pixels = pixels
+    self.seed = seed
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    """{value: the distance} of model's generator over `samples` fresh
+    samples (z from the seed (seed, step))."""
+    stats = fid.run_pass(
+      _generated(
+        model,
+        self.samples,
+        [self.seed, step],
+        self.batch_size,
+        self.pixels,
+        self.stop,
+      ),
+      self.extractor,
+    )
+    return {
+      self.value: frechet.calculate_frechet_distance(
+        stats.mu, stats.sigma, self.mu, self.sigma
+      )
+    }
+
+  def line(self, values: dict[str, float]) -> str:
+    return f"{self.label} {values[self.value]:.4f} ({self.samples} samples)"
+
+
+class FIDEvaluator(FrechetEvaluator):
+  """The FID: the Inception extractor and the reference statistics file."""
+
+  label = "FID"
+  keep_best = True
+
+  def __init__(
+    self,
+    config: Config,
+    pixels: str,
+    strategy: tf.distribute.Strategy | None = None,
+  ):
+    settings = config.evaluation
+    mu, sigma = fid.load_stats(settings.fid_stats)
+    # The feature pass over several local replicas (fast extractor only; the
+    # reference one is a TF1 Session on one device).
+    kwargs = (
+      {"strategy": strategy}
+      if strategy is not None and settings.fid_extractor == "fast"
+      else {}
+    )
+    extractor = fid.make_extractor(
+      settings.fid_extractor,
+      settings.fid_inception,
+      flag="--fid_inception",
+      **kwargs,
+    )
+    super().__init__(
+      extractor,
+      mu,
+      sigma,
+      settings.fid_samples,
+      settings.fid_batch_size,
+      pixels,
+      config.run.seed,
+    )
+
+
+class ShapesEvaluator(FrechetEvaluator):
+  """The offline measure (tf_ttur.quality): the Frechet distance in the
+  shapes classifier's feature space, against the training images'
+  statistics. Logged as `fd_shapes`, never as the FID."""
+
+  name = "quality"
+  value = label = METRIC
+
+  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
+    from fid.saved_model import SavedModelExtractor
+
+    samples = config.evaluation.quality_samples
+    extractor = SavedModelExtractor(evals.quality_model_path(config.evaluation))
+    reference = fid.run_pass(_real(real_images, samples, 500), extractor)
+    super().__init__(
+      extractor,
+      reference.mu,
+      reference.sigma,
+      samples,
+      500,
+      pixels,
+      config.run.seed,
+    )
+
+
+class KIDEvaluator:
+  """The KID (Binkowski et al. 2018; fid.metrics): the unbiased MMD^2 with
+  the cubic polynomial kernel between the Inception pool_3 features of
+  `kid_samples` generated images and as many training images (drawn once,
+  at the start), averaged over `kid_subsets` random subsets of
+  `kid_subset_size`. Unbiased, so small sample counts are affordable; it
+  can be negative when the two sets are close."""
+
+  name = "kid"
+  keep_best = False
+  stop = staticmethod(lambda: False)
+
+  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
+    settings = config.evaluation
+    self.extractor = fid.make_extractor(
+      settings.fid_extractor, settings.fid_inception, flag="--fid_inception"
+    )
+    self.samples = settings.kid_samples
+    self.subset_size = settings.kid_subset_size
+    self.subsets = settings.kid_subsets
+    self.batch_size = settings.fid_batch_size
+    self.pixels = pixels
+    self.seed = config.run.seed
+    self.reference = self._features(
+      _real(real_images, self.samples, self.batch_size)
+    )
+    if len(self.reference) < 2:
+      raise ValueError(
+        f"KID needs at least 2 training images, the dataset "
+        f"has {len(self.reference)}"
+      )
+
+  def _features(self, batches) -> np.ndarray:
+    return np.concatenate([self.extractor(batch)[0] for batch in batches])
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    features = self._features(
+      _generated(
+        model,
+        self.samples,
+        [self.seed, step],
+        self.batch_size,
+        self.pixels,
+        self.stop,
+      )
+    )
+
+    def before_subset():
+      if self.stop():  # Any --kid_subsets hears a signal within a subset.
+        raise Abandoned
+
+    mean, std = fid_metrics.kernel_inception_distance(
+      features,
+      self.reference,
+      subsets=self.subsets,
+      subset_size=self.subset_size,
+      seed=self.seed,
+      before_subset=before_subset,
+    )
+    # What the subsets were drawn from (a small folder has fewer training
+    # images than --kid_samples).
+    self.counts = (len(features), len(self.reference))
+    return {"kid": mean, "kid_std": std}
+
+  def line(self, values: dict[str, float]) -> str:
+    generated, real = getattr(self, "counts", (self.samples, self.samples))
+    return (
+      f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
+      f"({generated} generated, {real} training images)"
+    )
+
+
+class JSDEvaluator:
+  """The paper's language metric (docs/paper.md A.4): `jsd_samples` lines
+  (640 in the paper) generated from fresh z, decoded by argmax, against the
+  corpus's n-gram models for n = 1..6, computed once per corpus and cached
+  on disk (jsd.py)."""
+
+  name = "jsd"
+  keep_best = False
+  stop = staticmethod(lambda: False)  # One batch of lines: nothing to stop.
+
+  def __init__(self, padded_lines, vocab, config: Config):
+    from tf_ttur import jsd
+
+    # The reference sees lines as the model does: unknown characters mapped.
+    known = [vocab.decode(vocab.encode(line)) for line in padded_lines]
+    self.reference = jsd.cached_reference(known)
+    self.vocab = vocab
+    self.samples = config.evaluation.jsd_samples
+    self.seed = config.run.seed
+
+  def generated_lines(self, model, step: int) -> list[list[str]]:
+    rng = np.random.default_rng([self.seed, step])
+    z = noise.draw_z(rng, self.samples, model.z_dim, model.z_distribution)
+    probs = keras.ops.convert_to_numpy(model.generator(z))
+    return [self.vocab.decode(row) for row in probs.argmax(-1)]
+
+  def __call__(self, model, step: int = 0) -> dict[str, float]:
+    values = self.reference.jsd(self.generated_lines(model, step))
+    return {f"jsd_{n}": v for n, v in values.items()}
+
+  def line(self, values: dict[str, float]) -> str:
+    return f"JSD 4-gram {values['jsd_4']:.4f} 6-gram {values['jsd_6']:.4f}"
+
+
+# The evaluators of a run: [(every N steps, a function building the
+# evaluator)], built by the chief only (tf_ttur.train).
+Schedule = list[tuple[int, Callable[[], Evaluator]]]
+
+
+def _training_images(config: Config) -> tf.data.Dataset:
+  from tf_ttur.data import images
+
+  return images.load_images(
+    config.data.dataset, config.data.image_size, data_dir=config.data.data_dir
+  )
+
+
+# tf_ttur.evals' name -> (config, the run's data, the FID's strategy) ->
+# the evaluator, which returns the entry's values.
+BUILDERS: dict[str, Callable[..., Evaluator]] = {
+  "fid": lambda config, data, strategy: FIDEvaluator(
+    config, config.family.fid_pixels, strategy=strategy
+  ),
+  "kid": lambda config, data, strategy: KIDEvaluator(
+    config, config.family.fid_pixels, _training_images(config)
+  ),
+  "quality": lambda config, data, strategy: ShapesEvaluator(
+    config, config.family.fid_pixels, _training_images(config)
+  ),
+  "jsd": lambda config, data, strategy: JSDEvaluator(
+    data.lines, data.vocabulary, config
+  ),
+}
+
+
+def schedule(config: Config, data, fid_strategy=None) -> Schedule:
+  """The evaluations config turns on (tf_ttur.evals), each with its
+  --<name>_every; the config's validation has checked their modality."""
+  return [
+    (
+      getattr(config.evaluation, f"{entry.name}_every"),
+      functools.partial(BUILDERS[entry.name], config, data, fid_strategy),
+    )
+    for entry in evals.enabled(config.evaluation)
+  ]

@@ -91,6 +91,19 @@ def _generated(
   )
 
 
+def _samples_of(evaluator, model, step: int):
+  """An evaluator's generated batches at `step`: its `samples` images, z
+  from (its seed, step), its batch size, pixel mapping and stop check."""
+  return _generated(
+    model,
+    evaluator.samples,
+    [evaluator.seed, step],
+    evaluator.batch_size,
+    evaluator.pixels,
+    evaluator.stop,
+  )
+
+
 def _real(
   images: tf.data.Dataset, samples: int, batch_size: int
 ) -> list[np.ndarray]:
@@ -165,17 +178,7 @@ class FrechetEvaluator:
   def __call__(self, model, step: int = 0) -> dict[str, float]:
     """{value: the distance} of model's generator over `samples` fresh
     samples (z from the seed (seed, step))."""
-    stats = fid.run_pass(
-      _generated(
-        model,
-        self.samples,
-        [self.seed, step],
-        self.batch_size,
-        self.pixels,
-        self.stop,
-      ),
-      self.extractor,
-    )
+    stats = fid.run_pass(_samples_of(self, model, step), self.extractor)
     return {
       self.value: frechet.calculate_frechet_distance(
         stats.mu, stats.sigma, self.mu, self.sigma
@@ -285,16 +288,7 @@ class KIDEvaluator:
     return np.concatenate([self.extractor(batch)[0] for batch in batches])
 
   def __call__(self, model, step: int = 0) -> dict[str, float]:
-    features = self._features(
-      _generated(
-        model,
-        self.samples,
-        [self.seed, step],
-        self.batch_size,
-        self.pixels,
-        self.stop,
-      )
-    )
+    features = self._features(_samples_of(self, model, step))
 
     def before_subset():
       if self.stop():  # Any --kid_subsets hears a signal within a subset.

@@ -463,7 +463,7 @@ def _companions(
       )
   out["inception_score"] = scores
   if "inception_score" in why:
-    why["inception_score"] = "; ".join(dict.fromkeys(why["inception_score"]))
+    why["inception_score"] = "; ".join(why["inception_score"])
   both = a.features is not None and b.features is not None
   out["kid"] = (
     dict(

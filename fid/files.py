@@ -103,5 +103,6 @@ def format_bytes(count: int) -> str:
   for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
     if count >= size:
       value = count / size
-      return f"{value:,.{max(0, 2 - len(str(int(value))) + 1)}f} {unit}"
+      decimals = max(0, 3 - len(str(int(value))))  # Three digits shown.
+      return f"{value:,.{decimals}f} {unit}"
   return f"{count:,} bytes"

@@ -136,11 +136,11 @@ def _hide_library_logs() -> None:
   # absl's logger must be absl's own class: import it before naming it.
   from absl import logging as absl_logging  # noqa: F401
 
+  if libraries_hidden():
+    return
   library = LibraryFilter()
   for name in ("absl", "tensorflow"):
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, LibraryFilter) for f in logger.filters):
-      logger.addFilter(library)
+    logging.getLogger(name).addFilter(library)
 
 
 def setup(argv: list[str] | None = None) -> bool:

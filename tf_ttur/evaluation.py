@@ -102,14 +102,15 @@ class Evaluation(keras.callbacks.Callback):
     self.last_step = last_step
     self.best_path = rundir.RunDir(workdir).best_file
     self.best = _best_so_far(workdir, self.best_path)
-    # The lowest of each evaluation so far (TensorBoard's best/... tags,
-    # the HParams metrics), from the records of earlier sessions too.
-    self.lowest = {}
+    # The best of each evaluation's values so far, by its direction
+    # (TensorBoard's best/... tags, the HParams metrics), from the records
+    # of earlier sessions too.
+    self.best_values = {}
     for record in records.read(workdir):
       for name in summaries.BEST:
         if name in record:
-          self.lowest[name] = evals.best(
-            name, record[name], self.lowest.get(name, record[name])
+          self.best_values[name] = evals.best(
+            name, record[name], self.best_values.get(name, record[name])
           )
 
   def _due(self, step: int) -> list:
@@ -177,10 +178,10 @@ class Evaluation(keras.callbacks.Callback):
       # flat between improvements, not dots at the improvements only).
       for name, value in values.items():
         if name in summaries.BEST:
-          self.lowest[name] = evals.best(
-            name, value, self.lowest.get(name, value)
+          self.best_values[name] = evals.best(
+            name, value, self.best_values.get(name, value)
           )
-          shown[f"best/{name}"] = self.lowest[name]
+          shown[f"best/{name}"] = self.best_values[name]
       records.publish(
         self.workdir,
         self.writer,

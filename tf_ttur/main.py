@@ -87,7 +87,9 @@ def _export_config(config: Config) -> Config:
   from tf_ttur import rundir
 
   workdir = config.run.workdir
-  recorded = rundir.recorded_config(workdir, log=logging.warning)
+  # No log: export_latest reads config.json again under the run's lock
+  # and says its warnings there, once.
+  recorded = rundir.recorded_config(workdir)
   if recorded is None:
     return config
   given = {

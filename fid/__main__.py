@@ -16,6 +16,7 @@ counts. Any bad input prints one `error:` line and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import warnings
@@ -25,6 +26,7 @@ from fid import api
 from fid import architecture
 from fid import frechet
 from fid import generator as generator_lib
+from fid import info as info_lib
 from fid import preprocess
 from fid.errors import clipped
 
@@ -177,39 +179,33 @@ def _info(args) -> int:
     )
     return 2
   try:
-    info = api.stats_info(args.paths[0])
+    info = info_lib.stats_info(args.paths[0])
   except api.EXPECTED_ERRORS as e:
     print(f"error: {clipped(str(e))}", file=sys.stderr)
     return 2
   if args.json:
     print(json.dumps(info, indent=2))
   else:
-    print("\n".join(api.format_stats_info(info)))
+    print("\n".join(info_lib.format_stats_info(info)))
   return 0
+
+
+def _options(args) -> api.Options:
+  """The flags as api.Options (--inception is inception_path, --json asks
+  for the companions, --quiet hides the progress)."""
+  names = {f.name for f in dataclasses.fields(api.Options)}
+  given = {k: v for k, v in vars(args).items() if k in names}
+  return api.Options(
+    **given,
+    inception_path=args.inception,
+    extra_metrics=args.json,
+    progress=not args.quiet,
+  )
 
 
 def _run(args) -> tuple[int, dict | Exception]:
   try:
-    out = api.compute(
-      args.paths,
-      inception_path=args.inception,
-      batch_size=args.batch_size,
-      extractor=args.extractor,
-      method=args.method,
-      recursive=args.recursive,
-      drop_last_partial_batch=args.drop_last_partial_batch,
-      extra_metrics=args.json,
-      save_stats=args.save_stats,
-      cache_dir=args.cache_dir,
-      data_dir=args.data_dir,
-      progress=not args.quiet,
-      num=args.num,
-      seed=args.seed,
-      workers=args.workers,
-      image_size=args.image_size,
-      crop=args.crop,
-      overwrite=args.overwrite,
-    )
+    out = api.compute(args.paths, _options(args))
   except api.EXPECTED_ERRORS as e:
     return 2, e
   return 0, out

@@ -11,6 +11,7 @@ package's `provenance` record beside them (fid.provenance).
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 import zipfile
 
 import numpy as np
@@ -101,12 +102,7 @@ def save_stats(
       "spatial_mu": np.asarray(spatial[0], np.float64),
       "spatial_sigma": np.asarray(spatial[1], np.float64),
     }
-    _validate(
-      extra["spatial_mu"],
-      extra["spatial_sigma"],
-      path,
-      names=("spatial_mu", "spatial_sigma"),
-    )
+    _validate(*extra.values(), path, names=SPATIAL_KEYS)
   if provenance is not None:
     extra["provenance"] = np.array(json.dumps(provenance, sort_keys=True))
   with files.atomic_path(path) as tmp:
@@ -114,41 +110,56 @@ def save_stats(
       np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
 
 
-def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
-  """Reads (mu, sigma) from a TTUR-style .npz; StatsError if unusable."""
+class StatsFile(NamedTuple):
+  """Everything a statistics file holds, read with one opening: mu and
+  sigma, the sFID's (spatial_mu, spatial_sigma) or None, and the
+  provenance record or None (TTUR's published files have neither)."""
+
+  mu: np.ndarray
+  sigma: np.ndarray
+  spatial: tuple[np.ndarray, np.ndarray] | None
+  provenance: dict | None
+
+
+STATS_KEYS = ("mu", "sigma")
+SPATIAL_KEYS = ("spatial_mu", "spatial_sigma")
+
+
+def _arrays(path: str, keys: tuple[str, ...]) -> tuple[list[str], dict]:
+  """(the file's keys, {key: array} for those of `keys` it holds), with
+  the file opened once; StatsError when np.load cannot read it."""
   try:
     with np.load(path, allow_pickle=False) as data:
-      missing = [k for k in ("mu", "sigma") if k not in data.files]
-      if missing:
-        raise StatsError(
-          f"{path}: no {' or '.join(missing)} in the file "
-          f"(keys: {', '.join(data.files) or 'none'}); a "
-          "statistics file needs 'mu' and 'sigma'"
-        )
-      mu, sigma = data["mu"], data["sigma"]
+      return list(data.files), {k: data[k] for k in keys if k in data.files}
   except NPZ_READ_ERRORS as e:
-    if isinstance(e, StatsError):
-      raise
     raise _unreadable(path, e) from None
+
+
+def _mu_sigma(path: str, names: list[str], arrays: dict):
+  missing = [k for k in STATS_KEYS if k not in arrays]
+  if missing:
+    raise StatsError(
+      f"{path}: no {' or '.join(missing)} in the file "
+      f"(keys: {', '.join(names) or 'none'}); a "
+      "statistics file needs 'mu' and 'sigma'"
+    )
+  mu, sigma = arrays["mu"], arrays["sigma"]
   _validate(mu, sigma, path)
   return mu.astype(np.float64), sigma.astype(np.float64)
 
 
-def load_provenance(path: str) -> dict | None:
-  """The provenance record of a statistics file written by this package,
-  or None when it has none (TTUR's published files).
+def _spatial(path: str, arrays: dict):
+  if not all(k in arrays for k in SPATIAL_KEYS):
+    return None
+  mu, sigma = (arrays[k] for k in SPATIAL_KEYS)
+  _validate(mu, sigma, path, names=SPATIAL_KEYS)
+  return mu.astype(np.float64), sigma.astype(np.float64)
 
-  Raises:
-    StatsError: the file is unreadable, or its record is not a JSON object
-      (damaged or edited: never taken for "no record").
-  """
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      if "provenance" not in data.files:
-        return None
-      text = str(data["provenance"])
-  except NPZ_READ_ERRORS as e:
-    raise _unreadable(path, e) from None
+
+def _provenance(path: str, arrays: dict) -> dict | None:
+  if "provenance" not in arrays:
+    return None
+  text = str(arrays["provenance"])
   try:
     recorded = json.loads(text)
   except json.JSONDecodeError as e:
@@ -166,18 +177,40 @@ def load_provenance(path: str) -> dict | None:
   return recorded
 
 
+def read(path: str, record: bool = True) -> StatsFile:
+  """The whole statistics file, opened once; StatsError if mu and sigma
+  are unusable, or the spatial statistics or (with `record`) the
+  provenance record are damaged. record=False: the record is not read
+  (None), as where only the numbers are used."""
+  keys = (*STATS_KEYS, *SPATIAL_KEYS) + (("provenance",) if record else ())
+  names, arrays = _arrays(path, keys)
+  return StatsFile(
+    *_mu_sigma(path, names, arrays),
+    _spatial(path, arrays),
+    _provenance(path, arrays),
+  )
+
+
+def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:
+  """Reads (mu, sigma) from a TTUR-style .npz; StatsError if unusable."""
+  return _mu_sigma(path, *_arrays(path, STATS_KEYS))
+
+
+def load_provenance(path: str) -> dict | None:
+  """The provenance record of a statistics file written by this package,
+  or None when it has none (TTUR's published files).
+
+  Raises:
+    StatsError: the file is unreadable, or its record is not a JSON object
+      (damaged or edited: never taken for "no record").
+  """
+  return _provenance(path, _arrays(path, ("provenance",))[1])
+
+
 def load_spatial_stats(path: str) -> tuple[np.ndarray, np.ndarray] | None:
   """The sFID's (spatial_mu, spatial_sigma) of a statistics file saved by
   this package, or None when it has none (TTUR's files)."""
-  try:
-    with np.load(path, allow_pickle=False) as data:
-      if "spatial_mu" not in data.files or "spatial_sigma" not in data.files:
-        return None
-      mu, sigma = data["spatial_mu"], data["spatial_sigma"]
-  except NPZ_READ_ERRORS as e:
-    raise _unreadable(path, e) from None
-  _validate(mu, sigma, path, names=("spatial_mu", "spatial_sigma"))
-  return mu.astype(np.float64), sigma.astype(np.float64)
+  return _spatial(path, _arrays(path, SPATIAL_KEYS)[1])
 
 
 def _validate(

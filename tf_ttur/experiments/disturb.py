@@ -199,12 +199,12 @@ def _define_flags() -> None:
 def main(argv):
   del argv  # Only flags (flags.run_program refuses the rest).
   import fid
-  from fid import api as fid_api
+  from fid import inputs as fid_inputs
   from fid import sources
 
   f = flags.FLAGS
   try:
-    kind, items = fid_api.resolve(f.images, False, None)
+    kind, items = fid_inputs.resolve(f.images, False, None)
     if kind != "images":
       raise sources.SourceError(
         f"{f.images}: needs a folder or an array of images (it holds {kind})"

@@ -181,6 +181,7 @@ def test_a_run_made_with_other_flags_is_never_reused(tmp_path):
   """A finished run whose config.json records other learning-relevant
   flags than asked (an --override changed) is refused, naming the flag;
   the same flags (or only runtime ones changed) reuse it."""
+  from tf_ttur import runconfig
   from tf_ttur import rundir
   from tf_ttur.config import Config
   from tf_ttur.errors import ConfigError
@@ -192,7 +193,7 @@ def test_a_run_made_with_other_flags_is_never_reused(tmp_path):
     f"--flagfile={smoke}", "--seed=0", f"--workdir={workdir}", "--g_lr=1e-3"
   )
   os.makedirs(os.path.join(workdir, "checkpoints"))
-  rundir.write_config(made, workdir)
+  runconfig.write_config(made, rundir.RunDir(workdir))
   open(os.path.join(workdir, "checkpoints", "ckpt-4.index"), "w").close()
   lines = []
   with pytest.raises(

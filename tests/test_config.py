@@ -16,6 +16,7 @@ from fid import provenance
 from tests.helpers import REPO
 from tests.helpers import run_module
 from tf_ttur import config as config_lib
+from tf_ttur import runconfig
 from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
@@ -176,8 +177,10 @@ def test_old_flat_config_json_reads_as_the_nested_one(tmp_path):
     workdir = tmp_path / name
     workdir.mkdir()
     (workdir / "config.json").write_text(text)
-    assert rundir.recorded_config(str(workdir)) == config.flat()
-    assert rundir.check_resume(config, config.flat()) == []
+    assert (
+      runconfig.recorded_config(rundir.RunDir(str(workdir))) == config.flat()
+    )
+    assert runconfig.check_resume(config, config.flat()) == []
 
 
 @pytest.mark.parametrize(
@@ -198,7 +201,7 @@ def test_a_damaged_config_part_is_named(tmp_path, network, message):
   recorded["network"] = network
   (tmp_path / "config.json").write_text(json.dumps(recorded))
   with pytest.raises(ConfigError, match=re.escape(message)):
-    rundir.recorded_config(str(tmp_path))
+    runconfig.recorded_config(rundir.RunDir(str(tmp_path)))
 
 
 def test_a_part_missing_other_flags_is_said_once(tmp_path):
@@ -206,7 +209,9 @@ def test_a_part_missing_other_flags_is_said_once(tmp_path):
   del recorded["evaluation"]["kid_every"], recorded["output"]["tflite"]
   (tmp_path / "config.json").write_text(json.dumps(recorded))
   said = []
-  flat = rundir.recorded_config(str(tmp_path), log=said.append)
+  flat = runconfig.recorded_config(
+    rundir.RunDir(str(tmp_path)), log=said.append
+  )
   assert "kid_every" not in flat
   assert len(said) == 1 and "does not record kid_every, tflite" in said[0]
 

@@ -44,7 +44,7 @@ def _run(workdir, schedule, steps, exported):
   )
   callback = evaluation.Evaluation(
     schedule,
-    workdir,
+    rundir.RunDir(workdir),
     tf.summary.create_noop_writer(),
     manager,
     export_best=exported.append,
@@ -103,7 +103,7 @@ def test_a_non_chief_worker_only_saves_and_a_damaged_best_is_replaced(tmp_path):
 
 def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
   workdir = str(tmp_path)
-  records.append(workdir, {"step": 2, "fid": 30.0})
+  records.append(rundir.RunDir(workdir), {"step": 2, "fid": 30.0})
   exported = []
   _run(
     workdir,
@@ -150,7 +150,7 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(tmp_path):
   )
   callback = evaluation.Evaluation(
     [(2, evaluator)],
-    workdir,
+    rundir.RunDir(workdir),
     tf.summary.create_noop_writer(),
     manager,
     stop_requested=lambda: bool(signalled),
@@ -167,7 +167,10 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(tmp_path):
   # The resumed session does it first.
   again = _Batched()
   resumed = evaluation.Evaluation(
-    [(2, again)], workdir, tf.summary.create_noop_writer(), manager
+    [(2, again)],
+    rundir.RunDir(workdir),
+    tf.summary.create_noop_writer(),
+    manager,
   )
   resumed.set_model(model)
   resumed.on_train_begin()
@@ -176,7 +179,10 @@ def test_a_signal_abandons_an_evaluation_which_a_resume_does_again(tmp_path):
   # A step whose evaluation is recorded is not done twice.
   third = _Batched()
   resumed = evaluation.Evaluation(
-    [(2, third)], workdir, tf.summary.create_noop_writer(), manager
+    [(2, third)],
+    rundir.RunDir(workdir),
+    tf.summary.create_noop_writer(),
+    manager,
   )
   resumed.set_model(model)
   resumed.on_train_begin()

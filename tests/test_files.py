@@ -62,7 +62,7 @@ def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(tmp_path):
   kept = [tmp_path / "config.json", tmp_path / "samples" / "step_00000100.png"]
   for path in left + kept:
     path.write_text("x")
-  removed = rundir.remove_leftovers(str(tmp_path))
+  removed = rundir.remove_leftovers(rundir.RunDir(str(tmp_path)))
   assert sorted(removed) == sorted(map(str, left))
   assert all(path.exists() for path in kept)
 

@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 
 from tests.helpers import run_module
 from tf_ttur import jsd
+from tf_ttur import runconfig
 from tf_ttur import rundir
 from tf_ttur import train as train_lib
 from tf_ttur.config import Config
@@ -176,14 +177,16 @@ def test_reference_models_are_cached_per_corpus(tmp_path):
 
 def test_a_damaged_vocabulary_file_is_one_clear_error(tmp_path):
   vocab = text.Vocabulary.from_lines([text.pad_line("one line")])
-  rundir.write_vocabulary(vocab, str(tmp_path))
-  assert rundir.load_vocabulary(str(tmp_path)).chars == vocab.chars
+  runconfig.write_vocabulary(vocab, rundir.RunDir(str(tmp_path)))
+  assert (
+    runconfig.load_vocabulary(rundir.RunDir(str(tmp_path))).chars == vocab.chars
+  )
   (tmp_path / rundir.VOCAB_FILE).write_text('{"chars": ["unk", "a"')  # Cut.
   for call in (
-    lambda: rundir.load_vocabulary(str(tmp_path)),
-    lambda: rundir.write_vocabulary(vocab, str(tmp_path)),
+    lambda: runconfig.load_vocabulary(rundir.RunDir(str(tmp_path))),
+    lambda: runconfig.write_vocabulary(vocab, rundir.RunDir(str(tmp_path))),
   ):
     with pytest.raises(ConfigError, match="vocab.json cannot be read"):
       call()
   with pytest.raises(ConfigError, match="vocab.json: no such file"):
-    rundir.load_vocabulary(str(tmp_path / "elsewhere"))
+    runconfig.load_vocabulary(rundir.RunDir(str(tmp_path / "elsewhere")))

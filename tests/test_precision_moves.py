@@ -12,6 +12,9 @@ from tests.helpers import run_module
 from tf_ttur import builder
 from tf_ttur import checkpointing
 from tf_ttur import export as export_lib
+from tf_ttur import run as run_lib
+from tf_ttur import rundata
+from tf_ttur import rundir
 from tf_ttur.config import Config
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -117,7 +120,10 @@ def test_export_needs_only_the_generator(checkpoints, saved, tmp_path):
     assert checkpointing.restore(model, path, generator_only=True) == 2
     for a, b in zip(_weights(source.generator), _weights(model.generator)):
       np.testing.assert_array_equal(a, b)
-  directory = export_lib.export_run(model, CONFIG, str(tmp_path), saved)
+  config = CONFIG.replace(precision=saved, workdir=str(tmp_path))
+  home = rundir.RunDir(str(tmp_path))
+  run = run_lib.Run(config, home, home, None, rundata.ImageData(config))
+  directory = export_lib.export_run(model, run)
   z = np.random.default_rng(1).uniform(-1, 1, (3, 8)).astype(np.float32)
   images = tf.saved_model.load(directory).signatures["serving_default"](
     z=tf.constant(z)

@@ -306,7 +306,9 @@ def _checkpoint_of_another_model(run, tfds_dir, log):
 def _lock_held(run, tfds_dir, log):
   del log
   before = _snapshot(run)
-  with rundir.RunLock(run):  # Another open file: flock conflicts.
+  with rundir.RunLock(
+    rundir.RunDir(run)
+  ):  # Another open file: flock conflicts.
     with pytest.raises(rundir.RunInUseError, match="is in use by"):
       train_lib.train(_config(run, tfds_dir))
   return before, {"resumed": False}
@@ -319,14 +321,14 @@ def _best_fid(garbage):
 
     from tf_ttur import evaluation
 
-    records.append(run, {"step": 4, "fid": 30.0})
+    records.append(rundir.RunDir(run), {"step": 4, "fid": 30.0})
     path = os.path.join(run, rundir.BEST_FILE)
     if garbage:
       _write(path, '{"fid": 3')
     before = _snapshot(run)
     # What a run with --fid_every opens it with.
     callback = evaluation.Evaluation(
-      [], run, tf.summary.create_noop_writer(), None
+      [], rundir.RunDir(run), tf.summary.create_noop_writer(), None
     )
     assert callback.best == 30.0  # Not beaten by a worse FID later.
     if garbage:
@@ -433,7 +435,7 @@ def test_restart_never_moves_onto_an_earlier_old_run(run, monkeypatch):
   taken = f"{run}.old-20261201-120000"
   os.makedirs(os.path.join(taken, "checkpoints"))
   _write(os.path.join(taken, "keep.txt"), "an earlier run")
-  moved = rundir.move_aside(run)
+  moved = rundir.move_aside(rundir.RunDir(run))
   assert moved == f"{taken}-2" and os.path.isdir(moved)
   with open(os.path.join(taken, "keep.txt")) as f:
     assert f.read() == "an earlier run"
@@ -608,7 +610,7 @@ def test_a_full_disk_under_the_event_files_is_one_storage_error(
 
   writer = tf.summary.create_file_writer(str(tmp_path / "events"))
   grid = callbacks.SampleGrid(
-    str(tmp_path / "run"), np.zeros((1, 4)), 2, writer
+    rundir.RunDir(str(tmp_path / "run")), np.zeros((1, 4)), 2, writer
   )
   grid.set_model(Model())
   with pytest.raises(
@@ -700,7 +702,7 @@ def test_progress_lines_come_after_the_first_step_and_by_time(
     step = tf.Variable(0)
 
   logger = callbacks.MetricsLogger(
-    str(tmp_path), 1000, None, None, log_every=100
+    rundir.RunDir(str(tmp_path)), 1000, None, None, log_every=100
   )
   logger.set_model(Model())
   monkeypatch.setattr(logger, "_write_rates", lambda step: None)

@@ -15,6 +15,7 @@ from tests.helpers import REPO
 from tests.helpers import error_lines
 from tests.helpers import run_module
 from tf_ttur import records
+from tf_ttur import runconfig
 from tf_ttur import rundir
 from tf_ttur.config import Config
 
@@ -236,7 +237,7 @@ def test_second_run_on_the_same_directory_stops(tmp_path, tfds_dir):
 
 
 def test_lock_is_exclusive_and_released(tmp_path):
-  workdir = str(tmp_path / "w")
+  workdir = rundir.RunDir(str(tmp_path / "w"))
   with rundir.RunLock(workdir):
     with pytest.raises(rundir.RunInUseError, match=f"pid {os.getpid()}"):
       rundir.RunLock(workdir).acquire()
@@ -246,11 +247,13 @@ def test_lock_is_exclusive_and_released(tmp_path):
 def test_check_resume_lists_every_changed_defining_flag():
   recorded = Config.of(width=8, z_dim=100).flat()
   with pytest.raises(rundir.ConfigError) as e:
-    rundir.check_resume(Config.of(width=16, z_dim=64, image_size=64), recorded)
+    runconfig.check_resume(
+      Config.of(width=16, z_dim=64, image_size=64), recorded
+    )
   message = str(e.value)
   for part in ("--width: 8", "--z_dim: 100", "--image_size: 32"):
     assert part in message
-  assert rundir.check_resume(Config.of(width=8, d_lr=3e-4), recorded) == [
+  assert runconfig.check_resume(Config.of(width=8, d_lr=3e-4), recorded) == [
     "--d_lr: 0.0001 -> 0.0003"
   ]
 
@@ -383,13 +386,13 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
   from tf_ttur import train as train_lib
 
   reads = []
-  original = rundir.recorded_config
+  original = runconfig.recorded_config
 
-  def counting(workdir, **kwargs):
+  def counting(run_dir, **kwargs):
     import fcntl
 
     # Held: another attempt to take the lock fails.
-    with open(rundir.RunDir(workdir).lock) as handle:
+    with open(run_dir.lock) as handle:
       try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         held = False
@@ -397,9 +400,9 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
       except OSError:
         held = True
     reads.append(held)
-    return original(workdir, **kwargs)
+    return original(run_dir, **kwargs)
 
-  monkeypatch.setattr(rundir, "recorded_config", counting)
+  monkeypatch.setattr(runconfig, "recorded_config", counting)
   config = Config.from_flagfile(
     os.path.join(REPO, "configs", "smoke.flags"),
     f"--workdir={run}",
@@ -414,34 +417,36 @@ def test_a_resumed_run_reads_config_json_once_under_its_lock(
 
 def _write_config(tmp_path, text):
   (tmp_path / rundir.CONFIG_FILE).write_text(text)
-  return str(tmp_path)
+  return rundir.RunDir(str(tmp_path))
 
 
 def test_config_json_is_read_strictly(tmp_path):
   """A hand-edited or damaged config.json is named with the field, the file
   and what the field should be, before any checkpoint is opened."""
   good = Config.of(width=8).to_dict()
-  assert rundir.recorded_config(str(tmp_path)) is None  # A new run.
+  assert (
+    runconfig.recorded_config(rundir.RunDir(str(tmp_path))) is None
+  )  # A new run.
   workdir = _write_config(tmp_path, json.dumps(good))
-  assert rundir.recorded_config(workdir)["width"] == 8
+  assert runconfig.recorded_config(workdir)["width"] == 8
   with pytest.raises(rundir.ConfigError, match=r"config\.json holds null"):
-    rundir.recorded_config(_write_config(tmp_path, "null"))
+    runconfig.recorded_config(_write_config(tmp_path, "null"))
   partial = {k: v for k, v in good.items() if k != "network"}
   with pytest.raises(rundir.ConfigError, match="lacks the part.*network"):
-    rundir.recorded_config(_write_config(tmp_path, json.dumps(partial)))
+    runconfig.recorded_config(_write_config(tmp_path, json.dumps(partial)))
   wrong = json.loads(json.dumps(good))
   wrong["network"]["width"] = "8"
   with pytest.raises(
     rundir.ConfigError, match=r'config\.json: width is "8", not an integer'
   ):
-    rundir.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
+    runconfig.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
   wrong["network"]["width"] = True
   with pytest.raises(rundir.ConfigError, match="width is true, not an "):
-    rundir.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
+    runconfig.recorded_config(_write_config(tmp_path, json.dumps(wrong)))
   extra = json.loads(json.dumps(good))
   extra["network"]["my_note"] = "kept by hand"
   said = []
-  flat = rundir.recorded_config(
+  flat = runconfig.recorded_config(
     _write_config(tmp_path, json.dumps(extra)), log=said.append
   )
   assert flat["width"] == 8

@@ -191,8 +191,8 @@ def test_sweep_bad_input(tmp_path, args, message):
 def test_out_and_data_folders_that_are_files_are_one_error(
   tmp_path, monkeypatch
 ):
+  from tf_ttur import discovery
   from tf_ttur import preflight
-  from tf_ttur import rundir
   from tf_ttur.experiments import compare
 
   a_file = tmp_path / "a_file"
@@ -211,5 +211,5 @@ def test_out_and_data_folders_that_are_files_are_one_error(
   with pytest.raises(
     ConfigError, match="is a file; a run's checkpoints are a folder"
   ):
-    rundir.checkpoints_on_disk(str(a_file))
+    discovery.checkpoints_on_disk(str(a_file))
   assert a_file.read_text() == "mine"

@@ -25,10 +25,10 @@ from tf_ttur import pixels
 from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur import summaries
-from tf_ttur.config import Config
 from tf_ttur.errors import NonFiniteLossError
 from tf_ttur.errors import StorageError
 from tf_ttur.families import Family
+from tf_ttur.run import Run
 
 
 def format_duration(seconds: float) -> str:
@@ -59,7 +59,7 @@ class MetricsLogger(keras.callbacks.Callback):
 
   def __init__(
     self,
-    workdir: str,
+    run: rundir.RunDir,
     total_steps: int,
     writer: tf.summary.SummaryWriter,
     family: Family,
@@ -67,7 +67,7 @@ class MetricsLogger(keras.callbacks.Callback):
   ):
     super().__init__()
     self.log_every = log_every
-    self.workdir = workdir
+    self.run = run
     self.total_steps = total_steps
     self.writer = writer
     self.family = family
@@ -80,7 +80,7 @@ class MetricsLogger(keras.callbacks.Callback):
     # start the clock again).
     earlier = [
       r["elapsed_sec"]
-      for r in records.read(self.workdir)
+      for r in records.read(self.run)
       if isinstance(r.get("elapsed_sec"), (int, float))
     ]
     self._elapsed_before = float(earlier[-1]) if earlier else 0.0
@@ -150,7 +150,7 @@ class MetricsLogger(keras.callbacks.Callback):
         "speed/steps_per_sec"
       )
     records.publish(
-      self.workdir,
+      self.run,
       self.writer,
       record,
       shown,
@@ -196,14 +196,14 @@ class SampleGrid(Samples):
 
   def __init__(
     self,
-    workdir: str,
+    run: rundir.RunDir,
     z: np.ndarray,
     every: int,
     writer: tf.summary.SummaryWriter,
     last_step: int | None = None,
   ):
     super().__init__(every, last_step)
-    self.directory = rundir.RunDir(workdir).samples
+    self.directory = run.samples
     self.z = z
     self.writer = writer
 
@@ -229,7 +229,7 @@ class TextSamples(Samples):
 
   def __init__(
     self,
-    workdir: str,
+    run: rundir.RunDir,
     z: np.ndarray,
     every: int,
     decode: Callable[[np.ndarray], list[str]],
@@ -237,7 +237,7 @@ class TextSamples(Samples):
     last_step: int | None = None,
   ):
     super().__init__(every, last_step)
-    self.directory = rundir.RunDir(workdir).samples
+    self.directory = run.samples
     self.z = z
     self.decode = decode
     self.writer = writer
@@ -295,52 +295,35 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
 
 def _image_samples(
-  config: Config,
-  data,
-  write_dir: str,
-  z: np.ndarray,
-  writer: tf.summary.SummaryWriter,
+  run: Run, z: np.ndarray, writer: tf.summary.SummaryWriter
 ) -> SampleGrid:
-  del data
+  schedule = run.config.schedule
   return SampleGrid(
-    write_dir,
-    z,
-    config.schedule.sample_every,
-    writer,
-    last_step=config.schedule.train_steps,
+    run.out, z, schedule.sample_every, writer, last_step=schedule.train_steps
   )
 
 
 def _text_samples(
-  config: Config,
-  data,
-  write_dir: str,
-  z: np.ndarray,
-  writer: tf.summary.SummaryWriter,
+  run: Run, z: np.ndarray, writer: tf.summary.SummaryWriter
 ) -> TextSamples:
+  schedule = run.config.schedule
   return TextSamples(
-    write_dir,
+    run.out,
     z,
-    config.schedule.sample_every,
-    data.vocabulary.decode,
+    schedule.sample_every,
+    run.data.vocabulary.decode,
     writer,
-    last_step=config.schedule.train_steps,
+    last_step=schedule.train_steps,
   )
 
 
-# How each modality writes its samples: (config, the run's data, the
-# folder, the fixed z, the TensorBoard writer) -> a callback.
+# How each modality writes its samples: (the run, the fixed z, the
+# TensorBoard writer) -> a callback.
 SAMPLE_WRITERS = {"image": _image_samples, "text": _text_samples}
 
 
 def sample_writer(
-  config: Config,
-  data,
-  write_dir: str,
-  z: np.ndarray,
-  writer: tf.summary.SummaryWriter,
+  run: Run, z: np.ndarray, writer: tf.summary.SummaryWriter
 ) -> Periodic:
-  """The sample callback of config's modality."""
-  return SAMPLE_WRITERS[config.family.modality.name](
-    config, data, write_dir, z, writer
-  )
+  """The sample callback of the run's modality."""
+  return SAMPLE_WRITERS[run.config.family.modality.name](run, z, writer)

@@ -137,7 +137,7 @@ def restore(model: gan_lib.GAN, path: str, generator_only: bool = False) -> int:
 def restore_or_initialize(manager: tf.train.CheckpointManager) -> int:
   """Restores the manager's latest checkpoint if there is one; returns the
   step (the restore after a non-finite loss; a run's first restore goes
-  through rundir.find_checkpoint)."""
+  through discovery.find_checkpoint)."""
   path = manager.latest_checkpoint
   if path is None:
     return 0

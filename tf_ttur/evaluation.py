@@ -36,10 +36,11 @@ ONE_RUN = (
 )
 
 
-def _best_so_far(workdir: str, path: str) -> float | None:
+def _best_so_far(run: rundir.RunDir) -> float | None:
   """The lowest FID of the run: best_fid.json's, or, when that is missing
   or damaged (set aside, named), the lowest in metrics.jsonl, so that a
   worse generator never replaces saved_model_best."""
+  path = run.best_file
   try:
     kept = read_json(path)
   except ValueError as e:
@@ -52,7 +53,7 @@ def _best_so_far(workdir: str, path: str) -> float | None:
     return float(best)
   fids = [
     r["fid"]
-    for r in records.read(workdir)
+    for r in records.read(run)
     if isinstance(r.get("fid"), (int, float))
   ]
   if fids:
@@ -81,7 +82,7 @@ class Evaluation(keras.callbacks.Callback):
   def __init__(
     self,
     schedule,
-    workdir: str,
+    run: rundir.RunDir,
     writer: tf.summary.SummaryWriter,
     manager: tf.train.CheckpointManager,
     export_best: Callable[[str], object] | None = None,
@@ -95,18 +96,18 @@ class Evaluation(keras.callbacks.Callback):
     for _, evaluator in schedule:
       if evaluator is not None:
         evaluator.stop = stop_requested
-    self.workdir = workdir
+    self.run = run
     self.writer = writer
     self.manager = manager
     self.export_best = export_best
     self.last_step = last_step
-    self.best_path = rundir.RunDir(workdir).best_file
-    self.best = _best_so_far(workdir, self.best_path)
+    self.best_path = run.best_file
+    self.best = _best_so_far(run)
     # The best of each evaluation's values so far, by its direction
     # (TensorBoard's best/... tags, the HParams metrics), from the records
     # of earlier sessions too.
     self.best_values = {}
-    for record in records.read(workdir):
+    for record in records.read(run):
       for name in summaries.BEST:
         if name in record:
           self.best_values[name] = evals.best(
@@ -128,7 +129,7 @@ class Evaluation(keras.callbacks.Callback):
       return
     done = {
       key
-      for record in records.read(self.workdir)
+      for record in records.read(self.run)
       if record.get("step") == step
       for key in record
     }
@@ -183,7 +184,7 @@ class Evaluation(keras.callbacks.Callback):
           )
           shown[f"best/{name}"] = self.best_values[name]
       records.publish(
-        self.workdir,
+        self.run,
         self.writer,
         record,
         shown,

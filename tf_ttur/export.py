@@ -40,17 +40,14 @@ import tensorflow as tf
 from fid import generator as fid_generator
 from fid.generator import MODEL_INFO
 from tf_ttur import builder
-from tf_ttur import checkpointing
 from tf_ttur import evals
 from tf_ttur import networks
 from tf_ttur import pixels
 from tf_ttur import records
 from tf_ttur import rundata
 from tf_ttur import rundir
-from tf_ttur import runtime
 from tf_ttur.config import Config
 from tf_ttur.data import noise
-from tf_ttur.errors import ConfigError
 from tf_ttur.errors import StorageError
 from tf_ttur.errors import first_line
 
@@ -354,62 +351,17 @@ def export_generator(
   return export_dir
 
 
-def export_run(
-  model,
-  config: Config,
-  workdir: str,
-  training_precision: str,
-  data=None,
-  export_dir: str = rundir.EXPORT_DIR,
-) -> str:
-  """Exports the generator to workdir/export_dir, described by the run's
-  config and last scores (metrics.jsonl)."""
+def export_run(model, run, export_dir: str = rundir.EXPORT_DIR) -> str:
+  """Exports the generator of `run` (tf_ttur.run.Run) to export_dir in
+  the folder it writes, described by the run's config (its precision the
+  one that trained the weights) and last scores (metrics.jsonl)."""
   path = export_generator(
     model,
-    config,
-    os.path.join(workdir, export_dir),
-    training_precision,
-    data,
-    history=records.read(workdir),
+    run.config,
+    os.path.join(run.out.root, export_dir),
+    run.config.runtime.precision,
+    run.data,
+    history=records.read(run.out),
   )
   logging.info("Exported the generator to %s", path)
   return path
-
-
-def export_latest(config: Config) -> str:
-  """--mode=export: the generator of the newest readable checkpoint of
-  config.run.workdir, exported under the precision that trained it."""
-  checkpoints = rundir.RunDir(config.run.workdir).checkpoints
-  if not os.path.isdir(checkpoints):
-    raise ConfigError(f"no checkpoint in {checkpoints} to export")
-  with rundir.RunLock(config.run.workdir):
-    # Under the lock nothing else exports here: a temporary export is a
-    # killed one's.
-    for path in rundir.remove_leftovers(config.run.workdir):
-      logging.info("Removed %s (left by an interrupted run).", path)
-    data = rundata.restore(config)
-    # config.json, read once under the lock.
-    recorded = (
-      rundir.recorded_config(config.run.workdir, log=logging.warning) or {}
-    )
-    precision, _ = runtime.resolve_runtime(config, recorded=recorded)
-    model = builder.build_model(config, precision, size=data.size)
-    # The same discovery as training (files on disk, newest readable).
-    latest = rundir.find_checkpoint(
-      checkpoints, log=logging.warning, repair=False
-    )
-    if latest is None:
-      raise ConfigError(f"no checkpoint in {checkpoints} to export")
-    # The generator's weights are all an export needs: a checkpoint made
-    # under any precision exports under any other.
-    step = checkpointing.restore(model, latest, generator_only=True)
-    logging.info("Exporting the generator of %s (step %d).", latest, step)
-    # model.json names the precision that trained it, not this process's.
-    trained = recorded.get("precision", precision)
-    return export_run(
-      model,
-      config.replace(precision=trained),
-      config.run.workdir,
-      trained,
-      data,
-    )

@@ -51,12 +51,11 @@ def main(argv):
   # The training stack (and TensorFlow) is only needed past validation and
   # dry_run.
   from fid.stats import StatsError
-  from tf_ttur import export
   from tf_ttur import train
 
   try:
     if config.run.mode == "export":
-      export.export_latest(config)
+      train.export(config)
     else:
       train.train(config)
       from tf_ttur import records
@@ -83,13 +82,14 @@ def _export_config(config: Config) -> Config:
   """--mode=export needs only --workdir: the run's config.json gives every
   setting, and the flags given on the command line (or in a flagfile)
   replace the recorded ones; a model- or data-defining flag that differs
-  from the record is refused (rundir.check_resume)."""
+  from the record is refused (runconfig.check_resume)."""
+  from tf_ttur import runconfig
   from tf_ttur import rundir
 
   workdir = config.run.workdir
-  # No log: export_latest reads config.json again under the run's lock
+  # No log: train.export reads config.json again under the run's lock
   # and says its warnings there, once.
-  recorded = rundir.recorded_config(workdir)
+  recorded = runconfig.recorded_config(rundir.RunDir(workdir))
   if recorded is None:
     return config
   given = {
@@ -105,7 +105,7 @@ def _export_config(config: Config) -> Config:
   exported = (
     Config.of(**known).replace(**given).replace(mode="export", workdir=workdir)
   )
-  rundir.check_resume(exported, recorded)
+  runconfig.check_resume(exported, recorded)
   return exported
 
 

@@ -52,9 +52,9 @@ def event_files():
     raise
 
 
-def append(workdir: str, record: dict) -> None:
-  """Appends one record (one line, flushed) to workdir/metrics.jsonl."""
-  path = rundir.RunDir(workdir).metrics
+def append(run: rundir.RunDir, record: dict) -> None:
+  """Appends one record (one line, flushed) to the run's metrics.jsonl."""
+  path = run.metrics
   try:
     with open(path, "a") as f:
       f.write(json.dumps(record) + "\n")
@@ -64,13 +64,13 @@ def append(workdir: str, record: dict) -> None:
 
 
 def publish(
-  workdir: str, writer, record: dict, scalars: dict, line: str
+  run: rundir.RunDir, writer, record: dict, scalars: dict, line: str
 ) -> None:
   """Appends `record` to metrics.jsonl, writes `scalars` ({name: value}) to
   TensorBoard's `writer` at record["step"], and logs `line`."""
   import tensorflow as tf
 
-  append(workdir, record)
+  append(run, record)
   with event_files(), writer.as_default(step=record["step"]):
     for name, value in scalars.items():
       tf.summary.scalar(name, value)
@@ -97,19 +97,23 @@ def _scan(path: str) -> tuple[list[dict], int, int]:
   return records, damaged, lines
 
 
-def read(workdir: str) -> list[dict]:
-  """The whole records of workdir/metrics.jsonl (a partial last line and
-  lines that are not records are skipped); [] if there is no file."""
-  path = rundir.RunDir(workdir).metrics
+def read(run: rundir.RunDir | str) -> list[dict]:
+  """The whole records of a run's metrics.jsonl (a partial last line and
+  lines that are not records are skipped); [] if there is no file. run:
+  its RunDir, or the path of a run directory (a program given runs by
+  path: compare, sweep)."""
+  if isinstance(run, str):
+    run = rundir.RunDir(run)
+  path = run.metrics
   if not os.path.exists(path):
     return []
   return _scan(path)[0]
 
 
-def truncate_after(workdir: str, step: int) -> int:
+def truncate_after(run: rundir.RunDir, step: int) -> int:
   """Keeps the whole records with step <= `step`; returns how many were
   dropped (records after the checkpoint, a partial line)."""
-  path = rundir.RunDir(workdir).metrics
+  path = run.metrics
   if not os.path.exists(path):
     return 0
   records, damaged, total = _scan(path)
@@ -136,7 +140,7 @@ def summary(config: Config) -> list[str]:
   from tf_ttur import evals
 
   run = rundir.RunDir(config.run.workdir)
-  logged = read(config.run.workdir)
+  logged = read(run)
   step = max((r.get("step", 0) for r in logged), default=0)
   lines = [
     f"done: step {step} of {config.schedule.train_steps} in "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from absl import logging
 
+from tf_ttur import runconfig
 from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.errors import DatasetError
@@ -73,8 +74,8 @@ class ImageData:
     """An image run keeps nothing of its data."""
     return cls(config)
 
-  def save(self, workdir: str) -> None:
-    del workdir
+  def save(self, run: rundir.RunDir) -> None:
+    del run
 
   def explain(
     self, config: Config, error, latest: str | None
@@ -137,10 +138,10 @@ class TextData:
 
   @classmethod
   def restore(cls, config: Config) -> TextData:
-    return cls(rundir.load_vocabulary(config.run.workdir))
+    return cls(runconfig.load_vocabulary(rundir.RunDir(config.run.workdir)))
 
-  def save(self, workdir: str) -> None:
-    rundir.write_vocabulary(self.vocabulary, workdir)
+  def save(self, run: rundir.RunDir) -> None:
+    runconfig.write_vocabulary(self.vocabulary, run)
 
   def explain(self, config: Config, error, latest: str | None) -> None:
     del config, error, latest  # The corpus is read before training.

@@ -1,9 +1,12 @@
-"""train(config): builds the run from a validated Config and calls fit()."""
+"""The two stories of a run, side by side: train(config) opens the run
+(tf_ttur.run), builds the model and calls fit(); export(config) opens it
+for --mode=export and exports the generator of its newest checkpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
+import dataclasses
 import os
 import shutil
 
@@ -21,8 +24,8 @@ from tf_ttur import export as export_lib
 from tf_ttur import gan as gan_lib
 from tf_ttur import preemption
 from tf_ttur import records
-from tf_ttur import rundata
-from tf_ttur import rundir
+from tf_ttur import run as run_lib
+from tf_ttur import runconfig
 from tf_ttur import runtime
 from tf_ttur import summaries
 from tf_ttur.config import Config
@@ -52,77 +55,63 @@ def train(config: Config) -> gan_lib.GAN:
       was finished and checkpointed with its metrics.
   """
   with preemption.SignalCatcher() as catcher, contextlib.ExitStack() as held:
-    return _train(config, catcher, held)
+    # The strategy first: multi-worker collectives must be configured
+    # before TensorFlow runs anything.
+    if config.runtime.cpu_replicas:
+      runtime.split_cpu(config.runtime.cpu_replicas)
+    strategy = runtime.make_strategy(config.runtime.strategy)
+    keras.utils.set_random_seed(config.run.seed)
+    # Every worker runs the same steps and saves at the same steps (saving
+    # may use collectives); only the chief writes into the workdir, the
+    # others into a scratch folder removed at the end (TensorFlow's
+    # multi-worker convention). All restore from the chief's checkpoints.
+    chief, role = runtime.worker_role(strategy)
+    run = run_lib.open_for_training(config, held, None if chief else role)
+    try:
+      return _train(run, strategy, catcher)
+    finally:
+      if not run.chief:
+        shutil.rmtree(run.out.root, ignore_errors=True)
 
 
-def _lock_run(config: Config, held: contextlib.ExitStack) -> dict | None:
-  """Takes the run directory for this process (after moving an old run
-  aside with --restart) and checks this config against the run's recorded
-  one, before anything is written; returns that one (None: none)."""
-  workdir = config.run.workdir
-  if config.run.restart:
-    with rundir.RunLock(workdir):  # Not while another process runs there.
-      moved = rundir.move_aside(workdir)
-    if moved:
-      logging.warning("--restart: moved the previous run to %s.", moved)
-  held.enter_context(rundir.RunLock(workdir))
-  recorded = rundir.recorded_config(workdir, log=logging.warning)
-  for change in rundir.check_resume(config, recorded):
-    logging.info("Resuming with a changed flag: %s.", change)
-  return recorded
+def export(config: Config) -> str:
+  """--mode=export: the generator of the newest readable checkpoint of
+  config.run.workdir, exported under the precision that trained it.
+  Returns the export's folder."""
+  with contextlib.ExitStack() as held:
+    run = run_lib.open_for_export(config, held)
+    precision, _ = runtime.resolve_runtime(config, recorded=run.recorded or {})
+    model = builder.build_model(config, precision, size=run.data.size)
+    # The generator's weights are all an export needs: a checkpoint made
+    # under any precision exports under any other.
+    step = checkpointing.restore(model, run.latest, generator_only=True)
+    logging.info("Exporting the generator of %s (step %d).", run.latest, step)
+    # model.json names the precision that trained it, not this process's.
+    trained = (run.recorded or {}).get("precision", precision)
+    return export_lib.export_run(
+      model, dataclasses.replace(run, config=config.replace(precision=trained))
+    )
 
 
 def _train(
-  config: Config, catcher: preemption.SignalCatcher, held: contextlib.ExitStack
+  run: run_lib.Run, strategy, catcher: preemption.SignalCatcher
 ) -> gan_lib.GAN:
-  # The strategy first: multi-worker collectives must be configured before
-  # TensorFlow runs anything.
-  if config.runtime.cpu_replicas:
-    runtime.split_cpu(config.runtime.cpu_replicas)
-  strategy = runtime.make_strategy(config.runtime.strategy)
-  keras.utils.set_random_seed(config.run.seed)
-  family = config.family
-  # Data first: a missing dataset fails before anything is written.
-  data = rundata.load(config)
-  chief, role = runtime.worker_role(strategy)
-  # Every worker runs the same steps and saves at the same steps (saving may
-  # use collectives); only the chief writes into the workdir, the others
-  # into a scratch folder removed at the end (TensorFlow's multi-worker
-  # convention). All restore from the chief's checkpoints.
-  workdir = config.run.workdir
-  run = rundir.RunDir(workdir)
-  write_dir = workdir if chief else run.scratch(role).root
-  # config.json is read once: by the chief under the run's lock, by the
-  # other workers as the chief wrote it.
-  recorded, latest = _open_run(config, held, chief)
-  precision, jit_compile = runtime.resolve_runtime(config, recorded=recorded)
-  with strategy.scope():
-    model = builder.build_model(
-      config,
-      precision,
-      size=data.size,
-      jit_compile=jit_compile,
-      sync_batch_norm=strategy.num_replicas_in_sync > 1,
-    )
-    manager = checkpointing.make_manager(
-      model,
-      rundir.RunDir(write_dir).checkpoints,
-      config.schedule.keep_checkpoints,
-    )
-  step = 0
-  if latest is not None:
-    step = checkpointing.restore(model, latest)
-    logging.info("Resumed from %s at step %d.", latest, step)
-  os.makedirs(write_dir, exist_ok=True)
+  config = run.config
+  precision, jit_compile = runtime.resolve_runtime(
+    config, recorded=run.recorded
+  )
+  model, manager, step = _build(run, strategy, precision, jit_compile)
+  os.makedirs(run.out.root, exist_ok=True)
   # What config.json and TensorBoard record: precision as auto resolved.
   resolved = config.replace(precision=precision, restart=False)
-  if chief:
+  run = dataclasses.replace(run, config=resolved)
+  if run.chief:
     # Only now that the run is restored: what auto resolved to, so that a
-    # resume on another machine keeps it.
-    # The data's files first: a vocab.json of another corpus is refused
-    # before config.json is written.
-    data.save(workdir)
-    rundir.write_config(resolved, workdir)
+    # resume on another machine keeps it. The data's files first: a
+    # vocab.json of another corpus is refused before config.json is
+    # written.
+    run.data.save(run.home)
+    runconfig.write_config(resolved, run.home)
   model.debug_nan_at_step.assign(config.runtime.debug_nan_at_step)
   if step >= config.schedule.train_steps:
     logging.info(
@@ -133,71 +122,54 @@ def _train(
   else:
     # The event files at the run directory's top: `tensorboard --logdir
     # runs/` names the run by its folder.
-    writer = tf.summary.create_file_writer(write_dir)
+    writer = tf.summary.create_file_writer(run.out.events)
     summaries.write_run_info(writer, resolved, step)
     callbacks = assemble(
-      config,
+      run,
       manager,
       catcher,
       writer,
-      write_dir,
-      data,
-      fixed_z(config, family.z_distribution),
-      chief=chief,
       fid_strategy=runtime.fid_strategy(strategy),
       export_best=lambda directory: export_lib.export_run(
-        model, config, write_dir, precision, data, export_dir=directory
+        model, run, export_dir=directory
       ),
     )
-    _fit(model, manager, data, callbacks, config, step, chief, catcher)
+    _fit(model, manager, run, callbacks, step, catcher)
     with records.event_files():
       writer.close()
   if catcher.received is not None:
     _stop_preempted(model, manager, catcher)
   if config.output.export:
-    export_lib.export_run(model, config, write_dir, precision, data)
-  if not chief:
-    shutil.rmtree(write_dir, ignore_errors=True)
+    export_lib.export_run(model, run)
   return model
 
 
-def _open_run(
-  config: Config, held: contextlib.ExitStack, chief: bool
-) -> tuple[dict | None, str | None]:
-  """(the run's recorded config or None, the checkpoint to resume from or
-  None). The chief first locks the run directory (moving it aside with
-  --restart), reads config.json under the lock and removes what an
-  interrupted run left."""
-  run = rundir.RunDir(config.run.workdir)
-  if not chief:
-    return (
-      rundir.recorded_config(run.root),
-      tf.train.latest_checkpoint(run.checkpoints),
+def _build(run: run_lib.Run, strategy, precision: str, jit_compile: bool):
+  """(model, its CheckpointManager, the step restored: 0 for a new run)."""
+  config = run.config
+  with strategy.scope():
+    model = builder.build_model(
+      config,
+      precision,
+      size=run.data.size,
+      jit_compile=jit_compile,
+      sync_batch_norm=strategy.num_replicas_in_sync > 1,
     )
-  recorded = _lock_run(config, held)
-  for path in rundir.remove_leftovers(config.run.workdir):
-    logging.info("Removed %s (left by an interrupted run).", path)
-  # From the files on disk; damaged newer ones are moved aside, named.
-  latest = rundir.find_checkpoint(run.checkpoints, log=logging.warning)
-  if latest is not None and recorded is None:
-    logging.warning(
-      "%s is missing beside the checkpoints: the resume cannot check the "
-      "model and data flags against the run's; it is written again from "
-      "these flags.",
-      run.config,
+    manager = checkpointing.make_manager(
+      model, run.out.checkpoints, config.schedule.keep_checkpoints
     )
-  return recorded, latest
+  if run.latest is None:
+    return model, manager, 0
+  step = checkpointing.restore(model, run.latest)
+  logging.info("Resumed from %s at step %d.", run.latest, step)
+  return model, manager, step
 
 
 def assemble(
-  config: Config,
+  run: run_lib.Run,
   manager: tf.train.CheckpointManager,
   catcher,
   writer: tf.summary.SummaryWriter,
-  write_dir: str,
-  data,
-  z: np.ndarray,
-  chief: bool,
   fid_strategy=None,
   export_best: Callable[[str], object] | None = None,
 ) -> list[keras.callbacks.Callback]:
@@ -207,25 +179,28 @@ def assemble(
   its flags ask for (tf_ttur.evals), run by the chief alone (the
   other workers only save at the same steps). export_best(directory)
   exports the generator of a best FID."""
+  config = run.config
   schedule = config.schedule
   callbacks = [
     catcher,
     callbacks_lib.NonFiniteGuard(manager),
     callbacks_lib.MetricsLogger(
-      write_dir, schedule.train_steps, writer, config.family, schedule.log_every
+      run.out, schedule.train_steps, writer, config.family, schedule.log_every
     ),
-    callbacks_lib.sample_writer(config, data, write_dir, z, writer),
+    callbacks_lib.sample_writer(
+      run, fixed_z(config, config.family.z_distribution), writer
+    ),
     callbacks_lib.Checkpointer(manager, schedule.checkpoint_every),
   ]
   evaluations = [
-    (every, make() if chief else None)
-    for every, make in evaluators.schedule(config, data, fid_strategy)
+    (every, make() if run.chief else None)
+    for every, make in evaluators.schedule(config, run.data, fid_strategy)
   ]
   if evaluations:
     callbacks.append(
       evaluation.Evaluation(
         evaluations,
-        write_dir,
+        run.out,
         writer,
         manager,
         export_best=export_best,
@@ -259,21 +234,20 @@ def _stop_preempted(model, manager, catcher) -> None:
 def _fit(
   model,
   manager,
-  data,
+  run: run_lib.Run,
   callbacks,
-  config: Config,
   step: int,
-  chief: bool,
   catcher: preemption.SignalCatcher,
 ) -> None:
   """fit() from `step`; after a non-finite loss, stops, or (with
   --on_nonfinite=restore) restores the last checkpoint and continues with
   a fresh noise seed, at most MAX_RESTORES times. Returns early once the
   catcher has received a signal."""
+  config, data = run.config, run.data
   for attempt in range(MAX_RESTORES + 1):
-    if chief:
+    if run.chief:
       # Records of steps after the checkpoint will be logged again.
-      dropped = records.truncate_after(config.run.workdir, step)
+      dropped = records.truncate_after(run.home, step)
       if dropped:
         logging.info(
           "metrics.jsonl: dropped %d records after step %d.", dropped, step

@@ -35,9 +35,11 @@ import numpy as np
 
 from fid.files import atomic_path
 from fid.files import atomic_write
+from tf_ttur import discovery
 from tf_ttur import evals
 from tf_ttur import flags as tf_ttur_flags
 from tf_ttur import records
+from tf_ttur import runconfig
 from tf_ttur import rundir
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
@@ -58,10 +60,10 @@ def run_name(flagfile: str) -> str:
 
 def final_step(workdir: str) -> int:
   """The step of the run's newest checkpoint (0 if none), found from its
-  `ckpt-N.index` files as a resume finds it (rundir.checkpoints_on_disk):
+  `ckpt-N.index` files as a resume finds it (discovery.checkpoints_on_disk):
   TensorFlow's `checkpoint` state file, which names paths of any form, is
   not read."""
-  found = rundir.checkpoints_on_disk(rundir.RunDir(workdir).checkpoints)
+  found = discovery.checkpoints_on_disk(rundir.RunDir(workdir).checkpoints)
   return found[0][0] if found else 0
 
 
@@ -101,7 +103,7 @@ def check_same_run(config: Config, workdir: str) -> None:
   """ConfigError when `workdir` holds a run recorded (config.json) with
   other values of a flag that changes what it learns or logs than
   `config` asks for: such a run is never reused or resumed as this one."""
-  recorded = rundir.recorded_config(workdir)
+  recorded = runconfig.recorded_config(rundir.RunDir(workdir))
   if recorded is None:
     return
   current = config.flat()

@@ -85,9 +85,10 @@ def make_extractor(*args, **kwargs):
 
 def create_inception_graph(pth: str, kind: str = "fast"):
   """Loads the graph at pth and makes it the default of the functions below."""
+  from fid import graph
   from fid import inception
 
-  extractor = inception.EXTRACTORS[kind](inception.load_graph_def(pth))
+  extractor = inception.EXTRACTORS[kind](graph.load_graph_def(pth))
   _default["extractor"] = extractor
   return extractor
 

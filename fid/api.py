@@ -10,6 +10,7 @@ import warnings
 from fid import architecture
 from fid import companions
 from fid import core
+from fid import decode
 from fid import download
 from fid import frechet
 from fid import generator as generator_lib
@@ -232,7 +233,7 @@ def _check_arguments(paths: list[str], o: Options) -> None:
     )
   if o.crop is not None and o.crop not in preprocess.CROPS:
     raise ValueError(f"--crop={o.crop}: one of {', '.join(preprocess.CROPS)}")
-  sources.max_pixels()  # $FID_MAX_PIXELS, before any long computation.
+  decode.max_pixels()  # $FID_MAX_PIXELS, before any long computation.
 
 
 def _check_output(path: str, overwrite: bool = False) -> None:

@@ -6,7 +6,7 @@ calling `builder.conv`, `builder.pool` and `builder.concat` with the graph's
 own scope names (docs/paper.md B.1.2 and B.1.3). The fast Keras port
 (inception.py)
 and the synthetic replica used by the tests (testing.py) are two builders of
-this one description; `inception.check_graph` verifies it against a real
+this one description; `port.check_graph` verifies it against a real
 GraphDef's constant shapes and op attributes, so a mistake here cannot hide
 behind the replica.
 

@@ -12,12 +12,11 @@ from collections.abc import Iterator, Sequence
 import difflib
 import os
 import socket
-import warnings
 
 import numpy as np
-from PIL import Image
 
 from fid import datasources
+from fid import decode
 from fid import preprocess
 from fid import stats as stats_lib
 from fid.errors import first_line
@@ -28,126 +27,6 @@ IMAGE_EXTENSIONS = datasources.IMAGE_EXTENSIONS
 SourceError = datasources.SourceError
 list_images = datasources.list_images
 TFDS_PREFIX = "tfds:"
-
-
-# Images with more pixels are refused before decoding (from the header
-# alone): the FID network sees 299x299, and one 10000x10000 PNG of a few
-# hundred KB decodes to 5.6 GB. Pillow itself only warns from 89.5M pixels.
-# $FID_MAX_PIXELS raises or lowers it.
-MAX_PIXELS = 4096 * 4096
-
-
-def max_pixels() -> int:
-  """MAX_PIXELS, or $FID_MAX_PIXELS when set; SourceError naming the
-  variable when it is not a positive integer."""
-  value = os.environ.get("FID_MAX_PIXELS")
-  if value is None or value == "":
-    return MAX_PIXELS
-  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-  text = value.strip()
-  if not (text.isascii() and text.isdigit()) or int(text) < 1:
-    raise SourceError(
-      f"FID_MAX_PIXELS={value!r}: not a positive integer "
-      "(the most pixels an image may have; unset it for "
-      f"{MAX_PIXELS:,})"
-    )
-  return int(text)
-
-
-def check_pixels(path: str, width: int, height: int) -> None:
-  """SourceError if an image of width x height (read from its header) is
-  over max_pixels(): refused before it is decoded."""
-  limit = max_pixels()
-  if width * height > limit:
-    raise SourceError(
-      f"{path}: {width}x{height} pixels is over the limit of {limit:,} "
-      "(set FID_MAX_PIXELS to allow larger images)"
-    )
-
-
-def read_image(path: str, notes: dict | None = None) -> np.ndarray:
-  """float32 [H, W, 3] in [0, 255]; grayscale, RGBA, palette, 16-bit -> RGB.
-
-  notes counts the images converted to RGB by their original mode.
-
-  Raises:
-    SourceError: unreadable, or over max_pixels() (checked on the header,
-      before anything is decoded).
-  """
-  array, mode = _decode(path)
-  _note_conversion(notes, mode)
-  return array
-
-
-def _note_conversion(notes: dict | None, mode: str) -> None:
-  """Counts an image converted to RGB from `mode` (notes: {mode: count})."""
-  if mode != "RGB" and notes is not None:
-    notes[mode] = notes.get(mode, 0) + 1
-
-
-def open_image(path: str):
-  """PIL's Image.open without its decompression-bomb warning: the images
-  are held to max_pixels() (check_pixels) instead, from the header."""
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-    return Image.open(path)
-
-
-def _decode(path: str) -> tuple[np.ndarray, str]:
-  """read_image without the notes (safe in any thread): (array, mode)."""
-  try:
-    with open_image(path) as image:
-      check_pixels(path, *image.size)
-      image.load()
-      mode = image.mode
-      if mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit grayscale: scale 0..65535 to 0..255, then to three channels.
-        array = np.asarray(image, np.float32) / 257.0
-        array = np.repeat(array[..., None], 3, axis=-1)
-      else:
-        if mode != "RGB":
-          image = image.convert("RGB")
-        array = np.asarray(image, np.float32)
-  except SourceError:
-    raise
-  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-    raise SourceError(f"{path}: cannot read the image ({e})") from None
-  if array.ndim != 3 or array.shape[-1] != 3 or 0 in array.shape:
-    raise SourceError(f"{path}: unusable image shape {array.shape}")
-  return array, mode
-
-
-def decode_file(path):
-  """One image file as training decodes it (tf.io.decode_image, 3
-  channels, an animation's first frame): a string tensor -> uint8
-  [H, W, 3]. The decode of every preprocessed image (preprocessed_batches
-  and tf_ttur's folder:PATH datasets)."""
-  import tensorflow as tf
-
-  return decode_bytes(tf.io.read_file(path))
-
-
-def decode_bytes(encoded):
-  """The decode of encoded image bytes (a string tensor) -> uint8
-  [H, W, 3]: decode_file's, and the LMDB's and CelebA zip's records'."""
-  import tensorflow as tf
-
-  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-  return tf.ensure_shape(image, (None, None, 3))
-
-
-def refuse_oversized(files: Sequence[str]) -> None:
-  """SourceError naming the first image over max_pixels(), read from the
-  headers (~50 us a file) before any is decoded: a 292 KB PNG of
-  10000x10000 pixels decodes to gigabytes. A file whose header does not
-  read is left to the decode, which names it (first_unreadable)."""
-  for path in files:
-    try:
-      with open_image(path) as image:
-        width, height = image.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-      continue
-    check_pixels(path, width, height)
 
 
 def _crop_resize_batches(
@@ -173,35 +52,11 @@ def _crop_resize_batches(
     raise failure(e) from None
 
 
-def first_unreadable(files: Sequence[str]) -> tuple[str, str] | None:
-  """(file, one-line reason) of the first of `files` decode_file cannot
-  decode, or None: tf.data's decode error does not name the file. Decodes
-  file by file, so only called after a pipeline failed."""
-  import re
-
-  import tensorflow as tf
-
-  for path in files:
-    try:
-      decode_file(tf.constant(path))
-    except (
-      tf.errors.InvalidArgumentError,
-      tf.errors.DataLossError,
-      tf.errors.NotFoundError,
-      ValueError,
-    ) as e:
-      reason = e.message if hasattr(e, "message") else str(e)
-      # "{{function_node ...}} Invalid PNG data, size 426 [Op:DecodeImage]"
-      reason = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", reason).strip()
-      return path, (reason.splitlines() or [type(e).__name__])[0]
-  return None
-
-
 def preprocessed_batches(
   images, crop: str, size: int, batch_size: int
 ) -> Iterator[np.ndarray]:
   """uint8 batches [n, size, size, 3] of image files (decoded by
-  decode_file) or of an image array (rounded and clipped to uint8, as
+  decode.decode_file) or of an image array (rounded and clipped to uint8, as
   training's images are), each through preprocess.crop_and_resize: what
   the training pipeline delivers from the same images, in their order.
 
@@ -217,13 +72,19 @@ def preprocessed_batches(
       array = np.clip(np.round(array.astype(np.float64)), 0, 255)
     ds = tf.data.Dataset.from_tensor_slices(array.astype(np.uint8))
   else:
-    refuse_oversized(images)
+    decode.refuse_oversized(images)
     ds = tf.data.Dataset.from_tensor_slices(list(images)).map(
-      decode_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+      decode.decode_file,
+      num_parallel_calls=tf.data.AUTOTUNE,
+      deterministic=True,
     )
 
   def failure(error):
-    found = None if isinstance(images, np.ndarray) else first_unreadable(images)
+    found = (
+      None
+      if isinstance(images, np.ndarray)
+      else decode.first_unreadable(images)
+    )
     if found is None:
       return SourceError(f"cannot preprocess the images ({first_line(error)})")
     return SourceError(f"{found[0]}: cannot read the image ({found[1]})")
@@ -245,9 +106,9 @@ def raw_images(source):
   kind = source.kind.name
   if kind == "folder":  # list_images names what is wrong with the folder.
     files = list_images(source.path)
-    refuse_oversized(files)
+    decode.refuse_oversized(files)
     return tf.data.Dataset.from_tensor_slices(files).map(
-      decode_file, num_parallel_calls=tf.data.AUTOTUNE
+      decode.decode_file, num_parallel_calls=tf.data.AUTOTUNE
     )
   check = source.check()
   if not check.ready:
@@ -261,7 +122,7 @@ def raw_images(source):
     files = tf.data.Dataset.from_tensor_slices(
       datasources.celeba_files(source.path)
     )
-    return files.map(decode_file, num_parallel_calls=tf.data.AUTOTUNE)
+    return files.map(decode.decode_file, num_parallel_calls=tf.data.AUTOTUNE)
   elif kind == "celeba":
     encoded = tf.data.Dataset.from_generator(
       lambda: _zip_members(source.path),
@@ -269,7 +130,7 @@ def raw_images(source):
     )
   else:
     raise SourceError(f"{source.spelling}: not a source of image files")
-  return encoded.map(decode_bytes, num_parallel_calls=tf.data.AUTOTUNE)
+  return encoded.map(decode.decode_bytes, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _lmdb_values(path: str) -> Iterator[bytes]:
@@ -486,13 +347,13 @@ def decoded(
   workers = workers or default_workers()
   if workers == 1:
     for path in paths:
-      yield _decode(path)
+      yield decode.decode_path(path)
     return
   pending = collections.deque()
   with futures.ThreadPoolExecutor(workers, "fid-decode") as pool:
     try:
       for path in paths:
-        pending.append(pool.submit(_decode, path))
+        pending.append(pool.submit(decode.decode_path, path))
         if len(pending) >= ahead:
           yield pending.popleft().result()
       while pending:
@@ -529,7 +390,7 @@ def _group(
   the partial batches of each size at the end."""
   pending: dict[tuple, list] = {}
   for image, mode in images:
-    _note_conversion(notes, mode)
+    decode.note_conversion(notes, mode)
     group = pending.setdefault(image.shape, [])
     group.append(image)
     if len(group) == batch_size:

@@ -16,6 +16,7 @@ import numpy as np
 
 from fid import download
 from fid import frechet
+from fid import graph
 from fid import inception
 from fid import sources
 from fid.errors import clipped
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
   parser.add_argument("--num", type=int, default=64)
   args = parser.parse_args(argv)
   try:
-    graph_def = inception.load_graph_def(
+    graph_def = graph.load_graph_def(
       download.get_inception_graph(args.inception, args.cache_dir)
     )
     if args.images:
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
       sets = {
         f"synthetic {s}x{s}": _synthetic(args.num, s, s) for s in (32, 64, 299)
       }
-  except (inception.InceptionError, sources.SourceError) as e:
+  except (download.InceptionError, sources.SourceError) as e:
     print(f"error: {clipped(str(e))}", file=sys.stderr)
     return 2
   reference = inception.ReferenceExtractor(graph_def)

@@ -35,9 +35,9 @@ def inception_pb(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def graph_def(inception_pb):
-  from fid import inception
+  from fid import graph
 
-  return inception.load_graph_def(inception_pb)
+  return graph.load_graph_def(inception_pb)
 
 
 @pytest.fixture(scope="session")

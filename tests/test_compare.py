@@ -111,6 +111,7 @@ def test_summary_over_seeds_from_metrics_files(tmp_path):
   """In process: the mean and band at the steps every seed logged, minutes
   from the loss records' rates, the best of each seed."""
   from tf_ttur.experiments import compare
+  from tf_ttur.experiments import curves
 
   logged = {
     "a": [(100, 2.0, 50.0), (200, 2.0, 30.0), (300, 1.0, 40.0)],
@@ -125,8 +126,8 @@ def test_summary_over_seeds_from_metrics_files(tmp_path):
         f.write(json.dumps({"step": step, "steps_per_sec": rate}) + "\n")
         f.write(json.dumps({"step": step, "fd_shapes": value}) + "\n")
     workdirs.append(str(workdir))
-  assert compare.pick_metric(workdirs) == "fd_shapes"
-  summary = compare.summarize("ttur", workdirs, "fd_shapes")
+  assert curves.pick_metric(workdirs) == "fd_shapes"
+  summary = curves.summarize("ttur", workdirs, "fd_shapes")
   assert summary["steps"] == [100, 200]
   assert summary["mean"] == [60.0, 20.0]
   assert (summary["min"], summary["max"]) == ([50.0, 10.0], [70.0, 30.0])
@@ -143,12 +144,12 @@ def test_summary_over_seeds_from_metrics_files(tmp_path):
 
 
 def test_paper_statistic_on_hand_made_curves():
-  from tf_ttur.experiments import compare
+  from tf_ttur.experiments import curves
 
   # Seeds whose own bests are early and late: the mean curve's best lies
   # between, above either seed's best.
   seeds = np.array([[10.0, 30.0, 50.0], [50.0, 20.0, 40.0]])
-  paper = compare.paper_statistic(seeds.mean(0), [1000, 2000, 3000], 2)
+  paper = curves.paper_statistic(seeds.mean(0), [1000, 2000, 3000], 2)
   assert paper == {"value": 25.0, "step": 2000, "seeds": 2}
   assert paper["value"] > seeds.min(1).mean() == 15.0
 

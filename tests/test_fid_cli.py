@@ -11,6 +11,7 @@ from PIL import Image
 import pytest
 
 from fid import __main__ as cli
+from fid import decode
 from fid import stats
 from tests.helpers import error_lines
 from tests.helpers import run_module
@@ -194,7 +195,7 @@ def test_parallel_reading_equals_sequential_bit_for_bit(
   ]
   assert notes[0] == notes[1] and notes[0]["L"] == 5
   for image, path in zip(many, files):
-    np.testing.assert_array_equal(image, sources.read_image(path))
+    np.testing.assert_array_equal(image, decode.read_image(path))
   stats = []
   for workers in ("1", "4"):
     code, out, err = _cli(
@@ -215,10 +216,9 @@ def test_parallel_reading_equals_sequential_bit_for_bit(
 
 
 def test_read_image_16_bit_scales_to_255(tmp_path):
-  from fid import sources
 
   Image.fromarray(np.array([[0, 65535]], np.uint16)).save(tmp_path / "d.png")
-  image = sources.read_image(str(tmp_path / "d.png"))
+  image = decode.read_image(str(tmp_path / "d.png"))
   np.testing.assert_allclose(image[0, :, 0], [0.0, 255.0])
   assert image.shape == (1, 2, 3)
 
@@ -397,12 +397,12 @@ def test_oversized_image_is_refused_before_decoding(
     sources.SourceError,
     match="10000x10000 pixels is over the limit of 16,777,216",
   ):
-    sources.read_image(str(folder / "002.png"))
+    decode.read_image(str(folder / "002.png"))
   assert time.monotonic() - start < 2
   # The limit is configurable; a small one refuses even the 32x32 images.
   monkeypatch.setenv("FID_MAX_PIXELS", "100")
   with pytest.raises(sources.SourceError, match="over the limit of 100"):
-    sources.read_image(str(folder / "000.png"))
+    decode.read_image(str(folder / "000.png"))
   monkeypatch.delenv("FID_MAX_PIXELS")
   proc = run_module(
     "fid", str(folder), str(folder), f"--inception={inception_pb}"

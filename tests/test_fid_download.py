@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from fid import download
-from fid import inception
+from fid import graph
 from fid import testing
 
 PB_BYTES = b"not really a graph, but bytes with a known hash" * 100
@@ -98,4 +98,4 @@ def test_local_tgz_and_pb(archive, tmp_path, monkeypatch):
   with pytest.raises(download.InceptionError, match="no such file"):
     download.get_inception_graph(str(tmp_path / "missing.pb"))
   with pytest.raises(download.InceptionError, match="not a GraphDef"):
-    inception.load_graph_def(path)
+    graph.load_graph_def(path)

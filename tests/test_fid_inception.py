@@ -7,7 +7,9 @@ import tensorflow as tf
 from fid import architecture
 from fid import core
 from fid import frechet
+from fid import graph
 from fid import inception
+from fid import port
 from fid import testing
 
 
@@ -93,7 +95,7 @@ def test_reference_uses_legacy_resize_not_half_pixel(extractors, graph_def):
 
 def test_reference_logits_use_no_bias(extractors, graph_def):
   reference, _ = extractors
-  constants = inception.graph_constants(graph_def)
+  constants = graph.graph_constants(graph_def)
   features, logits = reference(_images(4, 2, 32))
   np.testing.assert_allclose(
     logits,
@@ -107,7 +109,7 @@ def test_fast_is_float32_under_mixed_precision(graph_def):
 
   keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
   try:
-    model = inception.build_keras_model(graph_def)
+    model = port.build_keras_model(graph_def)
   finally:
     keras.mixed_precision.set_dtype_policy("float32")
   assert {
@@ -134,8 +136,8 @@ def test_check_graph_rejects_a_different_network(graph_def):
   for node in broken.node:
     if node.name == "mixed_10/tower_2/pool":
       node.op = "AvgPool"  # torchvision's choice, not the 2015 graph's
-  with pytest.raises(inception.InceptionError, match="expected MaxPool"):
-    inception.check_graph(broken)
+  with pytest.raises(port.InceptionError, match="expected MaxPool"):
+    port.check_graph(broken)
   assert architecture.FEATURE_DIM == 2048
 
 

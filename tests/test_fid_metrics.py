@@ -12,6 +12,7 @@ import scipy.spatial
 import tensorflow as tf
 
 from fid import __main__ as cli
+from fid import graph
 from fid import inception
 from fid import metrics
 from fid import stats as stats_lib
@@ -64,16 +65,16 @@ def _images(n, seed, size=40):
 @pytest.mark.slow
 def test_spatial_features_are_the_graphs_mixed_6_conv(graph_def):
   images = _images(3, 0).astype(np.float32)
-  graph = tf.Graph()
-  with graph.as_default():
+  session_graph = tf.Graph()
+  with session_graph.as_default():
     x = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
     (conv,) = tf.graph_util.import_graph_def(
       graph_def,
-      input_map={inception.INPUT_TENSOR: x},
+      input_map={graph.INPUT_TENSOR: x},
       return_elements=["mixed_6/conv:0"],
       name="g",
     )
-  with tf.compat.v1.Session(graph=graph) as session:
+  with tf.compat.v1.Session(graph=session_graph) as session:
     raw = session.run(conv, {x: images})
   assert raw.shape == (3, 17, 17, 192)
   expected = raw[..., :7].reshape(3, -1)

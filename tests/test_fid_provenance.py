@@ -20,7 +20,7 @@ from fid import inception
 from fid import provenance
 from fid import stats as fid_stats
 from tests.helpers import REPO
-from tf_ttur import prepare
+from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 
 
@@ -137,7 +137,7 @@ def test_a_reference_of_other_images_gets_one_warning(tmp_path):
   path = _stats_with(
     tmp_path, dataset="cifar10", split="train", image_size=32, crop="none"
   )
-  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(path), fetch=False)
   assert piece.ready
   assert len(piece.warnings) == 1
   assert (
@@ -151,7 +151,7 @@ def test_a_reference_of_the_runs_images_is_quiet(tmp_path):
   path = _stats_with(
     tmp_path, dataset="svhn_cropped", split="train", image_size=32, crop="none"
   )
-  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(path), fetch=False)
   assert piece.ready and piece.warnings == []
   assert piece.detail == "tfds:x:y, 64 images, none crop to 32x32"
 
@@ -165,13 +165,13 @@ def test_a_reference_from_another_graph_is_named(tmp_path):
     crop="none",
     graph_md5="0" * 32,
   )
-  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(path), fetch=False)
   assert len(piece.warnings) == 1
   assert "another Inception graph" in piece.warnings[0]
 
 
 def test_ttur_files_are_accepted_with_one_note(stats_file):
-  piece = prepare.reference_statistics(_svhn(stats_file), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(stats_file), fetch=False)
   assert piece.ready and piece.warnings == []
   assert "no provenance record" in piece.detail
 
@@ -220,7 +220,7 @@ def test_a_foreign_md5_is_named_whatever_paper_graph_says(tmp_path):
   record["paper_graph"] = "no"  # Truthy: edited or written by other code.
   arrays["provenance"] = np.array(json.dumps(record))
   np.savez(path, **arrays)
-  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(path), fetch=False)
   assert [w for w in piece.warnings if "another Inception graph" in w]
 
 
@@ -239,7 +239,7 @@ def test_a_damaged_provenance_record_is_not_taken_for_none(
   np.savez(
     path, mu=x.mean(0), sigma=np.cov(x, rowvar=False), provenance=np.array(text)
   )
-  piece = prepare.reference_statistics(_svhn(path), fetch=False)
+  piece = prepare_fid.reference_statistics(_svhn(path), fetch=False)
   assert not piece.ready and says in piece.detail
   assert "TTUR's published files have none" not in piece.detail
 

@@ -34,7 +34,7 @@ LAYERS = (
     "tf_ttur.preflight",
   ),
   # 3. The configuration.
-  ("tf_ttur.config",),
+  ("tf_ttur.settings", "tf_ttur.config"),
   # 4. What a run is made of: networks, losses, the GAN and its builder,
   #    the data pipelines and the run's data, checkpoints, the run
   #    directory, records, the runtime, sample grids, n-grams, and what
@@ -57,6 +57,7 @@ LAYERS = (
     "tf_ttur.grid",
     "tf_ttur.jsd",
     "tf_ttur.summaries",
+    "tf_ttur.prepare_fid",
     "tf_ttur.prepare",
   ),
   # 5. Callbacks, evaluation, export: each with its own table keyed by the

@@ -20,7 +20,7 @@ from fid import core
 from fid import inception
 from fid import sources
 from fid import stats as fid_stats
-from tf_ttur import prepare
+from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
 
@@ -103,7 +103,7 @@ def test_a_folders_printed_command_gives_the_training_images_statistics(
   config = Config.of(
     dataset=f"folder:{folder}", image_size=16, fid_every=10, fid_stats="own.npz"
   )
-  command = prepare.own_stats_command(config, "own.npz")
+  command = prepare_fid.own_stats_command(config, "own.npz")
   assert "--image_size=16" in command
   saved = _run_printed(command, inception_pb)
   delivered, mu, sigma = _training_statistics(
@@ -114,8 +114,8 @@ def test_a_folders_printed_command_gives_the_training_images_statistics(
   recorded = fid_stats.load_provenance(saved)
   assert (recorded["image_size"], recorded["crop"]) == (16, "square")
   assert (
-    prepare.provenance.differences(
-      recorded, prepare.expected_provenance(config)
+    prepare_fid.provenance.differences(
+      recorded, prepare_fid.expected_provenance(config)
     )
     == []
   )
@@ -130,8 +130,9 @@ def test_a_folders_printed_command_gives_the_training_images_statistics(
     )
   stored_mu, _ = fid_stats.load_stats("stored.npz")
   assert np.abs(stored_mu - mu).max() > 1e-3 * np.abs(mu).max()
-  differences = prepare.provenance.differences(
-    fid_stats.load_provenance("stored.npz"), prepare.expected_provenance(config)
+  differences = prepare_fid.provenance.differences(
+    fid_stats.load_provenance("stored.npz"),
+    prepare_fid.expected_provenance(config),
   )
   assert differences == ["image_size as stored in the file, 16 in the run"]
 
@@ -149,7 +150,7 @@ def test_a_tfds_printed_command_gives_the_training_images_statistics(
     fid_stats="stats/fid_stats_svhn_train.npz",
   )
   (tmp_path / "stats").mkdir()
-  command = prepare.own_stats_command(config, config.evaluation.fid_stats)
+  command = prepare_fid.own_stats_command(config, config.evaluation.fid_stats)
   assert command.startswith(
     "python -m fid tfds:svhn_cropped:train --image_size=32 --save_stats stats/"
   )

@@ -29,6 +29,7 @@ from tests.helpers import stand_in_url_infos
 from tests.helpers import trains_two_steps
 from tf_ttur import main as main_lib
 from tf_ttur import prepare
+from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 
@@ -202,7 +203,7 @@ def test_a_cached_graph_of_another_size_is_not_ready(place):
   never "ok" for a file training would not use."""
   _cache_a_graph(place, b"not the graph")
   config = _svhn(place)
-  piece = prepare.inception_graph(config, fetch=False)
+  piece = prepare_fid.inception_graph(config, fetch=False)
   assert not piece.ready
   assert f"has 13 bytes, expected {download.PB_SIZE:,}" in piece.detail
   assert "--fid_inception=PATH" in " ".join(piece.how)
@@ -235,10 +236,10 @@ def test_a_cached_graph_of_another_size_is_not_ready(place):
 def test_a_cached_graph_with_another_md5_is_not_ready(place, monkeypatch):
   path = _cache_a_graph(place, b"x" * 64)
   monkeypatch.setattr(download, "PB_SIZE", 64)
-  piece = prepare.inception_graph(_svhn(place), fetch=False)
+  piece = prepare_fid.inception_graph(_svhn(place), fetch=False)
   assert not piece.ready and "has MD5" in piece.detail
   monkeypatch.setattr(download, "PB_MD5", download.file_md5(path))
-  piece = prepare.inception_graph(_svhn(place), fetch=False)
+  piece = prepare_fid.inception_graph(_svhn(place), fetch=False)
   assert piece.ready and download.PB_MD5 in piece.detail
 
 

@@ -651,7 +651,7 @@ def test_a_value_whose_higher_is_better_is_best_at_its_highest(
   from tf_ttur import evals
   from tf_ttur import records
   from tf_ttur.config import Config
-  from tf_ttur.experiments import compare
+  from tf_ttur.experiments import curves
   from tf_ttur.experiments import sweep
 
   quality = dataclasses.replace(evals.EVALS["quality"], maximize=("fd_shapes",))
@@ -678,7 +678,7 @@ def test_a_value_whose_higher_is_better_is_best_at_its_highest(
   assert records.summary(config)[1] == (
     "  best fd_shapes 300.0000 at step 50 (one run's highest)"
   )
-  summary = compare.summarize("x", [runs[0][3]], "fd_shapes")
+  summary = curves.summarize("x", [runs[0][3]], "fd_shapes")
   assert summary["paper_statistic"]["value"] == 300.0
   assert summary["best_per_seed"] == [300.0]
   metric, ranked = sweep.rank(runs, "fd_shapes")

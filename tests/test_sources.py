@@ -22,6 +22,7 @@ from tests.helpers import REPO
 from tests.helpers import stand_in_url_infos
 from tests.helpers import trains_two_steps
 from tf_ttur import prepare
+from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 from tf_ttur.data import images as images_lib
 from tf_ttur.errors import ConfigError
@@ -196,7 +197,7 @@ def test_lmdb_route_from_files_to_statistics_and_training(
   ).validate()
   piece = prepare.dataset(config, fetch=False, build_offline=True)
   assert piece.ready and piece.detail == "9 encoded images (LMDB)"
-  command = prepare.own_stats_command(config, f"{tmp_path}/lsun_own.npz")
+  command = prepare_fid.own_stats_command(config, f"{tmp_path}/lsun_own.npz")
   assert command.startswith(f"python -m fid lmdb:{folder} --image_size=32 ")
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # The replica; few images.
@@ -224,8 +225,8 @@ def test_lmdb_route_from_files_to_statistics_and_training(
   )
   recorded = fid_stats.load_provenance(f"{tmp_path}/lsun_own.npz")
   assert (
-    prepare.provenance.differences(
-      recorded, prepare.expected_provenance(config)
+    prepare_fid.provenance.differences(
+      recorded, prepare_fid.expected_provenance(config)
     )
     == []
   )

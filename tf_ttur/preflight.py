@@ -7,6 +7,7 @@ is judged once, the same way, by both."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tarfile
@@ -85,11 +86,12 @@ def check_environment(inception_download: bool, jsd: bool) -> None:
   FID_MAX_PIXELS (folder datasets), FID_CACHE_DIR (where the FID's
   Inception graph is downloaded to: inception_download), TF_TTUR_CACHE_DIR
   (the JSD's reference n-grams: jsd)."""
+  from fid import decode
   from fid import download
   from fid import sources
 
   try:
-    sources.max_pixels()
+    decode.max_pixels()
     if inception_download:
       download.default_cache_dir()
   except (sources.SourceError, download.InceptionError) as e:
@@ -140,11 +142,11 @@ def check_inception(path: str) -> None:
     if not tarfile.is_tarfile(path):
       raise ConfigError(f"--fid_inception={path}: not a .tgz archive")
     return
-  from fid import inception
+  from fid import graph
 
   try:
-    inception.load_graph_def(path)
-  except inception.InceptionError as e:
+    graph.load_graph_def(path)
+  except graph.InceptionError as e:
     raise ConfigError(f"--fid_inception: {e}") from None
 
 
@@ -189,3 +191,29 @@ def check_writable(path: str, flag: str = "--workdir") -> None:
     raise ConfigError(
       f"{flag}={path} is not writable ({probe} is not writable)"
     )
+
+
+@dataclasses.dataclass
+class Piece:
+  """One thing the run reads: what it is, whether it is there, and how to
+  get it (with and without internet)."""
+
+  what: str
+  ready: bool
+  detail: str
+  how: list[str] = dataclasses.field(default_factory=list)
+  warnings: list[str] = dataclasses.field(default_factory=list)
+  # What --mode=prepare fetches for it where there is internet ("" if
+  # nothing can be fetched).
+  fetch: str = ""
+  # The flags that choose it (FLAGS), named where it is missing.
+  flags: str = ""
+
+  def lines(self) -> list[str]:
+    head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
+    chosen = (
+      [f"           set by {self.flags}"]
+      if (self.flags and not self.ready)
+      else []
+    )
+    return [head, *chosen, *(f"           {h}" for h in self.how)]

@@ -12,17 +12,16 @@ anything is written, and refuses with the whole list.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from fid import datasources
-from fid import download
-from fid import provenance
 from tf_ttur import evals
 from tf_ttur import preflight
+from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import first_line
+from tf_ttur.preflight import Piece
 
 # What `tfds build` downloads for each dataset the paper used (the TFDS
 # catalog's download sizes), and what else it takes.
@@ -38,32 +37,6 @@ TFDS_NOTES = {
   "use the LMDB export itself, --dataset=lmdb:PATH",
   "lm1b": "1.7 GB",
 }
-
-
-@dataclasses.dataclass
-class Piece:
-  """One thing the run reads: what it is, whether it is there, and how to
-  get it (with and without internet)."""
-
-  what: str
-  ready: bool
-  detail: str
-  how: list[str] = dataclasses.field(default_factory=list)
-  warnings: list[str] = dataclasses.field(default_factory=list)
-  # What --mode=prepare fetches for it where there is internet ("" if
-  # nothing can be fetched).
-  fetch: str = ""
-  # The flags that choose it (FLAGS), named where it is missing.
-  flags: str = ""
-
-  def lines(self) -> list[str]:
-    head = f"  {'ok' if self.ready else 'MISSING':8} {self.what}: {self.detail}"
-    chosen = (
-      [f"           set by {self.flags}"]
-      if (self.flags and not self.ready)
-      else []
-    )
-    return [head, *chosen, *(f"           {h}" for h in self.how)]
 
 
 def _tfds_dataset(
@@ -239,216 +212,6 @@ def dataset(config: Config, fetch: bool, build_offline: bool) -> Piece:
   return Piece(what, check.ready, check.detail, list(check.how))
 
 
-def expected_provenance(config: Config) -> dict:
-  """What statistics made from this run's training images record."""
-  return datasources.parse(config.data.dataset).provenance(
-    config.data.image_size
-  )
-
-
-def own_stats_command(config: Config, path: str) -> str:
-  """The command that computes reference statistics from the run's own
-  training images (never under a TTUR file name): the source as
-  `python -m fid` spells it, at the run's size (its crop is the source's,
-  as training's)."""
-  source = datasources.parse(config.data.dataset)
-  size = config.data.image_size
-  if provenance.is_ttur_name(path):
-    folder = os.path.dirname(path) or "."
-    if source.kind.name == "tfds":
-      own = source.name.replace("/", "_")
-      split = "all" if "+" in source.split else source.split
-      own = f"{own}_{split}"
-    else:
-      base = os.path.basename(os.path.normpath(source.path))
-      own = f"{source.kind.name}_{base}"
-    path = os.path.join(folder, f"{own}_{size}.npz")
-  return (
-    f"python -m fid {source.spelling} --image_size={size} "
-    f"--save_stats {path} (then --fid_stats={path})"
-  )
-
-
-def reference_statistics(config: Config, fetch: bool) -> Piece:
-  """The FID's reference statistics: present and made from the run's
-  images, TTUR's published file (downloaded), or the command that makes
-  them."""
-  from fid import stats as fid_stats
-
-  path = config.evaluation.fid_stats
-  what = f"reference statistics {path}"
-  url = provenance.ttur_url(path)
-  if not os.path.isfile(path) and url and fetch:
-    try:
-      _fetch_file(url, path)
-    except OSError as e:
-      return _stats_missing(config, path, what, f"download failed: {e}")
-  if not os.path.isfile(path):
-    return _stats_missing(config, path, what, "no such file")
-  try:
-    # The check Config.validate runs on a given file (tf_ttur.preflight):
-    # one verdict for prepare and training.
-    preflight.check_fid_stats(path)
-    recorded = fid_stats.load_provenance(path)
-  except (ConfigError, fid_stats.StatsError) as e:
-    return Piece(what, False, str(e), [own_stats_command(config, path)])
-  if recorded is None:
-    return Piece(
-      what,
-      True,
-      "no provenance record (TTUR's published files "
-      "have none): its images cannot be checked against the "
-      "run's",
-    )
-  piece = Piece(what, True, provenance.describe(recorded))
-  expected = expected_provenance(config)
-  differences = provenance.differences(recorded, expected)
-  if differences:
-    piece.warnings.append(
-      f"{path} was made from other images than this run trains on: "
-      f"{'; '.join(differences)}. Its FIDs measure against those images "
-      f"({own_stats_command(config, 'OWN.npz')} makes the run's own)"
-    )
-  md5 = recorded.get("graph_md5")
-  if md5 is not None and not provenance.is_paper_graph(md5):
-    # By the MD5 it records, whatever its paper_graph field says.
-    piece.warnings.append(
-      f"{path} was made with another Inception graph (MD5 "
-      f"{recorded.get('graph_md5')}): FIDs against it cannot be compared "
-      "with published ones"
-    )
-  return piece
-
-
-def _stats_missing(config: Config, path: str, what: str, detail: str) -> Piece:
-  url = provenance.ttur_url(path)
-  how = []
-  if url:
-    how += [
-      f"TTUR's published file (the paper's reference: "
-      f"{provenance.TTUR_STATS[os.path.basename(path)]}): "
-      f"--mode=prepare downloads {url}",
-      f"offline: download it elsewhere and copy it to {os.path.abspath(path)}",
-      f"or compute the project's own from the same images: "
-      f"{own_stats_command(config, path)}",
-    ]
-  else:
-    how += [
-      f"compute it from the run's images (needs the dataset and the "
-      f"Inception graph): {own_stats_command(config, path)}"
-    ]
-  return Piece(what, False, detail, how, fetch=url or "")
-
-
-def _fetch_file(url: str, path: str) -> None:
-  """Downloads url to path with keras.utils.get_file (a partial download
-  never takes the name)."""
-  import keras
-
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  try:
-    keras.utils.get_file(
-      os.path.basename(path), origin=url, cache_dir=folder, cache_subdir="."
-    )
-  except Exception as e:  # noqa: BLE001 get_file raises plain Exception.
-    raise OSError(first_line(e)) from None
-
-
-def inception_graph(config: Config, fetch: bool) -> Piece:
-  """The 2015 Inception graph: given, in the cache, or downloaded. A
-  cached file is checked as fid.download.get_inception_graph checks it
-  (its size and MD5), so what this calls ok is what training uses."""
-  given = config.evaluation.fid_inception
-  if given:
-    return _given_graph(given)
-  cache = download.default_cache_dir()
-  cached = os.path.join(cache, download.PB_NAME)
-  archive = os.path.join(cache, download.ARCHIVE_NAME)
-  what = f"Inception graph {cached}"
-  problem = download.graph_problem(cached) if os.path.isfile(cached) else None
-  if (not os.path.isfile(cached) or problem) and (
-    fetch or os.path.isfile(archive)
-  ):
-    try:
-      download.get_inception_graph(
-        archive if os.path.isfile(archive) else None,
-        cache,
-        url=download.INCEPTION_URL,
-        md5=download.PB_MD5,
-        pb_size=download.PB_SIZE,
-        archive_size=download.ARCHIVE_SIZE,
-        flag="--fid_inception",
-      )
-    except download.InceptionError as e:
-      return _graph_missing(what, cache, str(e))
-    problem = download.graph_problem(cached)
-  if problem:
-    return _graph_missing(
-      what,
-      cache,
-      f"{problem} (replace it, or remove "
-      "it and run --mode=prepare where there is internet)",
-    )
-  if not os.path.isfile(cached):
-    return _graph_missing(what, cache, "not in the cache")
-  return Piece(
-    what, True, f"{os.path.getsize(cached):,} bytes, MD5 {download.PB_MD5}"
-  )
-
-
-def _given_graph(path: str) -> Piece:
-  """--fid_inception: used as given (training does not replace it); a
-  graph other than the 2015 one is named, as make_extractor warns."""
-  what = f"Inception graph {path} (--fid_inception)"
-  if not os.path.isfile(path):
-    return Piece(
-      what,
-      False,
-      "no such file",
-      [
-        f"the 2015 graph: {download.INCEPTION_URL} ({download.PB_NAME} "
-        f"inside has MD5 {download.PB_MD5}), or its .tgz"
-      ],
-    )
-  try:
-    preflight.check_inception(path)  # Config.validate's check.
-  except ConfigError as e:
-    return Piece(what, False, str(e))
-  if path.endswith((".tgz", ".tar.gz")):
-    return Piece(
-      what,
-      True,
-      f"an archive; its {download.PB_NAME} is "
-      "checked (size, MD5) when it is extracted",
-    )
-  piece = Piece(what, True, f"{os.path.getsize(path):,} bytes")
-  problem = download.graph_problem(path)
-  if problem:
-    piece.detail += " (not the 2015 graph)"
-    piece.warnings.append(
-      f"{problem}: its FIDs cannot be compared with published ones"
-    )
-  return piece
-
-
-def _graph_missing(what: str, cache: str, detail: str) -> Piece:
-  return Piece(
-    what,
-    False,
-    detail,
-    fetch=download.INCEPTION_URL,
-    how=[
-      f"with internet: --mode=prepare downloads {download.INCEPTION_URL} "
-      f"({download.ARCHIVE_SIZE:,} bytes) and keeps only {download.PB_NAME} "
-      f"(MD5 {download.PB_MD5})",
-      f"offline: copy {download.ARCHIVE_NAME} or {download.PB_NAME} into "
-      f"{cache} (${download.CACHE_ENV} chooses the folder), or pass "
-      "--fid_inception=PATH",
-    ],
-  )
-
-
 def quality_model(config: Config) -> Piece:
   path = evals.quality_model_path(config.evaluation)
   what = f"fd_shapes classifier {path}"
@@ -483,8 +246,8 @@ def check(
 # What an evaluation can need (tf_ttur.evals.Eval.needs), in listing order:
 # name -> (config, fetch) -> the Piece.
 PIECES = {
-  "reference_statistics": reference_statistics,
-  "inception_graph": inception_graph,
+  "reference_statistics": prepare_fid.reference_statistics,
+  "inception_graph": prepare_fid.inception_graph,
   "quality_model": lambda config, fetch: quality_model(config),
 }
 # The flags that choose each piece.

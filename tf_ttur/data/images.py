@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from fid import datasources
+from fid import decode
 from fid import preprocess
 from fid import quiet
 from fid import sources
@@ -91,9 +92,9 @@ def list_image_files(folder: str) -> list[str]:
 
 def first_unreadable(folder: str) -> tuple[str, str] | None:
   """(file, one-line reason) of the first image in `folder` that does not
-  decode (fid.sources.first_unreadable), for the error message after the
+  decode (fid.decode.first_unreadable), for the error message after the
   pipeline failed."""
-  return sources.first_unreadable(list_image_files(folder))
+  return decode.first_unreadable(list_image_files(folder))
 
 
 def load_images(

@@ -10,7 +10,7 @@ are several), reusing finished runs and resuming the others as `compare`
 does; every pair's flags are checked before the first run trains. Then it
 ranks the pairs by the paper's statistic as this project reads it (the
 best point of the mean curve over seeds,
-tf_ttur.experiments.compare.paper_statistic) and writes
+tf_ttur.experiments.curves.paper_statistic) and writes
 OUT/sweep.md, OUT/sweep.json and OUT/sweep.png, a heatmap over (d_lr,
 g_lr) with the one-time-scale diagonal (d_lr = g_lr) outlined. The runs
 are HParams trials of one TensorBoard logdir: `tensorboard --logdir OUT`.
@@ -34,6 +34,7 @@ from tf_ttur.config import Config
 from tf_ttur.errors import ConfigError
 from tf_ttur.errors import fail
 from tf_ttur.experiments import compare
+from tf_ttur.experiments import curves
 
 
 def pair_name(d_lr: float, g_lr: float) -> str:
@@ -138,10 +139,10 @@ def rank(runs: list[tuple], metric: str | None) -> tuple[str, list[dict]]:
   by_pair: dict[tuple[float, float], list[str]] = {}
   for d_lr, g_lr, _, workdir, _ in runs:
     by_pair.setdefault((d_lr, g_lr), []).append(workdir)
-  metric = metric or compare.pick_metric([r[3] for r in runs])
+  metric = metric or curves.pick_metric([r[3] for r in runs])
   summaries = []
   for (d_lr, g_lr), workdirs in by_pair.items():
-    summary = compare.summarize(pair_name(d_lr, g_lr), workdirs, metric)
+    summary = curves.summarize(pair_name(d_lr, g_lr), workdirs, metric)
     summary.update(d_lr=d_lr, g_lr=g_lr, one_time_scale=d_lr == g_lr)
     summaries.append(summary)
   sign = -1 if evals.direction(metric) == "max" else 1

@@ -46,69 +46,75 @@ flags.DEFINE_integer("e2e_batch", 50, "Batch size of both tools end to end.")
 FLAGS = flags.FLAGS
 
 
-def _end_to_end() -> None:
+def _random_folders(tmp: str, n: int) -> list[str]:
+  """Two folders of n random 32x32 PNGs (seeds 0 and 1) under tmp."""
+  import os
+
+  from PIL import Image
+
+  folders = []
+  for k in range(2):
+    folder = os.path.join(tmp, "ab"[k])
+    os.makedirs(folder)
+    rng = np.random.default_rng(k)
+    for i in range(n):
+      Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
+        os.path.join(folder, f"{i:06d}.png")
+      )
+    folders.append(folder)
+  return folders
+
+
+def _tools(folders: list[str], graph: str) -> tuple[list[tuple], bool]:
+  """([(name, PYTHONPATH, command)] of the tools to time, whether
+  pytorch-fid can be imported and is among them)."""
   import os
   import subprocess
   import sys
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  batch = str(FLAGS.e2e_batch)
+  ours = [sys.executable, "-m", "fid", *folders, f"--inception={graph}"]
+  rows = [
+    (
+      "this project (python -m fid)",
+      os.environ.get("PYTHONPATH"),
+      [*ours, f"--batch_size={batch}", "--quiet"],
+    )
+  ]
+  torch_env = os.pathsep.join(p for p in (FLAGS.torch_path, repo) if p)
+  probe = subprocess.run(
+    [sys.executable, "-c", "import pytorch_fid"],
+    env=dict(os.environ, PYTHONPATH=torch_env),
+    capture_output=True,
+    check=False,
+  )
+  if probe.returncode == 0:
+    script = os.path.join(repo, "benchmarks", "pytorch_fid_offline.py")
+    rows.append(
+      (
+        "pytorch-fid 0.3.0 (random weights)",
+        torch_env,
+        [sys.executable, script, *folders, "--device", "cpu"]
+        + ["--batch-size", batch],
+      )
+    )
+  return rows, probe.returncode == 0
+
+
+def _end_to_end() -> None:
+  import os
+  import subprocess
   import tempfile
   import time
-
-  from PIL import Image
 
   from fid import testing
 
   n = FLAGS.e2e_images
   with tempfile.TemporaryDirectory() as tmp:
-    folders = []
-    for k in range(2):
-      folder = os.path.join(tmp, "ab"[k])
-      os.makedirs(folder)
-      rng = np.random.default_rng(k)
-      for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-          os.path.join(folder, f"{i:06d}.png")
-        )
-      folders.append(folder)
+    folders = _random_folders(tmp, n)
     graph = testing.write_graph_def(os.path.join(tmp, "inception.pb"))
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    rows = [
-      (
-        "this project (python -m fid)",
-        os.environ.get("PYTHONPATH"),
-        [
-          sys.executable,
-          "-m",
-          "fid",
-          *folders,
-          f"--inception={graph}",
-          f"--batch_size={FLAGS.e2e_batch}",
-          "--quiet",
-        ],
-      )
-    ]
-    torch_env = os.pathsep.join(p for p in (FLAGS.torch_path, repo) if p)
-    probe = subprocess.run(
-      [sys.executable, "-c", "import pytorch_fid"],
-      env=dict(os.environ, PYTHONPATH=torch_env),
-      capture_output=True,
-      check=False,
-    )
-    if probe.returncode == 0:
-      rows.append(
-        (
-          "pytorch-fid 0.3.0 (random weights)",
-          torch_env,
-          [
-            sys.executable,
-            os.path.join(repo, "benchmarks", "pytorch_fid_offline.py"),
-            *folders,
-            "--device",
-            "cpu",
-            "--batch-size",
-            str(FLAGS.e2e_batch),
-          ],
-        )
-      )
+    rows, has_torch = _tools(folders, graph)
     print(
       f"\nEnd to end: two folders of {n} 32x32 PNGs to an FID (whole "
       f"process, batch {FLAGS.e2e_batch}):\n"
@@ -136,7 +142,7 @@ def _end_to_end() -> None:
     for name, value in seconds.items():
       ratio = f"{torch_seconds / value:.2f}x" if torch_seconds else ""
       print(f"| {name} | {value:.1f} | {2 * n / value:.1f} | {ratio} |")
-    if probe.returncode:
+    if not has_torch:
       print(
         "\npytorch-fid not run: it cannot be imported (pass "
         "--torch_path=DIR holding torch, torchvision and pytorch_fid)."

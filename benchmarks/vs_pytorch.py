@@ -68,12 +68,12 @@ def _tf_steps_per_second() -> float:
   return 1 / seconds
 
 
-def _torch_steps_per_second() -> float:
+def _torch_networks(w: int, s16: int, z_dim: int):
+  """The DCGAN generator and discriminator in PyTorch, as this project's
+  (5x5 kernels, stride 2, batch norm eps 1e-5, no batch norm in the
+  discriminator's first layer)."""
   import torch
   from torch import nn
-
-  torch.manual_seed(0)
-  w, s16, z_dim = FLAGS.width, -(-FLAGS.image_size // 16), 100
 
   def up(cin, cout):
     return nn.ConvTranspose2d(cin, cout, 5, 2, padding=2, output_padding=1)
@@ -102,7 +102,18 @@ def _torch_steps_per_second() -> float:
   discriminator = nn.Sequential(
     *layers, nn.Flatten(), nn.Linear(s16 * s16 * 8 * w, 1)
   )
-  generator = Generator()
+  return Generator(), discriminator
+
+
+def _torch_steps_per_second() -> float:
+  import torch
+  from torch import nn
+
+  torch.manual_seed(0)
+  z_dim = 100
+  generator, discriminator = _torch_networks(
+    FLAGS.width, -(-FLAGS.image_size // 16), z_dim
+  )
   d_opt = torch.optim.Adam(discriminator.parameters(), 1e-4, (0.5, 0.999))
   g_opt = torch.optim.Adam(generator.parameters(), 5e-4, (0.5, 0.999))
   bce = nn.BCEWithLogitsLoss()

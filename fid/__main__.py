@@ -53,28 +53,29 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument(
     "--version", action="version", version=f"%(prog)s {fid.__version__}"
   )
-  p.add_argument(
+  _network_arguments(p)
+  _inputs_arguments(p)
+  _output_arguments(p)
+  return p
+
+
+def _network_arguments(p: argparse.ArgumentParser) -> None:
+  """The network and how it is run."""
+  g = p.add_argument_group("the network")
+  g.add_argument(
     "--inception",
     "-i",
     default=None,
     help="local classify_image_graph_def.pb or the .tgz; with "
     "--extractor=savedmodel, the SavedModel's folder",
   )
-  p.add_argument(
+  g.add_argument(
     "--cache_dir",
     default=None,
     help="where the graph is cached (default $FID_CACHE_DIR or "
     "~/.cache/tf_ttur_fid)",
   )
-  p.add_argument("--batch_size", type=int, default=50)
-  p.add_argument(
-    "--show_tf_logs",
-    action="store_true",
-    help="show TensorFlow's C++ log lines at start-up and "
-    "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
-    "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)",
-  )
-  p.add_argument(
+  g.add_argument(
     "--extractor",
     choices=architecture.EXTRACTORS,
     default="fast",
@@ -83,41 +84,42 @@ def _parser() -> argparse.ArgumentParser:
       for kind in architecture.EXTRACTOR_KINDS.values()
     ),
   )
-  p.add_argument(
+  g.add_argument(
     "--method",
     choices=frechet.METHODS,
     default="eigh",
     help="eigh (default, exact) or ttur (scipy sqrtm)",
   )
-  p.add_argument(
-    "--save_stats",
-    metavar="OUT.npz",
-    default=None,
-    help="save mu/sigma of the one PATH instead of an FID",
-  )
-  p.add_argument(
-    "--overwrite",
-    action="store_true",
-    help="replace an existing --save_stats file",
-  )
-  p.add_argument(
+  g.add_argument("--batch_size", type=int, default=50)
+
+
+def _inputs_arguments(p: argparse.ArgumentParser) -> None:
+  """How the PATHs are read."""
+  g = p.add_argument_group("reading the inputs")
+  g.add_argument(
     "--recursive", action="store_true", help="also read images in subfolders"
   )
-  p.add_argument(
+  g.add_argument(
     "--drop_last_partial_batch",
     action="store_true",
     help="drop the last partial batch as TTUR's fid.py does "
     "(only N // batch_size * batch_size images count)",
   )
-  p.add_argument("--data_dir", default=None, help="TFDS data directory")
-  p.add_argument(
+  g.add_argument("--data_dir", default=None, help="TFDS data directory")
+  g.add_argument(
     "--num",
     type=int,
     default=generator_lib.DEFAULT_NUM,
     help="samples drawn from a savedmodel:DIR generator "
     "(default 50,000, as the paper)",
   )
-  p.add_argument(
+  g.add_argument(
+    "--seed",
+    type=int,
+    default=0,
+    help="seed of the z drawn for a savedmodel:DIR generator",
+  )
+  g.add_argument(
     "--image_size",
     type=int,
     default=None,
@@ -129,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     "and arrays: default as stored; a generator's samples "
     "keep their own size",
   )
-  p.add_argument(
+  g.add_argument(
     "--crop",
     choices=preprocess.CROPS,
     default=None,
@@ -138,35 +140,51 @@ def _parser() -> argparse.ArgumentParser:
     "folder or an array, as training crops a folder:PATH "
     "dataset)",
   )
-  p.add_argument(
+  g.add_argument(
     "--workers",
     type=int,
     default=None,
     help="image decoding threads (default: one per core, 2 to "
     "16; 1 decodes in the main thread)",
   )
-  p.add_argument(
-    "--seed",
-    type=int,
-    default=0,
-    help="seed of the z drawn for a savedmodel:DIR generator",
+
+
+def _output_arguments(p: argparse.ArgumentParser) -> None:
+  """What is written, and how much is said."""
+  g = p.add_argument_group("output")
+  g.add_argument(
+    "--save_stats",
+    metavar="OUT.npz",
+    default=None,
+    help="save mu/sigma of the one PATH instead of an FID",
   )
-  p.add_argument(
+  g.add_argument(
+    "--overwrite",
+    action="store_true",
+    help="replace an existing --save_stats file",
+  )
+  g.add_argument(
     "--json",
     action="store_true",
     help="print FID, sFID, Inception Score, KID, precision and "
     "recall (PATH1 the reference, PATH2 the generated set) and "
     "the counts as JSON",
   )
-  p.add_argument("--quiet", action="store_true", help="no progress bar")
-  p.add_argument(
+  g.add_argument("--quiet", action="store_true", help="no progress bar")
+  g.add_argument(
     "--info",
     action="store_true",
     help="print what the one PATH, a statistics .npz, holds: "
     "its features, spatial statistics and provenance record "
     "(with --json, as JSON); nothing is computed",
   )
-  return p
+  g.add_argument(
+    "--show_tf_logs",
+    action="store_true",
+    help="show TensorFlow's C++ log lines at start-up and "
+    "TensorFlow's and TFDS's INFO/WARNING lines (hidden by "
+    "default; a TF_CPP_MIN_LOG_LEVEL you set is kept)",
+  )
 
 
 def _info(args) -> int:

@@ -19,6 +19,7 @@ from fid import preprocess
 from fid import provenance
 from fid import sources
 from fid import stats as stats_lib
+from fid.options import Options
 
 EXPECTED_ERRORS = (
   sources.SourceError,
@@ -28,42 +29,6 @@ EXPECTED_ERRORS = (
   ValueError,
   OSError,
 )
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Options:
-  """What `python -m fid` takes besides its paths (its flags, one field
-  each; `python -m fid --help` says what each does).
-
-  image_size (and crop) bring every image input to that side as training
-  does (fid.preprocess.crop_and_resize; a folder's or an array's crop is
-  training's for folders, preprocess.FOLDER_CROP, a TFDS split's the
-  paper's rule for it); without it images are read as stored."""
-
-  inception_path: str | None = None
-  batch_size: int = 50
-  extractor: str = "fast"
-  method: str = "eigh"
-  recursive: bool = False
-  drop_last_partial_batch: bool = False
-  extra_metrics: bool = False
-  save_stats: str | None = None
-  cache_dir: str | None = None
-  data_dir: str | None = None
-  progress: bool = False
-  num: int = generator_lib.DEFAULT_NUM
-  seed: int = 0
-  workers: int | None = None
-  image_size: int | None = None
-  crop: str | None = None
-  overwrite: bool = False
-
-  @property
-  def preprocessing(self) -> inputs.Preprocessing | None:
-    """(crop, size) for folders and arrays, or None: read as stored."""
-    if self.image_size is None:
-      return None
-    return (self.crop or preprocess.FOLDER_CROP, self.image_size)
 
 
 def compute(paths: list[str], options: Options | None = None, **fields):
@@ -156,17 +121,7 @@ class _Passes:
           "step": value.info.get("step"),
         }
       )
-    batches, total = inputs.batches(
-      kind,
-      value,
-      o.batch_size,
-      o.drop_last_partial_batch,
-      o.num,
-      o.seed,
-      self.notes,
-      o.workers,
-      o.preprocessing,
-    )
+    batches, total = inputs.batches(kind, value, o, self.notes)
     if self.net is None:
       from fid import inception
 
@@ -205,14 +160,7 @@ def _save(path: str, resolved, result, net, options: Options) -> None:
       if result.spatial_mu is not None
       else None
     ),
-    provenance=inputs.provenance_of(
-      path,
-      resolved,
-      result.count,
-      net,
-      options.drop_last_partial_batch,
-      options.preprocessing,
-    ),
+    provenance=inputs.provenance_of(path, resolved, result.count, net, options),
   )
 
 

@@ -135,6 +135,65 @@ def _check_pb(path: str, md5: str | None, size: int | None, what: str) -> None:
     raise InceptionError(problem)
 
 
+def _given_graph(
+  path: str, cache_dir: str, md5: str | None, pb_size: int | None, flag: str
+) -> str:
+  """A local .pb (used as is) or .tgz (its .pb extracted into the cache,
+  checked)."""
+  if os.path.isdir(path):
+    raise InceptionError(
+      f"{flag}={path}: a folder; give the file itself "
+      f"({PB_NAME} or {ARCHIVE_NAME})"
+    )
+  if not os.path.isfile(path):
+    raise InceptionError(f"{flag}={path}: no such file")
+  if path.endswith((".tgz", ".tar.gz")):
+    return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
+  return path
+
+
+def _download_graph(
+  cached: str,
+  url: str,
+  md5: str | None,
+  sizes: tuple[int | None, int | None],
+  flag: str,
+  problem: str | None,
+) -> str:
+  """Downloads the archive with keras.utils.get_file into the cache
+  folder of `cached`, checks its size (sizes: the .pb's, the archive's)
+  and extracts the .pb to `cached`; only the .pb is kept. problem: why a
+  cached .pb was not used, said first where the download fails."""
+  pb_size, archive_size = sizes
+  cache_dir = os.path.dirname(cached)
+  import keras
+
+  # get_file silently falls back to /tmp/.keras when cache_dir is missing.
+  os.makedirs(cache_dir, exist_ok=True)
+  try:
+    archive = keras.utils.get_file(
+      ARCHIVE_NAME, origin=url, cache_dir=cache_dir, cache_subdir="."
+    )
+  except Exception as e:  # noqa: BLE001 get_file raises plain Exception on URL errors.
+    raise InceptionError(
+      (f"{problem}; " if problem else "")
+      + f"cannot download the Inception graph from {url} "
+      f"({first_line(e)}). Download it elsewhere and put {ARCHIVE_NAME} "
+      f"or {PB_NAME} into {cache_dir} (or set ${CACHE_ENV}), or pass "
+      f"{flag}=PATH."
+    ) from None
+  try:
+    if archive_size is not None and os.path.getsize(archive) != archive_size:
+      raise InceptionError(
+        f"{url} gave {os.path.getsize(archive)} bytes, expected "
+        f"{archive_size}; the partial or wrong file was removed"
+      )
+    return extract_pb(archive, cached, md5, pb_size)
+  finally:
+    if os.path.exists(archive):
+      os.remove(archive)  # Only the .pb is kept.
+
+
 def get_inception_graph(
   path: str | None = None,
   cache_dir: str | None = None,
@@ -169,45 +228,13 @@ def get_inception_graph(
       "(where the Inception graph is kept)"
     )
   if path is not None:
-    if os.path.isdir(path):
-      raise InceptionError(
-        f"{flag}={path}: a folder; give the file itself "
-        f"({PB_NAME} or {ARCHIVE_NAME})"
-      )
-    if not os.path.isfile(path):
-      raise InceptionError(f"{flag}={path}: no such file")
-    if path.endswith((".tgz", ".tar.gz")):
-      return extract_pb(path, os.path.join(cache_dir, PB_NAME), md5, pb_size)
-    return path
+    return _given_graph(path, cache_dir, md5, pb_size, flag)
   cached = os.path.join(cache_dir, PB_NAME)
   problem = (
     graph_problem(cached, md5, pb_size) if os.path.isfile(cached) else None
   )
   if os.path.isfile(cached) and problem is None:
     return cached
-  import keras
-
-  # get_file silently falls back to /tmp/.keras when cache_dir is missing.
-  os.makedirs(cache_dir, exist_ok=True)
-  try:
-    archive = keras.utils.get_file(
-      ARCHIVE_NAME, origin=url, cache_dir=cache_dir, cache_subdir="."
-    )
-  except Exception as e:  # noqa: BLE001 get_file raises plain Exception on URL errors.
-    raise InceptionError(
-      (f"{problem}; " if problem else "")
-      + f"cannot download the Inception graph from {url} "
-      f"({first_line(e)}). Download it elsewhere and put {ARCHIVE_NAME} "
-      f"or {PB_NAME} into {cache_dir} (or set ${CACHE_ENV}), or pass "
-      f"{flag}=PATH."
-    ) from None
-  try:
-    if archive_size is not None and os.path.getsize(archive) != archive_size:
-      raise InceptionError(
-        f"{url} gave {os.path.getsize(archive)} bytes, expected "
-        f"{archive_size}; the partial or wrong file was removed"
-      )
-    return extract_pb(archive, cached, md5, pb_size)
-  finally:
-    if os.path.exists(archive):
-      os.remove(archive)  # Only the .pb is kept.
+  return _download_graph(
+    cached, url, md5, (pb_size, archive_size), flag, problem
+  )

@@ -13,9 +13,7 @@ from fid import generator as generator_lib
 from fid import provenance
 from fid import sources
 from fid import stats as stats_lib
-
-# (crop, size): a folder or an array brought to size as training does.
-Preprocessing = tuple[str, int]
+from fid.options import Options
 
 
 def plain(path: str) -> str:
@@ -75,22 +73,16 @@ def resolve(
   )
 
 
-def batches(
-  kind: str,
-  value,
-  batch_size: int,
-  drop_last: bool,
-  num: int,
-  seed: int,
-  notes: dict,
-  workers: int | None,
-  preprocessing: Preprocessing | None = None,
-):
-  """(batches, total) of one image input; preprocessing: (crop, size) for
-  a folder or an array, as training brings its images to size."""
+def batches(kind: str, value, options: Options, notes: dict):
+  """(batches, total) of one image input, as `options` ask (batch size,
+  drop_last_partial_batch, a generator's num and seed, the decoding
+  workers, and (crop, size) for a folder or an array, as training brings
+  its images to size); notes collects the RGB conversions."""
+  batch_size, drop_last = options.batch_size, options.drop_last_partial_batch
+  preprocessing = options.preprocessing
   if kind == "generator":
     # Sampled in memory through serving_default; no image is written.
-    return value.batches(num, seed, batch_size), num
+    return value.batches(options.num, options.seed, batch_size), options.num
   if kind == "source":
     source, total = value
     size = preprocessing[1] if preprocessing else source.kind.default_size
@@ -110,19 +102,20 @@ def batches(
       sources.preprocessed_batches(value, *preprocessing, batch_size),
       len(value),
     )
+  workers = options.workers
   return sources.iter_batches(value, batch_size, notes, workers), len(value)
 
 
 def provenance_of(
-  path: str,
-  resolved,
-  count: int,
-  net,
-  drop_last: bool,
-  preprocessing: Preprocessing | None,
+  path: str, resolved, count: int, net, options: Options
 ) -> dict:
-  """The record a saved statistics file carries (fid.provenance);
-  preprocessing: (crop, size) applied to a folder or an array."""
+  """The record a saved statistics file carries (fid.provenance), with
+  the options that made it (drop_last_partial_batch, the (crop, size)
+  applied to a folder or an array)."""
+  drop_last, preprocessing = (
+    options.drop_last_partial_batch,
+    options.preprocessing,
+  )
   kind, value = resolved
   if kind == "source":
     source, _ = value

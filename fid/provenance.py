@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import os
+from typing import TypedDict, Unpack
 
 from fid import download
 from fid.version import __version__
@@ -57,18 +58,31 @@ def foreign_graph_warning(pb_path: str, md5: str) -> str:
   )
 
 
+class Images(TypedDict, total=False):
+  """What a record says of the images, where it is known: the dataset
+  (a TFDS name, folder:PATH, a source's spelling, savedmodel:DIR), its
+  split, and the side and crop they were brought to."""
+
+  dataset: str | None
+  split: str | None
+  image_size: int | None
+  crop: str | None
+
+
 def record(
   source: str,
   count: int,
   extractor: str,
   graph_md5_value: str,
-  dataset: str | None = None,
-  split: str | None = None,
-  image_size: int | None = None,
-  crop: str | None = None,
   drop_last_partial_batch: bool = False,
+  **images: Unpack[Images],
 ) -> dict:
   """The provenance record of a statistics file (see the module)."""
+  unknown = set(images) - set(Images.__annotations__)
+  if unknown:
+    raise TypeError(f"record() got unknown fields {sorted(unknown)}")
+  dataset, split = images.get("dataset"), images.get("split")
+  image_size, crop = images.get("image_size"), images.get("crop")
   return {
     "source": source,
     "dataset": dataset,

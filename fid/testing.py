@@ -163,6 +163,16 @@ def make_graph_def(
 ) -> tf.compat.v1.GraphDef:
   """The replica GraphDef with random weights drawn from `seed`."""
   b = GraphDefBuilder(np.random.default_rng(seed), scale_after_normalization)
+  _input_nodes(b)
+  top = architecture.inception_2015(b, "Mul")
+  _head_nodes(b, top)
+  return b.graph_def
+
+
+def _input_nodes(b: GraphDefBuilder) -> None:
+  """The graph's input: a JPEG decoded, cast, given a batch axis
+  (ExpandDims, where the FID feeds images), resized to 299 with the
+  legacy ResizeBilinear and scaled to [-1, 1) as (x - 128) / 128."""
   b.const("DecodeJpeg/contents", b"")
   b.node(
     "DecodeJpeg",
@@ -198,7 +208,11 @@ def make_graph_def(
   b.const("Mul/y", np.array(0.0078125, np.float32))
   b.node("Mul", "Mul", ["Sub", "Mul/y"], T=_type(_FLOAT))
   b.channels["Mul"] = 3
-  top = architecture.inception_2015(b, "Mul")
+
+
+def _head_nodes(b: GraphDefBuilder, top: str) -> None:
+  """pool_3 (an 8x8 average pool of the last block, reshaped to
+  [1, 2048]) and the softmax head with its random weights and biases."""
   b.node(
     "pool_3",
     "AvgPool",
@@ -243,7 +257,6 @@ def make_graph_def(
     data_format="NHWC",
   )
   b.node("softmax", "Softmax", ["softmax/logits"], T=_type(_FLOAT))
-  return b.graph_def
 
 
 def write_graph_def(path: str, seed: int = 0) -> str:

@@ -19,7 +19,7 @@ def _model(d_lr, g_lr, n_critic=1, loss_scaling=False, seed=0):
     loss=losses.LOSSES["dcgan"],
     z_dim=16,
     z_distribution="uniform",
-    n_critic=n_critic,
+    rule=gan_lib.UpdateRule(n_critic=n_critic),
     seed=seed,
   )
   model.compile(

@@ -237,3 +237,46 @@ def test_every_config_parameter_is_typed_config():
           ):
             untyped.append(f"{module}.{node.name}:{node.lineno}")
   assert not untyped, untyped
+
+
+# What a reader takes in at once (docs/design.md, "Layers"): a module, a
+# function, and the parameters of a call outside an options dataclass.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+MAX_PARAMETERS = 8
+
+
+def _sources():
+  for folder in ("tf_ttur", "fid", "benchmarks"):
+    for root, _, files in os.walk(os.path.join(REPO, folder)):
+      for name in sorted(files):
+        if name.endswith(".py"):
+          path = os.path.join(root, name)
+          with open(path, encoding="utf-8") as f:
+            yield os.path.relpath(path, REPO), f.read()
+
+
+def test_modules_and_functions_stay_small():
+  too_big = []
+  for path, text in _sources():
+    lines = text.count("\n")
+    if lines > MAX_MODULE_LINES:
+      too_big.append(f"{path}: {lines} lines (at most {MAX_MODULE_LINES})")
+    for node in ast.walk(ast.parse(text)):
+      if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        continue
+      length = node.end_lineno - node.lineno + 1
+      if length > MAX_FUNCTION_LINES:
+        too_big.append(
+          f"{path}:{node.lineno} {node.name}: {length} lines (at most "
+          f"{MAX_FUNCTION_LINES}; split it)"
+        )
+      a = node.args
+      names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+      count = len([n for n in names if n not in ("self", "cls")])
+      if count > MAX_PARAMETERS:
+        too_big.append(
+          f"{path}:{node.lineno} {node.name}: {count} parameters (at most "
+          f"{MAX_PARAMETERS}; an options dataclass holds more)"
+        )
+  assert not too_big, "\n".join(too_big)

@@ -65,11 +65,13 @@ def build_model(
     loss=losses.LOSSES[family.loss],
     z_dim=config.network.z_dim,
     z_distribution=family.z_distribution,
-    n_critic=optimization.n_critic,
+    rule=gan_lib.UpdateRule(
+      n_critic=optimization.n_critic,
+      fresh_g_z=family.fresh_g_z,
+      extra_g_passes=optimization.extra_g_passes,
+      kt_next_batch=optimization.kt_update == "original",
+    ),
     seed=config.run.seed,
-    fresh_g_z=family.fresh_g_z,
-    extra_g_passes=optimization.extra_g_passes,
-    kt_next_batch=optimization.kt_update == "original",
   )
   adam = dict(
     beta_1=optimization.beta_1,

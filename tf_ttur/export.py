@@ -27,6 +27,7 @@ the SavedModel before the export is put in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -283,6 +284,39 @@ def write_tflite(saved_model: str, z_dim: int, out: str) -> dict:
   return check
 
 
+@contextlib.contextmanager
+def _staged(export_dir: str):
+  """A temporary sibling folder to write the export into, renamed to
+  export_dir (replacing an older export only then) when the block ends
+  well, removed when it does not: a crash or a failed check never leaves
+  a half-written export. ExportError names export_dir."""
+  parent = os.path.dirname(os.path.abspath(export_dir))
+  try:
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+  except OSError as e:
+    raise ExportError(f"cannot export to {export_dir}: {e}") from None
+  try:
+    yield tmp
+    old = None
+    if os.path.exists(export_dir):
+      old = tmp + ".old"
+      os.rename(export_dir, old)
+    os.rename(tmp, export_dir)
+    if old:
+      shutil.rmtree(old)
+  except (OSError, tf.errors.OpError) as e:
+    shutil.rmtree(tmp, ignore_errors=True)
+    if isinstance(e, ExportError):
+      raise
+    raise ExportError(
+      f"cannot export to {export_dir}: {first_line(e)}"
+    ) from None
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+
+
 def export_generator(
   model,
   config: Config,
@@ -315,13 +349,7 @@ def export_generator(
   info = model_info(
     model, config, training_precision, data, export_dtype, history
   )
-  parent = os.path.dirname(os.path.abspath(export_dir))
-  try:
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
-  except OSError as e:
-    raise ExportError(f"cannot export to {export_dir}: {e}") from None
-  try:
+  with _staged(export_dir) as tmp:
     archive.write_out(tmp, verbose=False)
     if config.output.tflite:
       info["tflite"] = write_tflite(
@@ -331,23 +359,6 @@ def export_generator(
     with open(os.path.join(tmp, MODEL_INFO), "w", encoding="utf-8") as f:
       json.dump(info, f, indent=1)
       f.write("\n")
-    old = None
-    if os.path.exists(export_dir):
-      old = tmp + ".old"
-      os.rename(export_dir, old)
-    os.rename(tmp, export_dir)
-    if old:
-      shutil.rmtree(old)
-  except (OSError, tf.errors.OpError) as e:
-    shutil.rmtree(tmp, ignore_errors=True)
-    if isinstance(e, ExportError):
-      raise
-    raise ExportError(
-      f"cannot export to {export_dir}: {first_line(e)}"
-    ) from None
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
   return export_dir
 
 

@@ -10,6 +10,8 @@ traced twice and Adam's slots are silently not restored).
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
@@ -53,6 +55,32 @@ def real_batches_per_step(n_critic: int, kt_next_batch: bool) -> int:
   return n_critic + int(kt_next_batch)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UpdateRule:
+  """How one step updates the two networks (GAN's docstring says each as
+  the original code does): n_critic discriminator updates per generator
+  update, whether the generator's update draws a z of its own, how many
+  more batch-norm passes follow it, and whether BEGAN's k_t is updated
+  from a second pass on the next batch."""
+
+  n_critic: int = 1
+  fresh_g_z: bool = False
+  extra_g_passes: int = 0
+  kt_next_batch: bool = False
+
+
+def _counter(name: str, initial: int) -> keras.Variable:
+  """An int64 step counter, not trained, whose value is the first
+  replica's (one replica's increment counts)."""
+  return keras.Variable(
+    initial,
+    dtype="int64",
+    trainable=False,
+    name=name,
+    aggregation="only_first_replica",
+  )
+
+
 class GAN(keras.Model):
   """A generator/discriminator pair trained with two time-scale updates.
 
@@ -80,11 +108,8 @@ class GAN(keras.Model):
     loss: losses_lib.LossFamily,
     z_dim: int,
     z_distribution: str,
-    n_critic: int = 1,
+    rule: UpdateRule = UpdateRule(),
     seed: int = 0,
-    fresh_g_z: bool = False,
-    extra_g_passes: int = 0,
-    kt_next_batch: bool = False,
     **kwargs,
   ):
     super().__init__(**kwargs)
@@ -93,10 +118,10 @@ class GAN(keras.Model):
     self.loss_family = loss
     self.z_dim = z_dim
     self.z_distribution = z_distribution
-    self.n_critic = n_critic
-    self.fresh_g_z = fresh_g_z
-    self.extra_g_passes = extra_g_passes
-    self.kt_next_batch = kt_next_batch
+    self.n_critic = rule.n_critic
+    self.fresh_g_z = rule.fresh_g_z
+    self.extra_g_passes = rule.extra_g_passes
+    self.kt_next_batch = rule.kt_next_batch
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.trackers = [
       keras.metrics.Mean(name=n)
@@ -104,34 +129,16 @@ class GAN(keras.Model):
     ]
     # Updated in replica context: one replica's increment counts, and k_t
     # takes the replicas' mean (exact for its linear update before clipping).
-    self.step = keras.Variable(
-      0,
-      dtype="int64",
-      trainable=False,
-      name="step",
-      aggregation="only_first_replica",
-    )
+    self.step = _counter("step", 0)
     # BEGAN's equilibrium control k_t; checkpointed with the step.
     self.k_t = keras.Variable(
       0.0, dtype="float32", trainable=False, name="k_t", aggregation="mean"
     )
     # The first step whose losses were not finite (-1: none yet), read by
     # the NonFiniteGuard callback once per logging interval; not saved.
-    self.nonfinite_step = keras.Variable(
-      -1,
-      dtype="int64",
-      trainable=False,
-      name="nonfinite_step",
-      aggregation="only_first_replica",
-    )
+    self.nonfinite_step = _counter("nonfinite_step", -1)
     # Test hook (--debug_nan_at_step): that step's real images become NaN.
-    self.debug_nan_at_step = keras.Variable(
-      0,
-      dtype="int64",
-      trainable=False,
-      name="debug_nan_at_step",
-      aggregation="only_first_replica",
-    )
+    self.debug_nan_at_step = _counter("debug_nan_at_step", 0)
     # Both networks are built; without this, fit() under a distribution
     # strategy would trace call() on a training batch to build the model.
     self.built = True

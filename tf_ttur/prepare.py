@@ -81,6 +81,12 @@ def _tfds_dataset(
     return _tfds_missing(
       builder, name, what, f"not prepared in {builder.data_dir}"
     )
+  return _split_piece(builder, name, split, what)
+
+
+def _split_piece(builder, name: str, split: str, what: str) -> Piece:
+  """The Piece of a prepared dataset's split (split+split...): every part
+  and every shard its metadata lists must be there."""
   parts = split.split("+")
   absent = [p for p in parts if p not in builder.info.splits]
   if absent:

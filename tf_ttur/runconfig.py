@@ -73,6 +73,35 @@ def recorded_config(run: RunDir, log=None) -> dict | None:
       f"{path} holds null, not the run's config; the run "
       "directory is damaged (--restart moves it aside)"
     )
+  nested = _check_parts(path, recorded)
+  flat = flatten(recorded)
+  fields = {name: field for name, _, field in Config().flags()}
+  absent = [name for name in fields if nested and name not in flat]
+  lost = [name for name in absent if name in DEFINING_FLAGS]
+  if lost:
+    raise ConfigError(
+      f"{path} lacks {', '.join(lost)}, which define the "
+      "run's model or data; the file was edited or damaged "
+      "(fix it, or --restart moves the run aside)"
+    )
+  if absent and log is not None:
+    log(
+      f"{path} does not record {', '.join(absent)}: taken from the "
+      "command line or their defaults"
+    )
+  _check_types(path, flat, fields)
+  unknown = sorted(set(flat) - set(fields))
+  if unknown and log is not None:
+    log(
+      f"{path} has keys this version does not know, which are not "
+      f"written again: {', '.join(unknown)}"
+    )
+  return flat
+
+
+def _check_parts(path: str, recorded: dict) -> list[str]:
+  """The parts config.json is nested by ([]: a flat file of an older
+  version); ConfigError when it lacks some, or one is not an object."""
   nested = [name for name in PARTS if name in recorded]
   if nested and len(nested) < len(PARTS):
     missing = [name for name in PARTS if name not in recorded]
@@ -89,21 +118,11 @@ def recorded_config(run: RunDir, log=None) -> dict | None:
         "object of its flags; the file was edited or "
         "damaged (fix it, or --restart moves the run aside)"
       )
-  flat = flatten(recorded)
-  fields = {name: field for name, _, field in Config().flags()}
-  absent = [name for name in fields if nested and name not in flat]
-  lost = [name for name in absent if name in DEFINING_FLAGS]
-  if lost:
-    raise ConfigError(
-      f"{path} lacks {', '.join(lost)}, which define the "
-      "run's model or data; the file was edited or damaged "
-      "(fix it, or --restart moves the run aside)"
-    )
-  if absent and log is not None:
-    log(
-      f"{path} does not record {', '.join(absent)}: taken from the "
-      "command line or their defaults"
-    )
+  return nested
+
+
+def _check_types(path: str, flat: dict, fields: dict) -> None:
+  """ConfigError naming the first recorded flag of the wrong type."""
   for name, value in flat.items():
     if name not in fields:
       continue
@@ -116,13 +135,6 @@ def recorded_config(run: RunDir, log=None) -> dict | None:
         f"{_TYPE_NAMES[kind]}; the file was edited or "
         "damaged (fix it, or --restart moves the run aside)"
       )
-  unknown = sorted(set(flat) - set(fields))
-  if unknown and log is not None:
-    log(
-      f"{path} has keys this version does not know, which are not "
-      f"written again: {', '.join(unknown)}"
-    )
-  return flat
 
 
 def check_resume(config: Config, recorded: dict | None) -> list[str]:

@@ -173,32 +173,7 @@ def compare(
   log=print,
 ) -> list[dict]:
   """Trains what is missing, then writes the figure, table and curves."""
-  if seeds < 1:
-    raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-  check_run_count(
-    seeds * len(flagfiles), f"{len(flagfiles)} flagfiles x --seeds={seeds}"
-  )
-  check_out(out)
-  names = [run_name(f) for f in flagfiles]
-  if len(set(names)) != len(names):
-    raise ConfigError(f"two flagfiles share a name: {', '.join(names)}")
-  for flagfile in flagfiles:
-    if not os.path.isfile(flagfile):
-      raise ConfigError(f"--flagfiles: {flagfile}: no such file")
-  logged = {
-    flagfile: check_evaluates(flagfile, overrides, metric)
-    for flagfile in flagfiles
-  }
-  if metric is None and not set.intersection(*logged.values()):
-    # Compared on one metric: one that every flagfile's runs log.
-    raise ConfigError(
-      "the flagfiles evaluate no metric in common ("
-      + "; ".join(
-        f"{run_name(f)}: {', '.join(sorted(v))}" for f, v in logged.items()
-      )
-      + "): set the same --fid_every, --kid_every, --quality_every or "
-      "--jsd_every on each (e.g. --override=--kid_every=N), or --metric"
-    )
+  names = _check_plan(flagfiles, seeds, out, overrides, metric)
   runs = {
     name: [os.path.join(out, name, f"seed_{k}") for k in range(seeds)]
     for name in names
@@ -231,6 +206,45 @@ def compare(
   log(table)
   log(f"wrote {out}/compare.png, compare.md and compare.json")
   return summaries
+
+
+def _check_plan(
+  flagfiles: list[str],
+  seeds: int,
+  out: str,
+  overrides: list[str],
+  metric: str | None,
+) -> list[str]:
+  """The configurations' names; ConfigError, before any run, for a plan
+  that cannot be compared (no seeds, too many runs, a bad --out, two
+  flagfiles of one name, a missing flagfile, no metric in common)."""
+  if seeds < 1:
+    raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+  check_run_count(
+    seeds * len(flagfiles), f"{len(flagfiles)} flagfiles x --seeds={seeds}"
+  )
+  check_out(out)
+  names = [run_name(f) for f in flagfiles]
+  if len(set(names)) != len(names):
+    raise ConfigError(f"two flagfiles share a name: {', '.join(names)}")
+  for flagfile in flagfiles:
+    if not os.path.isfile(flagfile):
+      raise ConfigError(f"--flagfiles: {flagfile}: no such file")
+  logged = {
+    flagfile: check_evaluates(flagfile, overrides, metric)
+    for flagfile in flagfiles
+  }
+  if metric is None and not set.intersection(*logged.values()):
+    # Compared on one metric: one that every flagfile's runs log.
+    raise ConfigError(
+      "the flagfiles evaluate no metric in common ("
+      + "; ".join(
+        f"{run_name(f)}: {', '.join(sorted(v))}" for f, v in logged.items()
+      )
+      + "): set the same --fid_every, --kid_every, --quality_every or "
+      "--jsd_every on each (e.g. --override=--kid_every=N), or --metric"
+    )
+  return names
 
 
 # The most runs a compare or a sweep plans (configurations or pairs times

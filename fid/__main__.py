@@ -249,7 +249,15 @@ def main(argv=None) -> int:
   elif args.save_stats:
     print(f"saved statistics of {out['counts'][0]} images to {out['saved']}")
   else:
-    print(f"FID: {out['fid']}")
+    if "protocol" in out:
+      about = out["protocol"]
+      print(
+        f"note: {out['metric']} by {about['protocol']}'s protocol "
+        f"({about['backbone']}; weights {about['weights']}): comparable "
+        "only with numbers computed the same way",
+        file=sys.stderr,
+      )
+    print(f"{out['metric']}: {out['fid']}")
   return 0
 
 

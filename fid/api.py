@@ -56,6 +56,7 @@ def compute(paths: list[str], options: Options | None = None, **fields):
       "arrays, datasets); these are statistics or a "
       "generator"
     )
+  _check_statistics_extractor(paths, resolved, options.extractor)
   passes = _Passes(options)
   results = [passes.run(p, r) for p, r in zip(paths, resolved)]
   out: dict = {"counts": [r.count or None for r in results]}
@@ -68,6 +69,17 @@ def compute(paths: list[str], options: Options | None = None, **fields):
     out["saved"] = options.save_stats
     return out
   a, b = results
+  kind = architecture.EXTRACTOR_KINDS[options.extractor]
+  out["metric"] = kind.metric
+  if getattr(passes.net, "protocol", None):
+    out["protocol"] = passes.net.protocol
+  if a.mu.shape != b.mu.shape:
+    raise ValueError(
+      f"{paths[0]} has {a.mu.shape[0]} features and {paths[1]} "
+      f"{b.mu.shape[0]}: statistics of different extractors cannot be "
+      f"compared (this one, {options.extractor}, gives "
+      f"{(a if resolved[0][0] != 'stats' else b).mu.shape[0]})"
+    )
   out["fid"] = frechet.calculate_frechet_distance(
     a.mu, a.sigma, b.mu, b.sigma, method=options.method
   )
@@ -78,7 +90,7 @@ def compute(paths: list[str], options: Options | None = None, **fields):
         b,
         results,
         options.method,
-        architecture.EXTRACTOR_KINDS[options.extractor],
+        kind,
       )
     )
   return out
@@ -162,6 +174,27 @@ def _save(path: str, resolved, result, net, options: Options) -> None:
     ),
     provenance=inputs.provenance_of(path, resolved, result.count, net, options),
   )
+
+
+def _check_statistics_extractor(paths, resolved, extractor: str) -> None:
+  """ValueError when a statistics file records features of another metric
+  than `extractor` gives (FD_DINOv2's beside the FID's, say): their
+  distance would be printed under the wrong name, or not computable."""
+  wanted = architecture.EXTRACTOR_KINDS[extractor].metric
+  for path, (kind, _) in zip(paths, resolved):
+    if kind != "stats":
+      continue
+    try:
+      recorded = stats_lib.load_provenance(path) or {}
+    except stats_lib.StatsError:
+      continue  # A damaged record: the numbers alone are used, as before.
+    made = architecture.EXTRACTOR_KINDS.get(recorded.get("extractor"))
+    if made is not None and made.metric != wanted:
+      raise ValueError(
+        f"{path} holds statistics of {made.name} features ({made.metric}); "
+        f"--extractor={extractor} gives the {wanted}: pass "
+        f"--extractor={made.name}"
+      )
 
 
 def _check_arguments(paths: list[str], o: Options) -> None:

@@ -36,6 +36,7 @@ class ExtractorKind:
   is_fid: its features are the 2015 graph's pool_3, so its Frechet
     distance is the FID. logits: Inception's 1008 logits (the Inception
     Score needs them). spatial: mixed_6/conv's features (the sFID).
+    metric: what its Frechet distance is called in the output.
   """
 
   name: str
@@ -43,6 +44,7 @@ class ExtractorKind:
   is_fid: bool
   logits: bool
   spatial: bool
+  metric: str = "FID"
 
 
 EXTRACTOR_KINDS = {
@@ -70,6 +72,17 @@ EXTRACTOR_KINDS = {
       False,
       False,
       False,
+      "FD (SavedModel features, not the FID)",
+    ),
+    ExtractorKind(
+      "dinov2",
+      "DINOv2 ViT-L/14's CLS features by dgm-eval's protocol: FD_DINOv2, "
+      "not the FID; --inception names the weights, a keras-hub preset "
+      "(default dinov2_large, dinov2_base for ViT-B/14) or a local folder",
+      False,
+      False,
+      False,
+      "FD_DINOv2",
     ),
   )
 }

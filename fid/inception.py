@@ -175,10 +175,19 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
   return extractor
 
 
+def _dinov2(path: str | None, cache_dir: str | None, **kwargs):
+  """FD_DINOv2's extractor (fid.dinov2): path names the weights, a
+  keras-hub preset or a local folder (default dinov2_large)."""
+  del cache_dir, kwargs  # keras-hub keeps its own cache; no sFID features.
+  from fid import dinov2
+
+  return dinov2.make_extractor(path)
+
+
 # name -> the extractor over the 2015 graph's GraphDef; or, for the names
 # of FROM_PATH, a function (path, cache_dir, **kwargs) -> extractor.
 EXTRACTORS = {"fast": FastExtractor, "reference": ReferenceExtractor}
-FROM_PATH = {"savedmodel": _saved_model}
+FROM_PATH = {"savedmodel": _saved_model, "dinov2": _dinov2}
 NAMES = (*EXTRACTORS, *FROM_PATH)
 assert NAMES == architecture.EXTRACTORS, "fid.architecture.EXTRACTORS"
 

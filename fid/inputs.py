@@ -126,6 +126,7 @@ def provenance_of(
       extractor=net.kind,
       graph_md5_value=net.graph_md5,
       drop_last_partial_batch=drop_last,
+      protocol=getattr(net, "protocol", None),
       **source.provenance(size),
     )
   if kind == "stream":
@@ -153,5 +154,6 @@ def provenance_of(
     extractor=net.kind,
     graph_md5_value=net.graph_md5,
     drop_last_partial_batch=drop_last,
+    protocol=getattr(net, "protocol", None),
     **fields,
   )

@@ -75,26 +75,25 @@ def record(
   extractor: str,
   graph_md5_value: str,
   drop_last_partial_batch: bool = False,
+  protocol: dict | None = None,
   **images: Unpack[Images],
 ) -> dict:
-  """The provenance record of a statistics file (see the module)."""
+  """The provenance record of a statistics file (see the module);
+  protocol: how an extractor other than the 2015 graph computes its
+  features (fid.dinov2.PROTOCOL, with its backbone and weights)."""
   unknown = set(images) - set(Images.__annotations__)
   if unknown:
     raise TypeError(f"record() got unknown fields {sorted(unknown)}")
   dataset, split = images.get("dataset"), images.get("split")
   image_size, crop = images.get("image_size"), images.get("crop")
-  return {
+  recorded = {
     "source": source,
     "dataset": dataset,
     "split": split,
     "count": count,
     "image_size": image_size,
     "crop": crop,
-    "resize": (
-      "antialiased bilinear to image_size"
-      if image_size
-      else "none: as stored (the graph resizes to 299)"
-    ),
+    "resize": _resize(image_size, protocol),
     "drop_last_partial_batch": drop_last_partial_batch,
     "extractor": extractor,
     "graph_md5": graph_md5_value,
@@ -104,6 +103,18 @@ def record(
       "%Y-%m-%dT%H:%M:%SZ"
     ),
   }
+  if protocol is not None:
+    recorded["protocol"] = protocol
+  return recorded
+
+
+def _resize(image_size: int | None, protocol: dict | None) -> str:
+  """How the images were resized: to image_size (training's way), then by
+  the extractor (the 2015 graph to 299 itself; another by its protocol)."""
+  model = protocol["resize"] if protocol else "the graph resizes to 299"
+  if image_size:
+    return f"antialiased bilinear to image_size, then {model}"
+  return f"none: as stored ({model})"
 
 
 def describe(recorded: dict) -> str:

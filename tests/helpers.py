@@ -98,3 +98,17 @@ def trains_two_steps(workdir, *flags: str) -> None:
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert os.path.isfile(os.path.join(workdir, "checkpoints", "ckpt-2.index"))
+
+
+def write_random_pngs(folder, count: int, size=(32, 32), seed: int = 0):
+  """`count` PNGs of uniform random RGB pixels, [H, W] = size, into folder
+  (made if needed), named 000.png...; returns the folder as a string."""
+  import numpy as np
+  from PIL import Image
+
+  os.makedirs(folder, exist_ok=True)
+  rng = np.random.default_rng(seed)
+  for i in range(count):
+    pixels = rng.integers(0, 256, (*size, 3), np.uint8)
+    Image.fromarray(pixels).save(os.path.join(folder, f"{i:03d}.png"))
+  return str(folder)

@@ -1,0 +1,143 @@
+"""FD_DINOv2 held to dgm-eval's DINOv2 path: the same random weights in
+torch.hub's model (run through dgm-eval's own transform and forward by
+tests/scripts/dinov2_reference.py) and in keras-hub's backbone loaded by
+fid.dinov2 give the same CLS features, images through the resize
+included; and the metric travels through `python -m fid` with its
+protocol named."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from fid import __main__ as cli
+from fid import api
+from fid import dinov2
+from tests.helpers import REPO
+from tests.helpers import write_random_pngs
+
+FIXTURE = os.path.join(REPO, "tests", "fixtures", "dinov2")
+
+
+@pytest.fixture(scope="module")
+def extractor():
+  return dinov2.make_extractor(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def reference():
+  with np.load(os.path.join(FIXTURE, "reference.npz")) as data:
+    return {k: data[k] for k in data.files}
+
+
+def test_features_equal_dgm_evals_path(extractor, reference):
+  """Upscaled (24x24), non-square (40x56) and downscaled (240x232) images:
+  Pillow's bicubic to 224, /255, ImageNet's mean and std, the CLS token
+  after the final norm, position embeddings interpolated as torch.hub's
+  DINOv2 does: equal to 1e-5 relative to the largest feature."""
+  sizes = [k.removeprefix("images_") for k in reference if "images_" in k]
+  assert len(sizes) == 3
+  for size in sizes:
+    features, logits = extractor(reference[f"images_{size}"])
+    expected = reference[f"features_{size}"].astype(np.float64)
+    error = np.abs(features - expected).max() / np.abs(expected).max()
+    assert error < 1e-5, (size, error)
+    assert features.dtype == np.float64 and logits.shape == (len(features), 0)
+
+
+def test_keras_hubs_own_table_is_not_the_references(reference):
+  """Why fid.dinov2 interpolates the position table again: keras-hub's
+  (TensorFlow's bicubic, a = -0.5, to the output size) is 1e-4 relative
+  or more off dgm-eval's features on the same weights."""
+  import keras_hub
+
+  backbone = keras_hub.models.DINOV2Backbone.from_preset(
+    FIXTURE, image_shape=(224, 224, 3)
+  )
+  theirs = dinov2.DinoV2Extractor(backbone, FIXTURE)
+  images = reference["images_24x24"]
+  features, _ = theirs(images)
+  expected = reference["features_24x24"].astype(np.float64)
+  assert np.abs(features - expected).max() / np.abs(expected).max() > 1e-4
+
+
+def test_torch_positions_keep_a_table_of_the_right_size():
+  table = np.random.default_rng(0).normal(size=(1, 1 + 37 * 37, 4))
+  same = dinov2.torch_positions(table, 14, 518)
+  np.testing.assert_array_equal(same, table.astype(np.float32))
+  out = dinov2.torch_positions(table, 14, 224)
+  assert out.shape == (1, 1 + 16 * 16, 4)
+  np.testing.assert_array_equal(out[:, 0], table[:, 0].astype(np.float32))
+  # A constant table stays constant (the cubic weights sum to one).
+  flat = np.ones((1, 1 + 37 * 37, 2))
+  np.testing.assert_allclose(dinov2.torch_positions(flat, 14, 224), 1, 1e-6)
+
+
+def test_float_images_are_read_as_the_uint8_a_file_holds():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (2, 30, 20, 3), np.uint8)
+  np.testing.assert_array_equal(
+    dinov2.dgm_eval_images(images),
+    dinov2.dgm_eval_images(images.astype(np.float32)),
+  )
+  with pytest.raises(ValueError, match=r"expected images \[N, H, W, 3\]"):
+    dinov2.dgm_eval_images(images[..., :2])
+
+
+def test_fd_dinov2_is_independent_of_the_batch_size(tmp_path):
+  a = write_random_pngs(tmp_path / "a", 12, seed=0)
+  b = write_random_pngs(tmp_path / "b", 12, seed=1)
+  values = [
+    api.compute(
+      [a, b],
+      extractor="dinov2",
+      inception_path=FIXTURE,
+      batch_size=batch,
+    )["fid"]
+    for batch in (1, 12)
+  ]
+  assert abs(values[0] - values[1]) <= 1e-5 * abs(values[1])
+
+
+def test_the_command_line_names_the_metric_and_its_protocol(tmp_path, capsys):
+  a = write_random_pngs(tmp_path / "a", 8, seed=0)
+  b = write_random_pngs(tmp_path / "b", 8, seed=1)
+  weights = ["--extractor=dinov2", f"--inception={FIXTURE}", "--quiet"]
+  assert cli.main([a, b, *weights]) == 0
+  out, err = capsys.readouterr()
+  assert out.startswith("FD_DINOv2: ")
+  assert "dgm-eval's protocol" in err
+  saved = str(tmp_path / "a.npz")
+  assert cli.main([a, "--save_stats", saved, *weights]) == 0
+  capsys.readouterr()
+  assert cli.main(["--info", saved, "--json"]) == 0
+  record = json.loads(capsys.readouterr().out)["provenance"]
+  assert record["extractor"] == "dinov2"
+  assert record["protocol"]["protocol"] == "dgm-eval"
+  assert record["protocol"]["weights"] == FIXTURE
+  assert record["resize"].startswith("none: as stored (Pillow bicubic")
+  # Statistics of DINOv2 features are not an FID's reference.
+  assert cli.main([saved, b, "--quiet"]) == 2
+  err = capsys.readouterr().err
+  assert "holds statistics of dinov2 features (FD_DINOv2)" in err
+  assert "pass --extractor=dinov2" in err
+  assert cli.main([saved, b, "--json", *weights]) == 0
+  out = json.loads(capsys.readouterr().out)
+  assert out["metric"] == "FD_DINOv2" and out["is_fid"] is False
+  assert out["protocol"]["token"] == "CLS after the final layer norm"
+
+
+def test_missing_weights_are_one_error_line(tmp_path, capsys):
+  a = write_random_pngs(tmp_path / "a", 2)
+  missing = str(tmp_path / "nowhere")
+  code = cli.main([a, a, "--extractor=dinov2", f"--inception={missing}"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1
+  assert err[0].startswith(f"error: --inception={missing}: no such folder")
+  code = cli.main([a, a, "--extractor=dinov2", f"--inception={a}"])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1
+  assert "cannot load DINOv2's weights" in err[0]

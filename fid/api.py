@@ -68,11 +68,18 @@ def compute(paths: list[str], options: Options | None = None, **fields):
     _save(paths[0], resolved[0], results[0], passes.net, options)
     out["saved"] = options.save_stats
     return out
+  out.update(_distance(paths, resolved, results, passes.net, options))
+  return out
+
+
+def _distance(paths, resolved, results, net, options: Options) -> dict:
+  """The Frechet distance of the two inputs, named by the extractor's
+  metric (with its protocol), and the companions where asked."""
   a, b = results
   kind = architecture.EXTRACTOR_KINDS[options.extractor]
-  out["metric"] = kind.metric
-  if getattr(passes.net, "protocol", None):
-    out["protocol"] = passes.net.protocol
+  out: dict = {"metric": kind.metric}
+  if getattr(net, "protocol", None):
+    out["protocol"] = net.protocol
   if a.mu.shape != b.mu.shape:
     raise ValueError(
       f"{paths[0]} has {a.mu.shape[0]} features and {paths[1]} "
@@ -84,15 +91,7 @@ def compute(paths: list[str], options: Options | None = None, **fields):
     a.mu, a.sigma, b.mu, b.sigma, method=options.method
   )
   if options.extra_metrics:
-    out.update(
-      companions.companions(
-        a,
-        b,
-        results,
-        options.method,
-        kind,
-      )
-    )
+    out.update(companions.companions(a, b, results, options.method, kind))
   return out
 
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tf_ttur import evaluation
 from tf_ttur import evaluators
+from tf_ttur import generated
 from tf_ttur import records
 from tf_ttur import rundir
 
@@ -119,7 +120,7 @@ def test_without_best_fid_json_the_metrics_best_is_the_one_to_beat(tmp_path):
 
 class _Batched:
   """An evaluator over 5 batches that checks its `stop` between them, as
-  the generated-sample evaluators do (evaluators.abandonable)."""
+  the generated-sample evaluators do (generated.abandonable)."""
 
   name = value = "fid"
   samples, keep_best = 50, False
@@ -130,7 +131,7 @@ class _Batched:
 
   def __call__(self, model, step):
     self.calls.append(step)
-    for i, _ in enumerate(evaluators.abandonable(range(5), self.stop)):
+    for i, _ in enumerate(generated.abandonable(range(5), self.stop)):
       self.on_batch(i)
     return {"fid": 10.0}
 
@@ -202,7 +203,7 @@ def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(monkeypatch):
   kid.subsets, kid.subset_size = 1_000_000_000, 4
   monkeypatch.setattr(
     evaluators,
-    "_generated",
+    "samples_of",
     lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2,
   )
   calls = []

@@ -218,10 +218,11 @@ def test_every_evaluator_returns_its_declared_values(
   """Each tf_ttur.evals entry's builder makes an Evaluator (the protocol
   the callback calls) whose values hold the entry's, on a stub model, with
   stand-ins for what it reads from outside (the Inception extractor, the
-  statistics file, the shapes classifier, the training images)."""
+  statistics file, the shapes classifier, DINOv2, the training images)."""
   import tensorflow as tf
 
   import fid
+  from fid import dinov2
   from fid import saved_model
   from tf_ttur import evaluators
   from tf_ttur.data import text
@@ -240,6 +241,7 @@ def test_every_evaluator_returns_its_declared_values(
   monkeypatch.setattr(fid, "make_extractor", lambda *a, **k: features)
   monkeypatch.setattr(fid, "load_stats", lambda path: (np.zeros(8), np.eye(8)))
   monkeypatch.setattr(saved_model, "SavedModelExtractor", lambda path: features)
+  monkeypatch.setattr(dinov2, "make_extractor", lambda weights: features)
   monkeypatch.setattr(
     evaluators,
     "_training_images",

@@ -141,3 +141,65 @@ def test_missing_weights_are_one_error_line(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert code == 2 and len(err) == 1
   assert "cannot load DINOv2's weights" in err[0]
+
+
+def test_prepare_finds_the_weights_or_says_where_they_go(tmp_path, monkeypatch):
+  from tf_ttur import evals
+  from tf_ttur import prepare_fid
+  from tf_ttur.config import Config
+
+  def piece(weights=""):
+    config = Config.of(
+      fd_dinov2_every=2, log_every=2, fd_dinov2_weights=weights
+    )
+    assert "dinov2_weights" in {
+      p for e in evals.enabled(config.evaluation) for p in e.needs
+    }
+    return prepare_fid.dinov2_weights(config, fetch=False)
+
+  assert piece(FIXTURE).ready
+  missing = piece(str(tmp_path / "nowhere"))
+  assert not missing.ready and missing.detail == "no such folder"
+  monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kaggle"))
+  preset = piece()
+  cache = str(tmp_path / "kaggle/models/keras/dinov2/keras/dinov2_large")
+  assert not preset.ready and preset.detail == f"not in {cache}"
+  assert preset.fetch == "keras-hub's dinov2_large"
+  os.makedirs(cache)
+  assert piece().ready
+
+
+@pytest.mark.slow
+def test_a_run_logs_fd_dinov2(tmp_path, tfds_dir):
+  from tf_ttur import export as export_lib
+  from tf_ttur import train as train_lib
+  from tf_ttur.config import Config
+
+  config = Config.of(
+    workdir=str(tmp_path / "run"),
+    data_dir=tfds_dir,
+    image_size=32,
+    width=8,
+    z_dim=16,
+    batch_size=4,
+    train_steps=2,
+    log_every=1,
+    checkpoint_every=2,
+    sample_every=2,
+    grid_size=2,
+    precision="float32",
+    jit_compile="false",
+    fd_dinov2_every=2,
+    fd_dinov2_samples=40,
+    fd_dinov2_weights=FIXTURE,
+  ).validate()
+  train_lib.train(config)
+  with open(tmp_path / "run" / "metrics.jsonl") as f:
+    records = [json.loads(line) for line in f]
+  logged = [r for r in records if "fd_dinov2" in r]
+  assert [r["step"] for r in logged] == [2]
+  assert logged[0]["fd_dinov2"] > 0 and logged[0]["fd_dinov2_samples"] == 40
+  info = export_lib.read_model_info(str(tmp_path / "run" / "saved_model"))
+  assert info["fd_dinov2"]["value"] == logged[0]["fd_dinov2"]
+  assert info["fd_dinov2"]["protocol"] == "dgm-eval"
+  assert info["fd_dinov2"]["weights"] == FIXTURE

@@ -64,6 +64,7 @@ LAYERS = (
   #    modality's name.
   (
     "tf_ttur.callbacks",
+    "tf_ttur.generated",
     "tf_ttur.evaluators",
     "tf_ttur.evaluation",
     "tf_ttur.export",

@@ -93,6 +93,14 @@ class Eval:
     }
 
 
+def dinov2_weights(settings) -> str:
+  """The DINOv2 weights a run's FD_DINOv2 uses (--fd_dinov2_weights or
+  keras-hub's dinov2_large)."""
+  from fid.dinov2 import DEFAULT_WEIGHTS
+
+  return settings.fd_dinov2_weights or DEFAULT_WEIGHTS
+
+
 def quality_model_path(settings) -> str:
   """The fd_shapes classifier a run uses (--quality_model or the shipped
   one)."""
@@ -181,6 +189,30 @@ EVALS: dict[str, Eval] = {
         "feature_model": os.path.basename(quality_model_path(s).rstrip("/"))
       },
       needs=("quality_model",),
+    ),
+    Eval(
+      "fd_dinov2",
+      "image",
+      "FD_DINOv2 (Stein et al. 2023: the Frechet distance in DINOv2 "
+      "ViT-L/14 features by dgm-eval's protocol, fid.dinov2; NOT the "
+      "FID), against as many training images, drawn once",
+      (5000, "Generated (and real) samples per FD_DINOv2."),
+      ("fd_dinov2",),
+      flags={
+        "fd_dinov2_weights": Flag(
+          "",
+          "DINOv2's weights: a keras-hub preset (default dinov2_large, "
+          "ViT-L/14) or a local folder (keras-hub preset or Hugging "
+          "Face save_pretrained).",
+        )
+      },
+      model_info="fd_dinov2",
+      about=lambda s: {
+        "reference": "training images",
+        "protocol": "dgm-eval",
+        "weights": dinov2_weights(s),
+      },
+      needs=("dinov2_weights",),
     ),
     Eval(
       "jsd",

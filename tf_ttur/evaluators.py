@@ -31,87 +31,16 @@ import tensorflow as tf
 
 import fid
 from fid import frechet
-from fid import generator as fid_generator
 from fid import metrics as fid_metrics
 from tf_ttur import evals
 from tf_ttur.config import Config
 from tf_ttur.data import noise
+from tf_ttur.generated import Abandoned
+from tf_ttur.generated import real_batches
+from tf_ttur.generated import samples_of
 
 # The offline measure's name in metrics.jsonl and TensorBoard; never "fid".
 METRIC = "fd_shapes"
-
-
-def to_pixels(images: np.ndarray, mode: str) -> np.ndarray:
-  """Generator output in [-1, 1] -> [0, 255] as the original FID code did."""
-  pixels = (np.asarray(images, np.float32) + 1.0) * 127.5
-  if mode == "float":
-    return pixels
-  if mode == "truncate":
-    # ((x + 1) * 127.5).astype(uint8): wraps outside [0, 256) in numpy, but
-    # tanh keeps it inside; clip first so a rounding excess cannot wrap.
-    return np.clip(pixels, 0, 255).astype(np.uint8).astype(np.float32)
-  if mode == "clip":
-    return np.clip(pixels, 0.0, 255.0)
-  raise ValueError(f"unknown pixel mapping {mode!r}")
-
-
-class Abandoned(Exception):
-  """An evaluation stopped between two batches (a signal arrived)."""
-
-
-def abandonable(batches, stop):
-  """The batches, checking `stop()` before each: Abandoned when it says
-  so, so that a SIGTERM is served within a batch, not an evaluation."""
-  for batch in batches:
-    if stop():
-      raise Abandoned
-    yield batch
-
-
-def _generated(
-  model, samples: int, seed, batch_size: int, pixels: str, stop=lambda: False
-):
-  """Batches of `samples` generated images in [0, 255], mapped as the
-  original did for the family, from z drawn from numpy with `seed`, so
-  that evaluation neither consumes the training noise stream nor depends
-  on when it runs. Batch norm in inference mode for DCGAN; the WGAN-GP
-  generator's ignores the flag and uses batch statistics. The same path
-  as `python -m fid savedmodel:DIR` (fid.generator)."""
-  return abandonable(
-    fid_generator.generated_batches(
-      lambda z: keras.ops.convert_to_numpy(model.generator(z, training=False)),
-      samples,
-      model.z_dim,
-      model.z_distribution,
-      seed,
-      batch_size,
-      to_pixels=lambda images: to_pixels(images, pixels),
-    ),
-    stop,
-  )
-
-
-def _samples_of(evaluator, model, step: int):
-  """An evaluator's generated batches at `step`: its `samples` images, z
-  from (its seed, step), its batch size, pixel mapping and stop check."""
-  return _generated(
-    model,
-    evaluator.samples,
-    [evaluator.seed, step],
-    evaluator.batch_size,
-    evaluator.pixels,
-    evaluator.stop,
-  )
-
-
-def _real(
-  images: tf.data.Dataset, samples: int, batch_size: int
-) -> list[np.ndarray]:
-  """The first `samples` training images, float32 batches in [0, 255]."""
-  return [
-    keras.ops.convert_to_numpy(b).astype(np.float32)
-    for b in images.take(samples).batch(batch_size)
-  ]
 
 
 class Evaluator(Protocol):
@@ -178,7 +107,7 @@ class FrechetEvaluator:
   def __call__(self, model, step: int = 0) -> dict[str, float]:
     """{value: the distance} of model's generator over `samples` fresh
     samples (z from the seed (seed, step))."""
-    stats = fid.run_pass(_samples_of(self, model, step), self.extractor)
+    stats = fid.run_pass(samples_of(self, model, step), self.extractor)
     return {
       self.value: frechet.calculate_frechet_distance(
         stats.mu, stats.sigma, self.mu, self.sigma
@@ -240,13 +169,43 @@ class ShapesEvaluator(FrechetEvaluator):
 
     samples = config.evaluation.quality_samples
     extractor = SavedModelExtractor(evals.quality_model_path(config.evaluation))
-    reference = fid.run_pass(_real(real_images, samples, 500), extractor)
+    reference = fid.run_pass(real_batches(real_images, samples, 500), extractor)
     super().__init__(
       extractor,
       reference.mu,
       reference.sigma,
       samples,
       500,
+      pixels,
+      config.run.seed,
+    )
+
+
+class DinoV2Evaluator(FrechetEvaluator):
+  """FD_DINOv2 during training (fid.dinov2: dgm-eval's protocol): the
+  Frechet distance in DINOv2's CLS features of `fd_dinov2_samples`
+  generated images against as many training images, drawn once. Logged as
+  `fd_dinov2`, never as the FID."""
+
+  name = value = "fd_dinov2"
+  label = "FD_DINOv2"
+
+  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
+    from fid import dinov2
+
+    settings = config.evaluation
+    samples = settings.fd_dinov2_samples
+    extractor = dinov2.make_extractor(evals.dinov2_weights(settings))
+    batch = 16  # A ViT-L/14 batch of 224x224 images.
+    reference = fid.run_pass(
+      real_batches(real_images, samples, batch), extractor
+    )
+    super().__init__(
+      extractor,
+      reference.mu,
+      reference.sigma,
+      samples,
+      batch,
       pixels,
       config.run.seed,
     )
@@ -276,7 +235,7 @@ class KIDEvaluator:
     self.pixels = pixels
     self.seed = config.run.seed
     self.reference = self._features(
-      _real(real_images, self.samples, self.batch_size)
+      real_batches(real_images, self.samples, self.batch_size)
     )
     if len(self.reference) < 2:
       raise ValueError(
@@ -288,7 +247,7 @@ class KIDEvaluator:
     return np.concatenate([self.extractor(batch)[0] for batch in batches])
 
   def __call__(self, model, step: int = 0) -> dict[str, float]:
-    features = self._features(_samples_of(self, model, step))
+    features = self._features(samples_of(self, model, step))
 
     def before_subset():
       if self.stop():  # Any --kid_subsets hears a signal within a subset.
@@ -372,6 +331,9 @@ BUILDERS: dict[str, Callable[..., Evaluator]] = {
     config, config.family.fid_pixels, _training_images(config)
   ),
   "quality": lambda config, data, strategy: ShapesEvaluator(
+    config, config.family.fid_pixels, _training_images(config)
+  ),
+  "fd_dinov2": lambda config, data, strategy: DinoV2Evaluator(
     config, config.family.fid_pixels, _training_images(config)
   ),
   "jsd": lambda config, data, strategy: JSDEvaluator(

@@ -255,6 +255,7 @@ PIECES = {
   "reference_statistics": prepare_fid.reference_statistics,
   "inception_graph": prepare_fid.inception_graph,
   "quality_model": lambda config, fetch: quality_model(config),
+  "dinov2_weights": prepare_fid.dinov2_weights,
 }
 # The flags that choose each piece.
 FLAGS = {
@@ -262,6 +263,7 @@ FLAGS = {
   "reference_statistics": "--fid_stats",
   "inception_graph": "--fid_inception (or $FID_CACHE_DIR)",
   "quality_model": "--quality_model",
+  "dinov2_weights": "--fd_dinov2_weights (or $KAGGLEHUB_CACHE)",
 }
 
 

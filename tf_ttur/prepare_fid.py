@@ -226,3 +226,58 @@ def _graph_missing(what: str, cache: str, detail: str) -> Piece:
       "--fid_inception=PATH",
     ],
   )
+
+
+def kaggle_cache(preset: str) -> str:
+  """Where keras-hub's download of a DINOv2 preset lies (kagglehub's
+  cache: $KAGGLEHUB_CACHE or ~/.cache/kagglehub)."""
+  root = os.environ.get("KAGGLEHUB_CACHE") or os.path.join(
+    os.path.expanduser("~"), ".cache", "kagglehub"
+  )
+  return os.path.join(root, "models", "keras", "dinov2", "keras", preset)
+
+
+def dinov2_weights(config: Config, fetch: bool) -> Piece:
+  """FD_DINOv2's weights: a local folder (a keras-hub preset or a Hugging
+  Face folder, with its config.json), or keras-hub's preset, in
+  kagglehub's cache or fetched there where there is internet."""
+  from tf_ttur import evals
+
+  weights = evals.dinov2_weights(config.evaluation)
+  what = f"DINOv2 weights {weights}"
+  local = os.sep in weights or os.path.exists(weights)
+  if local:
+    if os.path.isfile(os.path.join(weights, "config.json")):
+      return Piece(what, True, "a local folder")
+    return Piece(
+      what,
+      False,
+      "no such folder" if not os.path.isdir(weights) else "no config.json",
+      [
+        "a keras-hub preset folder, or Hugging Face's facebook/dinov2-large "
+        "saved with save_pretrained (config.json, model.safetensors)"
+      ],
+    )
+  cache = kaggle_cache(weights)
+  if not os.path.isdir(cache) and fetch:
+    from fid import dinov2
+
+    try:
+      dinov2.load_backbone(weights)
+    except dinov2.DinoV2Error as e:
+      return Piece(what, False, first_line(e), [], fetch=weights)
+  if os.path.isdir(cache):
+    return Piece(what, True, f"keras-hub's preset in {cache}")
+  return Piece(
+    what,
+    False,
+    f"not in {cache}",
+    [
+      f"where there is internet, --mode=prepare fetches keras-hub's "
+      f"{weights} (from Kaggle) into {cache}",
+      "offline: copy that folder from a machine that has it, or a Hugging "
+      "Face save_pretrained folder of facebook/dinov2-large and "
+      "--fd_dinov2_weights=FOLDER",
+    ],
+    fetch=f"keras-hub's {weights}",
+  )

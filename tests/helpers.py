@@ -112,3 +112,24 @@ def write_random_pngs(folder, count: int, size=(32, 32), seed: int = 0):
     pixels = rng.integers(0, 256, (*size, 3), np.uint8)
     Image.fromarray(pixels).save(os.path.join(folder, f"{i:03d}.png"))
   return str(folder)
+
+
+def tiny_run(workdir, data_dir, **flags) -> Config:
+  """A run of 2 float32 steps at batch 4, logging every step and
+  checkpointing and sampling at the end, without XLA: what a test trains
+  to see a whole run (flags add to it or replace it)."""
+  return Config.of(
+    **{
+      "workdir": str(workdir),
+      "data_dir": data_dir,
+      "batch_size": 4,
+      "train_steps": 2,
+      "log_every": 1,
+      "checkpoint_every": 2,
+      "sample_every": 2,
+      "grid_size": 2,
+      "precision": "float32",
+      "jit_compile": "false",
+      **flags,
+    }
+  )

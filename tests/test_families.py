@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import REPO
+from tests.helpers import tiny_run
 from tf_ttur import export as export_lib
 from tf_ttur import losses
 from tf_ttur import train as train_lib
@@ -144,18 +145,10 @@ def _tiny(name, workdir, tfds_dir, inception_pb, stats_file) -> Config:
     if family.modality.name == "image"
     else {}
   )
-  return Config.of(
-    workdir=workdir,
-    data_dir=tfds_dir,
-    batch_size=4,
-    train_steps=2,
-    log_every=1,
-    checkpoint_every=2,
-    sample_every=2,
-    grid_size=2,
+  return tiny_run(
+    workdir,
+    tfds_dir,
     shuffle_buffer=64,
-    precision="float32",
-    jit_compile="false",
     model=name,
     **evaluations,
     **TINY[name],

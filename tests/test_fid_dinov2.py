@@ -17,6 +17,7 @@ from fid import __main__ as cli
 from fid import api
 from fid import dinov2
 from tests.helpers import REPO
+from tests.helpers import tiny_run
 from tests.helpers import write_random_pngs
 
 FIXTURE = os.path.join(REPO, "tests", "fixtures", "dinov2")
@@ -173,22 +174,13 @@ def test_prepare_finds_the_weights_or_says_where_they_go(tmp_path, monkeypatch):
 def test_a_run_logs_fd_dinov2(tmp_path, tfds_dir):
   from tf_ttur import export as export_lib
   from tf_ttur import train as train_lib
-  from tf_ttur.config import Config
 
-  config = Config.of(
-    workdir=str(tmp_path / "run"),
-    data_dir=tfds_dir,
+  config = tiny_run(
+    tmp_path / "run",
+    tfds_dir,
     image_size=32,
     width=8,
     z_dim=16,
-    batch_size=4,
-    train_steps=2,
-    log_every=1,
-    checkpoint_every=2,
-    sample_every=2,
-    grid_size=2,
-    precision="float32",
-    jit_compile="false",
     fd_dinov2_every=2,
     fd_dinov2_samples=40,
     fd_dinov2_weights=FIXTURE,

@@ -176,9 +176,12 @@ class DinoV2Extractor:
   kind = "dinov2"
   graph_md5 = None
 
-  def __init__(self, backbone, weights: str):
+  def __init__(self, backbone, weights: str, strategy=None):
     import tensorflow as tf
 
+    # Several replicas (a tf.distribute strategy the backbone was built
+    # under): fid.core.run_pass calls per_replica.
+    self.strategy = strategy or tf.distribute.get_strategy()
     self.backbone = backbone
     self.feature_dim = int(backbone.hidden_dim)
     self.protocol = {
@@ -202,14 +205,32 @@ class DinoV2Extractor:
       features = self._fn(tf.constant(x)).numpy()
     return features.astype(np.float64), np.zeros((len(x), 0), np.float32)
 
+  def per_replica(self, images) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The batch split across the strategy's replicas: one result each."""
+    from fid.exact import replica_outputs
+
+    x = dgm_eval_images(images)
+    return [
+      (out[0].numpy().astype(np.float64), np.zeros((len(out[0]), 0)))
+      for out in replica_outputs(self.strategy, self._fn, x)
+    ]
+
   def close(self) -> None:
     pass
 
 
-def make_extractor(weights: str | None = None) -> DinoV2Extractor:
+def make_extractor(
+  weights: str | None = None, strategy=None
+) -> DinoV2Extractor:
   """The FD_DINOv2 extractor over `weights` (a keras-hub preset name or a
-  local folder; default dinov2_large, ViT-L/14)."""
+  local folder; default dinov2_large, ViT-L/14); with a tf.distribute
+  strategy, built under it and run across its replicas."""
+  import contextlib
+
   source = weights or DEFAULT_WEIGHTS
   if os.path.isdir(source):
     source = os.path.abspath(source)  # Named so in the provenance.
-  return DinoV2Extractor(load_backbone(source), source)
+  scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+  with scope:
+    backbone = load_backbone(source)
+  return DinoV2Extractor(backbone, source, strategy)

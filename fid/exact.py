@@ -23,3 +23,19 @@ def float32_exact():
     yield
   finally:
     tf.config.experimental.enable_tensor_float_32_execution(previous)
+
+
+def replica_outputs(strategy: tf.distribute.Strategy, fn, batch) -> list:
+  """fn over `batch` (an array [n, ...]) split across the strategy's
+  replicas, without TF32: [the outputs of each replica], each a tuple of
+  tensors (fn returns a tensor or a tuple of them). Each replica's
+  features can feed its own float64 RunningStats; merging them gives the
+  one-device statistics (fid.core.run_pass does this)."""
+  data = tf.data.Dataset.from_tensors(batch)
+  (shard,) = list(strategy.experimental_distribute_dataset(data))
+  with float32_exact():
+    outs = strategy.run(fn, args=(shard,))
+  if not isinstance(outs, (tuple, list)):
+    outs = (outs,)
+  local = [strategy.experimental_local_results(t) for t in outs]
+  return list(zip(*local))

@@ -39,6 +39,7 @@ from fid.download import get_inception_graph
 from fid.errors import FIDWarning
 from fid.errors import ForeignGraphWarning
 from fid.exact import float32_exact
+from fid.exact import replica_outputs
 from fid.saved_model import SavedModelExtractor
 
 
@@ -138,17 +139,10 @@ class FastExtractor:
     return result
 
   def per_replica(self, images) -> list[tuple[np.ndarray, ...]]:
-    """The batch split across the strategy's replicas: one result each.
-
-    Each replica's features can feed its own float64 RunningStats; merging
-    them gives the one-device statistics (fid.core.run_pass does this).
-    """
-    batch = tf.data.Dataset.from_tensors(_as_float_batch(images))
-    (shard,) = list(self.strategy.experimental_distribute_dataset(batch))
-    with float32_exact():
-      outs = self.strategy.run(self._fn, args=(shard,))
-    local = [self.strategy.experimental_local_results(t) for t in outs]
-    return [self._result(replica) for replica in zip(*local)]
+    """The batch split across the strategy's replicas: one result each
+    (fid.exact.replica_outputs)."""
+    outputs = replica_outputs(self.strategy, self._fn, _as_float_batch(images))
+    return [self._result(replica) for replica in outputs]
 
   def close(self) -> None:
     pass
@@ -178,10 +172,10 @@ def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
 def _dinov2(path: str | None, cache_dir: str | None, **kwargs):
   """FD_DINOv2's extractor (fid.dinov2): path names the weights, a
   keras-hub preset or a local folder (default dinov2_large)."""
-  del cache_dir, kwargs  # keras-hub keeps its own cache; no sFID features.
+  del cache_dir  # keras-hub keeps its own cache.
   from fid import dinov2
 
-  return dinov2.make_extractor(path)
+  return dinov2.make_extractor(path, kwargs.get("strategy"))
 
 
 # name -> the extractor over the 2015 graph's GraphDef; or, for the names

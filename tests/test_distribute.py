@@ -69,7 +69,7 @@ def test_strategy_flag_error_through_main(tmp_path, tfds_dir):
 
 
 @pytest.mark.slow
-def test_fid_statistics_under_mirrored_equal_single_device():
+def test_feature_statistics_under_mirrored_equal_single_device():
   # 11 images in batches of 4, 4, 3, each split over 2 replicas, each
   # replica with its own float64 accumulator, merged at the end. Features
   # are float32 from convolutions on other batch sizes, hence the tolerance.
@@ -86,9 +86,10 @@ def test_fid_statistics_under_mirrored_equal_single_device():
   )
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(proc.stdout.strip().splitlines()[-1])
-  assert result["replicas"] == 2 and result["counts"] == [11, 11]
-  assert result["mu_rel"] < 1e-6, result
-  assert result["sigma_rel"] < 1e-5, result
+  assert result["replicas"] == 2 and result["counts"] == [11] * 4
+  for prefix in ("", "dinov2_"):  # The FID's, then FD_DINOv2's.
+    assert result[f"{prefix}mu_rel"] < 1e-6, result
+    assert result[f"{prefix}sigma_rel"] < 1e-5, result
 
 
 # Two steps of the smoke DCGAN through `python -m tf_ttur.main` (fit(), the

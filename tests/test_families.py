@@ -234,7 +234,7 @@ def test_every_evaluator_returns_its_declared_values(
   monkeypatch.setattr(fid, "make_extractor", lambda *a, **k: features)
   monkeypatch.setattr(fid, "load_stats", lambda path: (np.zeros(8), np.eye(8)))
   monkeypatch.setattr(saved_model, "SavedModelExtractor", lambda path: features)
-  monkeypatch.setattr(dinov2, "make_extractor", lambda weights: features)
+  monkeypatch.setattr(dinov2, "make_extractor", lambda *a, **k: features)
   monkeypatch.setattr(
     evaluators,
     "_training_images",

@@ -190,12 +190,20 @@ class DinoV2Evaluator(FrechetEvaluator):
   name = value = "fd_dinov2"
   label = "FD_DINOv2"
 
-  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
+  def __init__(
+    self,
+    config: Config,
+    pixels: str,
+    real_images: tf.data.Dataset,
+    strategy: tf.distribute.Strategy | None = None,
+  ):
     from fid import dinov2
 
     settings = config.evaluation
     samples = settings.fd_dinov2_samples
-    extractor = dinov2.make_extractor(evals.dinov2_weights(settings))
+    # Across the local replicas, as the FID's fast extractor.
+    weights = evals.dinov2_weights(settings)
+    extractor = dinov2.make_extractor(weights, strategy)
     batch = 16  # A ViT-L/14 batch of 224x224 images.
     reference = fid.run_pass(
       real_batches(real_images, samples, batch), extractor
@@ -334,7 +342,7 @@ BUILDERS: dict[str, Callable[..., Evaluator]] = {
     config, config.family.fid_pixels, _training_images(config)
   ),
   "fd_dinov2": lambda config, data, strategy: DinoV2Evaluator(
-    config, config.family.fid_pixels, _training_images(config)
+    config, config.family.fid_pixels, _training_images(config), strategy
   ),
   "jsd": lambda config, data, strategy: JSDEvaluator(
     data.lines, data.vocabulary, config

@@ -1,5 +1,6 @@
 """FID statistics with the fast extractor under MirroredStrategy over two
-logical CPU devices against one device, on the synthetic Inception graph.
+logical CPU devices against one device, on the synthetic Inception graph,
+and FD_DINOv2's on the test weights (tests/fixtures/dinov2).
 Prints one JSON line. Run as a subprocess (logical devices are configured
 before TensorFlow starts)."""
 
@@ -13,9 +14,12 @@ tf.config.set_logical_device_configuration(
   cpu, [tf.config.LogicalDeviceConfiguration()] * 2
 )
 
+import os  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 from fid import core  # noqa: E402
+from fid import dinov2  # noqa: E402
 from fid import inception  # noqa: E402
 from fid import testing  # noqa: E402
 
@@ -34,18 +38,32 @@ def main():
   )
   a = core.run_pass(batches(), single)
   b = core.run_pass(batches(), mirrored)
+  weights = os.path.join(os.path.dirname(__file__), "..", "fixtures", "dinov2")
+  strategy = tf.distribute.MirroredStrategy(devices)
+  c = core.run_pass(batches(), dinov2.make_extractor(weights))
+  d = core.run_pass(batches(), dinov2.make_extractor(weights, strategy))
   print(
     json.dumps(
       {
         "replicas": mirrored.strategy.num_replicas_in_sync,
-        "counts": [a.count, b.count],
-        "mu_rel": float(np.max(np.abs(a.mu - b.mu)) / np.max(np.abs(a.mu))),
-        "sigma_rel": float(
-          np.max(np.abs(a.sigma - b.sigma)) / np.max(np.abs(a.sigma))
-        ),
+        "counts": [a.count, b.count, c.count, d.count],
+        **_relative("", a, b),
+        **_relative("dinov2_", c, d),
       }
     )
   )
+
+
+def _relative(prefix: str, a, b) -> dict:
+  """The largest differences of b's mu and sigma from a's, relative."""
+  return {
+    f"{prefix}mu_rel": float(
+      np.max(np.abs(a.mu - b.mu)) / np.max(np.abs(a.mu))
+    ),
+    f"{prefix}sigma_rel": float(
+      np.max(np.abs(a.sigma - b.sigma)) / np.max(np.abs(a.sigma))
+    ),
+  }
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ def torch_positions(table: np.ndarray, patch_size: int, image_size: int):
 def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   """keras-hub's DINOV2Backbone from a preset name (dinov2_large, fetched
   by keras-hub where there is internet) or a local folder, for image_size
-  inputs, its position embeddings interpolated as torch.hub's are."""
+  inputs, in float32, its position embeddings interpolated as torch.hub's
+  are."""
   import keras_hub
 
   source = weights or DEFAULT_WEIGHTS
@@ -144,8 +145,10 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
       "folder of facebook/dinov2-large)"
     )
   try:
+    # float32 whatever the global Keras policy (a mixed-precision
+    # training run builds its evaluators beside its networks).
     backbone = keras_hub.models.DINOV2Backbone.from_preset(
-      source, image_shape=(image_size, image_size, 3)
+      source, image_shape=(image_size, image_size, 3), dtype="float32"
     )
   except Exception as e:  # noqa: BLE001 kagglehub, HTTP, file formats.
     raise DinoV2Error(

@@ -49,6 +49,25 @@ def test_features_equal_dgm_evals_path(extractor, reference):
     assert features.dtype == np.float64 and logits.shape == (len(features), 0)
 
 
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_features_stay_float32_under_a_mixed_precision_policy(
+  policy, reference
+):
+  """A run under --precision=mixed_* builds its evaluators beside its
+  networks: the backbone is float32 whatever the global policy."""
+  import keras
+
+  previous = keras.mixed_precision.dtype_policy()
+  keras.mixed_precision.set_dtype_policy(policy)
+  try:
+    extractor = dinov2.make_extractor(FIXTURE)
+  finally:
+    keras.mixed_precision.set_dtype_policy(previous)
+  features, _ = extractor(reference["images_40x56"])
+  expected = reference["features_40x56"].astype(np.float64)
+  assert np.abs(features - expected).max() / np.abs(expected).max() < 1e-5
+
+
 def test_keras_hubs_own_table_is_not_the_references(reference):
   """Why fid.dinov2 interpolates the position table again: keras-hub's
   (TensorFlow's bicubic, a = -0.5, to the output size) is 1e-4 relative

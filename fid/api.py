@@ -81,11 +81,16 @@ def _distance(paths, resolved, results, net, options: Options) -> dict:
   if getattr(net, "protocol", None):
     out["protocol"] = net.protocol
   if a.mu.shape != b.mu.shape:
+    computed = [r for (k, _), r in zip(resolved, results) if k != "stats"]
+    gives = (
+      f" (--extractor={options.extractor} gives {computed[0].mu.shape[0]})"
+      if computed
+      else ""
+    )
     raise ValueError(
       f"{paths[0]} has {a.mu.shape[0]} features and {paths[1]} "
       f"{b.mu.shape[0]}: statistics of different extractors cannot be "
-      f"compared (this one, {options.extractor}, gives "
-      f"{(a if resolved[0][0] != 'stats' else b).mu.shape[0]})"
+      f"compared{gives}"
     )
   out["fid"] = frechet.calculate_frechet_distance(
     a.mu, a.sigma, b.mu, b.sigma, method=options.method
@@ -180,13 +185,11 @@ def _check_statistics_extractor(paths, resolved, extractor: str) -> None:
   than `extractor` gives (FD_DINOv2's beside the FID's, say): their
   distance would be printed under the wrong name, or not computable."""
   wanted = architecture.EXTRACTOR_KINDS[extractor].metric
-  for path, (kind, _) in zip(paths, resolved):
+  for path, (kind, value) in zip(paths, resolved):
     if kind != "stats":
       continue
-    try:
-      recorded = stats_lib.load_provenance(path) or {}
-    except stats_lib.StatsError:
-      continue  # A damaged record: the numbers alone are used, as before.
+    # A damaged record reads as none: the numbers alone are used.
+    recorded = value.provenance or {}
     made = architecture.EXTRACTOR_KINDS.get(recorded.get("extractor"))
     if made is not None and made.metric != wanted:
       raise ValueError(

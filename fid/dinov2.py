@@ -129,6 +129,21 @@ def torch_positions(table: np.ndarray, patch_size: int, image_size: int):
   return np.concatenate([table[:, :1], flat], axis=1).astype(np.float32)
 
 
+def is_local(weights: str) -> bool:
+  """Whether `weights` names a folder (a path) rather than a keras-hub
+  preset name."""
+  return os.sep in weights or os.path.exists(weights)
+
+
+def kaggle_cache(preset: str) -> str:
+  """Where keras-hub's download of a DINOv2 preset lies (kagglehub's
+  cache: $KAGGLEHUB_CACHE or ~/.cache/kagglehub)."""
+  root = os.environ.get("KAGGLEHUB_CACHE") or os.path.join(
+    os.path.expanduser("~"), ".cache", "kagglehub"
+  )
+  return os.path.join(root, "models", "keras", "dinov2", "keras", preset)
+
+
 def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   """keras-hub's DINOV2Backbone from a preset name (dinov2_large, fetched
   by keras-hub where there is internet) or a local folder, for image_size
@@ -137,7 +152,7 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   import keras_hub
 
   source = weights or DEFAULT_WEIGHTS
-  local = os.sep in source or os.path.exists(source)
+  local = is_local(source)
   if local and not os.path.isdir(source):
     raise DinoV2Error(
       f"--inception={source}: no such folder (DINOv2's weights are a "
@@ -156,7 +171,7 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
       + (
         "Where there is no internet: fetch keras-hub's preset where there "
         f'is (python -c "import keras_hub; keras_hub.models.Backbone.'
-        f"from_preset('{source}')\" fills ~/.cache/kagglehub), or save "
+        f"from_preset('{source}')\" fills {kaggle_cache(source)}), or save "
         "Hugging Face's facebook/dinov2-large with save_pretrained, copy "
         "the folder here and pass --inception=FOLDER"
         if not local

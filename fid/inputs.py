@@ -64,7 +64,7 @@ def resolve(
     except stats_lib.NPZ_READ_ERRORS as e:
       raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
     if is_stats:
-      return "stats", stats_lib.read(path, record=False)
+      return "stats", stats_lib.read(path, strict_record=False)
     return "images", sources.load_array(path)
   if path.endswith(".npy"):
     return "images", sources.load_array(path)

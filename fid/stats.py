@@ -177,18 +177,21 @@ def _provenance(path: str, arrays: dict) -> dict | None:
   return recorded
 
 
-def read(path: str, record: bool = True) -> StatsFile:
+def read(path: str, strict_record: bool = True) -> StatsFile:
   """The whole statistics file, opened once; StatsError if mu and sigma
-  are unusable, or the spatial statistics or (with `record`) the
-  provenance record are damaged. record=False: the record is not read
-  (None), as where only the numbers are used."""
-  keys = (*STATS_KEYS, *SPATIAL_KEYS) + (("provenance",) if record else ())
-  names, arrays = _arrays(path, keys)
-  return StatsFile(
-    *_mu_sigma(path, names, arrays),
-    _spatial(path, arrays),
-    _provenance(path, arrays),
-  )
+  are unusable, or the spatial statistics or (with `strict_record`) the
+  provenance record are damaged. strict_record=False: a damaged record
+  reads as None, as where only the numbers are used."""
+  names, arrays = _arrays(path, (*STATS_KEYS, *SPATIAL_KEYS, "provenance"))
+  mu, sigma = _mu_sigma(path, names, arrays)
+  spatial = _spatial(path, arrays)
+  try:
+    recorded = _provenance(path, arrays)
+  except StatsError:
+    if strict_record:
+      raise
+    recorded = None
+  return StatsFile(mu, sigma, spatial, recorded)
 
 
 def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -228,25 +228,16 @@ def _graph_missing(what: str, cache: str, detail: str) -> Piece:
   )
 
 
-def kaggle_cache(preset: str) -> str:
-  """Where keras-hub's download of a DINOv2 preset lies (kagglehub's
-  cache: $KAGGLEHUB_CACHE or ~/.cache/kagglehub)."""
-  root = os.environ.get("KAGGLEHUB_CACHE") or os.path.join(
-    os.path.expanduser("~"), ".cache", "kagglehub"
-  )
-  return os.path.join(root, "models", "keras", "dinov2", "keras", preset)
-
-
 def dinov2_weights(config: Config, fetch: bool) -> Piece:
   """FD_DINOv2's weights: a local folder (a keras-hub preset or a Hugging
   Face folder, with its config.json), or keras-hub's preset, in
   kagglehub's cache or fetched there where there is internet."""
+  from fid import dinov2
   from tf_ttur import evals
 
   weights = evals.dinov2_weights(config.evaluation)
   what = f"DINOv2 weights {weights}"
-  local = os.sep in weights or os.path.exists(weights)
-  if local:
+  if dinov2.is_local(weights):
     if os.path.isfile(os.path.join(weights, "config.json")):
       return Piece(what, True, "a local folder")
     return Piece(
@@ -258,10 +249,8 @@ def dinov2_weights(config: Config, fetch: bool) -> Piece:
         "saved with save_pretrained (config.json, model.safetensors)"
       ],
     )
-  cache = kaggle_cache(weights)
+  cache = dinov2.kaggle_cache(weights)
   if not os.path.isdir(cache) and fetch:
-    from fid import dinov2
-
     try:
       dinov2.load_backbone(weights)
     except dinov2.DinoV2Error as e:

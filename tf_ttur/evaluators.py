@@ -156,6 +156,32 @@ class FIDEvaluator(FrechetEvaluator):
     )
 
 
+def _against_training_images(
+  evaluator: FrechetEvaluator,
+  config: Config,
+  extractor,
+  real_images: tf.data.Dataset,
+  samples: int,
+  pixels: str,
+  batch_size: int = 500,
+) -> None:
+  """Initializes a FrechetEvaluator whose reference statistics are those
+  of the first `samples` training images, in `extractor`'s features."""
+  reference = fid.run_pass(
+    real_batches(real_images, samples, batch_size), extractor
+  )
+  FrechetEvaluator.__init__(
+    evaluator,
+    extractor,
+    reference.mu,
+    reference.sigma,
+    samples,
+    batch_size,
+    pixels,
+    config.run.seed,
+  )
+
+
 class ShapesEvaluator(FrechetEvaluator):
   """The offline measure (tf_ttur.quality): the Frechet distance in the
   shapes classifier's feature space, against the training images'
@@ -167,17 +193,10 @@ class ShapesEvaluator(FrechetEvaluator):
   def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
     from fid.saved_model import SavedModelExtractor
 
-    samples = config.evaluation.quality_samples
     extractor = SavedModelExtractor(evals.quality_model_path(config.evaluation))
-    reference = fid.run_pass(real_batches(real_images, samples, 500), extractor)
-    super().__init__(
-      extractor,
-      reference.mu,
-      reference.sigma,
-      samples,
-      500,
-      pixels,
-      config.run.seed,
+    samples = config.evaluation.quality_samples
+    _against_training_images(
+      self, config, extractor, real_images, samples, pixels
     )
 
 
@@ -200,22 +219,13 @@ class DinoV2Evaluator(FrechetEvaluator):
     from fid import dinov2
 
     settings = config.evaluation
-    samples = settings.fd_dinov2_samples
     # Across the local replicas, as the FID's fast extractor.
     weights = evals.dinov2_weights(settings)
     extractor = dinov2.make_extractor(weights, strategy)
-    batch = 16  # A ViT-L/14 batch of 224x224 images.
-    reference = fid.run_pass(
-      real_batches(real_images, samples, batch), extractor
-    )
-    super().__init__(
-      extractor,
-      reference.mu,
-      reference.sigma,
-      samples,
-      batch,
-      pixels,
-      config.run.seed,
+    # A ViT-L/14 batch is 16 images of 224x224.
+    samples = settings.fd_dinov2_samples
+    _against_training_images(
+      self, config, extractor, real_images, samples, pixels, batch_size=16
     )
 
 

@@ -144,7 +144,10 @@ def main(argv):
     f"\nDINOv2 {FLAGS.size} feature pass, batch {FLAGS.batch}, "
     f"{FLAGS.images} images of 32x32 resized to 224 (random weights):\n"
   )
-  print("| implementation | images/s | peak memory (MiB) | 50,000 images |")
+  print(
+    "| implementation | images/s | peak memory (MiB) "
+    "| 50,000 images, projected |"
+  )
   print("|---|---|---|---|")
   rows = [("fid.dinov2 (keras-hub, TensorFlow)", rate, peak)]
   theirs = _torch(width, depth, heads)

@@ -31,6 +31,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from fid import hub
 from fid.errors import first_line
 
 # keras-hub's presets of the two backbones dgm-eval offers here.
@@ -129,21 +130,6 @@ def torch_positions(table: np.ndarray, patch_size: int, image_size: int):
   return np.concatenate([table[:, :1], flat], axis=1).astype(np.float32)
 
 
-def is_local(weights: str) -> bool:
-  """Whether `weights` names a folder (a path) rather than a keras-hub
-  preset name."""
-  return os.sep in weights or os.path.exists(weights)
-
-
-def kaggle_cache(preset: str) -> str:
-  """Where keras-hub's download of a DINOv2 preset lies (kagglehub's
-  cache: $KAGGLEHUB_CACHE or ~/.cache/kagglehub)."""
-  root = os.environ.get("KAGGLEHUB_CACHE") or os.path.join(
-    os.path.expanduser("~"), ".cache", "kagglehub"
-  )
-  return os.path.join(root, "models", "keras", "dinov2", "keras", preset)
-
-
 def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   """keras-hub's DINOV2Backbone from a preset name (dinov2_large, fetched
   by keras-hub where there is internet) or a local folder, for image_size
@@ -152,7 +138,7 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   import keras_hub
 
   source = weights or DEFAULT_WEIGHTS
-  local = is_local(source)
+  local = hub.is_local(source)
   if local and not os.path.isdir(source):
     raise DinoV2Error(
       f"--inception={source}: no such folder (DINOv2's weights are a "
@@ -169,11 +155,7 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
     raise DinoV2Error(
       f"cannot load DINOv2's weights {source} ({first_line(e)}). "
       + (
-        "Where there is no internet: fetch keras-hub's preset where there "
-        f'is (python -c "import keras_hub; keras_hub.models.Backbone.'
-        f"from_preset('{source}')\" fills {kaggle_cache(source)}), or save "
-        "Hugging Face's facebook/dinov2-large with save_pretrained, copy "
-        "the folder here and pass --inception=FOLDER"
+        hub.fetch_hint("dinov2", source, "facebook/dinov2-large")
         if not local
         else "The folder must hold a keras-hub preset or a Hugging Face "
         "DINOv2 folder (config.json, model.safetensors)"
@@ -187,54 +169,26 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   return backbone
 
 
-class DinoV2Extractor:
+class DinoV2Extractor(hub.HubExtractor):
   """images [n, H, W, 3] in [0, 255] -> (CLS features float64 [n, D],
   no logits [n, 0]), by dgm-eval's protocol."""
 
   kind = "dinov2"
-  graph_md5 = None
 
   def __init__(self, backbone, weights: str, strategy=None):
-    import tensorflow as tf
-
-    # Several replicas (a tf.distribute strategy the backbone was built
-    # under): fid.core.run_pass calls per_replica.
-    self.strategy = strategy or tf.distribute.get_strategy()
-    self.backbone = backbone
-    self.feature_dim = int(backbone.hidden_dim)
-    self.protocol = {
-      **PROTOCOL,
-      "backbone": f"DINOv2 ViT, {backbone.num_layers} layers, "
-      f"{backbone.hidden_dim} wide, patch {backbone.patch_size}",
-      "weights": weights,
-    }
-    self._fn = tf.function(
+    super().__init__(
       lambda x: backbone({"images": x}, training=False)[:, 0],
-      reduce_retracing=True,
+      dgm_eval_images,
+      backbone.hidden_dim,
+      {
+        **PROTOCOL,
+        "backbone": f"DINOv2 ViT, {backbone.num_layers} layers, "
+        f"{backbone.hidden_dim} wide, patch {backbone.patch_size}",
+        "weights": weights,
+      },
+      strategy,
     )
-
-  def __call__(self, images) -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow as tf
-
-    from fid.exact import float32_exact
-
-    x = dgm_eval_images(images)
-    with float32_exact():
-      features = self._fn(tf.constant(x)).numpy()
-    return features.astype(np.float64), np.zeros((len(x), 0), np.float32)
-
-  def per_replica(self, images) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The batch split across the strategy's replicas: one result each."""
-    from fid.exact import replica_outputs
-
-    x = dgm_eval_images(images)
-    return [
-      (out[0].numpy().astype(np.float64), np.zeros((len(out[0]), 0)))
-      for out in replica_outputs(self.strategy, self._fn, x)
-    ]
-
-  def close(self) -> None:
-    pass
+    self.backbone = backbone
 
 
 def make_extractor(

@@ -233,11 +233,12 @@ def dinov2_weights(config: Config, fetch: bool) -> Piece:
   Face folder, with its config.json), or keras-hub's preset, in
   kagglehub's cache or fetched there where there is internet."""
   from fid import dinov2
+  from fid import hub
   from tf_ttur import evals
 
   weights = evals.dinov2_weights(config.evaluation)
   what = f"DINOv2 weights {weights}"
-  if dinov2.is_local(weights):
+  if hub.is_local(weights):
     if os.path.isfile(os.path.join(weights, "config.json")):
       return Piece(what, True, "a local folder")
     return Piece(
@@ -249,7 +250,7 @@ def dinov2_weights(config: Config, fetch: bool) -> Piece:
         "saved with save_pretrained (config.json, model.safetensors)"
       ],
     )
-  cache = dinov2.kaggle_cache(weights)
+  cache = hub.kaggle_cache("dinov2", weights)
   if not os.path.isdir(cache) and fetch:
     try:
       dinov2.load_backbone(weights)

@@ -76,9 +76,18 @@ def _network_arguments(p: argparse.ArgumentParser) -> None:
     "~/.cache/tf_ttur_fid)",
   )
   g.add_argument(
+    "--metric",
+    choices=tuple(architecture.METRICS),
+    default="fid",
+    help="fid (default): the Frechet distance of --extractor's features "
+    "(the FID with the 2015 graph); cmmd: CMMD, the MMD of CLIP "
+    "ViT-L/14@336 embeddings as google-research's cmmd computes it "
+    "(--inception names CLIP's weights)",
+  )
+  g.add_argument(
     "--extractor",
     choices=architecture.EXTRACTORS,
-    default="fast",
+    default=None,
     help="; ".join(
       f"{kind.name}: {kind.help}"
       for kind in architecture.EXTRACTOR_KINDS.values()
@@ -156,7 +165,8 @@ def _output_arguments(p: argparse.ArgumentParser) -> None:
     "--save_stats",
     metavar="OUT.npz",
     default=None,
-    help="save mu/sigma of the one PATH instead of an FID",
+    help="save mu/sigma of the one PATH (with --metric=cmmd, its "
+    "embeddings) instead of a distance",
   )
   g.add_argument(
     "--overwrite",
@@ -212,7 +222,13 @@ def _options(args) -> api.Options:
   """The flags as api.Options (--inception is inception_path, --json asks
   for the companions, --quiet hides the progress)."""
   names = {f.name for f in dataclasses.fields(api.Options)}
-  given = {k: v for k, v in vars(args).items() if k in names}
+  given = {k: v for k, v in vars(args).items() if k in names and v is not None}
+  wanted = architecture.METRICS[args.metric]
+  if wanted and args.extractor not in (None, wanted):
+    raise ValueError(
+      f"--metric={args.metric} computes {wanted} embeddings; "
+      f"--extractor={args.extractor} cannot give it (leave --extractor out)"
+    )
   return api.Options(
     **given,
     inception_path=args.inception,
@@ -247,7 +263,9 @@ def main(argv=None) -> int:
   if args.json:
     print(json.dumps(out, indent=2))
   elif args.save_stats:
-    print(f"saved statistics of {out['counts'][0]} images to {out['saved']}")
+    cmmd = "clip" in (args.extractor, architecture.METRICS[args.metric])
+    what = "embeddings" if cmmd else "statistics"
+    print(f"saved {what} of {out['counts'][0]} images to {out['saved']}")
   else:
     if "protocol" in out:
       about = out["protocol"]
@@ -257,7 +275,7 @@ def main(argv=None) -> int:
         "only with numbers computed the same way",
         file=sys.stderr,
       )
-    print(f"{out['metric']}: {out['fid']}")
+    print(f"{out['metric']}: {out.get('cmmd', out.get('fid'))}")
   return 0
 
 

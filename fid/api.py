@@ -36,7 +36,7 @@ def compute(paths: list[str], options: Options | None = None, **fields):
   the companions of fid.companions where options.extra_metrics), or the
   statistics of one saved to options.save_stats. Fields of Options may be
   given as keywords instead of (or over) `options`."""
-  options = dataclasses.replace(options or Options(), **fields)
+  options = _with_metric(dataclasses.replace(options or Options(), **fields))
   _check_arguments(paths, options)
   if options.cache_dir is None and options.inception_path is None:
     download.default_cache_dir()  # $FID_CACHE_DIR, before any pass.
@@ -80,24 +80,39 @@ def _distance(paths, resolved, results, net, options: Options) -> dict:
   out: dict = {"metric": kind.metric}
   if getattr(net, "protocol", None):
     out["protocol"] = net.protocol
-  if a.mu.shape != b.mu.shape:
-    computed = [r for (k, _), r in zip(resolved, results) if k != "stats"]
-    gives = (
-      f" (--extractor={options.extractor} gives {computed[0].mu.shape[0]})"
-      if computed
-      else ""
-    )
-    raise ValueError(
-      f"{paths[0]} has {a.mu.shape[0]} features and {paths[1]} "
-      f"{b.mu.shape[0]}: statistics of different extractors cannot be "
-      f"compared{gives}"
-    )
+  if kind.distance == "mmd":
+    from fid import clip
+
+    _check_shapes(paths, resolved, results, options, "features")
+    out["cmmd"] = clip.cmmd(a.features, b.features)
+    return out
+  _check_shapes(paths, resolved, results, options, "mu")
   out["fid"] = frechet.calculate_frechet_distance(
     a.mu, a.sigma, b.mu, b.sigma, method=options.method
   )
   if options.extra_metrics:
     out.update(companions.companions(a, b, results, options.method, kind))
   return out
+
+
+def _check_shapes(paths, resolved, results, options: Options, field: str):
+  """ValueError where the two inputs' features (mu, or the embeddings)
+  differ in width: statistics of different extractors."""
+  a, b = (getattr(r, field) for r in results)
+  if a.shape[-1] != b.shape[-1]:
+    computed = [
+      getattr(r, field) for (k, _), r in zip(resolved, results) if k != "stats"
+    ]
+    gives = (
+      f" (--extractor={options.extractor} gives {computed[0].shape[-1]})"
+      if computed
+      else ""
+    )
+    raise ValueError(
+      f"{paths[0]} has {a.shape[-1]} features and {paths[1]} "
+      f"{b.shape[-1]}: statistics of different extractors cannot be "
+      f"compared{gives}"
+    )
 
 
 class _Passes:
@@ -116,16 +131,7 @@ class _Passes:
     kind, value = resolved
     o = self.options
     if kind == "stats":
-      if o.save_stats is not None:
-        raise ValueError(f"{path} already holds statistics")
-      spatial = value.spatial or (None, None)
-      return core.Activations(
-        value.mu,
-        value.sigma,
-        count=0,
-        spatial_mu=spatial[0],
-        spatial_sigma=spatial[1],
-      )
+      return _recorded(path, value, o)
     if kind == "generator":
       self.generated.append(
         {
@@ -155,7 +161,7 @@ class _Passes:
       result = core.run_pass(
         batches,
         self.net,
-        keep=o.extra_metrics,
+        keep=o.extra_metrics or _kind(o).distance == "mmd",
         progress=o.progress,
         total=total,
       )
@@ -165,8 +171,45 @@ class _Passes:
     return result
 
 
+def _kind(options: Options) -> architecture.ExtractorKind:
+  return architecture.EXTRACTOR_KINDS[options.extractor]
+
+
+def _recorded(path: str, value: stats_lib.StatsFile, o: Options):
+  """A statistics (or embeddings) file as the activations of a pass;
+  ValueError where it does not hold what the metric needs."""
+  if o.save_stats is not None:
+    raise ValueError(f"{path} already holds statistics")
+  mmd = _kind(o).distance == "mmd"
+  if mmd and value.embeddings is None:
+    raise ValueError(
+      f"{path} holds statistics (mu, sigma), not embeddings: "
+      f"{_kind(o).metric} needs each image's embedding (save them with "
+      f"--metric=cmmd --save_stats)"
+    )
+  if not mmd and value.embeddings is not None:
+    raise ValueError(
+      f"{path} holds embeddings, not statistics (mu, sigma): pass --metric=cmmd"
+    )
+  if mmd:
+    return core.Activations(None, None, count=0, features=value.embeddings)
+  spatial = value.spatial or (None, None)
+  return core.Activations(
+    value.mu,
+    value.sigma,
+    count=0,
+    spatial_mu=spatial[0],
+    spatial_sigma=spatial[1],
+  )
+
+
 def _save(path: str, resolved, result, net, options: Options) -> None:
-  """The statistics of the one input, with their provenance record."""
+  """The statistics of the one input (CMMD's: the embeddings), with their
+  provenance record."""
+  record = inputs.provenance_of(path, resolved, result.count, net, options)
+  if _kind(options).distance == "mmd":
+    stats_lib.save_embeddings(options.save_stats, result.features, record)
+    return
   stats_lib.save_stats(
     options.save_stats,
     result.mu,
@@ -176,7 +219,7 @@ def _save(path: str, resolved, result, net, options: Options) -> None:
       if result.spatial_mu is not None
       else None
     ),
-    provenance=inputs.provenance_of(path, resolved, result.count, net, options),
+    provenance=record,
   )
 
 
@@ -192,11 +235,33 @@ def _check_statistics_extractor(paths, resolved, extractor: str) -> None:
     recorded = value.provenance or {}
     made = architecture.EXTRACTOR_KINDS.get(recorded.get("extractor"))
     if made is not None and made.metric != wanted:
+      switch = (
+        f"--metric={made.metric.lower()}"
+        if made.distance == "mmd"
+        else f"--extractor={made.name}"
+      )
       raise ValueError(
         f"{path} holds statistics of {made.name} features ({made.metric}); "
-        f"--extractor={extractor} gives the {wanted}: pass "
-        f"--extractor={made.name}"
+        f"--extractor={extractor} gives the {wanted}: pass {switch}"
       )
+
+
+def _with_metric(o: Options) -> Options:
+  """The options with the extractor --metric asks for (cmmd: clip, where
+  the extractor is the default); ValueError where the two disagree."""
+  if o.metric not in architecture.METRICS:
+    raise ValueError(
+      f"--metric={o.metric}: one of {', '.join(architecture.METRICS)}"
+    )
+  wanted = architecture.METRICS[o.metric]
+  if wanted is None or o.extractor == wanted:
+    return o
+  if o.extractor != Options.extractor:
+    raise ValueError(
+      f"--metric={o.metric} computes {wanted} embeddings; "
+      f"--extractor={o.extractor} cannot give it (leave --extractor out)"
+    )
+  return dataclasses.replace(o, extractor=wanted)
 
 
 def _check_arguments(paths: list[str], o: Options) -> None:

@@ -45,6 +45,7 @@ class ExtractorKind:
   logits: bool
   spatial: bool
   metric: str = "FID"
+  distance: str = "frechet"
 
 
 EXTRACTOR_KINDS = {
@@ -84,8 +85,23 @@ EXTRACTOR_KINDS = {
       False,
       "FD_DINOv2",
     ),
+    ExtractorKind(
+      "clip",
+      "CLIP ViT-L/14@336's image embeddings by google-research cmmd's "
+      "protocol and their MMD: CMMD, the same as --metric=cmmd; "
+      "--inception names the weights, a keras-hub preset (default "
+      "clip_vit_large_patch14_336) or a local folder",
+      False,
+      False,
+      False,
+      "CMMD",
+      "mmd",
+    ),
   )
 }
+# --metric's names: the Frechet distance of --extractor's features, or
+# CMMD (the clip extractor's kernel distance).
+METRICS = {"fid": None, "cmmd": "clip"}
 # The feature extractors by name (fid.inception builds them; the command
 # line offers these without loading TensorFlow).
 EXTRACTORS = tuple(EXTRACTOR_KINDS)

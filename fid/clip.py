@@ -56,8 +56,7 @@ PROTOCOL = {
   "resize": "centred square crop, Pillow bicubic to 336x336 from uint8 RGB",
   "normalize": "/255, then CLIP's mean (0.48145466, 0.4578275, "
   "0.40821073) and std (0.26862954, 0.26130258, 0.27577711)",
-  "embedding": "projected CLS token after the post layer norm, "
-  "L2-normalized",
+  "embedding": "projected CLS token after the post layer norm, L2-normalized",
   "distance": "biased MMD^2, Gaussian kernel sigma 10, times 1000, "
   "summed in float64",
 }

@@ -124,16 +124,21 @@ def run_pass(
     if bar is not None:
       bar.close()
   activations = accumulated.activations()
-  if dim == architecture.FEATURE_DIM:
-    warn_sample_size(activations.count)
-  elif activations.count < dim:
-    warnings.warn(
-      f"fid: {activations.count} images < {dim} features: the "
-      "covariance is rank deficient",
-      SampleSizeWarning,
-      stacklevel=2,
-    )
+  kind = architecture.EXTRACTOR_KINDS.get(getattr(extractor, "kind", ""))
+  if kind is None or kind.distance == "frechet":  # A covariance is used.
+    _warn_rank(activations.count, dim)
   return activations
+
+
+def _warn_rank(count: int, dim: int) -> None:
+  if dim == architecture.FEATURE_DIM:
+    warn_sample_size(count)
+  elif count < dim:
+    warnings.warn(
+      f"fid: {count} images < {dim} features: the covariance is rank deficient",
+      SampleSizeWarning,
+      stacklevel=3,
+    )
 
 
 def warn_sample_size(count: int) -> None:

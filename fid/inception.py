@@ -178,10 +178,19 @@ def _dinov2(path: str | None, cache_dir: str | None, **kwargs):
   return dinov2.make_extractor(path, kwargs.get("strategy"))
 
 
+def _clip(path: str | None, cache_dir: str | None, **kwargs):
+  """CMMD's extractor (fid.clip): path names the weights, a keras-hub
+  preset or a local folder (default clip_vit_large_patch14_336)."""
+  del cache_dir  # keras-hub keeps its own cache.
+  from fid import clip
+
+  return clip.make_extractor(path, kwargs.get("strategy"))
+
+
 # name -> the extractor over the 2015 graph's GraphDef; or, for the names
 # of FROM_PATH, a function (path, cache_dir, **kwargs) -> extractor.
 EXTRACTORS = {"fast": FastExtractor, "reference": ReferenceExtractor}
-FROM_PATH = {"savedmodel": _saved_model, "dinov2": _dinov2}
+FROM_PATH = {"savedmodel": _saved_model, "dinov2": _dinov2, "clip": _clip}
 NAMES = (*EXTRACTORS, *FROM_PATH)
 assert NAMES == architecture.EXTRACTORS, "fid.architecture.EXTRACTORS"
 

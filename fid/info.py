@@ -16,9 +16,14 @@ def stats_info(path: str) -> dict:
   published file's name, what TTUR computed it from. StatsError when the
   file is not usable statistics."""
   held = stats_lib.read(path)
+  if held.embeddings is not None:  # CMMD's (fid.stats.save_embeddings).
+    count, features = held.embeddings.shape
+  else:
+    count, features = None, held.mu.shape[0]
   return {
     "path": path,
-    "features": int(held.mu.shape[0]),
+    "features": int(features),
+    "embeddings": count,
     "spatial": held.spatial is not None,
     "provenance": held.provenance,
     "ttur_published": provenance.TTUR_STATS.get(os.path.basename(path)),
@@ -27,8 +32,13 @@ def stats_info(path: str) -> dict:
 
 def format_stats_info(info: dict) -> list[str]:
   """stats_info's dict as lines a person reads."""
+  held = (
+    f"{info['embeddings']} embeddings of {info['features']} features"
+    if info.get("embeddings")
+    else f"mu and sigma of {info['features']} features"
+  )
   lines = [
-    f"{info['path']}: mu and sigma of {info['features']} features"
+    f"{info['path']}: {held}"
     + (
       ", with the sFID's spatial_mu and spatial_sigma"
       if info["spatial"]

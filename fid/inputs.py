@@ -60,7 +60,7 @@ def resolve(
   if path.endswith(".npz"):
     try:
       with np.load(path, allow_pickle=False) as data:
-        is_stats = "mu" in data.files or "sigma" in data.files
+        is_stats = any(k in data.files for k in ("mu", "sigma", "embeddings"))
     except stats_lib.NPZ_READ_ERRORS as e:
       raise sources.SourceError(f"{path}: not a readable .npz ({e})") from None
     if is_stats:

@@ -17,11 +17,16 @@ class Options:
   image_size (and crop) bring every image input to that side as training
   does (fid.preprocess.crop_and_resize; a folder's or an array's crop is
   training's for folders, preprocess.FOLDER_CROP, a TFDS split's the
-  paper's rule for it); without it images are read as stored."""
+  paper's rule for it); without it images are read as stored.
+
+  metric: "fid" (the Frechet distance of `extractor`'s features) or
+  "cmmd" (CMMD: the clip extractor, chosen by fid.api.compute where
+  `extractor` is left at its default)."""
 
   inception_path: str | None = None
   batch_size: int = 50
   extractor: str = "fast"
+  metric: str = "fid"
   method: str = "eigh"
   recursive: bool = False
   drop_last_partial_batch: bool = False

@@ -110,15 +110,47 @@ def save_stats(
       np.savez_compressed(f, mu=mu, sigma=sigma, **extra)
 
 
+def save_embeddings(
+  path: str, embeddings: np.ndarray, provenance: dict | None = None
+) -> None:
+  """Writes CMMD's embeddings [N, E] (float32, as cmmd computes them)
+  under the key `embeddings`, atomically, with the provenance record as
+  save_stats writes it; no mu or sigma (a kernel distance needs every
+  embedding)."""
+  embeddings = np.asarray(embeddings, np.float32)
+  _validate_embeddings(embeddings, path)
+  extra = {}
+  if provenance is not None:
+    extra["provenance"] = np.array(json.dumps(provenance, sort_keys=True))
+  with files.atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      np.savez_compressed(f, embeddings=embeddings, **extra)
+
+
+def _validate_embeddings(embeddings: np.ndarray, path: str) -> None:
+  if not np.issubdtype(embeddings.dtype, np.floating):
+    raise StatsError(f"{path}: embeddings of dtype {embeddings.dtype}")
+  if embeddings.ndim != 2 or len(embeddings) < 2:
+    raise StatsError(
+      f"{path}: embeddings of shape {embeddings.shape}; CMMD needs [N, E] "
+      "with N >= 2"
+    )
+  if not np.all(np.isfinite(embeddings)):
+    raise StatsError(f"{path}: the embeddings hold NaN or infinity")
+
+
 class StatsFile(NamedTuple):
   """Everything a statistics file holds, read with one opening: mu and
   sigma, the sFID's (spatial_mu, spatial_sigma) or None, and the
-  provenance record or None (TTUR's published files have neither)."""
+  provenance record or None (TTUR's published files have neither); or,
+  in an embeddings file (save_embeddings), the embeddings [N, E] with mu
+  and sigma None."""
 
-  mu: np.ndarray
-  sigma: np.ndarray
+  mu: np.ndarray | None
+  sigma: np.ndarray | None
   spatial: tuple[np.ndarray, np.ndarray] | None
   provenance: dict | None
+  embeddings: np.ndarray | None = None
 
 
 STATS_KEYS = ("mu", "sigma")
@@ -182,16 +214,21 @@ def read(path: str, strict_record: bool = True) -> StatsFile:
   are unusable, or the spatial statistics or (with `strict_record`) the
   provenance record are damaged. strict_record=False: a damaged record
   reads as None, as where only the numbers are used."""
-  names, arrays = _arrays(path, (*STATS_KEYS, *SPATIAL_KEYS, "provenance"))
-  mu, sigma = _mu_sigma(path, names, arrays)
-  spatial = _spatial(path, arrays)
+  names, arrays = _arrays(
+    path, (*STATS_KEYS, *SPATIAL_KEYS, "provenance", "embeddings")
+  )
   try:
     recorded = _provenance(path, arrays)
   except StatsError:
     if strict_record:
       raise
     recorded = None
-  return StatsFile(mu, sigma, spatial, recorded)
+  if "embeddings" in arrays and not any(k in arrays for k in STATS_KEYS):
+    embeddings = arrays["embeddings"]
+    _validate_embeddings(embeddings, path)
+    return StatsFile(None, None, None, recorded, embeddings.astype(np.float32))
+  mu, sigma = _mu_sigma(path, names, arrays)
+  return StatsFile(mu, sigma, _spatial(path, arrays), recorded)
 
 
 def load_stats(path: str) -> tuple[np.ndarray, np.ndarray]:

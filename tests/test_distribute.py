@@ -90,6 +90,10 @@ def test_feature_statistics_under_mirrored_equal_single_device():
   for prefix in ("", "dinov2_"):  # The FID's, then FD_DINOv2's.
     assert result[f"{prefix}mu_rel"] < 1e-6, result
     assert result[f"{prefix}sigma_rel"] < 1e-5, result
+  # CMMD: every embedding, in order, and the distance.
+  assert result["cmmd_counts"] == [11, 11]
+  assert result["cmmd_embeddings_rel"] < 1e-5, result
+  assert result["cmmd_rel"] < 1e-5, result
 
 
 # Two steps of the smoke DCGAN through `python -m tf_ttur.main` (fit(), the

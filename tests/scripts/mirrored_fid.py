@@ -1,6 +1,7 @@
 """FID statistics with the fast extractor under MirroredStrategy over two
 logical CPU devices against one device, on the synthetic Inception graph,
-and FD_DINOv2's on the test weights (tests/fixtures/dinov2).
+FD_DINOv2's on the test weights (tests/fixtures/dinov2), and CMMD's
+embeddings and distance on its test weights (tests/fixtures/cmmd).
 Prints one JSON line. Run as a subprocess (logical devices are configured
 before TensorFlow starts)."""
 
@@ -18,6 +19,7 @@ import os  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from fid import clip  # noqa: E402
 from fid import core  # noqa: E402
 from fid import dinov2  # noqa: E402
 from fid import inception  # noqa: E402
@@ -49,9 +51,29 @@ def main():
         "counts": [a.count, b.count, c.count, d.count],
         **_relative("", a, b),
         **_relative("dinov2_", c, d),
+        **_cmmd(batches, devices, images),
       }
     )
   )
+
+
+def _cmmd(batches, devices, images) -> dict:
+  """CMMD's embeddings on one device and across the replicas, and the
+  CMMD of each against a second set."""
+  weights = os.path.join(os.path.dirname(__file__), "..", "fixtures", "cmmd")
+  strategy = tf.distribute.MirroredStrategy(devices)
+  one = core.run_pass(batches(), clip.make_extractor(weights), keep=True)
+  many = core.run_pass(
+    batches(), clip.make_extractor(weights, strategy), keep=True
+  )
+  other = clip.make_extractor(weights)(255 - images[:6])[0]
+  single, mirrored = (clip.cmmd(r.features, other) for r in (one, many))
+  return {
+    "cmmd_counts": [len(one.features), len(many.features)],
+    # Unit vectors: the largest difference is relative to their norm.
+    "cmmd_embeddings_rel": float(np.max(np.abs(one.features - many.features))),
+    "cmmd_rel": abs(mirrored - single) / abs(single),
+  }
 
 
 def _relative(prefix: str, a, b) -> dict:

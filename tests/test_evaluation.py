@@ -195,6 +195,8 @@ def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(monkeypatch):
   signal before each subset (a signal abandons the evaluation)."""
   import pytest
 
+  from tf_ttur import kernel_evaluators
+
   rng = np.random.default_rng(0)
   kid = evaluators.KIDEvaluator.__new__(evaluators.KIDEvaluator)
   kid.reference = rng.normal(size=(8, 4))
@@ -202,13 +204,13 @@ def test_kid_hears_a_signal_within_one_subset_whatever_kid_subsets(monkeypatch):
   kid.samples, kid.batch_size, kid.pixels, kid.seed = 8, 4, "clip", 0
   kid.subsets, kid.subset_size = 1_000_000_000, 4
   monkeypatch.setattr(
-    evaluators,
+    kernel_evaluators,
     "samples_of",
     lambda *args, **kwargs: [np.zeros((4, 2, 2, 3))] * 2,
   )
   calls = []
   kid.stop = lambda: len(calls) > 2 or calls.append(1) or False
-  with pytest.raises(evaluators.Abandoned):
+  with pytest.raises(kernel_evaluators.Abandoned):
     kid(model=None)
   assert len(calls) == 3  # Three subsets, then the signal was heard.
   # Without a signal the same evaluator gives its values.

@@ -211,10 +211,11 @@ def test_every_evaluator_returns_its_declared_values(
   """Each tf_ttur.evals entry's builder makes an Evaluator (the protocol
   the callback calls) whose values hold the entry's, on a stub model, with
   stand-ins for what it reads from outside (the Inception extractor, the
-  statistics file, the shapes classifier, DINOv2, the training images)."""
+  statistics file, the shapes classifier, DINOv2, CLIP, the training images)."""
   import tensorflow as tf
 
   import fid
+  from fid import clip
   from fid import dinov2
   from fid import saved_model
   from tf_ttur import evaluators
@@ -235,6 +236,7 @@ def test_every_evaluator_returns_its_declared_values(
   monkeypatch.setattr(fid, "load_stats", lambda path: (np.zeros(8), np.eye(8)))
   monkeypatch.setattr(saved_model, "SavedModelExtractor", lambda path: features)
   monkeypatch.setattr(dinov2, "make_extractor", lambda *a, **k: features)
+  monkeypatch.setattr(clip, "make_extractor", lambda *a, **k: features)
   monkeypatch.setattr(
     evaluators,
     "_training_images",

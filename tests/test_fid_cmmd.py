@@ -220,3 +220,39 @@ def test_missing_or_foreign_weights_are_one_error_line(tmp_path, capsys):
   err = capsys.readouterr().err.strip().splitlines()
   assert code == 2 and len(err) == 1
   assert "cannot load CLIP's weights" in err[0] and "quick_gelu" in err[0]
+
+
+def test_prepare_loads_local_weights_before_calling_them_ready(
+  tmp_path, monkeypatch
+):
+  """A local folder is ready only where its backbone loads (a folder with
+  config.json and broken weights is not); keras-hub's preset is looked
+  for in kagglehub's cache."""
+  from tf_ttur import evals
+  from tf_ttur import prepare_fid
+  from tf_ttur.config import Config
+
+  def piece(weights=""):
+    config = Config.of(cmmd_every=2, log_every=2, cmmd_weights=weights)
+    assert "clip_weights" in {
+      p for e in evals.enabled(config.evaluation) for p in e.needs
+    }
+    return prepare_fid.clip_weights(config, fetch=False)
+
+  assert piece(FIXTURE).ready
+  missing = piece(str(tmp_path / "nowhere"))
+  assert not missing.ready and missing.detail == "no such folder"
+  broken = tmp_path / "broken"
+  shutil.copytree(FIXTURE, broken, ignore=shutil.ignore_patterns("a", "b"))
+  (broken / "model.safetensors").write_bytes(b"not safetensors")
+  damaged = piece(str(broken))
+  assert not damaged.ready
+  assert damaged.detail.startswith("cannot load CLIP's weights")
+  monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kaggle"))
+  preset = piece()
+  cache = tmp_path / "kaggle/models/keras/clip/keras/clip_vit_large_patch14_336"
+  assert not preset.ready and preset.detail == f"not in {cache}"
+  assert preset.fetch == "keras-hub's clip_vit_large_patch14_336"
+  assert "--cmmd_weights=FOLDER" in preset.how[-1]
+  os.makedirs(cache)
+  assert piece().ready

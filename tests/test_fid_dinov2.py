@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -180,6 +181,13 @@ def test_prepare_finds_the_weights_or_says_where_they_go(tmp_path, monkeypatch):
   assert piece(FIXTURE).ready
   missing = piece(str(tmp_path / "nowhere"))
   assert not missing.ready and missing.detail == "no such folder"
+  broken = tmp_path / "broken"
+  os.makedirs(broken)
+  shutil.copy(os.path.join(FIXTURE, "config.json"), broken)
+  (broken / "model.safetensors").write_bytes(b"not safetensors")
+  damaged = piece(str(broken))
+  assert not damaged.ready
+  assert damaged.detail.startswith("cannot load DINOv2's weights")
   monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kaggle"))
   preset = piece()
   cache = str(tmp_path / "kaggle/models/keras/dinov2/keras/dinov2_large")
@@ -190,10 +198,12 @@ def test_prepare_finds_the_weights_or_says_where_they_go(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_logs_fd_dinov2(tmp_path, tfds_dir):
+def test_a_run_logs_fd_dinov2_and_cmmd(tmp_path, tfds_dir):
+  """Both keras-hub metrics in one run (CMMD's weights: its fixture)."""
   from tf_ttur import export as export_lib
   from tf_ttur import train as train_lib
 
+  clip_weights = os.path.join(REPO, "tests", "fixtures", "cmmd")
   config = tiny_run(
     tmp_path / "run",
     tfds_dir,
@@ -203,14 +213,21 @@ def test_a_run_logs_fd_dinov2(tmp_path, tfds_dir):
     fd_dinov2_every=2,
     fd_dinov2_samples=40,
     fd_dinov2_weights=FIXTURE,
+    cmmd_every=2,
+    cmmd_samples=20,
+    cmmd_weights=clip_weights,
   ).validate()
   train_lib.train(config)
   with open(tmp_path / "run" / "metrics.jsonl") as f:
     records = [json.loads(line) for line in f]
-  logged = [r for r in records if "fd_dinov2" in r]
-  assert [r["step"] for r in logged] == [2]
-  assert logged[0]["fd_dinov2"] > 0 and logged[0]["fd_dinov2_samples"] == 40
   info = export_lib.read_model_info(str(tmp_path / "run" / "saved_model"))
-  assert info["fd_dinov2"]["value"] == logged[0]["fd_dinov2"]
-  assert info["fd_dinov2"]["protocol"] == "dgm-eval"
-  assert info["fd_dinov2"]["weights"] == FIXTURE
+  for name, samples, protocol, weights in (
+    ("fd_dinov2", 40, "dgm-eval", FIXTURE),
+    ("cmmd", 20, "google-research cmmd", clip_weights),
+  ):
+    logged = [r for r in records if name in r]
+    assert [r["step"] for r in logged] == [2], name
+    assert logged[0][name] > 0 and logged[0][f"{name}_samples"] == samples
+    assert info[name]["value"] == logged[0][name]
+    assert info[name]["protocol"] == protocol
+    assert info[name]["weights"] == weights

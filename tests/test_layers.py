@@ -66,6 +66,7 @@ LAYERS = (
     "tf_ttur.callbacks",
     "tf_ttur.generated",
     "tf_ttur.evaluators",
+    "tf_ttur.kernel_evaluators",
     "tf_ttur.evaluation",
     "tf_ttur.export",
   ),

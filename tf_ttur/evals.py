@@ -65,7 +65,8 @@ class Eval:
     needs: what it reads from outside the run, each a piece that
       `--mode=prepare` checks and fetches and training checks first:
       "reference_statistics" (--fid_stats), "inception_graph" (the 2015
-      graph, --fid_inception), "quality_model" (the shapes classifier).
+      graph, --fid_inception), "quality_model" (the shapes classifier),
+      "dinov2_weights" and "clip_weights" (keras-hub backbones).
   """
 
   name: str
@@ -91,6 +92,14 @@ class Eval:
       f"{self.name}_samples": Flag(*self.samples, rule="positive"),
       **self.flags,
     }
+
+
+def clip_weights(settings) -> str:
+  """The CLIP weights a run's CMMD uses (--cmmd_weights or keras-hub's
+  clip_vit_large_patch14_336)."""
+  from fid.clip import DEFAULT_WEIGHTS
+
+  return settings.cmmd_weights or DEFAULT_WEIGHTS
 
 
 def dinov2_weights(settings) -> str:
@@ -213,6 +222,30 @@ EVALS: dict[str, Eval] = {
         "weights": dinov2_weights(s),
       },
       needs=("dinov2_weights",),
+    ),
+    Eval(
+      "cmmd",
+      "image",
+      "CMMD (Jayasumana et al. 2024: the MMD of CLIP ViT-L/14@336 "
+      "embeddings by google-research cmmd's protocol, fid.clip; NOT the "
+      "FID), against as many training images, drawn once",
+      (5000, "Generated (and real) samples per CMMD."),
+      ("cmmd",),
+      flags={
+        "cmmd_weights": Flag(
+          "",
+          "CLIP's weights: a keras-hub preset (default "
+          "clip_vit_large_patch14_336) or a local folder (keras-hub "
+          "preset or Hugging Face CLIPModel save_pretrained).",
+        )
+      },
+      model_info="cmmd",
+      about=lambda s: {
+        "reference": "training images",
+        "protocol": "google-research cmmd",
+        "weights": clip_weights(s),
+      },
+      needs=("clip_weights",),
     ),
     Eval(
       "jsd",

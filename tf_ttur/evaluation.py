@@ -24,8 +24,8 @@ from tf_ttur import evals
 from tf_ttur import records
 from tf_ttur import rundir
 from tf_ttur import summaries
-from tf_ttur.evaluators import Abandoned
 from tf_ttur.evaluators import check_values
+from tf_ttur.generated import Abandoned
 
 # What best_fid.json's value is, and is not.
 ONE_RUN = (

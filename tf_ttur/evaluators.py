@@ -12,7 +12,8 @@ says how many samples it drew and `line(values)` is its log line:
   reference statistics (keep_best: the callback exports the best
   generator so far to saved_model_best/);
 - KID, the unbiased kernel distance on the same Inception features,
-  against training images;
+  against training images, and CMMD, cmmd's kernel distance of CLIP
+  embeddings (tf_ttur.kernel_evaluators);
 - fd_shapes, the same distance in the offline shapes classifier's space;
 - JSD, the paper's n-gram measure of the language model.
 
@@ -31,13 +32,13 @@ import tensorflow as tf
 
 import fid
 from fid import frechet
-from fid import metrics as fid_metrics
 from tf_ttur import evals
 from tf_ttur.config import Config
 from tf_ttur.data import noise
-from tf_ttur.generated import Abandoned
 from tf_ttur.generated import real_batches
 from tf_ttur.generated import samples_of
+from tf_ttur.kernel_evaluators import CMMDEvaluator
+from tf_ttur.kernel_evaluators import KIDEvaluator
 
 # The offline measure's name in metrics.jsonl and TensorBoard; never "fid".
 METRIC = "fd_shapes"
@@ -229,69 +230,6 @@ class DinoV2Evaluator(FrechetEvaluator):
     )
 
 
-class KIDEvaluator:
-  """The KID (Binkowski et al. 2018; fid.metrics): the unbiased MMD^2 with
-  the cubic polynomial kernel between the Inception pool_3 features of
-  `kid_samples` generated images and as many training images (drawn once,
-  at the start), averaged over `kid_subsets` random subsets of
-  `kid_subset_size`. Unbiased, so small sample counts are affordable; it
-  can be negative when the two sets are close."""
-
-  name = "kid"
-  keep_best = False
-  stop = staticmethod(lambda: False)
-
-  def __init__(self, config: Config, pixels: str, real_images: tf.data.Dataset):
-    settings = config.evaluation
-    self.extractor = fid.make_extractor(
-      settings.fid_extractor, settings.fid_inception, flag="--fid_inception"
-    )
-    self.samples = settings.kid_samples
-    self.subset_size = settings.kid_subset_size
-    self.subsets = settings.kid_subsets
-    self.batch_size = settings.fid_batch_size
-    self.pixels = pixels
-    self.seed = config.run.seed
-    self.reference = self._features(
-      real_batches(real_images, self.samples, self.batch_size)
-    )
-    if len(self.reference) < 2:
-      raise ValueError(
-        f"KID needs at least 2 training images, the dataset "
-        f"has {len(self.reference)}"
-      )
-
-  def _features(self, batches) -> np.ndarray:
-    return np.concatenate([self.extractor(batch)[0] for batch in batches])
-
-  def __call__(self, model, step: int = 0) -> dict[str, float]:
-    features = self._features(samples_of(self, model, step))
-
-    def before_subset():
-      if self.stop():  # Any --kid_subsets hears a signal within a subset.
-        raise Abandoned
-
-    mean, std = fid_metrics.kernel_inception_distance(
-      features,
-      self.reference,
-      subsets=self.subsets,
-      subset_size=self.subset_size,
-      seed=self.seed,
-      before_subset=before_subset,
-    )
-    # What the subsets were drawn from (a small folder has fewer training
-    # images than --kid_samples).
-    self.counts = (len(features), len(self.reference))
-    return {"kid": mean, "kid_std": std}
-
-  def line(self, values: dict[str, float]) -> str:
-    generated, real = getattr(self, "counts", (self.samples, self.samples))
-    return (
-      f"KID {values['kid']:.6f} +- {values['kid_std']:.6f} "
-      f"({generated} generated, {real} training images)"
-    )
-
-
 class JSDEvaluator:
   """The paper's language metric (docs/paper.md A.4): `jsd_samples` lines
   (640 in the paper) generated from fresh z, decoded by argmax, against the
@@ -347,6 +285,9 @@ BUILDERS: dict[str, Callable[..., Evaluator]] = {
   ),
   "kid": lambda config, data, strategy: KIDEvaluator(
     config, config.family.fid_pixels, _training_images(config)
+  ),
+  "cmmd": lambda config, data, strategy: CMMDEvaluator(
+    config, config.family.fid_pixels, _training_images(config), strategy
   ),
   "quality": lambda config, data, strategy: ShapesEvaluator(
     config, config.family.fid_pixels, _training_images(config)

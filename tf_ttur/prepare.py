@@ -256,6 +256,7 @@ PIECES = {
   "inception_graph": prepare_fid.inception_graph,
   "quality_model": lambda config, fetch: quality_model(config),
   "dinov2_weights": prepare_fid.dinov2_weights,
+  "clip_weights": prepare_fid.clip_weights,
 }
 # The flags that choose each piece.
 FLAGS = {
@@ -264,6 +265,7 @@ FLAGS = {
   "inception_graph": "--fid_inception (or $FID_CACHE_DIR)",
   "quality_model": "--quality_model",
   "dinov2_weights": "--fd_dinov2_weights (or $KAGGLEHUB_CACHE)",
+  "clip_weights": "--cmmd_weights (or $KAGGLEHUB_CACHE)",
 }
 
 

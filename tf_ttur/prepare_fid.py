@@ -7,6 +7,7 @@ with keras.utils.get_file's cache, or a given file checked)."""
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 from fid import datasources
 from fid import download
@@ -229,32 +230,81 @@ def _graph_missing(what: str, cache: str, detail: str) -> Piece:
 
 
 def dinov2_weights(config: Config, fetch: bool) -> Piece:
-  """FD_DINOv2's weights: a local folder (a keras-hub preset or a Hugging
-  Face folder, with its config.json), or keras-hub's preset, in
-  kagglehub's cache or fetched there where there is internet."""
+  """FD_DINOv2's weights (fid.dinov2)."""
   from fid import dinov2
-  from fid import hub
   from tf_ttur import evals
 
-  weights = evals.dinov2_weights(config.evaluation)
-  what = f"DINOv2 weights {weights}"
+  return _hub_weights(
+    _Hub("DINOv2", "dinov2", "facebook/dinov2-large", "--fd_dinov2_weights"),
+    evals.dinov2_weights(config.evaluation),
+    dinov2.load_backbone,
+    dinov2.DinoV2Error,
+    fetch,
+  )
+
+
+def clip_weights(config: Config, fetch: bool) -> Piece:
+  """CMMD's CLIP weights (fid.clip)."""
+  from fid import clip
+  from tf_ttur import evals
+
+  return _hub_weights(
+    _Hub("CLIP", "clip", "openai/clip-vit-large-patch14-336", "--cmmd_weights"),
+    evals.clip_weights(config.evaluation),
+    clip.load_vision,
+    clip.ClipError,
+    fetch,
+  )
+
+
+class _Hub(NamedTuple):
+  """A keras-hub model family's names: its own, kagglehub's, Hugging
+  Face's checkpoint and the run's flag for its weights."""
+
+  name: str
+  family: str
+  hf_name: str
+  flag: str
+
+
+def _local_problem(folder: str, load, error) -> str | None:
+  """Why a local folder of weights cannot be used, or None where its
+  backbone loads."""
+  if not os.path.isdir(folder):
+    return "no such folder"
+  try:
+    load(folder)
+  except error as e:
+    return first_line(e)
+  return None
+
+
+def _hub_weights(hub_model: _Hub, weights: str, load, error, fetch: bool):
+  """A keras-hub backbone's weights: a local folder (a keras-hub preset
+  or a Hugging Face folder), ready only where they load; or keras-hub's
+  preset, in kagglehub's cache or fetched there where there is
+  internet."""
+  from fid import hub
+
+  what = f"{hub_model.name} weights {weights}"
   if hub.is_local(weights):
-    if os.path.isfile(os.path.join(weights, "config.json")):
-      return Piece(what, True, "a local folder")
-    return Piece(
-      what,
-      False,
-      "no such folder" if not os.path.isdir(weights) else "no config.json",
-      [
-        "a keras-hub preset folder, or Hugging Face's facebook/dinov2-large "
-        "saved with save_pretrained (config.json, model.safetensors)"
-      ],
-    )
-  cache = hub.kaggle_cache("dinov2", weights)
+    missing = _local_problem(weights, load, error)
+    if missing is not None:
+      return Piece(
+        what,
+        False,
+        missing,
+        [
+          f"a keras-hub preset folder, or Hugging Face's {hub_model.hf_name} "
+          "saved with save_pretrained (config.json, model.safetensors)"
+        ],
+      )
+    return Piece(what, True, "a local folder (loaded)")
+  cache = hub.kaggle_cache(hub_model.family, weights)
   if not os.path.isdir(cache) and fetch:
     try:
-      dinov2.load_backbone(weights)
-    except dinov2.DinoV2Error as e:
+      load(weights)
+    except error as e:
       return Piece(what, False, first_line(e), [], fetch=weights)
   if os.path.isdir(cache):
     return Piece(what, True, f"keras-hub's preset in {cache}")
@@ -266,8 +316,8 @@ def dinov2_weights(config: Config, fetch: bool) -> Piece:
       f"where there is internet, --mode=prepare fetches keras-hub's "
       f"{weights} (from Kaggle) into {cache}",
       "offline: copy that folder from a machine that has it, or a Hugging "
-      "Face save_pretrained folder of facebook/dinov2-large and "
-      "--fd_dinov2_weights=FOLDER",
+      f"Face save_pretrained folder of {hub_model.hf_name} and "
+      f"{hub_model.flag}=FOLDER",
     ],
     fetch=f"keras-hub's {weights}",
   )

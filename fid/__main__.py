@@ -100,6 +100,13 @@ def _network_arguments(p: argparse.ArgumentParser) -> None:
     help="eigh (default, exact) or ttur (scipy sqrtm)",
   )
   g.add_argument("--batch_size", type=int, default=50)
+  g.add_argument(
+    "--mirrored",
+    action="store_true",
+    help="split every batch across all local GPUs (tf.distribute's "
+    "MirroredStrategy; float64 sums per device, merged: the same "
+    "statistics as one device); --batch_size is the whole batch",
+  )
 
 
 def _inputs_arguments(p: argparse.ArgumentParser) -> None:

@@ -149,11 +149,13 @@ class _Passes:
 
       # The sFID's spatial features ride along where they are reported or
       # saved (the tensor is computed anyway; its statistics are cheap).
+      spatial = o.extra_metrics or o.save_stats is not None
       self.net = inception.make_extractor(
         o.extractor,
         o.inception_path,
         o.cache_dir,
-        spatial=o.extra_metrics or o.save_stats is not None,
+        **({"spatial": spatial} if _kind(o).spatial else {}),
+        **({"strategy": _mirrored()} if o.mirrored else {}),
       )
     # A warning about one set's statistics names that set.
     with warnings.catch_warnings(record=True) as caught:
@@ -169,6 +171,17 @@ class _Passes:
       message = str(warning.message).removeprefix("fid: ")
       warnings.warn(f"fid: {path}: {message}", warning.category, stacklevel=3)
     return result
+
+
+def _mirrored():
+  """A MirroredStrategy over the local GPUs, or without one the logical
+  CPU devices (one unless they were configured)."""
+  import tensorflow as tf
+
+  devices = tf.config.list_logical_devices(
+    "GPU"
+  ) or tf.config.list_logical_devices("CPU")
+  return tf.distribute.MirroredStrategy([d.name for d in devices])
 
 
 def _kind(options: Options) -> architecture.ExtractorKind:

@@ -51,34 +51,63 @@ def _as_float_batch(images) -> np.ndarray:
 
 
 class ReferenceExtractor:
-  """The original GraphDef, run untouched in a tf.compat.v1.Session."""
+  """The original GraphDef, run untouched in a tf.compat.v1.Session; with
+  a tf.distribute strategy, one copy of the graph on each of its devices,
+  fed its share of every batch in one Session.run (per_replica)."""
 
   name = "reference"
 
-  def __init__(self, graph_def: tf.compat.v1.GraphDef, spatial: bool = False):
+  def __init__(
+    self,
+    graph_def: tf.compat.v1.GraphDef,
+    spatial: bool = False,
+    strategy: tf.distribute.Strategy | None = None,
+  ):
     constants = graph.graph_constants(graph_def)
     self._weights = graph.logits_weights(graph_def, constants).astype(
       np.float64
     )
     self.spatial = spatial
+    self.strategy = strategy or tf.distribute.get_strategy()
+    # The default strategy places nothing (and names no devices).
+    devices = strategy.extended.worker_devices if strategy else [None]
     self._graph = tf.Graph()
+    self._copies = []  # (placeholder, fetches) per device.
     with self._graph.as_default():
-      self._images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
-      self._fetches = tf.graph_util.import_graph_def(
-        graph_def,
-        input_map={graph.INPUT_TENSOR: self._images},
-        return_elements=[graph.FEATURE_TENSOR]
-        + ([graph.SPATIAL_TENSOR] if spatial else []),
-        name="FID_Inception_Net",
-      )
+      for i, device in enumerate(devices):
+        with tf.device(device):
+          images = tf.compat.v1.placeholder(tf.float32, [None, None, None, 3])
+          fetches = tf.graph_util.import_graph_def(
+            graph_def,
+            input_map={graph.INPUT_TENSOR: images},
+            return_elements=[graph.FEATURE_TENSOR]
+            + ([graph.SPATIAL_TENSOR] if spatial else []),
+            name="FID_Inception_Net" + (f"_{i}" if i else ""),
+          )
+        self._copies.append((images, fetches))
     self._session = tf.compat.v1.Session(graph=self._graph)
 
   def __call__(self, images) -> tuple[np.ndarray, ...]:
     """(features, logits), and the sFID's spatial features if spatial."""
+    images_in, fetches = self._copies[0]
     with float32_exact():
-      out = self._session.run(
-        self._fetches, {self._images: _as_float_batch(images)}
+      out = self._session.run(fetches, {images_in: _as_float_batch(images)})
+    return self._result(out)
+
+  def per_replica(self, images) -> list[tuple[np.ndarray, ...]]:
+    """The batch split across the devices as a strategy splits it (in
+    order, the first ones one image larger), one result per non-empty
+    share."""
+    shares = np.array_split(_as_float_batch(images), len(self._copies))
+    used = [(c, x) for c, x in zip(self._copies, shares) if len(x)]
+    with float32_exact():
+      outs = self._session.run(
+        [fetches for (_, fetches), _ in used],
+        {placeholder: x for (placeholder, _), x in used},
       )
+    return [self._result(out) for out in outs]
+
+  def _result(self, out) -> tuple[np.ndarray, ...]:
     pool3 = out[0]
     features = pool3.reshape(pool3.shape[0], -1).astype(np.float64)
     if not self.spatial:
@@ -151,13 +180,14 @@ class FastExtractor:
 def _saved_model(path: str | None, cache_dir: str | None, **kwargs):
   """Any SavedModel with a `features` function (fid.saved_model): a
   Frechet distance in its feature space, which is not the FID."""
-  del cache_dir, kwargs  # No graph to cache; no sFID features.
+  del cache_dir  # No graph to cache; no sFID features.
   if not path:
     raise ValueError(
       "--extractor=savedmodel needs --inception=DIR: a "
       "SavedModel with a `features` function"
     )
-  extractor = SavedModelExtractor(path)  # Its errors before the warning.
+  # Its errors before the warning.
+  extractor = SavedModelExtractor(path, strategy=kwargs.get("strategy"))
   warnings.warn(
     f"fid: {path} is not the 2015 Inception graph: its "
     "distances are not FIDs and cannot be compared with "

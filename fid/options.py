@@ -21,7 +21,11 @@ class Options:
 
   metric: "fid" (the Frechet distance of `extractor`'s features) or
   "cmmd" (CMMD: the clip extractor, chosen by fid.api.compute where
-  `extractor` is left at its default)."""
+  `extractor` is left at its default).
+
+  mirrored: every batch split across the local GPUs (or, without one,
+  the logical CPU devices) by a tf.distribute.MirroredStrategy, each
+  device's features summed in float64 and merged (fid.core.run_pass)."""
 
   inception_path: str | None = None
   batch_size: int = 50
@@ -41,6 +45,7 @@ class Options:
   image_size: int | None = None
   crop: str | None = None
   overwrite: bool = False
+  mirrored: bool = False
 
   @property
   def preprocessing(self) -> tuple[str, int] | None:

@@ -94,6 +94,12 @@ def test_feature_statistics_under_mirrored_equal_single_device():
   assert result["cmmd_counts"] == [11, 11]
   assert result["cmmd_embeddings_rel"] < 1e-5, result
   assert result["cmmd_rel"] < 1e-5, result
+  # The graph itself, a copy per device; the SavedModel extractor through
+  # python -m fid --mirrored.
+  assert result["reference_replicas"] == 2
+  assert result["reference_mu_rel"] < 1e-6, result
+  assert result["reference_sigma_rel"] < 1e-5, result
+  assert result["cli_fd_rel"] < 1e-5, result
 
 
 # Two steps of the smoke DCGAN through `python -m tf_ttur.main` (fit(), the

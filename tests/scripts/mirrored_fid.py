@@ -1,7 +1,10 @@
 """FID statistics with the fast extractor under MirroredStrategy over two
 logical CPU devices against one device, on the synthetic Inception graph,
 FD_DINOv2's on the test weights (tests/fixtures/dinov2), and CMMD's
-embeddings and distance on its test weights (tests/fixtures/cmmd).
+embeddings and distance on its test weights (tests/fixtures/cmmd); the
+reference extractor (the graph in a Session, a copy per device) and the
+SavedModel one (saved_models/shapes_classifier) through `python -m fid
+--mirrored`.
 Prints one JSON line. Run as a subprocess (logical devices are configured
 before TensorFlow starts)."""
 
@@ -52,6 +55,8 @@ def main():
         **_relative("", a, b),
         **_relative("dinov2_", c, d),
         **_cmmd(batches, devices, images),
+        **_reference(graph_def, batches, devices),
+        **_cli(images),
       }
     )
   )
@@ -74,6 +79,47 @@ def _cmmd(batches, devices, images) -> dict:
     "cmmd_embeddings_rel": float(np.max(np.abs(one.features - many.features))),
     "cmmd_rel": abs(mirrored - single) / abs(single),
   }
+
+
+def _reference(graph_def, batches, devices) -> dict:
+  strategy = tf.distribute.MirroredStrategy(devices)
+  one = core.run_pass(batches(), inception.ReferenceExtractor(graph_def))
+  many = inception.ReferenceExtractor(graph_def, strategy=strategy)
+  return {
+    "reference_replicas": len(many.per_replica(np.zeros((3, 8, 8, 3)))),
+    **_relative("reference_", one, core.run_pass(batches(), many)),
+  }
+
+
+def _cli(images) -> dict:
+  """python -m fid with and without --mirrored on the SavedModel
+  extractor: the same distance."""
+  import contextlib
+  import io
+  import tempfile
+
+  from fid import __main__ as cli
+
+  folder = tempfile.mkdtemp()
+  np.save(os.path.join(folder, "a.npy"), images.astype(np.uint8))
+  np.save(os.path.join(folder, "b.npy"), (255 - images).astype(np.uint8))
+  model = os.path.join(os.path.dirname(__file__), "..", "..", "saved_models")
+  args = [
+    os.path.join(folder, "a.npy"),
+    os.path.join(folder, "b.npy"),
+    "--extractor=savedmodel",
+    f"--inception={os.path.join(model, 'shapes_classifier')}",
+    "--batch_size=4",
+    "--json",
+    "--quiet",
+  ]
+  values = []
+  for extra in ([], ["--mirrored"]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+      assert cli.main(args + extra) == 0
+    values.append(json.loads(out.getvalue())["fid"])
+  return {"cli_fd_rel": abs(values[1] - values[0]) / abs(values[0])}
 
 
 def _relative(prefix: str, a, b) -> dict:

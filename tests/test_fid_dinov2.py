@@ -232,3 +232,56 @@ def test_a_run_logs_fd_dinov2_and_cmmd(tmp_path, tfds_dir):
     assert info[name]["value"] == logged[0][name]
     assert info[name]["protocol"] == protocol
     assert info[name]["weights"] == weights
+
+
+@pytest.mark.slow
+def test_the_leaderboard_check_sets_computed_beside_published(tmp_path, capsys):
+  """python -m fid.leaderboard on stand-ins (random images, the test
+  weights): each row's computed value is the FD_DINOv2 of that set
+  against the training set, beside Table 11's; far off, so exit 1."""
+  from fid import leaderboard
+
+  train = write_random_pngs(tmp_path / "train", 6, seed=0)
+  test = write_random_pngs(tmp_path / "test", 5, seed=1)
+  samples = write_random_pngs(tmp_path / "sg", 5, seed=2)
+  args = [
+    f"--train={train}",
+    f"--test={test}",
+    "--samples",
+    f"StyleGAN2-ada={samples}",
+    f"--weights={FIXTURE}",
+  ]
+  assert leaderboard.main(args) == 1
+  out = capsys.readouterr().out
+  for name, path in (("test", test), ("StyleGAN2-ada", samples)):
+    expected = api.compute(
+      [train, path], extractor="dinov2", inception_path=FIXTURE
+    )["fid"]
+    row = next(line for line in out.splitlines() if f"| {name} |" in line)
+    published, computed = (float(c) for c in row.split("|")[2:4])
+    assert published == leaderboard.PUBLISHED[name]
+    assert computed == pytest.approx(expected, rel=1e-4)
+  assert out.strip().endswith("(<= 0.001)")
+  assert leaderboard.main([*args, "--tolerance=1"]) == 0
+
+
+@pytest.mark.parametrize(
+  "extra, message",
+  [
+    (["--samples", "Foo=x"], "--samples Foo: not in the table"),
+    (["--samples", "BigGAN"], "--samples BigGAN: expected NAME=PATH"),
+    ([], "give --test or --samples"),
+  ],
+)
+def test_the_leaderboard_check_refuses_bad_input(
+  extra, message, tmp_path, capsys
+):
+  code = leaderboard_main([f"--train={tmp_path}", *extra])
+  err = capsys.readouterr().err.strip().splitlines()
+  assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def leaderboard_main(argv):
+  from fid import leaderboard
+
+  return leaderboard.main(argv)

@@ -192,6 +192,7 @@ def test_a_metric_and_an_extractor_that_disagree_are_refused(capsys):
     api.compute([a, a], metric="kid")
 
 
+@pytest.mark.slow
 def test_cmmd_is_independent_of_the_batch_size(tmp_path):
   a = write_random_pngs(tmp_path / "a", 200, seed=0, size=(12, 10))
   b = write_random_pngs(tmp_path / "b", 200, seed=1, size=(12, 10))

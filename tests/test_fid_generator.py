@@ -226,3 +226,33 @@ def test_json_with_a_feature_savedmodel_names_what_it_cannot_give(
     "the savedmodel extractor has no Inception spatial features"
   )
   assert result["kid"]["mean"] is not None
+
+
+@pytest.mark.slow
+def test_cmmd_of_a_generator_against_a_tfds_split(
+  exported, tfds_dir, tmp_path, capsys
+):
+  """CMMD from a savedmodel: generator and a TFDS split, directly and
+  through the embeddings files each input saves: the same value."""
+  from fid import clip
+  from fid import stats as stats_lib
+
+  weights = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "tests", "fixtures", "cmmd"
+  )
+  inputs = (f"savedmodel:{exported}", "tfds:shapes:train[:6]")
+  common = (f"--data_dir={tfds_dir}", "--metric=cmmd", f"--inception={weights}")
+  code, out, _ = _cli(capsys, *inputs, *common, "--num=6", "--json")
+  assert code == 0, out
+  direct = json.loads(out)
+  assert direct["counts"] == [6, 6] and direct["metric"] == "CMMD"
+  saved = []
+  for i, path in enumerate(inputs):
+    saved.append(str(tmp_path / f"{i}.npz"))
+    code, _, err = _cli(
+      capsys, path, *common, "--num=6", "--save_stats", saved[-1]
+    )
+    assert code == 0, err
+  a, b = (stats_lib.read(p).embeddings for p in saved)
+  assert a.shape == b.shape == (6, 32)
+  assert clip.cmmd(a, b) == pytest.approx(direct["cmmd"], rel=1e-12)

@@ -74,10 +74,18 @@ def trace_sqrt_product_eigh(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
   the symmetric square root from eigh otherwise. S1 S2 = F F^T S2 is similar
   to F^T S2 F, which is symmetric, so eigvalsh gives its eigenvalues exactly.
   """
+  return _trace_with_factor(_factor(sigma1), sigma2)
+
+
+def _factor(sigma1: np.ndarray) -> np.ndarray:
+  """F with F F^T = S1: Cholesky's, or the symmetric square root."""
   try:
-    factor = np.linalg.cholesky(sigma1)
+    return np.linalg.cholesky(sigma1)
   except np.linalg.LinAlgError:  # Singular S1: fewer samples than dimensions.
-    factor = _sqrt_psd(sigma1)
+    return _sqrt_psd(sigma1)
+
+
+def _trace_with_factor(factor: np.ndarray, sigma2: np.ndarray) -> float:
   middle = factor.T @ sigma2 @ factor
   middle = (middle + middle.T) / 2.0  # Exact symmetry for eigvalsh.
   values = np.linalg.eigvalsh(middle)
@@ -140,6 +148,29 @@ def calculate_frechet_distance(
   if not np.isfinite(value):
     raise ValueError("the Frechet distance is not finite")
   return value
+
+
+def distances_to(mu1, sigma1):
+  """The Frechet distance to one fixed N(mu1, sigma1), as a function of
+  (mu2, sigma2), with sigma1's factor computed once: what a table of many
+  distances to one reference (the disturbance experiment) needs. Each
+  value is calculate_frechet_distance(mu1, sigma1, mu2, sigma2) (the
+  eigh method, its eps retry included)."""
+  mu1, sigma1, _, _ = _check(mu1, sigma1, mu1, sigma1)
+  factor = _factor(sigma1)
+
+  def distance(mu2, sigma2) -> float:
+    _, _, mu2, sigma2 = _check(mu1, sigma1, mu2, sigma2)
+    trace = _trace_with_factor(factor, sigma2)
+    if not np.isfinite(trace):  # The retry, as calculate_frechet_distance.
+      return calculate_frechet_distance(mu1, sigma1, mu2, sigma2)
+    diff = mu1 - mu2
+    value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace)
+    if not np.isfinite(value):
+      raise ValueError("the Frechet distance is not finite")
+    return value
+
+  return distance
 
 
 def frechet_distance_from_features(

@@ -175,3 +175,21 @@ def test_load_stats_rejects_truncated_file(tmp_path):
   path.write_bytes(path.read_bytes()[:40])
   with pytest.raises(stats.StatsError, match="not a readable"):
     stats.load_stats(str(path))
+
+
+def test_distances_to_one_reference_equal_the_distance():
+  """frechet.distances_to: sigma1's factor once, the same values as
+  calculate_frechet_distance, singular covariances (its retry) included."""
+  rng = np.random.default_rng(0)
+  d = 16
+  ref = rng.normal(size=(40, d))
+  distance = frechet.distances_to(ref.mean(0), np.cov(ref, rowvar=False))
+  for n in (40, 5):  # Full rank, then rank 4 in 16 dimensions.
+    other = rng.normal(size=(n, d)) + 0.3
+    mu, sigma = other.mean(0), np.cov(other, rowvar=False)
+    expected = frechet.calculate_frechet_distance(
+      ref.mean(0), np.cov(ref, rowvar=False), mu, sigma
+    )
+    assert distance(mu, sigma) == pytest.approx(expected, rel=1e-12)
+  with pytest.raises(ValueError, match="different lengths"):
+    distance(np.zeros(3), np.eye(3))

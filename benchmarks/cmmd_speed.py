@@ -19,11 +19,7 @@ seconds for --mmd_n embeddings of 768 per set, and both projected to
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 
 from absl import app
@@ -31,6 +27,9 @@ from absl import flags
 import numpy as np
 
 from benchmarks.common import machine
+from benchmarks.common import median_seconds
+from benchmarks.common import peak_mib
+from benchmarks.common import run_script
 
 flags.DEFINE_integer("batch", 16, "Images per call.", lower_bound=1)
 flags.DEFINE_integer("images", 32, "Images per timed pass.", lower_bound=1)
@@ -78,23 +77,6 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2], "mmd": mmd,
 """
 
 
-def _peak_mib() -> float:
-  """This process's peak resident memory (VmHWM, per address space)."""
-  with open("/proc/self/status") as f:
-    line = next(line for line in f if line.startswith("VmHWM"))
-  return int(line.split()[1]) / 1024
-
-
-def _timed(fn) -> float:
-  fn()
-  times = []
-  for _ in range(FLAGS.repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2]
-
-
 def _ours() -> dict:
   """Seconds per pass, the MMD's seconds and the peak MiB of fid.clip."""
   import keras_hub
@@ -119,33 +101,21 @@ def _ours() -> dict:
     for i in range(0, FLAGS.images, FLAGS.batch):
       extractor(images[i : i + FLAGS.batch])
 
-  seconds = _timed(run)
+  seconds = median_seconds(run, FLAGS.repeats)
   x = np.random.default_rng(1).normal(size=(2, FLAGS.mmd_n, EMBED))
   start = time.perf_counter()
   clip.cmmd(x[0], x[1])
   mmd = time.perf_counter() - start
-  return {"seconds": seconds, "mmd": mmd, "peak_mib": _peak_mib()}
+  return {"seconds": seconds, "mmd": mmd, "peak_mib": peak_mib()}
 
 
 def _reference() -> dict | None:
   if not (FLAGS.jax_python and FLAGS.google_research and FLAGS.scenic):
     return None
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-    f.write(_JAX)
   numbers = (FLAGS.batch, FLAGS.images, FLAGS.repeats, FLAGS.mmd_n)
-  proc = subprocess.run(
-    [FLAGS.jax_python, f.name, FLAGS.google_research, FLAGS.scenic, repo]
-    + [str(n) for n in numbers],
-    capture_output=True,
-    text=True,
-    check=False,
+  return run_script(
+    FLAGS.jax_python, _JAX, [FLAGS.google_research, FLAGS.scenic, *numbers]
   )
-  os.remove(f.name)
-  if proc.returncode:
-    print(f"reference row failed: {proc.stderr.strip().splitlines()[-1]}")
-    return None
-  return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv):

@@ -39,6 +39,43 @@ def median_seconds(fn, repeats: int) -> float:
   return statistics.median(times)
 
 
+def peak_mib() -> float:
+  """This process's peak resident memory (VmHWM: per address space, so a
+  child started from a large parent does not inherit the parent's, as
+  getrusage's ru_maxrss does across fork and exec)."""
+  with open("/proc/self/status") as f:
+    line = next(line for line in f if line.startswith("VmHWM"))
+  return int(line.split()[1]) / 1024
+
+
+def run_script(python: str, script: str, args: list) -> dict | None:
+  """The last stdout line, as JSON, of `script` (source text) run by
+  another Python (a reference implementation's environment) with args,
+  this repository's folder first; None, with the error's last line said,
+  where it fails."""
+  import json
+  import os
+  import subprocess
+  import tempfile
+
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+    f.write(script)
+  try:
+    proc = subprocess.run(
+      [python, f.name, repo, *(str(a) for a in args)],
+      capture_output=True,
+      text=True,
+      check=False,
+    )
+  finally:
+    os.remove(f.name)
+  if proc.returncode:
+    print(f"reference row failed: {proc.stderr.strip().splitlines()[-1]}")
+    return None
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 class _StepTimer(keras.callbacks.Callback):
   def __init__(self):
     super().__init__()

@@ -16,18 +16,16 @@ images after one warm-up) and each process's peak resident memory
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import tempfile
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 
 from benchmarks.common import machine
+from benchmarks.common import median_seconds
+from benchmarks.common import peak_mib
+from benchmarks.common import run_script
 
 SIZES = {"vitb14": (768, 12, 12), "vitl14": (1024, 24, 16)}
 flags.DEFINE_enum("size", "vitl14", list(SIZES), "The backbone's size.")
@@ -72,15 +70,6 @@ print(json.dumps({"seconds": sorted(times)[len(times) // 2],
 """
 
 
-def _peak_mib() -> float:
-  """This process's peak resident memory (VmHWM: per address space, so a
-  child started from a large parent does not inherit the parent's, as
-  getrusage's ru_maxrss does across fork and exec)."""
-  with open("/proc/self/status") as f:
-    line = next(line for line in f if line.startswith("VmHWM"))
-  return int(line.split()[1]) / 1024
-
-
 def _ours(width: int, depth: int, heads: int) -> tuple[float, float]:
   """(images/s, peak MiB) of this project's extractor."""
   import keras_hub
@@ -104,35 +93,15 @@ def _ours(width: int, depth: int, heads: int) -> tuple[float, float]:
     for i in range(0, FLAGS.images, FLAGS.batch):
       extractor(images[i : i + FLAGS.batch])
 
-  run()
-  times = []
-  for _ in range(FLAGS.repeats):
-    start = time.perf_counter()
-    run()
-    times.append(time.perf_counter() - start)
-  seconds = sorted(times)[len(times) // 2]
-  return FLAGS.images / seconds, _peak_mib()
+  seconds = median_seconds(run, FLAGS.repeats)
+  return FLAGS.images / seconds, peak_mib()
 
 
 def _torch(width: int, depth: int, heads: int) -> dict | None:
   if not (FLAGS.torch_python and FLAGS.dinov2_repo):
     return None
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-    f.write(_TORCH)
   numbers = (width, depth, heads, FLAGS.batch, FLAGS.images, FLAGS.repeats)
-  proc = subprocess.run(
-    [FLAGS.torch_python, f.name, FLAGS.dinov2_repo, repo]
-    + [str(n) for n in numbers],
-    capture_output=True,
-    text=True,
-    check=False,
-  )
-  os.remove(f.name)
-  if proc.returncode:
-    print(f"torch row failed: {proc.stderr.strip().splitlines()[-1]}")
-    return None
-  return json.loads(proc.stdout.strip().splitlines()[-1])
+  return run_script(FLAGS.torch_python, _TORCH, [FLAGS.dinov2_repo, *numbers])
 
 
 def main(argv):

@@ -34,7 +34,6 @@ import numpy as np
 from PIL import Image
 
 from fid import hub
-from fid.errors import first_line
 
 DEFAULT_WEIGHTS = "clip_vit_large_patch14_336"
 IMAGE_SIZE = 336
@@ -48,6 +47,15 @@ BLOCK = 4096  # Rows of one block of the kernel matrices (4096^2 float64).
 class ClipError(ValueError):
   """CLIP's weights cannot be found or loaded; the message says where to
   put them."""
+
+
+MODEL = hub.Model(
+  "CLIP",
+  ClipError,
+  "clip",
+  "openai/clip-vit-large-patch14-336",
+  "CLIPModel folder",
+)
 
 
 PROTOCOL = {
@@ -74,12 +82,7 @@ def cmmd_images(images) -> np.ndarray:
   [0, 255] (uint8, or floats rounded to uint8 as a file would hold them):
   each cropped to its centred square, resized by Pillow's bicubic filter,
   /255 and normalized with CLIP's mean and std, in float32 as cmmd."""
-  images = np.asarray(images)
-  if images.ndim != 4 or images.shape[-1] != 3:
-    raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
-  if images.dtype != np.uint8:
-    images = np.clip(np.round(images.astype(np.float64)), 0, 255)
-    images = images.astype(np.uint8)
+  images = hub.uint8_images(images)
   out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE, 3), np.float32)
   for i, image in enumerate(images):
     resized = Image.fromarray(_center_square(image)).resize(
@@ -105,15 +108,8 @@ def load_vision(weights: str | None = None):
   keras-hub where there is internet) or a local folder (a keras-hub
   preset or a Hugging Face CLIPModel folder), position ids 0..N."""
   source = weights or DEFAULT_WEIGHTS
-  local = hub.is_local(source)
-  if local and not os.path.isdir(source):
-    raise ClipError(
-      f"--inception={source}: no such folder (CLIP's weights are a "
-      "folder: a keras-hub preset, or a Hugging Face save_pretrained "
-      "folder of openai/clip-vit-large-patch14-336)"
-    )
-  try:
-    if local and _hf_folder(source):
+  with hub.loading(MODEL, source):
+    if hub.is_local(source) and _hf_folder(source):
       from fid import clip_port
 
       encoder, projection = clip_port.from_hf_folder(source)
@@ -127,16 +123,6 @@ def load_vision(weights: str | None = None):
       )
       encoder = backbone.vision_encoder
       projection = backbone.vision_projection.kernel.numpy()
-  except Exception as e:  # noqa: BLE001 kagglehub, HTTP, file formats.
-    raise ClipError(
-      f"cannot load CLIP's weights {source} ({first_line(e)}). "
-      + (
-        hub.fetch_hint("clip", source, "openai/clip-vit-large-patch14-336")
-        if not local
-        else "The folder must hold a keras-hub CLIP preset or a Hugging "
-        "Face CLIPModel folder (config.json, model.safetensors)"
-      )
-    ) from None
   embedding = encoder.embedding
   embedding.position_ids.assign(
     np.arange(embedding.num_positions, dtype=np.int64)[None]
@@ -184,15 +170,12 @@ def make_extractor(weights: str | None = None, strategy=None) -> ClipExtractor:
   """The CMMD extractor over `weights` (a keras-hub preset name or a local
   folder; default clip_vit_large_patch14_336); with a tf.distribute
   strategy, built under it and run across its replicas."""
-  import contextlib
-
-  source = weights or DEFAULT_WEIGHTS
-  if os.path.isdir(source):
-    source = os.path.abspath(source)  # Named so in the provenance.
-  scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-  with scope:
-    encoder, projection = load_vision(source)
-  return ClipExtractor(encoder, projection, source, strategy)
+  return hub.build(
+    weights or DEFAULT_WEIGHTS,
+    load_vision,
+    lambda loaded, source, strategy: ClipExtractor(*loaded, source, strategy),
+    strategy,
+  )
 
 
 def _kernel_sum(a: np.ndarray, b: np.ndarray, gamma: float) -> float:

@@ -26,13 +26,11 @@ tests/scripts/dinov2_reference.py).
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 from PIL import Image
 
 from fid import hub
-from fid.errors import first_line
 
 # keras-hub's presets of the two backbones dgm-eval offers here.
 PRESETS = {"l14": "dinov2_large", "b14": "dinov2_base"}
@@ -48,6 +46,11 @@ CUBIC_A = -0.75
 class DinoV2Error(ValueError):
   """DINOv2's weights cannot be found or loaded; the message says where
   to put them."""
+
+
+MODEL = hub.Model(
+  "DINOv2", DinoV2Error, "dinov2", "facebook/dinov2-large", "DINOv2 folder"
+)
 
 
 PROTOCOL = {
@@ -67,12 +70,7 @@ def dgm_eval_images(images) -> np.ndarray:
   [0, 255] (uint8, or floats rounded to uint8 as a file would hold them),
   each resized by Pillow's bicubic filter, /255 and normalized, in float32
   as torchvision's ToTensor and Normalize compute them."""
-  images = np.asarray(images)
-  if images.ndim != 4 or images.shape[-1] != 3:
-    raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
-  if images.dtype != np.uint8:
-    images = np.clip(np.round(images.astype(np.float64)), 0, 255)
-    images = images.astype(np.uint8)
+  images = hub.uint8_images(images)
   out = np.empty((len(images), IMAGE_SIZE, IMAGE_SIZE, 3), np.float32)
   for i, image in enumerate(images):
     resized = Image.fromarray(image).resize(
@@ -138,29 +136,12 @@ def load_backbone(weights: str | None = None, image_size: int = IMAGE_SIZE):
   import keras_hub
 
   source = weights or DEFAULT_WEIGHTS
-  local = hub.is_local(source)
-  if local and not os.path.isdir(source):
-    raise DinoV2Error(
-      f"--inception={source}: no such folder (DINOv2's weights are a "
-      "folder: a keras-hub preset, or a Hugging Face save_pretrained "
-      "folder of facebook/dinov2-large)"
-    )
-  try:
+  with hub.loading(MODEL, source):
     # float32 whatever the global Keras policy (a mixed-precision
     # training run builds its evaluators beside its networks).
     backbone = keras_hub.models.DINOV2Backbone.from_preset(
       source, image_shape=(image_size, image_size, 3), dtype="float32"
     )
-  except Exception as e:  # noqa: BLE001 kagglehub, HTTP, file formats.
-    raise DinoV2Error(
-      f"cannot load DINOv2's weights {source} ({first_line(e)}). "
-      + (
-        hub.fetch_hint("dinov2", source, "facebook/dinov2-large")
-        if not local
-        else "The folder must hold a keras-hub preset or a Hugging Face "
-        "DINOv2 folder (config.json, model.safetensors)"
-      )
-    ) from None
   embeddings = backbone.embeddings
   table = embeddings.position_embeddings.numpy()
   embeddings.interpolated_position_embeddings.assign(
@@ -197,12 +178,6 @@ def make_extractor(
   """The FD_DINOv2 extractor over `weights` (a keras-hub preset name or a
   local folder; default dinov2_large, ViT-L/14); with a tf.distribute
   strategy, built under it and run across its replicas."""
-  import contextlib
-
-  source = weights or DEFAULT_WEIGHTS
-  if os.path.isdir(source):
-    source = os.path.abspath(source)  # Named so in the provenance.
-  scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-  with scope:
-    backbone = load_backbone(source)
-  return DinoV2Extractor(backbone, source, strategy)
+  return hub.build(
+    weights or DEFAULT_WEIGHTS, load_backbone, DinoV2Extractor, strategy
+  )

@@ -5,9 +5,25 @@ backbone's function on one device or across a strategy's replicas."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
+import dataclasses
 import os
 
 import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """A keras-hub model family as its weights are found: its name, the
+  error its loader raises, kagglehub's family name, the Hugging Face
+  checkpoint to save where keras-hub's preset cannot be fetched, and what
+  that folder is called."""
+
+  name: str
+  error: type
+  family: str
+  hf_name: str
+  hf_folder: str
 
 
 def is_local(weights: str) -> bool:
@@ -34,6 +50,61 @@ def fetch_hint(family: str, preset: str, hf_name: str) -> str:
     f"save Hugging Face's {hf_name} with save_pretrained, copy the folder "
     "here and pass --inception=FOLDER"
   )
+
+
+def uint8_images(images) -> np.ndarray:
+  """images [N, H, W, 3] as the uint8 a file holds them (floats in
+  [0, 255] rounded and clipped), for Pillow's resize; ValueError for
+  another shape."""
+  images = np.asarray(images)
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise ValueError(f"expected images [N, H, W, 3], got {images.shape}")
+  if images.dtype != np.uint8:
+    images = np.clip(np.round(images.astype(np.float64)), 0, 255)
+    images = images.astype(np.uint8)
+  return images
+
+
+@contextlib.contextmanager
+def loading(model: Model, source: str):
+  """Around a loader of `source` (a preset name or a folder): model.error
+  with one line saying where to put the weights, for a missing folder
+  before the load, and for whatever the load raises (kagglehub, HTTP,
+  file formats)."""
+  local = is_local(source)
+  if local and not os.path.isdir(source):
+    raise model.error(
+      f"--inception={source}: no such folder ({model.name}'s weights are "
+      "a folder: a keras-hub preset, or a Hugging Face save_pretrained "
+      f"folder of {model.hf_name})"
+    )
+  try:
+    yield
+  except model.error:
+    raise
+  except Exception as e:  # noqa: BLE001 kagglehub, HTTP, file formats.
+    from fid.errors import first_line
+
+    raise model.error(
+      f"cannot load {model.name}'s weights {source} ({first_line(e)}). "
+      + (
+        fetch_hint(model.family, source, model.hf_name)
+        if not local
+        else f"The folder must hold a keras-hub preset or a Hugging Face "
+        f"{model.hf_folder} (config.json, model.safetensors)"
+      )
+    ) from None
+
+
+def build(weights: str, load: Callable, make: Callable, strategy=None):
+  """make(loaded, source, strategy) of load(source), `weights` named by
+  its absolute path where it is a folder (so the provenance says which),
+  built under `strategy` where one is given."""
+  source = os.path.abspath(weights) if os.path.isdir(weights) else weights
+  scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+  with scope:
+    loaded = load(source)
+  return make(loaded, source, strategy)
 
 
 class HubExtractor:

@@ -7,7 +7,6 @@ with keras.utils.get_file's cache, or a given file checked)."""
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 from fid import datasources
 from fid import download
@@ -234,12 +233,9 @@ def dinov2_weights(config: Config, fetch: bool) -> Piece:
   from fid import dinov2
   from tf_ttur import evals
 
+  weights = evals.dinov2_weights(config.evaluation)
   return _hub_weights(
-    _Hub("DINOv2", "dinov2", "facebook/dinov2-large", "--fd_dinov2_weights"),
-    evals.dinov2_weights(config.evaluation),
-    dinov2.load_backbone,
-    dinov2.DinoV2Error,
-    fetch,
+    dinov2.MODEL, "--fd_dinov2_weights", weights, dinov2.load_backbone, fetch
   )
 
 
@@ -248,23 +244,10 @@ def clip_weights(config: Config, fetch: bool) -> Piece:
   from fid import clip
   from tf_ttur import evals
 
+  weights = evals.clip_weights(config.evaluation)
   return _hub_weights(
-    _Hub("CLIP", "clip", "openai/clip-vit-large-patch14-336", "--cmmd_weights"),
-    evals.clip_weights(config.evaluation),
-    clip.load_vision,
-    clip.ClipError,
-    fetch,
+    clip.MODEL, "--cmmd_weights", weights, clip.load_vision, fetch
   )
-
-
-class _Hub(NamedTuple):
-  """A keras-hub model family's names: its own, kagglehub's, Hugging
-  Face's checkpoint and the run's flag for its weights."""
-
-  name: str
-  family: str
-  hf_name: str
-  flag: str
 
 
 def _local_problem(folder: str, load, error) -> str | None:
@@ -279,32 +262,32 @@ def _local_problem(folder: str, load, error) -> str | None:
   return None
 
 
-def _hub_weights(hub_model: _Hub, weights: str, load, error, fetch: bool):
+def _hub_weights(model, flag: str, weights: str, load, fetch: bool) -> Piece:
   """A keras-hub backbone's weights: a local folder (a keras-hub preset
   or a Hugging Face folder), ready only where they load; or keras-hub's
   preset, in kagglehub's cache or fetched there where there is
   internet."""
   from fid import hub
 
-  what = f"{hub_model.name} weights {weights}"
+  what = f"{model.name} weights {weights}"
   if hub.is_local(weights):
-    missing = _local_problem(weights, load, error)
+    missing = _local_problem(weights, load, model.error)
     if missing is not None:
       return Piece(
         what,
         False,
         missing,
         [
-          f"a keras-hub preset folder, or Hugging Face's {hub_model.hf_name} "
+          f"a keras-hub preset folder, or Hugging Face's {model.hf_name} "
           "saved with save_pretrained (config.json, model.safetensors)"
         ],
       )
     return Piece(what, True, "a local folder (loaded)")
-  cache = hub.kaggle_cache(hub_model.family, weights)
+  cache = hub.kaggle_cache(model.family, weights)
   if not os.path.isdir(cache) and fetch:
     try:
       load(weights)
-    except error as e:
+    except model.error as e:
       return Piece(what, False, first_line(e), [], fetch=weights)
   if os.path.isdir(cache):
     return Piece(what, True, f"keras-hub's preset in {cache}")
@@ -316,8 +299,7 @@ def _hub_weights(hub_model: _Hub, weights: str, load, error, fetch: bool):
       f"where there is internet, --mode=prepare fetches keras-hub's "
       f"{weights} (from Kaggle) into {cache}",
       "offline: copy that folder from a machine that has it, or a Hugging "
-      f"Face save_pretrained folder of {hub_model.hf_name} and "
-      f"{hub_model.flag}=FOLDER",
+      f"Face save_pretrained folder of {model.hf_name} and {flag}=FOLDER",
     ],
     fetch=f"keras-hub's {weights}",
   )

@@ -109,6 +109,11 @@ class CMMDEvaluator:
     self.reference = self._embeddings(
       real_batches(real_images, self.samples, self.batch_size)
     )
+    if len(self.reference) < 2:
+      raise ValueError(
+        f"CMMD needs at least 2 training images, the dataset has "
+        f"{len(self.reference)}"
+      )
 
   def _embeddings(self, batches) -> np.ndarray:
     return fid.run_pass(batches, self.extractor, keep=True).features

@@ -11,7 +11,6 @@ import os
 import warnings
 
 import numpy as np
-from PIL import Image
 import pytest
 
 import fid
@@ -20,6 +19,7 @@ from fid import inception
 from fid import provenance
 from fid import stats as fid_stats
 from tests.helpers import REPO
+from tests.helpers import write_random_pngs
 from tf_ttur import prepare_fid
 from tf_ttur.config import Config
 
@@ -29,12 +29,7 @@ def _md5(path) -> str:
 
 
 def _folder(path, count=5):
-  path.mkdir()
-  rng = np.random.default_rng(0)
-  for i in range(count):
-    Image.fromarray(rng.integers(0, 256, (20, 24, 3), np.uint8)).save(
-      path / f"{i}.png"
-    )
+  write_random_pngs(path, count, size=(20, 24), seed=0)
   return path
 
 
@@ -181,13 +176,8 @@ def test_the_savedmodel_extractor_is_chosen_by_name_and_recorded(tmp_path):
   distance in that model's feature space, named as not the FID, and the
   statistics record which extractor made them."""
   classifier = os.path.join(REPO, "saved_models", "shapes_classifier")
-  images = tmp_path / "images"
-  images.mkdir()
-  rng = np.random.default_rng(1)
-  for i in range(70):  # More images than the classifier's 64 features.
-    Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-      images / f"{i}.png"
-    )
+  # More images than the classifier's 64 features.
+  images = write_random_pngs(tmp_path / "images", 70, seed=1)
   out = tmp_path / "mine.npz"
   with pytest.warns(fid.errors.FIDWarning, match="not FIDs"):
     api.compute(

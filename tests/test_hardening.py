@@ -17,6 +17,7 @@ import pytest
 from tests.helpers import REPO
 from tests.helpers import error_lines
 from tests.helpers import run_module
+from tests.helpers import write_random_pngs
 from tf_ttur import records
 
 SMOKE = ("--flagfile=configs/smoke.flags",)
@@ -325,17 +326,11 @@ def test_fuzzed_flags_exit_2_and_write_nothing(
 
 @pytest.mark.slow
 def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
-  from PIL import Image
 
   folder = tmp_path / "images"
-  folder.mkdir()
-  rng = np.random.default_rng(0)
-  for i in range(20):
-    Image.fromarray(rng.integers(0, 256, (16, 16, 3), np.uint8)).save(
-      folder / f"{i:02d}.png"
-    )
-  data = (folder / "07.png").read_bytes()
-  (folder / "07.png").write_bytes(data[: len(data) // 2])
+  write_random_pngs(folder, 20, size=(16, 16), seed=0)
+  data = (folder / "007.png").read_bytes()
+  (folder / "007.png").write_bytes(data[: len(data) // 2])
   workdir = tmp_path / "run"
   proc = run_module(
     "tf_ttur.main",
@@ -347,6 +342,6 @@ def test_corrupt_image_in_a_training_folder_is_named(tmp_path):
   assert proc.returncode == 2, proc.stderr[-3000:]
   errors = error_lines(proc.stderr)
   assert len(errors) == 1, proc.stderr[-3000:]
-  assert str(folder / "07.png") in errors[0]
+  assert str(folder / "007.png") in errors[0]
   assert "cannot decode the image" in errors[0]
   assert "Traceback" not in proc.stderr

@@ -8,12 +8,11 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
-from PIL import Image
 import pytest
 
 from fid import __main__ as cli
 from tests.helpers import REPO
+from tests.helpers import write_random_pngs
 
 
 def _install(tmp_path) -> str:
@@ -69,14 +68,7 @@ def test_installed_package_runs_from_another_folder(
   elsewhere.mkdir()
   folders = []
   for name, seed in (("a", 0), ("b", 1)):
-    folder = elsewhere / name
-    folder.mkdir()
-    rng = np.random.default_rng(seed)
-    for i in range(6):
-      Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-        folder / f"{i}.png"
-      )
-    folders.append(str(folder))
+    folders.append(write_random_pngs(elsewhere / name, 6, seed=seed))
   # The installed copy is the one imported (not the repository's).
   proc = _run(
     target,

@@ -22,11 +22,10 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-from PIL import Image
 import pytest
 
 from tests.helpers import REPO
+from tests.helpers import write_random_pngs
 
 README = os.path.join(REPO, "README.md")
 
@@ -142,13 +141,7 @@ def test_readme_commands_chain_on_a_fresh_copy(
     if os.path.isfile(source):
       target.parent.mkdir(parents=True, exist_ok=True)
       target.write_bytes(open(source, "rb").read())
-  images = tmp_path / "your_images"
-  images.mkdir()
-  rng = np.random.default_rng(0)
-  for i in range(8):
-    Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-      images / f"{i}.png"
-    )
+  images = write_random_pngs(tmp_path / "your_images", 8, seed=0)
   env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
   env["TFDS_DATA_DIR"] = tfds_dir
   ran = []

@@ -18,6 +18,7 @@ from fid import api as fid_api
 from fid import sources
 from fid import stats as fid_stats
 from tests.helpers import REPO
+from tests.helpers import write_random_pngs
 from tf_ttur import records
 from tf_ttur import rundata
 from tf_ttur import rundir
@@ -520,15 +521,9 @@ def test_bad_spatial_statistics_are_named(tmp_path):
 
 @pytest.mark.slow
 def test_json_says_why_each_null_is_null(tmp_path, inception_pb):
-  from PIL import Image
 
-  rng = np.random.default_rng(0)
-  for side in ("a", "b"):
-    (tmp_path / side).mkdir()
-    for i in range(3):
-      Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8)).save(
-        tmp_path / side / f"{i}.png"
-      )
+  for seed, side in enumerate(("a", "b")):
+    write_random_pngs(tmp_path / side, 3, seed=seed)
   out = fid_api.compute(
     [str(tmp_path / "a"), str(tmp_path / "b")],
     inception_path=inception_pb,

@@ -230,12 +230,9 @@ def _options(args) -> api.Options:
   for the companions, --quiet hides the progress)."""
   names = {f.name for f in dataclasses.fields(api.Options)}
   given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-  wanted = architecture.METRICS[args.metric]
-  if wanted and args.extractor not in (None, wanted):
-    raise ValueError(
-      f"--metric={args.metric} computes {wanted} embeddings; "
-      f"--extractor={args.extractor} cannot give it (leave --extractor out)"
-    )
+  # An explicit --extractor=fast is refused beside --metric=cmmd (the API
+  # cannot tell it from the default).
+  architecture.extractor_for(args.metric, args.extractor)
   return api.Options(
     **given,
     inception_path=args.inception,

@@ -178,10 +178,9 @@ def _mirrored():
   CPU devices (one unless they were configured)."""
   import tensorflow as tf
 
-  devices = tf.config.list_logical_devices(
-    "GPU"
-  ) or tf.config.list_logical_devices("CPU")
-  return tf.distribute.MirroredStrategy([d.name for d in devices])
+  from fid.exact import local_devices
+
+  return tf.distribute.MirroredStrategy(local_devices())
 
 
 def _kind(options: Options) -> architecture.ExtractorKind:
@@ -262,19 +261,9 @@ def _check_statistics_extractor(paths, resolved, extractor: str) -> None:
 def _with_metric(o: Options) -> Options:
   """The options with the extractor --metric asks for (cmmd: clip, where
   the extractor is the default); ValueError where the two disagree."""
-  if o.metric not in architecture.METRICS:
-    raise ValueError(
-      f"--metric={o.metric}: one of {', '.join(architecture.METRICS)}"
-    )
-  wanted = architecture.METRICS[o.metric]
-  if wanted is None or o.extractor == wanted:
-    return o
-  if o.extractor != Options.extractor:
-    raise ValueError(
-      f"--metric={o.metric} computes {wanted} embeddings; "
-      f"--extractor={o.extractor} cannot give it (leave --extractor out)"
-    )
-  return dataclasses.replace(o, extractor=wanted)
+  asked = None if o.extractor == Options.extractor else o.extractor
+  extractor = architecture.extractor_for(o.metric, asked)
+  return dataclasses.replace(o, extractor=extractor or Options.extractor)
 
 
 def _check_arguments(paths: list[str], o: Options) -> None:

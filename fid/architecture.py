@@ -102,6 +102,23 @@ EXTRACTOR_KINDS = {
 # --metric's names: the Frechet distance of --extractor's features, or
 # CMMD (the clip extractor's kernel distance).
 METRICS = {"fid": None, "cmmd": "clip"}
+
+
+def extractor_for(metric: str, extractor: str | None) -> str | None:
+  """The extractor `metric` computes with, given the one asked for (None:
+  not asked): CMMD's clip where none was; ValueError for an unknown
+  metric or an extractor that cannot give it."""
+  if metric not in METRICS:
+    raise ValueError(f"--metric={metric}: one of {', '.join(METRICS)}")
+  wanted = METRICS[metric]
+  if wanted is None or extractor in (None, wanted):
+    return wanted or extractor
+  raise ValueError(
+    f"--metric={metric} computes {wanted} embeddings; "
+    f"--extractor={extractor} cannot give it (leave --extractor out)"
+  )
+
+
 # The feature extractors by name (fid.inception builds them; the command
 # line offers these without loading TensorFlow).
 EXTRACTORS = tuple(EXTRACTOR_KINDS)

@@ -25,6 +25,16 @@ def float32_exact():
     tf.config.experimental.enable_tensor_float_32_execution(previous)
 
 
+def local_devices() -> list[str]:
+  """The names of the local GPUs or, without one, of the logical CPU
+  devices (one unless they were configured): what a MirroredStrategy
+  spreads over (python -m fid --mirrored, training's --strategy)."""
+  devices = tf.config.list_logical_devices(
+    "GPU"
+  ) or tf.config.list_logical_devices("CPU")
+  return [d.name for d in devices]
+
+
 def replica_outputs(strategy: tf.distribute.Strategy, fn, batch) -> list:
   """fn over `batch` (an array [n, ...]) split across the strategy's
   replicas, without TF32: [the outputs of each replica], each a tuple of

@@ -6,6 +6,7 @@ from __future__ import annotations
 from absl import logging
 import tensorflow as tf
 
+from fid.exact import local_devices
 from tf_ttur import hardware
 from tf_ttur.config import Config
 from tf_ttur.config import ConfigError
@@ -90,16 +91,14 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   if name == "default":
     return tf.distribute.get_strategy()
   if name == "mirrored":
-    devices = tf.config.list_logical_devices(
-      "GPU"
-    ) or tf.config.list_logical_devices("CPU")
+    devices = local_devices()
     if len(devices) < 2:
       raise ConfigError(
         "--strategy=mirrored needs at least two devices; this machine has "
-        f"{len(devices)} ({', '.join(d.name for d in devices)}). Use "
+        f"{len(devices)} ({', '.join(devices)}). Use "
         "--strategy=default here."
       )
-    return tf.distribute.MirroredStrategy([d.name for d in devices])
+    return tf.distribute.MirroredStrategy(devices)
   if name == "multi_worker":
     # Config.validate has checked that TF_CONFIG is set (without it,
     # TensorFlow would quietly make a one-worker cluster).

@@ -133,18 +133,13 @@ class FIDEvaluator(FrechetEvaluator):
   ):
     settings = config.evaluation
     mu, sigma = fid.load_stats(settings.fid_stats)
-    # The feature pass over several local replicas (fast extractor only; the
-    # reference one is a TF1 Session on one device).
-    kwargs = (
-      {"strategy": strategy}
-      if strategy is not None and settings.fid_extractor == "fast"
-      else {}
-    )
+    # The feature pass over several local replicas (the reference extractor
+    # imports the graph once per device).
     extractor = fid.make_extractor(
       settings.fid_extractor,
       settings.fid_inception,
       flag="--fid_inception",
-      **kwargs,
+      **({"strategy": strategy} if strategy is not None else {}),
     )
     super().__init__(
       extractor,
